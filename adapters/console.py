@@ -1,0 +1,193 @@
+"""The offline console chat behind `videobot demo`: type commands, watch each task's status
+as a rendered thread, find the MP4 under the output folder. With stdin not a terminal it reads
+one command per line and exits once every task it started has ended (scriptable)."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import shutil
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TextIO
+
+from adapters.intake import MediaIntake
+from bot import commands, messages
+from bot.domain import MediaRef, Profile, ReplyTarget
+from bot.errors import VideobotError
+from bot.messages import StatusView
+from bot.ports import Checkpoint, Delivery
+from bot.service import VideoService
+
+PLATFORM = "console"
+
+
+class ConsoleChat:
+    """The Chat port on a terminal: a status message is a thread header, edits are lines."""
+
+    def __init__(self, out: TextIO, output_dir: Path) -> None:
+        self._out = out
+        self._output_dir = output_dir
+        self._count = 0
+        self.finished: set[str] = set()
+        self.changed = asyncio.Event()
+
+    def _say(self, text: str) -> None:
+        self._out.write(text + "\n")
+        self._out.flush()
+
+    async def post_status(self, target: ReplyTarget, view: StatusView, key: str) -> str:
+        self._count += 1
+        self._say(f"┌─ thread {view.ref} " + "─" * 40)
+        self._say("│ " + view.summary)
+        self._line(view)
+        return f"console-{self._count}"
+
+    async def update_status(self, target: ReplyTarget, message_id: str, view: StatusView) -> None:
+        self._line(view)
+
+    def _line(self, view: StatusView) -> None:
+        corner = "└" if view.final else "│"
+        self._say(f"{corner} {view.ref}  {view.headline}  {view.detail}".rstrip())
+        if view.final:
+            self.finished.add(view.ref)
+            self.changed.set()
+
+    async def upload_video(
+        self,
+        target: ReplyTarget,
+        status_message_id: str | None,
+        delivery: Delivery,
+        checkpoint: Checkpoint,
+    ) -> str:
+        dest = self._output_dir / delivery.filename
+        if not dest.exists():  # reconcile: a crash after the copy must not copy twice
+            self._output_dir.mkdir(parents=True, exist_ok=True)
+            part = dest.with_suffix(".part")
+            await asyncio.to_thread(shutil.copyfile, delivery.path, part)
+            part.replace(dest)
+        self._say(f"│ 🎞  {delivery.caption}\n│    saved: {dest}")
+        return str(dest)
+
+    async def post_link(
+        self, target: ReplyTarget, status_message_id: str | None, text: str, key: str
+    ) -> str:
+        self._say(f"│ 🔗 {text}")
+        return key
+
+
+class ConsoleSession:
+    """Reads commands and answers them the way a chat adapter would: at once."""
+
+    def __init__(
+        self,
+        service: VideoService,
+        intake: MediaIntake,
+        chat: ConsoleChat,
+        profile: Profile,
+        out: TextIO,
+    ) -> None:
+        self._service = service
+        self._intake = intake
+        self._chat = chat
+        self._profile = profile
+        self._out = out
+        user = getpass.getuser()
+        self._target = ReplyTarget(PLATFORM, "local", "console", user, None, user)
+        self._session = uuid.uuid4().hex[:8]
+        self._lines = 0
+        self.started: set[str] = set()
+
+    def _say(self, text: str) -> None:
+        self._out.write(text + "\n")
+        self._out.flush()
+
+    async def handle(self, line: str) -> bool:
+        """Answer one line; False means the user asked to quit."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return True
+        if line.lower() in ("quit", "exit", "/quit", "/exit"):
+            return False
+        self._lines += 1
+        text = line
+        for prefix in ("/video", "video"):
+            if text.lower().startswith(prefix + " ") or text.lower() == prefix:
+                text = text[len(prefix) :]
+                break
+        else:
+            if text.split()[0].lower() not in ("help", "list", "status", "cancel", "retry"):
+                self._say("Type /video <prompt> to make a video, or `help`.")
+                return True
+        try:
+            await self._dispatch(commands.parse(text))
+        except VideobotError as err:
+            self._say(f"⚠️  {err}")
+        return True
+
+    async def _dispatch(self, command: commands.Command) -> None:
+        key = f"console:{self._session}:{self._lines}"
+        if isinstance(command, commands.SimpleCommand):
+            if command.verb == "help":
+                self._say(commands.help_text(self._profile))
+            else:
+                tasks = await self._service.recent(self._target)
+                self._say("\n".join(messages.task_line(t) for t in tasks) or messages.NO_TASKS)
+            return
+        if isinstance(command, commands.TaskCommand):
+            if command.verb == "status":
+                task = await self._service.status(command.ref)
+                view = messages.status_view(task, task.updated_at)
+                self._say(view.text())
+            elif command.verb == "cancel":
+                task = await self._service.cancel(command.ref, self._target)
+                self._say(messages.CANCEL_DONE.format(ref=task.ref))
+            else:
+                task, _ = await self._service.retry(command.ref, self._target, key)
+                self.started.add(task.ref)
+                self._say(messages.accepted_reply(task))
+            return
+        images = [await self._intake.from_path(Path(p)) for p in (*command.images, *command.refs)]
+        video: MediaRef | None = None
+        if command.video:
+            video = await self._intake.from_path(Path(command.video))
+        request = commands.build_request(command, images, video, self._profile)
+        task, created = await self._service.accept(request, self._target, key)
+        self.started.add(task.ref)
+        self._say(messages.accepted_reply(task, duplicate=not created))
+
+    async def run(self, stdin: TextIO) -> None:
+        interactive = stdin.isatty()
+        if interactive:
+            self._say(
+                "videobot console. Type /video <prompt> (e.g. /video a paper boat on a river "
+                "--ar 9:16), `help`, or `quit`."
+            )
+        async for line in _lines(stdin):
+            if not await self.handle(line):
+                return
+        if not interactive:
+            await self.wait_for_started()
+
+    async def wait_for_started(self) -> None:
+        """Scripted runs end when every task they started has shown its final status."""
+        while not self.started <= self._chat.finished:
+            self._chat.changed.clear()
+            await self._chat.changed.wait()
+
+
+async def _lines(stdin: TextIO) -> AsyncIterator[str]:
+    """Lines from stdin without blocking the loop; a daemon thread so quitting never hangs."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def pump() -> None:
+        for line in stdin:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+    while (line := await queue.get()) is not None:
+        yield line

@@ -1,0 +1,276 @@
+"""The Provider port over HTTP (one shared httpx.AsyncClient), with the retry policy of
+RELIABILITY.md: a 429 slows the whole client (Retry-After honoured, jittered backoff); polls and
+downloads retry transient failures; 400/401 never; a submit is re-sent only when connecting
+failed (nothing was sent) unless the gateway takes an idempotency key."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from adapters.dialects import Dialect
+from bot.domain import MediaRef, VideoRequest
+from bot.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRejected,
+    ProviderTransient,
+    RateLimited,
+    ResultExpired,
+    SubmitAmbiguous,
+    TaskNotFound,
+    Unreachable,
+)
+from bot.ports import ProviderStatus
+
+log = logging.getLogger("videobot.provider")
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+_MAX_RETRY_AFTER = 120.0
+
+
+class HttpProvider:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        dialect: Dialect,
+        *,
+        base_url: str,
+        api_key: str,
+        model: str,
+        resolution: str = "720P",
+        upload_path: str = "/v1/uploads/images",
+        idempotency_header: str | None = None,
+        retry_base: float = 0.5,
+        attempts: int = 3,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._client = client
+        self._dialect = dialect
+        self._base = base_url.rstrip("/")
+        self._origin = _origin(self._base)
+        self._auth = {"Authorization": f"Bearer {api_key}"}
+        self._model = model
+        self._resolution = resolution
+        self._upload_path = upload_path
+        self._idem_header = idempotency_header
+        self._retry_base = retry_base
+        self._attempts = attempts
+        self._rng = rng or random.Random()
+        self._not_before = 0.0  # monotonic time before which no request leaves (429 back-off)
+        self.rate_limited = 0
+
+    @property
+    def resubmit_safe(self) -> bool:
+        return self._idem_header is not None
+
+    # -- the Provider port -------------------------------------------------------------------
+    async def stage(self, media: MediaRef) -> str:
+        if media.url:
+            return media.url
+        data = await asyncio.to_thread(Path(media.path).read_bytes)
+        files = {"file": (media.name or Path(media.path).name, data, media.mime)}
+        response = await self._request("POST", self._upload_path, files=files, idempotent=True)
+        body = _json(response)
+        url = body.get("url") or (body.get("data") or {}).get("url")
+        if not url:
+            raise ProviderError("the upload endpoint answered without a URL")
+        return str(url)
+
+    async def submit(self, request: VideoRequest, task_id: str) -> str:
+        body = self._dialect.submit_body(request, self._model, self._resolution)
+        headers = {self._idem_header: task_id} if self._idem_header else {}
+        response = await self._request(
+            "POST",
+            self._dialect.submit_path,
+            json=body,
+            headers=headers,
+            idempotent=self.resubmit_safe,
+        )
+        try:
+            return self._dialect.parse_submit(response.json())
+        except ValueError as err:
+            # The provider answered 2xx, so a task may exist; we just cannot name it.
+            raise SubmitAmbiguous(f"unreadable submit answer: {_clip(response.text)}") from err
+
+    async def fetch(self, provider_task_id: str) -> ProviderStatus:
+        response = await self._request(
+            "GET", self._dialect.poll_path(provider_task_id), idempotent=True
+        )
+        try:
+            return self._dialect.parse_status(_json(response))
+        except ValueError as err:
+            raise ProviderTransient(f"unreadable status answer: {_clip(response.text)}") from err
+
+    async def download(self, url: str, dest: Path, max_bytes: int) -> int:
+        # The key goes only to the API's own origin, never to a CDN the result lives on.
+        headers = self._auth if _origin(url) == self._origin else {}
+        last: ProviderError = ProviderTransient("download failed")
+        for attempt in range(self._attempts):
+            await self._gate()
+            try:
+                return await self._stream_to(url, headers, dest, max_bytes)
+            except (ResultExpired, ProviderRejected):
+                raise
+            except ProviderTransient as err:
+                last = err
+            except httpx.TransportError as err:
+                last = ProviderTransient(f"download interrupted: {type(err).__name__}")
+            await asyncio.sleep(self._backoff(attempt))
+        raise last
+
+    # -- plumbing ----------------------------------------------------------------------------
+    async def _stream_to(self, url: str, headers: Mapping[str, str], dest: Path, cap: int) -> int:
+        async with self._client.stream("GET", url, headers=headers) as response:
+            if response.status_code in (403, 404, 410):
+                raise ResultExpired(f"the result link answered {response.status_code}")
+            if response.status_code >= 400:
+                await response.aread()
+                raise self._error(response)
+            declared = int(response.headers.get("content-length") or 0)
+            if declared > cap:
+                raise ProviderError(
+                    f"the video is {declared >> 20} MB, over the limit", code="too_large"
+                )
+            size = 0
+            file = await asyncio.to_thread(dest.open, "wb")
+            try:
+                async for chunk in response.aiter_bytes(256 * 1024):
+                    size += len(chunk)
+                    if size > cap:
+                        raise ProviderError("the video is over the size limit", code="too_large")
+                    await asyncio.to_thread(file.write, chunk)
+            finally:
+                await asyncio.to_thread(file.close)
+            return size
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool,
+        json: Any = None,
+        files: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        url = f"{self._base}{path}"
+        last: ProviderError = ProviderTransient("no attempt made")
+        for attempt in range(self._attempts):
+            await self._gate()
+            try:
+                response = await self._client.request(
+                    method, url, json=json, files=files, headers={**self._auth, **(headers or {})}
+                )
+            except _NOT_SENT as err:
+                last = Unreachable(f"cannot reach the video service ({type(err).__name__})")
+            except httpx.TransportError as err:
+                if not idempotent:
+                    raise SubmitAmbiguous(
+                        f"the connection failed after the request was sent ({type(err).__name__})"
+                    ) from None
+                last = ProviderTransient(f"the connection failed ({type(err).__name__})")
+            else:
+                if response.is_success:
+                    return response
+                last = self._error(response)
+                if isinstance(last, RateLimited):
+                    self._slow_down(last, attempt)
+                elif not isinstance(last, ProviderTransient):
+                    raise last
+                elif not idempotent:
+                    raise SubmitAmbiguous(str(last), request_id=last.request_id) from None
+            if attempt + 1 < self._attempts and not isinstance(last, RateLimited):
+                await asyncio.sleep(self._backoff(attempt))
+        raise last
+
+    def _error(self, response: httpx.Response) -> ProviderError:
+        status = response.status_code
+        wire = _json(response, quiet=True).get("error")
+        wire = wire if isinstance(wire, dict) else {"message": wire} if wire else {}
+        message = str(wire.get("message") or response.reason_phrase or f"HTTP {status}")
+        code = wire.get("code") or wire.get("type")
+        request_id = response.headers.get("x-request-id")
+        if "invalid apitype" in message.lower():
+            message += " (VIDEO_API_URL points at a chat endpoint; use the gateway's task API root)"
+        if status == 429:
+            return RateLimited(
+                _clip(message), retry_after=_retry_after(response.headers), code=code
+            )
+        if status in (401, 403):
+            return ProviderAuthError(_clip(message), code=code, request_id=request_id)
+        if status == 404:
+            return TaskNotFound(_clip(message), code=code, request_id=request_id)
+        if status >= 500 or status == 408:
+            suffix = f" (request id {request_id})" if request_id else ""
+            return ProviderTransient(_clip(message) + suffix, code=code, request_id=request_id)
+        return ProviderRejected(_clip(message), code=code, request_id=request_id)
+
+    def _slow_down(self, err: RateLimited, attempt: int) -> None:
+        """A 429 holds back every request this client makes, not just the one that got it."""
+        self.rate_limited += 1
+        wait = self._backoff(attempt)
+        if err.retry_after is not None:
+            wait = max(wait, err.retry_after.total_seconds())
+        self._not_before = max(self._not_before, time.monotonic() + min(wait, _MAX_RETRY_AFTER))
+        log.warning("video API rate limit (429): holding requests for %.1fs", wait)
+
+    async def _gate(self) -> None:
+        delay = self._not_before - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        # openai-python's shape: exponential, capped, with up to 25% jitter taken off.
+        ceiling: float = min(self._retry_base * 2**attempt, 8.0)
+        return ceiling * (1 - 0.25 * self._rng.random())
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname or "", parts.port
+
+
+def _json(response: httpx.Response, quiet: bool = False) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        if quiet:
+            return {}
+        raise ProviderTransient(f"not JSON: {_clip(response.text)}") from None
+    return data if isinstance(data, dict) else {"data": data}
+
+
+def _retry_after(headers: httpx.Headers) -> timedelta | None:
+    if ms := headers.get("retry-after-ms"):
+        try:
+            return timedelta(milliseconds=float(ms))
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds: float = min(float(value), _MAX_RETRY_AFTER)
+        return timedelta(seconds=seconds)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return timedelta(seconds=max(0.0, min(when.timestamp() - time.time(), _MAX_RETRY_AFTER)))
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,80 @@
+"""The simulator's bookkeeping: one simulated render per task, and the counters tests read."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class SimTask:
+    task_id: str
+    dialect: str
+    created: float
+    created_wall: datetime
+    render_seconds: float
+    queue_seconds: float
+    fate: str  # succeed | fail | policy | never
+    model: str
+    mode: str
+    prompt: str
+    duration: int
+    aspect_ratio: str
+    image_count: int
+    done_at: float | None = None
+
+    def status(self, now: float) -> tuple[str, int]:
+        """(queued | running | completed | failed, progress 0-100) at simulator time `now`."""
+        elapsed = now - self.created
+        if elapsed < self.queue_seconds:
+            return "queued", 0
+        rendering = elapsed - self.queue_seconds
+        fraction = rendering / self.render_seconds if self.render_seconds > 0 else 1.0
+        if self.fate == "never":
+            return "running", min(99, int(fraction * 100))
+        if self.fate in ("fail", "policy") and fraction >= 0.5:
+            return "failed", 50
+        if fraction >= 1.0:
+            return "completed", 100
+        return "running", min(99, int(fraction * 100))
+
+    def error(self) -> dict[str, str]:
+        if self.fate == "policy":
+            return {
+                "code": "content_policy_violation",
+                "message": "The prompt was flagged by the content safety system.",
+            }
+        return {"code": "internal_error", "message": "The render failed on the GPU worker."}
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    tasks_created: int = 0
+    responses_401: int = 0
+    responses_429: int = 0
+    responses_500: int = 0
+    dropped: int = 0
+    uploads: int = 0
+    submits_by_key: Counter[str] = field(default_factory=Counter)
+    submits_by_prompt: Counter[str] = field(default_factory=Counter)
+    polls_by_task: Counter[str] = field(default_factory=Counter)
+    downloads_by_task: Counter[str] = field(default_factory=Counter)
+    request_times: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "tasks_created": self.tasks_created,
+            "responses_401": self.responses_401,
+            "responses_429": self.responses_429,
+            "responses_500": self.responses_500,
+            "dropped": self.dropped,
+            "uploads": self.uploads,
+            "submits_by_key": dict(self.submits_by_key),
+            "submits_by_prompt": dict(self.submits_by_prompt),
+            "polls_by_task": dict(self.polls_by_task),
+            "downloads_by_task": dict(self.downloads_by_task),
+        }

@@ -1,0 +1,345 @@
+"""The local upstream: a real HTTP server (aiohttp) speaking both dialects (`guide`, `toapis`)
+and the model guide's error table, rendering real MP4s, with fault knobs, and `/_sim/state`
+counting what tests need to prove money was not wasted."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from adapters.mp4 import render_mp4
+from adapters.simstate import SimTask, Stats
+
+MODELS = frozenset({"gemini_omni_flash", "gemini_omni", "gemini-omni-flash"})
+_GUIDE_MODES = {"text-to-video", "image-to-video", "r2v", "video-edit"}
+_POLICY_WORDS = ("forbidden", "nsfw", "gore")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    render_seconds: float = 8.0
+    queue_seconds: float = 1.0
+    fail_rate: float = 0.0
+    never_finish_rate: float = 0.0
+    rate_429: float = 0.0
+    rate_500: float = 0.0
+    latency: float = 0.0
+    submit_latency: float = 0.0
+    drop_after_submit: float = 0.0
+    honour_idempotency: bool = True
+    api_key: str | None = None
+    retry_after: float = 1.0
+    result_ttl: float = 86400.0
+    durations: tuple[int, ...] = (4, 6, 10)
+    video_height: int = 360
+    seed: int | None = None
+
+
+class Simulator:
+    """State plus the aiohttp application; `clock` (seconds) can be a test's fake clock."""
+
+    def __init__(self, config: SimConfig | None = None, clock: Callable[[], float] | None = None):
+        self.config = config or SimConfig()
+        self.clock = clock or time.monotonic
+        self.rng = random.Random(self.config.seed)
+        self.tasks: dict[str, SimTask] = {}
+        self.by_key: dict[str, str] = {}
+        self.uploads: dict[str, tuple[bytes, str]] = {}
+        self.stats = Stats()
+        self.base_url = ""
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._faults], client_max_size=64 * 1024 * 1024)
+        app.add_routes(
+            [
+                web.post("/v1/videos/generations", self._submit),
+                web.get("/v1/videos/generations/{task_id}", self._poll),
+                web.post("/v1/uploads/images", self._upload),
+                web.get("/uploads/{name}", self._uploaded),
+                web.get("/files/{task_id}.mp4", self._file),
+                web.post("/v1/chat/completions", self._chat_trap),
+                web.get("/v1/models", self._models),
+                web.get("/_sim/state", self._state),
+                web.post("/_sim/config", self._configure),
+            ]
+        )
+        return app
+
+    # -- faults ------------------------------------------------------------------------------
+    @web.middleware
+    async def _faults(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/_sim/"):
+            return await handler(request)  # type: ignore[no-any-return]
+        self.stats.requests += 1
+        self.stats.request_times.append(self.clock())
+        cfg = self.config
+        if cfg.latency:
+            await asyncio.sleep(cfg.latency)
+        if not request.path.startswith(("/files/", "/uploads/")):
+            auth = request.headers.get("Authorization", "")
+            key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+            if not key or (cfg.api_key is not None and key != cfg.api_key):
+                self.stats.responses_401 += 1
+                return _error(401, "authentication_error", "Invalid or missing API key.")
+        if request.path.startswith("/v1/") and self.rng.random() < cfg.rate_429:
+            self.stats.responses_429 += 1
+            response = _error(429, "rate_limit_exceeded", "Too many requests; slow down.")
+            response.headers["Retry-After"] = f"{cfg.retry_after:g}"
+            return response
+        if request.path.startswith("/v1/") and self.rng.random() < cfg.rate_500:
+            self.stats.responses_500 += 1
+            response = _error(500, "internal_error", "Transient upstream failure.")
+            response.headers["x-request-id"] = f"req_{uuid.uuid4().hex[:12]}"
+            return response
+        return await handler(request)  # type: ignore[no-any-return]
+
+    # -- the task API ------------------------------------------------------------------------
+    async def _submit(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "invalid_request_error", "The body is not valid JSON.")
+        if not isinstance(body, dict):
+            return _error(400, "invalid_request_error", "The body must be a JSON object.")
+        dialect = "guide" if isinstance(body.get("input"), dict) else "toapis"
+        try:
+            spec = _validate(body, dialect, self.config.durations)
+        except ValueError as err:
+            return _error(400, "invalid_request_error", str(err), code="invalid_request")
+        if self.config.submit_latency:
+            await asyncio.sleep(self.config.submit_latency)
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key:
+            self.stats.submits_by_key[key] += 1
+        if key and self.config.honour_idempotency and key in self.by_key:
+            task = self.tasks[self.by_key[key]]
+        else:
+            task = self._create(spec, dialect, key)
+        if self.rng.random() < self.config.drop_after_submit:
+            # The task exists (and would be billed) but the answer never arrives.
+            self.stats.dropped += 1
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError
+        return web.json_response(self._view(task, dialect, created=True))
+
+    def _create(self, spec: dict[str, Any], dialect: str, key: str | None) -> SimTask:
+        prompt = spec["prompt"]
+        fate = "succeed"
+        if any(word in prompt.lower() for word in _POLICY_WORDS):
+            fate = "policy"
+        elif self.rng.random() < self.config.fail_rate:
+            fate = "fail"
+        elif self.rng.random() < self.config.never_finish_rate:
+            fate = "never"
+        task = SimTask(
+            task_id=f"task_{uuid.uuid4().hex[:16]}",
+            dialect=dialect,
+            created=self.clock(),
+            created_wall=datetime.now(UTC),
+            render_seconds=self.config.render_seconds,
+            queue_seconds=self.config.queue_seconds,
+            fate=fate,
+            **spec,
+        )
+        self.tasks[task.task_id] = task
+        if key:
+            self.by_key[key] = task.task_id
+        self.stats.tasks_created += 1
+        self.stats.submits_by_prompt[prompt] += 1
+        return task
+
+    async def _poll(self, request: web.Request) -> web.StreamResponse:
+        task = self.tasks.get(request.match_info["task_id"])
+        if task is None:
+            return _error(404, "not_found", "No such task.")
+        self.stats.polls_by_task[task.task_id] += 1
+        return web.json_response(self._view(task, task.dialect))
+
+    def _view(self, task: SimTask, dialect: str, created: bool = False) -> dict[str, Any]:
+        state, progress = task.status(self.clock())
+        if state == "completed" and task.done_at is None:
+            task.done_at = self.clock()
+        expires = task.created_wall.timestamp() + task.queue_seconds + task.render_seconds
+        expires += self.config.result_ttl
+        url = f"{self.base_url}/files/{task.task_id}.mp4"
+        if dialect == "guide":
+            view: dict[str, Any] = {
+                "task_id": task.task_id,
+                "model": task.model,
+                "mode": task.mode,
+                "status": "queued" if created else state,
+                "created_at": task.created_wall.isoformat().replace("+00:00", "Z"),
+                "progress": progress,
+            }
+            if state == "completed" and not created:
+                view["video_url"] = url
+                view["expires_at"] = datetime.fromtimestamp(expires, UTC).isoformat()
+            if state == "failed" and not created:
+                view["error"] = task.error()
+            return view
+        view = {
+            "id": task.task_id,
+            "object": "generation.task",
+            "model": task.model,
+            "status": "queued" if created else {"running": "in_progress"}.get(state, state),
+            "created_at": int(task.created_wall.timestamp()),
+            "progress": progress,
+        }
+        if state == "completed" and not created:
+            view["result"] = url
+            view["completed_at"] = int(expires - self.config.result_ttl)
+            view["expires_at"] = int(expires)
+        if state == "failed" and not created:
+            view["error"] = task.error()
+        return view
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        task = self.tasks.get(request.match_info["task_id"])
+        if task is None or task.status(self.clock())[0] != "completed":
+            return _error(404, "not_found", "No such video.")
+        if task.done_at is not None and self.clock() - task.done_at > self.config.result_ttl:
+            return _error(403, "expired", "This link has expired.")
+        self.stats.downloads_by_task[task.task_id] += 1
+        data = await asyncio.to_thread(
+            render_mp4, task.prompt, task.aspect_ratio, task.duration, self.config.video_height
+        )
+        return web.Response(body=data, content_type="video/mp4")
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        post = await request.post()
+        upload = post.get("file")
+        if not isinstance(upload, web.FileField):
+            return _error(400, "invalid_request_error", "Send the image as multipart field `file`.")
+        data = upload.file.read()
+        name = hashlib.sha256(data).hexdigest()[:24]
+        self.uploads[name] = (data, upload.content_type)
+        self.stats.uploads += 1
+        return web.json_response({"url": f"{self.base_url}/uploads/{name}"})
+
+    async def _uploaded(self, request: web.Request) -> web.StreamResponse:
+        found = self.uploads.get(request.match_info["name"])
+        if found is None:
+            return _error(404, "not_found", "No such upload.")
+        return web.Response(body=found[0], content_type=found[1])
+
+    async def _chat_trap(self, request: web.Request) -> web.StreamResponse:
+        # What gateways answer when a video model is called on the chat endpoint.
+        return _error(400, "invalid_request_error", "invalid apitype: -1")
+
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"object": "list", "data": [{"id": m} for m in sorted(MODELS)]})
+
+    # -- test hooks --------------------------------------------------------------------------
+    async def _state(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(self.snapshot())
+
+    def snapshot(self) -> dict[str, Any]:
+        now = self.clock()
+        states = Counter(t.status(now)[0] for t in self.tasks.values())
+        return {**self.stats.as_dict(), "task_states": dict(states), "config": asdict(self.config)}
+
+    async def _configure(self, request: web.Request) -> web.StreamResponse:
+        changes = await request.json()
+        known = {f.name for f in fields(SimConfig)}
+        unknown = set(changes) - known
+        if unknown:
+            return _error(400, "invalid_request_error", f"unknown knobs: {sorted(unknown)}")
+        if "durations" in changes:
+            changes["durations"] = tuple(changes["durations"])
+        self.config = replace(self.config, **changes)
+        return web.json_response(asdict(self.config))
+
+
+def _validate(body: dict[str, Any], dialect: str, durations: tuple[int, ...]) -> dict[str, Any]:
+    """The gateway's 400 rules, with messages naming the field and what is allowed."""
+    fields_ = body["input"] if dialect == "guide" else body
+    model = body.get("model")
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
+    mode = body.get("mode", "")
+    if dialect == "guide" and mode not in _GUIDE_MODES:
+        raise ValueError(f"mode must be one of {sorted(_GUIDE_MODES)}")
+    prompt = fields_.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("prompt is required")
+    duration = fields_.get("duration", 6)
+    if duration not in durations:
+        raise ValueError(f"duration must be one of {list(durations)}")
+    ratio = fields_.get("aspect_ratio", "16:9")
+    if ratio not in ("16:9", "9:16"):
+        raise ValueError("aspect_ratio must be 16:9 or 9:16")
+    if str(fields_.get("resolution", "720P")).upper() != "720P":
+        raise ValueError("resolution: only 720P is supported")
+    images = fields_.get("image_urls") or []
+    video = fields_.get("video_url")
+    if dialect == "toapis":
+        if len(images) not in (0, 1, 3):
+            raise ValueError("image_urls takes 0, 1 or 3 images")
+        mode = (
+            "video-edit"
+            if video
+            else {0: "text-to-video", 1: "image-to-video"}.get(len(images), "r2v")
+        )
+    rules = {
+        "text-to-video": not images and not video,
+        "image-to-video": len(images) == 1 and not video,
+        "r2v": len(images) >= 1 and not video,
+        "video-edit": bool(video) and not images,
+    }
+    if not rules[mode]:
+        raise ValueError(f"the media given do not fit mode {mode}")
+    return {
+        "model": model,
+        "mode": mode,
+        "prompt": prompt,
+        "duration": duration,
+        "aspect_ratio": ratio,
+        "image_count": len(images),
+    }
+
+
+def _error(status: int, kind: str, message: str, code: str | None = None) -> web.Response:
+    return web.json_response(
+        {"error": {"type": kind, "message": message, "code": code or kind}}, status=status
+    )
+
+
+@dataclass
+class RunningSimulator:
+    simulator: Simulator
+    runner: web.AppRunner
+    url: str = field(default="")
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_simulator(
+    config: SimConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    clock: Callable[[], float] | None = None,
+) -> RunningSimulator:
+    """Serve a simulator on a loopback port (0 = any free one); its URL is in `.url`."""
+    simulator = Simulator(config, clock)
+    runner = web.AppRunner(simulator.app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server
+    assert server is not None and server.sockets  # type: ignore[attr-defined]
+    bound = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+    simulator.base_url = f"http://{host}:{bound}"
+    return RunningSimulator(simulator, runner, simulator.base_url)

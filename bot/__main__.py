@@ -1,0 +1,258 @@
+"""Composition root and CLI: `videobot run | demo | simulate | tasks | doctor`.
+The only module of bot/ that may import adapters and storage: it wires them to the core."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from pydantic import SecretStr
+
+from adapters.console import PLATFORM as CONSOLE
+from adapters.console import ConsoleChat, ConsoleSession
+from adapters.dialects import DIALECTS
+from adapters.intake import MediaIntake
+from adapters.ops import print_tasks
+from adapters.provider import HttpProvider
+from adapters.simulator import IDEMPOTENCY_HEADER, SimConfig, start_simulator
+from bot import logs
+from bot.config import Settings
+from bot.policy import WorkerPolicy
+from bot.ports import Chat
+from bot.service import VideoService
+from bot.worker import Worker
+from storage.ledger import LedgerError, SqliteLedger
+
+log = logging.getLogger("videobot")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Engine:
+    ledger: SqliteLedger
+    provider: HttpProvider
+    worker: Worker
+    service: VideoService
+    chats: dict[str, Chat]
+
+
+@contextlib.asynccontextmanager
+async def open_engine(
+    settings: Settings,
+    policy: WorkerPolicy | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> AsyncIterator[Engine]:
+    """Ledger + provider + worker + service on one settings object; chats are attached after
+    (adapters need the service, the worker needs the adapters)."""
+    if not settings.video_api_url or settings.video_api_key is None:
+        raise SystemExit(
+            "VIDEO_API_URL and VIDEO_API_KEY must be set (or run `videobot demo`, which starts "
+            "the built-in simulator)."
+        )
+    policy = policy or settings.worker_policy()
+    chats: dict[str, Chat] = {}
+    timeout = httpx.Timeout(settings.http_timeout, connect=10.0)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+    async with (
+        SqliteLedger.open(settings.ledger_path) as ledger,
+        httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False) as http,
+    ):
+        provider = HttpProvider(
+            http,
+            DIALECTS[settings.dialect],
+            base_url=settings.video_api_url,
+            api_key=settings.video_api_key.get_secret_value(),
+            model=settings.model,
+            resolution=settings.resolution,
+            upload_path=settings.upload_path,
+            idempotency_header=settings.idempotency_header,
+            retry_base=settings.retry_base_seconds,
+        )
+        worker = Worker(
+            ledger,
+            provider,
+            chats,
+            policy,
+            clock,
+            scratch_dir=settings.data_dir / "tmp",
+            resubmit_safe=provider.resubmit_safe,
+        )
+        service = VideoService(ledger, policy, clock, worker.wake)
+        yield Engine(ledger, provider, worker, service, chats)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def demo(settings: Settings) -> int:
+    """The console chat against the built-in simulator (or a real API when configured)."""
+    simulator = None
+    scratch = None
+    if not settings.video_api_url:
+        simulator = await start_simulator(SimConfig(render_seconds=6, queue_seconds=1))
+        scratch = tempfile.TemporaryDirectory(prefix="videobot-demo-")
+        settings = settings.model_copy(
+            update={
+                "video_api_url": simulator.url,
+                "video_api_key": SecretStr("demo-key"),
+                "idempotency_header": IDEMPOTENCY_HEADER,
+                "db_path": settings.db_path or Path(scratch.name) / "demo.db",
+            }
+        )
+    policy = replace(
+        settings.worker_policy(),
+        first_poll=timedelta(seconds=1),
+        poll_ceiling=timedelta(seconds=2),
+        status_interval=timedelta(seconds=1),
+    )
+    try:
+        async with open_engine(settings, policy) as engine:
+            chat = ConsoleChat(sys.stdout, settings.output_dir)
+            engine.chats[CONSOLE] = chat
+            intake = MediaIntake(settings.media_dir, settings.profile())
+            session = ConsoleSession(engine.service, intake, chat, settings.profile(), sys.stdout)
+            stop = asyncio.Event()
+            _stop_on_signals(stop)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(engine.worker.run(stop))
+                reading = group.create_task(session.run(sys.stdin))
+                stopping = group.create_task(stop.wait())
+                await asyncio.wait({reading, stopping}, return_when="FIRST_COMPLETED")
+                stop.set()
+                reading.cancel()
+    finally:
+        if simulator:
+            await simulator.close()
+        if scratch:
+            scratch.cleanup()
+    return 0
+
+
+async def simulate(args: argparse.Namespace) -> int:
+    config = SimConfig(
+        render_seconds=args.render_seconds,
+        queue_seconds=args.queue_seconds,
+        fail_rate=args.fail_rate,
+        never_finish_rate=args.never_finish_rate,
+        rate_429=args.rate_429,
+        rate_500=args.rate_500,
+        latency=args.latency,
+        submit_latency=args.submit_latency,
+        drop_after_submit=args.drop_after_submit,
+        honour_idempotency=not args.no_idempotency,
+        api_key=args.api_key,
+        video_height=args.video_height,
+        seed=args.seed,
+    )
+    running = await start_simulator(config, host=args.host, port=args.port)
+    print(f"simulator listening on {running.url}  (state: {running.url}/_sim/state)", flush=True)
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    try:
+        await stop.wait()
+    finally:
+        await running.close()
+    return 0
+
+
+async def run(settings: Settings) -> int:
+    print(
+        "No chat platform is configured yet. Set SLACK_BOT_TOKEN or DISCORD_TOKEN, or try "
+        "`videobot demo` for the offline console.",
+        file=sys.stderr,
+    )
+    return 2
+
+
+async def tasks(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        async with SqliteLedger.open(settings.ledger_path) as ledger:
+            return await print_tasks(ledger, args, sys.stdout)
+    except LedgerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="videobot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="serve Slack and/or Discord (as configured)")
+    sub.add_parser("demo", help="offline console chat against the built-in simulator")
+    sim = sub.add_parser("simulate", help="run the upstream simulator alone")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--api-key", default=None, help="accept only this bearer key")
+    sim.add_argument("--render-seconds", type=float, default=8.0)
+    sim.add_argument("--queue-seconds", type=float, default=1.0)
+    sim.add_argument("--fail-rate", type=float, default=0.0, help="share of renders that fail")
+    sim.add_argument("--never-finish-rate", type=float, default=0.0)
+    sim.add_argument("--rate-429", type=float, default=0.0, help="share of requests answered 429")
+    sim.add_argument("--rate-500", type=float, default=0.0, help="share of requests answered 500")
+    sim.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    sim.add_argument("--submit-latency", type=float, default=0.0)
+    sim.add_argument(
+        "--drop-after-submit",
+        type=float,
+        default=0.0,
+        help="share of submits that create the task, then drop the connection",
+    )
+    sim.add_argument("--no-idempotency", action="store_true", help="ignore Idempotency-Key")
+    sim.add_argument("--video-height", type=int, default=360)
+    sim.add_argument("--seed", type=int, default=None)
+    tasks_p = sub.add_parser("tasks", help="list the ledger")
+    tasks_p.add_argument("--json", action="store_true")
+    tasks_p.add_argument("--state", action="append", help="only this state (repeatable)")
+    tasks_p.add_argument("--limit", type=int, default=50)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    secrets = [
+        s.get_secret_value()
+        for s in (
+            settings.video_api_key,
+            settings.slack_bot_token,
+            settings.slack_app_token,
+            settings.slack_signing_secret,
+            settings.discord_token,
+        )
+        if s is not None
+    ]
+    quiet = args.command == "demo" and settings.log_level.upper() == "INFO"
+    logs.setup("WARNING" if quiet else settings.log_level, secrets)
+    try:
+        if args.command == "demo":
+            return asyncio.run(demo(settings))
+        if args.command == "simulate":
+            return asyncio.run(simulate(args))
+        if args.command == "tasks":
+            return asyncio.run(tasks(settings, args))
+        return asyncio.run(run(settings))
+    except LedgerError as err:
+        log.error("%s", err)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,337 @@
+"""The one `/video` grammar every adapter uses, its help text, and the checks that turn parsed
+options plus media into a valid VideoRequest (or a CommandError that says what is allowed)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from bot.domain import MediaRef, Mode, Profile, VideoRequest
+from bot.errors import CommandError
+
+
+@dataclass(frozen=True, slots=True)
+class VideoCommand:
+    """`/video <prompt> [flags]`, parsed but not yet checked against media or the profile."""
+
+    prompt: str
+    mode: Mode | None = None
+    aspect_ratio: str | None = None
+    duration: int | None = None
+    images: tuple[str, ...] = ()
+    refs: tuple[str, ...] = ()
+    video: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCommand:
+    """`status|cancel|retry <ref>`."""
+
+    verb: str
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class SimpleCommand:
+    """`help` or `list`."""
+
+    verb: str
+
+
+Command = VideoCommand | TaskCommand | SimpleCommand
+
+_FLAG_ALIASES = {
+    "ar": "ar",
+    "aspect": "ar",
+    "aspect-ratio": "ar",
+    "aspect_ratio": "ar",
+    "duration": "duration",
+    "dur": "duration",
+    "seconds": "duration",
+    "mode": "mode",
+    "image": "image",
+    "img": "image",
+    "ref": "ref",
+    "reference": "ref",
+    "video": "video",
+}
+_REPEATABLE = {"image", "ref"}
+_MODE_ALIASES = {
+    "t2v": Mode.T2V,
+    "text": Mode.T2V,
+    "text-to-video": Mode.T2V,
+    "i2v": Mode.I2V,
+    "image": Mode.I2V,
+    "image-to-video": Mode.I2V,
+    "r2v": Mode.R2V,
+    "ref": Mode.R2V,
+    "reference": Mode.R2V,
+    "reference-to-video": Mode.R2V,
+    "edit": Mode.EDIT,
+    "video-edit": Mode.EDIT,
+}
+_AR_ALIASES = {
+    "16:9": "16:9",
+    "16x9": "16:9",
+    "16/9": "16:9",
+    "landscape": "16:9",
+    "wide": "16:9",
+    "9:16": "9:16",
+    "9x16": "9:16",
+    "9/16": "9:16",
+    "portrait": "9:16",
+    "vertical": "9:16",
+    "tall": "9:16",
+}
+# Phones and Slack turn "--" into an em or en dash; accept what the user meant.
+_DASHES = re.compile(r"(^|\s)[—–](?=[A-Za-z])")
+_MAX_COMMAND_CHARS = 8000
+
+
+class _Options(BaseModel):
+    """The flags, validated at the edge; messages are written for the person who typed them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt: str
+    mode: Mode | None = None
+    aspect_ratio: str | None = None
+    duration: int | None = None
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, value: object) -> object:
+        if value is None or isinstance(value, Mode):
+            return value
+        mode = _MODE_ALIASES.get(str(value).lower())
+        if mode is None:
+            raise ValueError(f"unknown mode “{value}”; use one of t2v, i2v, r2v, edit")
+        return mode
+
+    @field_validator("aspect_ratio", mode="before")
+    @classmethod
+    def _aspect(cls, value: object) -> object:
+        if value is None:
+            return None
+        ratio = _AR_ALIASES.get(str(value).lower())
+        if ratio is None:
+            raise ValueError(f"unknown aspect ratio “{value}”; use 16:9 or 9:16")
+        return ratio
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        if value is None:
+            return None
+        text = str(value).lower().removesuffix("s").removesuffix("sec").strip()
+        if not text.isdigit():
+            raise ValueError(f"duration must be a whole number of seconds, not “{value}”")
+        return int(text)
+
+
+def parse(text: str) -> Command:
+    """Parse what followed `/video` (or a console line). Raises CommandError."""
+    text = _DASHES.sub(r"\1--", text.strip())
+    if len(text) > _MAX_COMMAND_CHARS:
+        raise CommandError(f"That command is too long ({len(text)} characters).")
+    try:
+        words = shlex.split(text)
+    except ValueError as err:
+        raise CommandError(
+            f"I could not read that command ({err}). Close your quotes, e.g. "
+            '/video "a fox in snow" --ar 9:16'
+        ) from None
+    if not words or words[0].lower() in ("help", "-h", "--help", "?"):
+        return SimpleCommand("help")
+    head = words[0].lower()
+    if head == "list" and len(words) == 1:
+        return SimpleCommand("list")
+    if head in ("status", "cancel", "retry") and len(words) <= 2:
+        if len(words) == 1:
+            raise CommandError(f"Which task? Type `{head} <ref>`, e.g. `{head} 7KQ2MX`.")
+        return TaskCommand(head, words[1].upper())
+    return _parse_video(words)
+
+
+def _parse_video(words: list[str]) -> VideoCommand:
+    prompt: list[str] = []
+    flags: dict[str, list[str]] = {}
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if not word.startswith("--") or word == "--":
+            prompt.append(word)
+            i += 1
+            continue
+        name, eq, value = word[2:].partition("=")
+        key = _FLAG_ALIASES.get(name.lower())
+        if key is None:
+            raise CommandError(_unknown_flag(name))
+        if not eq:
+            if i + 1 >= len(words) or words[i + 1].startswith("--"):
+                raise CommandError(f"--{name} needs a value. {_FLAG_HINTS[key]}")
+            value = words[i + 1]
+            i += 1
+        if key in flags and key not in _REPEATABLE:
+            raise CommandError(f"--{name} was given twice; give it once.")
+        flags.setdefault(key, []).append(value)
+        i += 1
+    try:
+        options = _Options(
+            prompt=" ".join(prompt).strip(),
+            mode=_one(flags, "mode"),
+            aspect_ratio=_one(flags, "ar"),
+            duration=_one(flags, "duration"),
+        )
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise CommandError(str(first["msg"]).removeprefix("Value error, ")) from None
+    return VideoCommand(
+        prompt=options.prompt,
+        mode=options.mode,
+        aspect_ratio=options.aspect_ratio,
+        duration=options.duration,
+        images=tuple(flags.get("image", ())),
+        refs=tuple(flags.get("ref", ())),
+        video=_one(flags, "video"),
+    )
+
+
+def _one(flags: dict[str, list[str]], key: str) -> str | None:
+    values = flags.get(key)
+    return values[0] if values else None
+
+
+_FLAG_HINTS = {
+    "ar": "Use --ar 16:9 or --ar 9:16.",
+    "duration": "Use e.g. --duration 6.",
+    "mode": "Use --mode t2v, i2v, r2v or edit.",
+    "image": "Give an image, e.g. --image ./cat.png.",
+    "ref": "Give a reference image, e.g. --ref ./a.png (repeat for more).",
+    "video": "Give a clip, e.g. --video ./clip.mp4.",
+}
+
+
+def _unknown_flag(name: str) -> str:
+    known = sorted({f"--{k}" for k in _FLAG_ALIASES})
+    close = difflib.get_close_matches(f"--{name}", known, n=1)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    options = "--ar, --duration, --mode, --image, --ref, --video"
+    return f"Unknown option --{name}.{hint} Options: {options}."
+
+
+def build_request(
+    command: VideoCommand,
+    images: Sequence[MediaRef],
+    video: MediaRef | None,
+    profile: Profile,
+) -> VideoRequest:
+    """Check a parsed command plus its media against the provider profile.
+
+    `images` are every image the user supplied (attachments or --image/--ref), in order."""
+    prompt = " ".join(command.prompt.split())
+    if not prompt:
+        raise CommandError(
+            "Describe the video you want, e.g. `/video a paper boat on a river --ar 9:16`. "
+            "`/video help` shows every option."
+        )
+    if len(prompt) > profile.prompt_max_chars:
+        raise CommandError(
+            f"The prompt is {len(prompt)} characters; the limit is {profile.prompt_max_chars}. "
+            "Shorten it and send it again."
+        )
+    ratio = command.aspect_ratio or profile.default_aspect_ratio
+    if ratio not in profile.aspect_ratios:
+        raise CommandError(
+            f"Aspect ratio {ratio} is not offered; use {_or(profile.aspect_ratios)}."
+        )
+    duration = command.duration or profile.default_duration
+    if duration not in profile.durations:
+        allowed = _or([str(d) for d in profile.durations])
+        raise CommandError(f"A video can be {allowed} seconds long, not {duration}.")
+    mode = command.mode or _infer_mode(images, video)
+    _check_media(mode, images, video, profile)
+    return VideoRequest(
+        prompt=prompt,
+        mode=mode,
+        aspect_ratio=ratio,
+        duration=duration,
+        images=tuple(images),
+        video=video,
+    )
+
+
+def _infer_mode(images: Sequence[MediaRef], video: MediaRef | None) -> Mode:
+    if video is not None:
+        return Mode.EDIT
+    if len(images) > 1:
+        return Mode.R2V
+    return Mode.I2V if images else Mode.T2V
+
+
+def _check_media(
+    mode: Mode, images: Sequence[MediaRef], video: MediaRef | None, profile: Profile
+) -> None:
+    count = len(images)
+    if mode is Mode.T2V and (count or video):
+        raise CommandError(
+            "Text-to-video takes no media. Drop --mode t2v to animate your attachment instead."
+        )
+    if mode is Mode.I2V and (count != 1 or video):
+        raise CommandError(f"Image-to-video takes exactly one image; you gave {count}.")
+    if mode is Mode.R2V and (video or not 1 <= count <= profile.max_reference_images):
+        raise CommandError(
+            f"Reference-to-video takes 1 to {profile.max_reference_images} reference images "
+            f"(--ref, repeated); you gave {count}."
+        )
+    if mode is Mode.EDIT and (video is None or count):
+        raise CommandError(
+            "Video edit takes exactly one clip (--video ./clip.mp4, at most "
+            f"{profile.edit_max_seconds:g}s) and an instruction as the prompt."
+        )
+    if profile.image_counts is not None and count not in profile.image_counts:
+        raise CommandError(
+            f"This video service accepts {_or([str(c) for c in profile.image_counts])} images "
+            f"per request, not {count}."
+        )
+
+
+def _or(items: Sequence[str]) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def help_text(profile: Profile, prefix: str = "/video") -> str:
+    durations = _or([str(d) for d in profile.durations])
+    return f"""\
+{prefix} turns a description (and optionally images or a clip) into a short video.
+
+  {prefix} <prompt> [--ar 16:9|9:16] [--duration {"|".join(map(str, profile.durations))}] \
+[--mode t2v|i2v|r2v|edit]
+
+Examples
+  {prefix} a fox running through snow --ar 9:16
+  {prefix} "a paper boat on a river, golden hour" --duration {profile.durations[-1]}
+  {prefix} make the cat wave --image ./cat.png            (image-to-video)
+  {prefix} the two of them dancing --ref a.png --ref b.png  (reference-to-video)
+  {prefix} turn it into a watercolour --video ./clip.mp4   (video edit, clip at most \
+{profile.edit_max_seconds:g}s)
+
+Options
+  --ar        aspect ratio: {" or ".join(profile.aspect_ratios)} (default \
+{profile.default_aspect_ratio}); also portrait / landscape
+  --duration  seconds: {durations} (default {profile.default_duration})
+  --mode      t2v, i2v, r2v or edit; inferred from your media when left out
+  Attach images or a clip instead of the flags in Slack and Discord.
+
+Tasks
+  {prefix} status <ref>    where a task is
+  {prefix} cancel <ref>    stop a task that has not finished
+  {prefix} retry <ref>     run an ended task again (a new, separately billed video)
+  {prefix} list            your recent tasks
+"""

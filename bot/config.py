@@ -1,0 +1,116 @@
+"""Settings, read once from the environment (and `.env`) in the composition root, then passed
+down as plain values. Names follow the platforms' own env vars plus VIDEO_API_* and VIDEOBOT_*."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.domain import Profile
+from bot.policy import WorkerPolicy
+
+IntList = Annotated[tuple[int, ...], NoDecode]
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    # -- the video API -----------------------------------------------------------------------
+    video_api_url: str | None = Field(None, validation_alias=_env("VIDEO_API_URL"))
+    video_api_key: SecretStr | None = Field(None, validation_alias=_env("VIDEO_API_KEY"))
+    dialect: Literal["guide", "toapis"] = Field("guide", validation_alias=_env("VIDEOBOT_DIALECT"))
+    model: str = Field("gemini_omni_flash", validation_alias=_env("VIDEOBOT_MODEL"))
+    durations: IntList = Field((6, 10), validation_alias=_env("VIDEOBOT_DURATIONS"))
+    default_duration: int = Field(6, validation_alias=_env("VIDEOBOT_DEFAULT_DURATION"))
+    resolution: str = Field("720P", validation_alias=_env("VIDEOBOT_RESOLUTION"))
+    max_reference_images: int = Field(4, validation_alias=_env("VIDEOBOT_MAX_REFERENCE_IMAGES"))
+    image_counts: IntList | None = Field(None, validation_alias=_env("VIDEOBOT_IMAGE_COUNTS"))
+    prompt_max_chars: int = Field(2000, validation_alias=_env("VIDEOBOT_PROMPT_MAX_CHARS"))
+    idempotency_header: str | None = Field(
+        None, validation_alias=_env("VIDEOBOT_IDEMPOTENCY_HEADER")
+    )
+    upload_path: str = Field("/v1/uploads/images", validation_alias=_env("VIDEOBOT_UPLOAD_PATH"))
+    http_timeout: float = Field(30.0, validation_alias=_env("VIDEOBOT_HTTP_TIMEOUT"))
+    retry_base_seconds: float = Field(0.5, validation_alias=_env("VIDEOBOT_RETRY_BASE_SECONDS"))
+
+    # -- the engine --------------------------------------------------------------------------
+    data_dir: Path = Field(Path("videobot-data"), validation_alias=_env("VIDEOBOT_DATA_DIR"))
+    db_path: Path | None = Field(None, validation_alias=_env("VIDEOBOT_DB"))
+    output_dir: Path = Field(Path("videobot-output"), validation_alias=_env("VIDEOBOT_OUTPUT_DIR"))
+    concurrency: int = Field(16, ge=1, validation_alias=_env("VIDEOBOT_CONCURRENCY"))
+    task_deadline: timedelta = Field(
+        timedelta(hours=1), validation_alias=_env("VIDEOBOT_TASK_DEADLINE")
+    )
+    first_poll: timedelta = Field(
+        timedelta(seconds=5), validation_alias=_env("VIDEOBOT_FIRST_POLL")
+    )
+    poll_floor: timedelta = Field(
+        timedelta(seconds=1), validation_alias=_env("VIDEOBOT_POLL_FLOOR")
+    )
+    poll_ceiling: timedelta = Field(
+        timedelta(seconds=15), validation_alias=_env("VIDEOBOT_POLL_CEILING")
+    )
+    status_interval: timedelta = Field(
+        timedelta(seconds=3), validation_alias=_env("VIDEOBOT_STATUS_INTERVAL")
+    )
+    max_video_mb: int = Field(200, validation_alias=_env("VIDEOBOT_MAX_VIDEO_MB"))
+    log_level: str = Field("INFO", validation_alias=_env("VIDEOBOT_LOG_LEVEL"))
+
+    # -- chat platforms ----------------------------------------------------------------------
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    slack_api_url: str | None = Field(None, validation_alias=_env("SLACK_API_URL"))
+    slack_port: int = Field(3000, validation_alias=_env("SLACK_PORT"))
+    discord_token: SecretStr | None = Field(None, validation_alias=_env("DISCORD_TOKEN"))
+    discord_api_url: str | None = Field(None, validation_alias=_env("DISCORD_API_URL"))
+    discord_gateway_url: str | None = Field(None, validation_alias=_env("DISCORD_GATEWAY_URL"))
+    discord_guild_id: int | None = Field(None, validation_alias=_env("DISCORD_GUILD_ID"))
+
+    @field_validator("durations", "image_counts", mode="before")
+    @classmethod
+    def _int_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.replace(" ", "").split(",") if part)
+        return value
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.db_path or self.data_dir / "videobot.db"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    def profile(self) -> Profile:
+        return Profile(
+            durations=self.durations,
+            default_duration=self.default_duration,
+            resolution=self.resolution,
+            max_reference_images=self.max_reference_images,
+            image_counts=self.image_counts,
+            prompt_max_chars=self.prompt_max_chars,
+        )
+
+    def worker_policy(self) -> WorkerPolicy:
+        return WorkerPolicy(
+            concurrency=self.concurrency,
+            task_deadline=self.task_deadline,
+            first_poll=self.first_poll,
+            poll_floor=self.poll_floor,
+            poll_ceiling=self.poll_ceiling,
+            status_interval=self.status_interval,
+            max_video_bytes=self.max_video_mb * 1024 * 1024,
+        )

@@ -1,0 +1,343 @@
+"""Plain, immutable domain types: what a video request is, where its answer goes, and the task
+state machine as pure functions (each transition returns a new Task; nothing here does I/O)."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+
+
+class Mode(StrEnum):
+    T2V = "t2v"
+    I2V = "i2v"
+    R2V = "r2v"
+    EDIT = "edit"
+
+    @property
+    def label(self) -> str:
+        return _MODE_LABELS[self]
+
+
+_MODE_LABELS = {
+    Mode.T2V: "text-to-video",
+    Mode.I2V: "image-to-video",
+    Mode.R2V: "reference-to-video",
+    Mode.EDIT: "video edit",
+}
+
+
+class TaskState(StrEnum):
+    ACCEPTED = "accepted"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    UNDELIVERABLE = "undeliverable"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def is_live(self) -> bool:
+        return self in LIVE_STATES
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in LIVE_STATES
+
+
+LIVE_STATES = frozenset(
+    {
+        TaskState.ACCEPTED,
+        TaskState.SUBMITTING,
+        TaskState.SUBMITTED,
+        TaskState.RUNNING,
+        TaskState.SUCCEEDED,
+        TaskState.DELIVERING,
+    }
+)
+# The provider holds a task in these states: polling is what moves them.
+RENDERING_STATES = frozenset({TaskState.SUBMITTED, TaskState.RUNNING})
+
+
+class InvalidTransition(ValueError):
+    """A transition was asked of a task in a state it cannot leave that way (a bug)."""
+
+
+MediaKind = Literal["image", "video"]
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRef:
+    """A user's image or clip, already downloaded into our media store at intake.
+
+    `url` is where the provider can fetch it, filled in when the worker stages it."""
+
+    kind: MediaKind
+    path: str
+    sha256: str
+    mime: str
+    size: int
+    name: str = ""
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """A durable address for answers: ids only, never a short-lived reply handle."""
+
+    platform: str
+    workspace_id: str
+    channel_id: str
+    user_id: str
+    thread_id: str | None = None
+    user_name: str = ""
+
+    @property
+    def user_key(self) -> str:
+        return f"{self.platform}:{self.workspace_id}:{self.user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class VideoRequest:
+    """A valid request (commands.build_request checked it against the provider profile)."""
+
+    prompt: str
+    mode: Mode
+    aspect_ratio: str
+    duration: int
+    images: tuple[MediaRef, ...] = ()
+    video: MediaRef | None = None
+
+    @property
+    def media(self) -> tuple[MediaRef, ...]:
+        return (*self.images, self.video) if self.video else self.images
+
+    def with_media(self, media: tuple[MediaRef, ...]) -> VideoRequest:
+        """The same request with `media` (same order as `self.media`), e.g. once staged."""
+        images = media[: len(self.images)]
+        video = media[len(self.images)] if self.video else None
+        return replace(self, images=images, video=video)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What the configured gateway accepts; the grammar and the checks read it."""
+
+    durations: tuple[int, ...] = (6, 10)
+    default_duration: int = 6
+    aspect_ratios: tuple[str, ...] = ("16:9", "9:16")
+    default_aspect_ratio: str = "16:9"
+    resolution: str = "720P"
+    max_reference_images: int = 4
+    image_counts: tuple[int, ...] | None = None  # gateways that allow e.g. only 0, 1 or 3
+    prompt_max_chars: int = 2000
+    edit_max_seconds: float = 10.0
+
+
+# Crockford's base32 without I, L, O, U: easy to read aloud and to type back.
+_REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_ref() -> str:
+    """A short task reference users type back (`status 7KQ2MX`)."""
+    return "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
+
+
+def new_task_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One paid video generation and everything needed to finish it after a crash."""
+
+    task_id: str
+    ref: str
+    idem_key: str
+    request: VideoRequest
+    target: ReplyTarget
+    state: TaskState
+    created_at: datetime
+    updated_at: datetime
+    deadline_at: datetime
+    next_check_at: datetime | None
+    version: int = 0
+    provider_task_id: str | None = None
+    progress: int | None = None
+    submitted_at: datetime | None = None
+    finished_at: datetime | None = None
+    result_url: str | None = None
+    result_expires_at: datetime | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    status_message_id: str | None = None
+    delivery_ref: str | None = None
+    attempts: int = 0
+    polls: int = 0
+    retry_of: str | None = None
+    note: str | None = field(default=None, compare=False)
+
+    # -- transitions -------------------------------------------------------------------------
+    def _to(self, state: TaskState, now: datetime, **changes: object) -> Task:
+        return replace(self, state=state, updated_at=now, **changes)  # type: ignore[arg-type]
+
+    def _expect(self, *states: TaskState) -> None:
+        if self.state not in states:
+            raise InvalidTransition(f"task {self.ref} is {self.state}, expected {states}")
+
+    def with_status_message(self, message_id: str, now: datetime) -> Task:
+        return replace(self, status_message_id=message_id, updated_at=now)
+
+    def staged(self, request: VideoRequest, now: datetime) -> Task:
+        self._expect(TaskState.ACCEPTED)
+        return replace(self, request=request, updated_at=now)
+
+    def submitting(self, now: datetime) -> Task:
+        self._expect(TaskState.ACCEPTED)
+        return self._to(TaskState.SUBMITTING, now, next_check_at=None, note=None)
+
+    def requeued(self, now: datetime, next_check_at: datetime, note: str) -> Task:
+        """Back to the queue: nothing reached the provider (429, network before send, 401)."""
+        self._expect(TaskState.ACCEPTED, TaskState.SUBMITTING)
+        return self._to(
+            TaskState.ACCEPTED,
+            now,
+            next_check_at=next_check_at,
+            attempts=self.attempts + 1,
+            note=note,
+        )
+
+    def submitted(self, provider_task_id: str, now: datetime, next_check_at: datetime) -> Task:
+        self._expect(TaskState.SUBMITTING)
+        return self._to(
+            TaskState.SUBMITTED,
+            now,
+            provider_task_id=provider_task_id,
+            submitted_at=now,
+            next_check_at=next_check_at,
+            attempts=0,
+            note=None,
+        )
+
+    def polled(self, running: bool, progress: int | None, now: datetime, next_at: datetime) -> Task:
+        self._expect(*RENDERING_STATES)
+        state = TaskState.RUNNING if running or self.state is TaskState.RUNNING else self.state
+        return self._to(
+            state,
+            now,
+            progress=progress if progress is not None else self.progress,
+            next_check_at=next_at,
+            polls=self.polls + 1,
+            attempts=0,
+            note=None,
+        )
+
+    def poll_failed(self, now: datetime, next_at: datetime, note: str) -> Task:
+        self._expect(*RENDERING_STATES)
+        return replace(
+            self,
+            updated_at=now,
+            next_check_at=next_at,
+            polls=self.polls + 1,
+            attempts=self.attempts + 1,
+            note=note,
+        )
+
+    def succeeded(self, url: str, expires_at: datetime | None, now: datetime) -> Task:
+        self._expect(*RENDERING_STATES, TaskState.SUCCEEDED, TaskState.DELIVERING)
+        return self._to(
+            TaskState.SUCCEEDED if self.state in RENDERING_STATES else self.state,
+            now,
+            result_url=url,
+            result_expires_at=expires_at,
+            progress=100,
+            finished_at=self.finished_at or now,
+            next_check_at=now,
+            polls=self.polls + (1 if self.state in RENDERING_STATES else 0),
+            attempts=0,
+        )
+
+    def delivering(self, now: datetime) -> Task:
+        self._expect(TaskState.SUCCEEDED)
+        return self._to(TaskState.DELIVERING, now, next_check_at=now)
+
+    def delivery_started(self, delivery_ref: str, now: datetime) -> Task:
+        """Record a half-done upload (Slack's file id) so a crash finishes it, never redoes it."""
+        self._expect(TaskState.DELIVERING)
+        return replace(self, delivery_ref=delivery_ref, updated_at=now)
+
+    def delivery_failed(self, now: datetime, next_at: datetime, note: str) -> Task:
+        self._expect(TaskState.DELIVERING)
+        return replace(
+            self, updated_at=now, next_check_at=next_at, attempts=self.attempts + 1, note=note
+        )
+
+    def delivered(self, delivery_ref: str, now: datetime) -> Task:
+        self._expect(TaskState.DELIVERING)
+        return self._to(
+            TaskState.DELIVERED, now, delivery_ref=delivery_ref, next_check_at=now, note=None
+        )
+
+    def undeliverable(self, reason: str, now: datetime) -> Task:
+        self._expect(TaskState.SUCCEEDED, TaskState.DELIVERING)
+        return self._to(TaskState.UNDELIVERABLE, now, error_message=reason, next_check_at=now)
+
+    def failed(self, code: str | None, message: str, now: datetime) -> Task:
+        self._expect(*RENDERING_STATES)
+        return self._to(
+            TaskState.FAILED,
+            now,
+            error_code=code,
+            error_message=message,
+            finished_at=now,
+            next_check_at=now,
+        )
+
+    def rejected(self, code: str | None, message: str, now: datetime) -> Task:
+        self._expect(TaskState.ACCEPTED, TaskState.SUBMITTING)
+        return self._to(
+            TaskState.REJECTED, now, error_code=code, error_message=message, next_check_at=now
+        )
+
+    def unknown(self, message: str, now: datetime) -> Task:
+        self._expect(TaskState.SUBMITTING)
+        return self._to(TaskState.UNKNOWN, now, error_message=message, next_check_at=now)
+
+    def cancelled(self, now: datetime) -> Task:
+        if self.state.is_terminal:
+            raise InvalidTransition(f"task {self.ref} has already ended ({self.state})")
+        return self._to(TaskState.CANCELLED, now, next_check_at=now)
+
+    def timed_out(self, now: datetime) -> Task:
+        if self.state.is_terminal:
+            raise InvalidTransition(f"task {self.ref} has already ended ({self.state})")
+        return self._to(TaskState.TIMED_OUT, now, next_check_at=now)
+
+    def notified(self, now: datetime) -> Task:
+        """The final status is on screen: nothing is left to do for this row."""
+        if self.state.is_live:
+            raise InvalidTransition(f"task {self.ref} is still {self.state}")
+        return replace(self, updated_at=now, next_check_at=None)
+
+    def rescheduled(self, now: datetime, next_at: datetime) -> Task:
+        return replace(self, updated_at=now, next_check_at=next_at)
+
+    # -- derived -----------------------------------------------------------------------------
+    def is_past_deadline(self, now: datetime) -> bool:
+        return now >= self.deadline_at
+
+    def elapsed(self, now: datetime) -> timedelta:
+        return now - (self.submitted_at or self.created_at)
+
+    def nonce(self, purpose: str) -> str:
+        """A per-task, per-purpose id short enough for Discord's 25-character nonce."""
+        return f"vb{self.ref}{purpose}"[:25]

@@ -1,0 +1,65 @@
+"""Logging set-up: readable lines by default, and a filter on every handler that removes
+secrets (tokens, keys, webhook and interaction URLs) from whatever a library decides to log."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+_PATTERNS = (
+    re.compile(r"xox[abposr]-[A-Za-z0-9-]+"),  # Slack bot/user/config tokens
+    re.compile(r"xapp-[A-Za-z0-9-]+"),  # Slack app-level tokens
+    re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(bearer|bot)\s+[^\s\"',}]+"),
+    re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9._-]+"),  # Discord callback tokens
+    re.compile(r"https://hooks\.slack\.com/[^\s\"']+"),
+    re.compile(r"[MN][A-Za-z\d_-]{23,25}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,}"),  # Discord bot token
+)
+REDACTED = "[redacted]"
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's final text with every known secret and secret-shaped string cut."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        for pattern in _PATTERNS:
+            text = pattern.sub(_keep_prefix, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        cleaned = self.redact(message)
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, None
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+def _keep_prefix(match: re.Match[str]) -> str:
+    groups = [g for g in match.groups() if g]
+    if len(groups) >= 1 and match.re.groups >= 1 and match.group(1):
+        return match.group(1) + REDACTED
+    return REDACTED
+
+
+def setup(level: str, secrets: Iterable[str] = ()) -> RedactingFilter:
+    """Root handler on stderr with the redacting filter (libraries log through the root)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+    )
+    redactor = RedactingFilter(secrets)
+    handler.addFilter(redactor)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    return redactor

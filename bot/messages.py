@@ -1,0 +1,247 @@
+"""Every user-facing string, and a Task rendered as a platform-neutral status view.
+Adapters turn a StatusView into Block Kit, an embed or terminal text; they add no wording."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from bot.domain import TaskState
+
+if TYPE_CHECKING:
+    from bot.domain import Task
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An action offered on a status message; `ref` travels in the platform's action id."""
+
+    action: str  # cancel | retry | flip | edit
+    label: str
+    ref: str
+    style: str = "default"  # default | primary | danger
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    ref: str
+    state: str
+    headline: str
+    summary: str
+    detail: str
+    progress: int | None
+    buttons: tuple[Button, ...]
+    final: bool
+
+    def text(self) -> str:
+        """The whole view as plain text (console, notifications, fallbacks)."""
+        lines = [f"{self.headline}  [{self.ref}]", self.summary]
+        if self.detail:
+            lines.append(self.detail)
+        return "\n".join(lines)
+
+
+_HEADLINES = {
+    TaskState.ACCEPTED: "⏳ Queued",
+    TaskState.SUBMITTING: "📨 Sending to the video service",
+    TaskState.SUBMITTED: "⏳ Queued at the video service",
+    TaskState.RUNNING: "🎬 Rendering",
+    TaskState.SUCCEEDED: "📦 Rendered, fetching the video",
+    TaskState.DELIVERING: "📤 Posting the video",
+    TaskState.DELIVERED: "✅ Done",
+    TaskState.UNDELIVERABLE: "⚠️ Ready, but I could not post the file",
+    TaskState.FAILED: "❌ The video service could not make this video",
+    TaskState.REJECTED: "❌ The video service refused the request",
+    TaskState.UNKNOWN: "❓ Submission outcome unknown",
+    TaskState.CANCELLED: "🚫 Cancelled",
+    TaskState.TIMED_OUT: "⌛ Timed out",
+}
+
+_POLICY_CODES = ("content_policy", "policy", "safety", "moderation")
+
+
+def progress_bar(progress: int, width: int = 10) -> str:
+    filled = max(0, min(width, round(progress * width / 100)))
+    return "▓" * filled + "░" * (width - filled)
+
+
+def human_duration(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def summary(task: Task) -> str:
+    req = task.request
+    who = f" · requested by {task.target.user_name}" if task.target.user_name else ""
+    return (
+        f"“{clip(req.prompt, 200)}” · {req.mode.label} · {req.aspect_ratio} · {req.duration}s{who}"
+    )
+
+
+def _detail(task: Task, now: datetime, queue_position: int | None) -> str:
+    if task.state.is_terminal:
+        return _ENDED[task.state](task)
+    if task.state is TaskState.ACCEPTED:
+        if task.note:
+            return f"Waiting: {task.note}. Your request is kept and will go out by itself."
+        if queue_position:
+            return f"Position {queue_position} in the queue."
+        return "Sending it to the video service now."
+    if task.state in (TaskState.SUBMITTED, TaskState.RUNNING):
+        waited = human_duration(task.elapsed(now))
+        if task.progress is not None and task.state is TaskState.RUNNING:
+            line = f"{progress_bar(task.progress)} {task.progress}% · {waited} so far"
+        else:
+            line = f"Waiting for a render slot · {waited} so far"
+        return f"{line} ({task.note})" if task.note else line
+    if task.state is TaskState.DELIVERING and task.note:
+        return f"Posting failed, trying again: {task.note}"
+    return ""
+
+
+def _delivered(task: Task) -> str:
+    took = human_duration(task.updated_at - task.created_at)
+    return f"Made in {took}. The video is in this thread."
+
+
+def _rejected(task: Task) -> str:
+    return (
+        f"{task.error_message or 'The request was invalid.'} Nothing was charged. "
+        "Fix the request and send it again (`/video help` lists what is allowed)."
+    )
+
+
+def _unknown(task: Task) -> str:
+    return (
+        "The connection dropped while the request was being sent, so I cannot tell whether "
+        "the video service started (and billed) it. I will not send it again on my own: if no "
+        f"video arrives, press Retry or type `retry {task.ref}`."
+    )
+
+
+def _timed_out(task: Task) -> str:
+    limit = human_duration(task.deadline_at - task.created_at)
+    return f"No result after {limit}, so I stopped waiting. Press Retry to try again."
+
+
+def _cancelled(task: Task) -> str:
+    if task.provider_task_id:
+        return (
+            "Cancelled. The video service had already started it and may still bill it; "
+            "the result will not be posted."
+        )
+    return "Cancelled before it was sent: nothing was charged."
+
+
+def failed_text(task: Task) -> str:
+    reason = task.error_message or "no reason given"
+    code = (task.error_code or "").lower()
+    if any(word in code for word in _POLICY_CODES):
+        return (
+            f"The video service declined this prompt under its content policy: {reason}. "
+            "Rephrase the prompt and send it again."
+        )
+    return f"Reason given: {reason}. Edit the prompt or press Retry."
+
+
+def undeliverable_text(task: Task) -> str:
+    reason = task.error_message or "the upload failed"
+    if task.result_url and task.result_expires_at:
+        until = task.result_expires_at.strftime("%Y-%m-%d %H:%M UTC")
+        return f"{reason}. Download it before {until}: {task.result_url}"
+    if task.result_url:
+        return f"{reason}. Download it soon (the link expires): {task.result_url}"
+    return f"{reason}. Ask an operator: `videobot tasks` shows task {task.ref}."
+
+
+_ENDED: dict[TaskState, Callable[[Task], str]] = {
+    TaskState.DELIVERED: _delivered,
+    TaskState.FAILED: failed_text,
+    TaskState.REJECTED: _rejected,
+    TaskState.UNKNOWN: _unknown,
+    TaskState.TIMED_OUT: _timed_out,
+    TaskState.CANCELLED: _cancelled,
+    TaskState.UNDELIVERABLE: undeliverable_text,
+}
+
+
+def buttons(task: Task) -> tuple[Button, ...]:
+    if task.state in (TaskState.SUBMITTING, TaskState.SUCCEEDED, TaskState.DELIVERING):
+        return ()
+    if task.state.is_live:
+        return (Button("cancel", "Cancel", task.ref, "danger"),)
+    other = "16:9" if task.request.aspect_ratio == "9:16" else "9:16"
+    ended = [
+        Button("retry", "Retry", task.ref, "primary"),
+        Button("flip", f"Make it {other}", task.ref),
+    ]
+    if task.state is TaskState.DELIVERED:
+        ended.append(Button("edit", "Edit this video", task.ref))
+    return tuple(ended)
+
+
+def status_view(task: Task, now: datetime, queue_position: int | None = None) -> StatusView:
+    headline = _HEADLINES[task.state]
+    if task.state is TaskState.RUNNING and task.progress is not None:
+        headline = f"{headline} {task.progress}%"
+    return StatusView(
+        ref=task.ref,
+        state=task.state.value,
+        headline=headline,
+        summary=summary(task),
+        detail=_detail(task, now, queue_position),
+        progress=task.progress if task.state is TaskState.RUNNING else None,
+        buttons=buttons(task),
+        final=task.state.is_terminal,
+    )
+
+
+def accepted_reply(task: Task, duplicate: bool = False) -> str:
+    if duplicate:
+        return f"Already on it: task {task.ref} ({task.state.value})."
+    req = task.request
+    return (
+        f"Got it: task {task.ref} ({req.mode.label}, {req.aspect_ratio}, {req.duration}s). "
+        "I will keep its status message up to date and post the video in its thread."
+    )
+
+
+def result_title(task: Task) -> str:
+    return clip(task.request.prompt, 120)
+
+
+def result_caption(task: Task) -> str:
+    req = task.request
+    who = f"{task.target.user_name}: " if task.target.user_name else ""
+    return f"{who}“{clip(req.prompt, 300)}” ({req.mode.label}, {req.aspect_ratio}, {req.duration}s)"
+
+
+def task_line(task: Task) -> str:
+    progress = f" {task.progress}%" if task.state is TaskState.RUNNING and task.progress else ""
+    prompt = clip(task.request.prompt, 60)
+    return f"{task.ref}  {task.state.value}{progress}  {task.request.mode.value}  “{prompt}”"
+
+
+CANCEL_DONE = "Cancelled task {ref}."
+CANCEL_TOO_LATE = "Task {ref} has already ended ({state}); there is nothing to cancel."
+CANCEL_BUSY = "Task {ref} is being {what} right now; try again in a few seconds."
+NOT_FOUND = "No task {ref} here. `list` shows your recent tasks."
+NOT_YOURS = "Task {ref} belongs to someone else; only they (or an admin) can do that."
+RETRY_LIVE = "Task {ref} is still running; cancel it first or wait for it to end."
+NO_TASKS = "No tasks yet. Try `/video a paper boat on a river`."
+MISCONFIGURED = (
+    "The bot is misconfigured (the video service refused its API key). An operator has been "
+    "alerted; your request is kept and will go out once that is fixed."
+)

@@ -1,0 +1,74 @@
+"""Timing policy as pure functions: when to poll next, how long to back off. No I/O, no clock."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.domain import Mode
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPolicy:
+    concurrency: int = 16
+    task_deadline: timedelta = timedelta(hours=1)
+    first_poll: timedelta = timedelta(seconds=5)
+    poll_floor: timedelta = timedelta(seconds=1)
+    poll_ceiling: timedelta = timedelta(seconds=15)
+    status_interval: timedelta = timedelta(seconds=3)
+    max_video_bytes: int = 200 * 1024 * 1024
+    delivery_attempts: int = 5
+    lost_after_not_found: int = 4
+    retry_cap: timedelta = timedelta(minutes=2)
+
+
+def backoff(attempt: int, base: timedelta, cap: timedelta, rng: random.Random) -> timedelta:
+    """Full jitter: uniform(0, min(cap, base * 2**attempt)). Spreads a herd of retries."""
+    ceiling = min(cap.total_seconds(), base.total_seconds() * 2 ** min(attempt, 30))
+    return timedelta(seconds=rng.uniform(0, ceiling))
+
+
+@dataclass(slots=True)
+class RenderHistory:
+    """Recent render times per (mode, duration): an exponentially weighted mean."""
+
+    alpha: float = 0.3
+    _mean: dict[tuple[Mode, int], float] = field(default_factory=dict)
+
+    def record(self, mode: Mode, duration: int, took: timedelta) -> None:
+        key = (mode, duration)
+        seconds = took.total_seconds()
+        old = self._mean.get(key)
+        self._mean[key] = seconds if old is None else old + self.alpha * (seconds - old)
+
+    def expected(self, mode: Mode, duration: int) -> timedelta | None:
+        seconds = self._mean.get((mode, duration))
+        return None if seconds is None else timedelta(seconds=seconds)
+
+
+def next_poll_delay(
+    elapsed: timedelta,
+    progress: int | None,
+    expected: timedelta | None,
+    overdue_polls: int,
+    policy: WorkerPolicy,
+) -> timedelta:
+    """Poll near the predicted finish instead of on a fixed beat.
+
+    The finish is predicted from the provider's progress (linear since submit) or, without
+    progress, from how long renders of this kind took lately. Past the prediction we poll at the
+    floor, backing off gently so a stuck task does not cost a request a second."""
+    remaining: timedelta | None = None
+    if progress is not None and 0 < progress < 100:
+        remaining = elapsed * (100 - progress) / progress
+    elif expected is not None:
+        remaining = expected - elapsed
+    if remaining is None:
+        # Nothing to predict from: poll more often early, settle at the ceiling.
+        delay = max(policy.poll_floor, min(policy.poll_ceiling, elapsed / 2))
+    elif remaining > policy.poll_floor:
+        delay = remaining
+    else:
+        delay = policy.poll_floor * (1.5 ** min(overdue_polls, 10))
+    return max(policy.poll_floor, min(policy.poll_ceiling, delay))

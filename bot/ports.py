@@ -1,0 +1,143 @@
+"""The core's ports: what it needs from storage, the video provider and a chat platform.
+Adapters implement them; the core imports nothing else from the outside world."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+from bot.domain import MediaRef, ReplyTarget, Task, TaskState, VideoRequest
+from bot.messages import StatusView
+
+Checkpoint = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    """A filter over the ledger; every field narrows it."""
+
+    states: frozenset[TaskState] | None = None
+    user_key: str | None = None
+    since: datetime | None = None
+    limit: int = 50
+
+
+class Ledger(Protocol):
+    """Durable task storage. Every write is committed before the call returns."""
+
+    async def add(self, task: Task) -> tuple[Task, bool]:
+        """Insert `task`; if its idem_key exists already, return the stored task and False.
+        Idempotent on the key, so platform retries and double clicks are harmless."""
+        ...
+
+    async def save(self, old: Task, new: Task) -> Task | None:
+        """Persist `new` only if the stored row is still `old` (same version). Returns the stored
+        task (version bumped), or None if someone else moved it first."""
+        ...
+
+    async def get(self, ref_or_id: str) -> Task | None:
+        """One task by its short reference or its full id."""
+        ...
+
+    async def due(self, now: datetime, limit: int, exclude: frozenset[str]) -> list[Task]:
+        """Rows whose next_check_at <= now, oldest first, at most one user's share at a time."""
+        ...
+
+    async def find(self, query: TaskQuery) -> list[Task]:
+        """Tasks matching `query`, newest first."""
+        ...
+
+    async def next_due_at(self) -> datetime | None:
+        """The earliest next_check_at of any row, so the worker can sleep until then."""
+        ...
+
+
+class ProviderState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderStatus:
+    """A provider's task, mapped from whatever dialect onto our canonical states."""
+
+    state: ProviderState
+    progress: int | None = None
+    video_url: str | None = None
+    expires_at: datetime | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class Provider(Protocol):
+    """The video API. Raises the ProviderError subclasses of bot.errors."""
+
+    async def stage(self, media: MediaRef) -> str:
+        """Make `media` fetchable by the provider and return its URL. Free and repeatable."""
+        ...
+
+    async def submit(self, request: VideoRequest, task_id: str) -> str:
+        """Start a paid generation; returns the provider's task id. Never retried blindly:
+        raises SubmitAmbiguous when the provider may have created the task anyway."""
+        ...
+
+    async def fetch(self, provider_task_id: str) -> ProviderStatus:
+        """The task's current status. Idempotent; transient failures are retried inside."""
+        ...
+
+    async def download(self, url: str, dest: Path, max_bytes: int) -> int:
+        """Stream the result to `dest` (never whole in memory); returns the byte count.
+        Raises ResultExpired when the URL no longer serves the video."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A video ready to post: the file, its caption and a stable key for de-duplication."""
+
+    path: Path
+    filename: str
+    title: str
+    caption: str
+    key: str
+    size: int
+    resume_ref: str | None = None  # what `checkpoint` recorded before a crash, if anything
+
+
+class Chat(Protocol):
+    """A chat platform, seen through durable ids. Raises DeliveryError / DeliveryTransient."""
+
+    async def post_status(self, target: ReplyTarget, view: StatusView, key: str) -> str:
+        """Post the status message (the task's thread root); returns its message id."""
+        ...
+
+    async def update_status(self, target: ReplyTarget, message_id: str, view: StatusView) -> None:
+        """Replace the status message's content with `view`. Idempotent."""
+        ...
+
+    async def upload_video(
+        self,
+        target: ReplyTarget,
+        status_message_id: str | None,
+        delivery: Delivery,
+        checkpoint: Checkpoint,
+    ) -> str:
+        """Post the MP4 into the task's thread; returns a delivery reference. Must reconcile
+        first (a post found under `delivery.key` or `delivery.resume_ref` is not posted again)
+        so a crash between upload and ledger write never posts twice. A multi-step upload
+        calls `checkpoint(ref)` to persist its half-done state before the step that posts."""
+        ...
+
+    async def post_link(
+        self, target: ReplyTarget, status_message_id: str | None, text: str, key: str
+    ) -> str:
+        """The fallback when a file cannot be uploaded: a message with the result link."""
+        ...

@@ -1,0 +1,154 @@
+"""The core's inbound side: accept a request (validate, record, wake the worker) and the task
+verbs users have (status, cancel, retry, list). Handlers call this and return at once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from bot import messages
+from bot.domain import (
+    MediaRef,
+    Mode,
+    ReplyTarget,
+    Task,
+    TaskState,
+    VideoRequest,
+    new_ref,
+    new_task_id,
+)
+from bot.errors import ActionRefused, NotFound
+from bot.policy import WorkerPolicy
+from bot.ports import Ledger, TaskQuery
+
+log = logging.getLogger("videobot.service")
+
+Clock = Callable[[], datetime]
+
+
+class VideoService:
+    def __init__(
+        self,
+        ledger: Ledger,
+        policy: WorkerPolicy,
+        clock: Clock,
+        wake: Callable[[], None],
+        admins: frozenset[str] = frozenset(),
+    ) -> None:
+        self._ledger = ledger
+        self._policy = policy
+        self._clock = clock
+        self._wake = wake
+        self._admins = admins
+
+    async def accept(
+        self,
+        request: VideoRequest,
+        target: ReplyTarget,
+        idem_key: str,
+        retry_of: str | None = None,
+    ) -> tuple[Task, bool]:
+        """Record a request durably and wake the worker. Returns (task, created); a repeated
+        idem_key (platform retry, double click) returns the first task and created=False."""
+        now = self._clock()
+        task = Task(
+            task_id=new_task_id(),
+            ref=new_ref(),
+            idem_key=idem_key,
+            request=request,
+            target=target,
+            state=TaskState.ACCEPTED,
+            created_at=now,
+            updated_at=now,
+            deadline_at=now + self._policy.task_deadline,
+            next_check_at=now,
+            retry_of=retry_of,
+        )
+        stored, created = await self._ledger.add(task)
+        if created:
+            log.info(
+                "task %s accepted: %s %s %ss from %s",
+                stored.ref,
+                request.mode.value,
+                request.aspect_ratio,
+                request.duration,
+                target.user_key,
+            )
+            self._wake()
+        return stored, created
+
+    async def status(self, ref: str) -> Task:
+        task = await self._ledger.get(ref)
+        if task is None:
+            raise NotFound(messages.NOT_FOUND.format(ref=ref))
+        return task
+
+    async def cancel(self, ref: str, by: ReplyTarget) -> Task:
+        for _ in range(5):
+            task = await self._owned(ref, by)
+            if task.state.is_terminal:
+                raise ActionRefused(
+                    messages.CANCEL_TOO_LATE.format(ref=task.ref, state=task.state.value)
+                )
+            if task.state in (TaskState.SUBMITTING, TaskState.DELIVERING):
+                what = "sent" if task.state is TaskState.SUBMITTING else "posted"
+                raise ActionRefused(messages.CANCEL_BUSY.format(ref=task.ref, what=what))
+            saved = await self._ledger.save(task, task.cancelled(self._clock()))
+            if saved is not None:
+                log.info("task %s cancelled by %s", task.ref, by.user_key)
+                self._wake()
+                return saved
+        raise ActionRefused(messages.CANCEL_BUSY.format(ref=ref, what="updated"))
+
+    async def retry(
+        self,
+        ref: str,
+        by: ReplyTarget,
+        idem_key: str,
+        aspect_ratio: str | None = None,
+    ) -> tuple[Task, bool]:
+        """Run an ended task again as a new task (a new, separately billed video)."""
+        task = await self._owned(ref, by)
+        if task.state.is_live:
+            raise ActionRefused(messages.RETRY_LIVE.format(ref=task.ref))
+        # Staged URLs may have expired since; the worker stages the files again.
+        media = tuple(replace(m, url=None) if m.path else m for m in task.request.media)
+        request = task.request.with_media(media)
+        if aspect_ratio:
+            request = replace(request, aspect_ratio=aspect_ratio)
+        return await self.accept(request, _reply_to(task, by), idem_key, retry_of=task.ref)
+
+    async def edit(
+        self, ref: str, instruction: str, by: ReplyTarget, idem_key: str
+    ) -> tuple[Task, bool]:
+        """Video edit of a delivered result, fed to the provider by its (still valid) URL."""
+        task = await self._owned(ref, by, anyone=True)
+        if task.state is not TaskState.DELIVERED or not task.result_url:
+            raise ActionRefused(f"Task {task.ref} has no finished video to edit.")
+        clip = MediaRef(
+            kind="video", path="", sha256="", mime="video/mp4", size=0, url=task.result_url
+        )
+        request = VideoRequest(
+            prompt=instruction,
+            mode=Mode.EDIT,
+            aspect_ratio=task.request.aspect_ratio,
+            duration=task.request.duration,
+            video=clip,
+        )
+        return await self.accept(request, _reply_to(task, by), idem_key, retry_of=task.ref)
+
+    async def recent(self, user: ReplyTarget, limit: int = 10) -> list[Task]:
+        return await self._ledger.find(TaskQuery(user_key=user.user_key, limit=limit))
+
+    async def _owned(self, ref: str, by: ReplyTarget, anyone: bool = False) -> Task:
+        task = await self.status(ref)
+        if anyone or task.target.user_key == by.user_key or by.user_key in self._admins:
+            return task
+        raise ActionRefused(messages.NOT_YOURS.format(ref=task.ref))
+
+
+def _reply_to(task: Task, by: ReplyTarget) -> ReplyTarget:
+    """A retry answers in the original's channel and thread, on behalf of whoever asked."""
+    return replace(task.target, user_id=by.user_id, user_name=by.user_name)
