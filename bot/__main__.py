@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 from pydantic import SecretStr
@@ -172,13 +173,51 @@ async def simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+class ChatAdapter(Protocol):
+    """What `run` needs of a platform adapter: its Chat port and a serve loop."""
+
+    platform: str
+    chat: Chat
+
+    async def serve(self, stop: asyncio.Event) -> None: ...
+
+
+def _adapters(settings: Settings, engine: Engine, intake: MediaIntake) -> list[ChatAdapter]:
+    adapters: list[ChatAdapter] = []
+    if settings.slack_bot_token is not None:
+        from adapters.slack import SlackAdapter  # noqa: PLC0415  (SDK imported only when used)
+
+        adapters.append(SlackAdapter(settings, engine.service, intake))
+    if settings.discord_token is not None:
+        from adapters.discord import DiscordAdapter  # noqa: PLC0415
+
+        adapters.append(DiscordAdapter(settings, engine.service, intake))
+    return adapters
+
+
 async def run(settings: Settings) -> int:
-    print(
-        "No chat platform is configured yet. Set SLACK_BOT_TOKEN or DISCORD_TOKEN, or try "
-        "`videobot demo` for the offline console.",
-        file=sys.stderr,
-    )
-    return 2
+    """Serve every configured platform and the worker in one TaskGroup until SIGTERM/SIGINT."""
+    if settings.slack_bot_token is None and settings.discord_token is None:
+        print(
+            "No chat platform is configured. Set SLACK_BOT_TOKEN (and SLACK_APP_TOKEN or "
+            "SLACK_SIGNING_SECRET) or DISCORD_TOKEN; or try `videobot demo` for the offline "
+            "console.",
+            file=sys.stderr,
+        )
+        return 2
+    async with open_engine(settings) as engine:
+        intake = MediaIntake(settings.media_dir, settings.profile())
+        adapters = _adapters(settings, engine, intake)
+        for adapter in adapters:
+            engine.chats[adapter.platform] = adapter.chat
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(engine.worker.run(stop))
+            for adapter in adapters:
+                group.create_task(adapter.serve(stop))
+            log.info("videobot running: %s", ", ".join(a.platform for a in adapters))
+    return 0
 
 
 async def tasks(settings: Settings, args: argparse.Namespace) -> int:

@@ -368,9 +368,12 @@ class Worker:
                 return task
             await chat.update_status(task.target, task.status_message_id, view)
             self._shown[task.task_id] = (key, now)
-        except DeliveryError as err:
-            if force and isinstance(err, DeliveryTransient):
+        except DeliveryTransient as err:
+            if force:
                 raise
+            # A skipped progress edit is harmless: the next poll renders the status again.
+            log.debug("task %s: status edit deferred: %s", task.ref, err)
+        except DeliveryError as err:
             log.warning("task %s: status message not updated: %s", task.ref, err)
         return task
 

@@ -1,0 +1,140 @@
+"""Shared fixtures: a real simulator on loopback (on a fake clock), a real SQLite ledger file,
+and an engine (service + worker + HTTP provider) wired to an in-memory chat port."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapters.dialects import DIALECTS
+from adapters.provider import HttpProvider
+from adapters.simulator import IDEMPOTENCY_HEADER, RunningSimulator, SimConfig, start_simulator
+from bot.domain import Mode, ReplyTarget, VideoRequest
+from bot.policy import WorkerPolicy
+from bot.service import VideoService
+from bot.worker import Worker
+from storage.ledger import SqliteLedger
+from tests.fakes.chat import FakeChat
+from tests.fakes.clock import FakeClock
+
+SIM_KEY = "sk-test-simulator-key-0001"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def sim(clock: FakeClock) -> AsyncIterator[RunningSimulator]:
+    running = await start_simulator(
+        SimConfig(render_seconds=20, queue_seconds=2, api_key=SIM_KEY, seed=7),
+        clock=clock.monotonic,
+    )
+    yield running
+    await running.close()
+
+
+@pytest.fixture
+async def ledger(tmp_path: Path) -> AsyncIterator[SqliteLedger]:
+    async with SqliteLedger.open(tmp_path / "ledger.db") as opened:
+        yield opened
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0), trust_env=False) as client:
+        yield client
+
+
+def make_provider(
+    http: httpx.AsyncClient,
+    url: str,
+    dialect: str = "guide",
+    key: str = SIM_KEY,
+    idempotent: bool = False,
+) -> HttpProvider:
+    return HttpProvider(
+        http,
+        DIALECTS[dialect],
+        base_url=url,
+        api_key=key,
+        model="gemini_omni_flash",
+        idempotency_header=IDEMPOTENCY_HEADER if idempotent else None,
+        retry_base=0.01,
+        rng=random.Random(1),
+    )
+
+
+TEST_POLICY = WorkerPolicy(
+    concurrency=8,
+    task_deadline=timedelta(minutes=30),
+    first_poll=timedelta(seconds=5),
+    poll_floor=timedelta(seconds=1),
+    poll_ceiling=timedelta(seconds=10),
+    status_interval=timedelta(seconds=0),
+)
+
+
+@dataclass
+class Engine:
+    ledger: SqliteLedger
+    provider: HttpProvider
+    worker: Worker
+    service: VideoService
+    chat: FakeChat
+    clock: FakeClock
+    sim: RunningSimulator
+
+    async def run_until_idle(self, step_seconds: float = 1.0, max_steps: int = 500) -> None:
+        """Advance the fake clock and step the worker until no row is due any more."""
+        for _ in range(max_steps):
+            await self.worker.step()
+            if await self.ledger.next_due_at() is None:
+                return
+            self.clock.advance(step_seconds)
+        raise AssertionError("the worker did not finish within the step budget")
+
+
+EngineFactory = Callable[..., Engine]
+
+
+@pytest.fixture
+def make_engine(
+    ledger: SqliteLedger, http: httpx.AsyncClient, sim: RunningSimulator, clock: FakeClock,
+    tmp_path: Path,
+) -> EngineFactory:
+    def build(
+        policy: WorkerPolicy = TEST_POLICY, dialect: str = "guide", idempotent: bool = False,
+        key: str = SIM_KEY,
+    ) -> Engine:
+        provider = make_provider(http, sim.url, dialect, key=key, idempotent=idempotent)
+        chat = FakeChat()
+        worker = Worker(
+            ledger, provider, {"test": chat}, policy, clock.now,
+            scratch_dir=tmp_path / "scratch", resubmit_safe=idempotent,
+            rng=random.Random(3),
+        )
+        service = VideoService(ledger, policy, clock.now, worker.wake)
+        return Engine(ledger, provider, worker, service, chat, clock, sim)
+
+    return build
+
+
+@pytest.fixture
+def engine(make_engine: EngineFactory) -> Engine:
+    return make_engine()
+
+
+def target(user: str = "U1", channel: str = "C1") -> ReplyTarget:
+    return ReplyTarget("test", "T1", channel, user, None, f"user-{user}")
+
+
+def t2v(prompt: str = "a paper boat on a river", ratio: str = "16:9", duration: int = 6) -> VideoRequest:
+    return VideoRequest(prompt=prompt, mode=Mode.T2V, aspect_ratio=ratio, duration=duration)
