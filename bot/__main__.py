@@ -107,7 +107,12 @@ async def demo(settings: Settings) -> int:
     simulator = None
     scratch = None
     if not settings.video_api_url:
-        simulator = await start_simulator(SimConfig(render_seconds=6, queue_seconds=1))
+        simulator = await start_simulator(
+            SimConfig(
+                render_seconds=settings.demo_render_seconds,
+                queue_seconds=min(1.0, settings.demo_render_seconds / 4),
+            )
+        )
         scratch = tempfile.TemporaryDirectory(prefix="videobot-demo-")
         settings = settings.model_copy(
             update={

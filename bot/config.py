@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     )
     max_video_mb: int = Field(200, validation_alias=_env("VIDEOBOT_MAX_VIDEO_MB"))
     log_level: str = Field("INFO", validation_alias=_env("VIDEOBOT_LOG_LEVEL"))
+    demo_render_seconds: float = Field(6.0, validation_alias=_env("VIDEOBOT_DEMO_RENDER_SECONDS"))
 
     # -- chat platforms ----------------------------------------------------------------------
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))

@@ -47,28 +47,32 @@ class RenderHistory:
         return None if seconds is None else timedelta(seconds=seconds)
 
 
+def predicted_remaining(
+    elapsed: timedelta, progress: int | None, expected: timedelta | None
+) -> timedelta | None:
+    """Time left, from the provider's progress (linear since submit) or else from how long
+    renders of this kind took lately; None when there is nothing to predict from."""
+    if progress is not None and 0 < progress < 100:
+        return elapsed * (100 - progress) / progress
+    if expected is not None:
+        return expected - elapsed
+    return None
+
+
 def next_poll_delay(
     elapsed: timedelta,
-    progress: int | None,
-    expected: timedelta | None,
+    remaining: timedelta | None,
     overdue_polls: int,
     policy: WorkerPolicy,
 ) -> timedelta:
-    """Poll near the predicted finish instead of on a fixed beat.
-
-    The finish is predicted from the provider's progress (linear since submit) or, without
-    progress, from how long renders of this kind took lately. Past the prediction we poll at the
-    floor, backing off gently so a stuck task does not cost a request a second."""
-    remaining: timedelta | None = None
-    if progress is not None and 0 < progress < 100:
-        remaining = elapsed * (100 - progress) / progress
-    elif expected is not None:
-        remaining = expected - elapsed
+    """Poll near the predicted finish instead of on a fixed beat. Once the prediction has
+    passed (`overdue_polls` polls found it still running) the delay grows from the floor, so a
+    stuck task costs a handful of requests, not one a second."""
     if remaining is None:
         # Nothing to predict from: poll more often early, settle at the ceiling.
         delay = max(policy.poll_floor, min(policy.poll_ceiling, elapsed / 2))
     elif remaining > policy.poll_floor:
         delay = remaining
     else:
-        delay = policy.poll_floor * (1.5 ** min(overdue_polls, 10))
+        delay = policy.poll_floor * (1.6 ** min(overdue_polls, 10))
     return max(policy.poll_floor, min(policy.poll_ceiling, delay))

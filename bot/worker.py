@@ -26,7 +26,13 @@ from bot.errors import (
     SubmitAmbiguous,
     TaskNotFound,
 )
-from bot.policy import RenderHistory, WorkerPolicy, backoff, next_poll_delay
+from bot.policy import (
+    RenderHistory,
+    WorkerPolicy,
+    backoff,
+    next_poll_delay,
+    predicted_remaining,
+)
 from bot.ports import Chat, Ledger, Provider, ProviderState, ProviderStatus, TaskQuery
 
 log = logging.getLogger("videobot.worker")
@@ -61,6 +67,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._shown: dict[str, tuple[tuple[str, ...], datetime]] = {}
         self._auth_failed_at: datetime | None = None
+        self._overdue: dict[str, int] = {}  # polls that found a task past its predicted end
         self._deliverer = Deliverer(provider, policy, clock, scratch_dir, self._rng)
 
     # -- running -----------------------------------------------------------------------------
@@ -229,8 +236,9 @@ class Worker:
         if isinstance(err, ProviderRejected):
             new = task.rejected(err.code, str(err), now)
         elif isinstance(err, ProviderAuthError):
+            first = self._auth_failed_at is None
             self._auth_failed_at = now
-            log.error(
+            (log.error if first else log.debug)(
                 "OPERATOR: the video API refused the API key (401: %s). Set VIDEO_API_KEY "
                 "correctly; queued tasks are kept and go out once it works.",
                 err,
@@ -268,10 +276,11 @@ class Worker:
         now = self._clock()
         if status.state in (ProviderState.QUEUED, ProviderState.RUNNING):
             expected = self._history.expected(task.request.mode, task.request.duration)
-            overdue = task.polls if expected and task.elapsed(now) > expected else 0
-            delay = next_poll_delay(
-                task.elapsed(now), status.progress, expected, overdue, self._policy
-            )
+            remaining = predicted_remaining(task.elapsed(now), status.progress, expected)
+            overdue = 0
+            if remaining is not None and remaining <= self._policy.poll_floor:
+                overdue = self._overdue[task.task_id] = self._overdue.get(task.task_id, 0) + 1
+            delay = next_poll_delay(task.elapsed(now), remaining, overdue, self._policy)
             polled = await self._save(
                 task,
                 task.polled(
@@ -348,6 +357,7 @@ class Worker:
         if current is not None and current.state.is_terminal and current.next_check_at:
             await self._ledger.save(current, current.notified(self._clock()))
         self._shown.pop(task.task_id, None)
+        self._overdue.pop(task.task_id, None)
 
     async def _show(self, task: Task, force: bool = False) -> Task | None:
         """Post or edit the status message, at most every status_interval per task and only on

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -177,12 +176,17 @@ class SqliteLedger:
         return await self._one("ref = ? OR task_id = ?", (key.upper(), key.lower()))
 
     async def due(self, now: datetime, limit: int, exclude: frozenset[str]) -> list[Task]:
-        async with self._conn.execute(
-            f"{_SELECT} WHERE next_check_at <= ? ORDER BY next_check_at LIMIT ?",
-            (to_ms(now), (limit + len(exclude)) * 4),
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return _fair([row_to_task(r) for r in rows if r[0] not in exclude], limit)
+        # Round-robin across users: each user's rows are numbered oldest first and the batch
+        # takes every user's first row before anyone's second, so one user's burst of twenty
+        # never makes another user's single task wait behind all of it.
+        skip = f"AND task_id NOT IN ({', '.join('?' * len(exclude))})" if exclude else ""
+        sql = (
+            f"SELECT {', '.join(COLUMNS)} FROM (SELECT *, ROW_NUMBER() OVER "
+            "(PARTITION BY user_key ORDER BY next_check_at) AS lane FROM tasks "
+            f"WHERE next_check_at <= ? {skip}) ORDER BY lane, next_check_at LIMIT ?"
+        )
+        async with self._conn.execute(sql, (to_ms(now), *exclude, limit)) as cursor:
+            return [row_to_task(r) for r in await cursor.fetchall()]
 
     async def next_due_at(self) -> datetime | None:
         return from_ms(await self._scalar("SELECT MIN(next_check_at) FROM tasks"))
@@ -234,23 +238,3 @@ class SqliteLedger:
             (task.task_id, to_ms(task.updated_at), task.state.value, detail),
         )
 
-
-def _fair(tasks: list[Task], limit: int) -> list[Task]:
-    """Round-robin across users, each user's rows oldest first: one user's burst of twenty
-    does not make another user's single task wait behind all of it."""
-    queues: dict[str, list[Task]] = defaultdict(list)
-    for task in tasks:
-        queues[task.target.user_key].append(task)
-    picked: list[Task] = []
-    lanes = [iter(q) for q in queues.values()]
-    while lanes and len(picked) < limit:
-        alive = []
-        for lane in lanes:
-            head = next(lane, None)
-            if head is not None:
-                picked.append(head)
-                alive.append(lane)
-                if len(picked) == limit:
-                    break
-        lanes = alive
-    return picked

@@ -107,18 +107,28 @@ EngineFactory = Callable[..., Engine]
 
 @pytest.fixture
 def make_engine(
-    ledger: SqliteLedger, http: httpx.AsyncClient, sim: RunningSimulator, clock: FakeClock,
+    ledger: SqliteLedger,
+    http: httpx.AsyncClient,
+    sim: RunningSimulator,
+    clock: FakeClock,
     tmp_path: Path,
 ) -> EngineFactory:
     def build(
-        policy: WorkerPolicy = TEST_POLICY, dialect: str = "guide", idempotent: bool = False,
+        policy: WorkerPolicy = TEST_POLICY,
+        dialect: str = "guide",
+        idempotent: bool = False,
         key: str = SIM_KEY,
     ) -> Engine:
         provider = make_provider(http, sim.url, dialect, key=key, idempotent=idempotent)
         chat = FakeChat()
         worker = Worker(
-            ledger, provider, {"test": chat}, policy, clock.now,
-            scratch_dir=tmp_path / "scratch", resubmit_safe=idempotent,
+            ledger,
+            provider,
+            {"test": chat},
+            policy,
+            clock.now,
+            scratch_dir=tmp_path / "scratch",
+            resubmit_safe=idempotent,
             rng=random.Random(3),
         )
         service = VideoService(ledger, policy, clock.now, worker.wake)
@@ -136,5 +146,7 @@ def target(user: str = "U1", channel: str = "C1") -> ReplyTarget:
     return ReplyTarget("test", "T1", channel, user, None, f"user-{user}")
 
 
-def t2v(prompt: str = "a paper boat on a river", ratio: str = "16:9", duration: int = 6) -> VideoRequest:
+def t2v(
+    prompt: str = "a paper boat on a river", ratio: str = "16:9", duration: int = 6
+) -> VideoRequest:
     return VideoRequest(prompt=prompt, mode=Mode.T2V, aspect_ratio=ratio, duration=duration)

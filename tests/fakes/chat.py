@@ -3,6 +3,7 @@ uploads by key exactly as a real adapter must, and can be told to fail."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,7 +59,7 @@ class FakeChat:
                 target,
                 status_message_id,
                 delivery.filename,
-                Path(delivery.path).read_bytes(),
+                await asyncio.to_thread(Path(delivery.path).read_bytes),
                 delivery.caption,
             )
         )

@@ -1,0 +1,93 @@
+"""The real `videobot` command in a subprocess: the scripted console demo end to end (its own
+simulator, a real MP4 on disk), `videobot tasks`, and the simulator's CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+from PIL import Image
+
+from adapters.mp4 import render_mp4
+
+
+def videobot(
+    args: list[str], cwd: Path, stdin: str = "", extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDEO", "SLACK", "DISCORD"))}
+    env.update(
+        {
+            "VIDEOBOT_DATA_DIR": str(cwd / "data"),
+            "VIDEOBOT_DEMO_RENDER_SECONDS": "1.5",
+            **(extra or {}),
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_scripted_demo_makes_videos_from_text_image_and_clip(tmp_path: Path) -> None:
+    Image.new("RGB", (80, 60), (10, 120, 200)).save(tmp_path / "cat.png")
+    (tmp_path / "clip.mp4").write_bytes(render_mp4("source clip", "16:9", 4, 120))
+    script = "\n".join(
+        [
+            "/video a paper boat on a river --ar 9:16 --duration 10",
+            "/video make the cat wave --image ./cat.png",
+            "/video turn it into a watercolour --video ./clip.mp4",
+            "/video oops --duration 7",
+            "/video --colr red",
+            "list",
+        ]
+    )
+    result = videobot(["demo"], tmp_path, script + "\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("✅ Done") == 3
+    assert "A video can be 6 or 10 seconds long, not 7." in out
+    assert "Unknown option --colr" in out
+    videos = sorted((tmp_path / "videobot-output").glob("*.mp4"))
+    assert len(videos) == 3
+    boat = next(v for v in videos if "paper-boat" in v.name)
+    with av.open(str(boat)) as container:
+        stream = container.streams.video[0]
+        assert stream.height > stream.width  # 9:16
+        assert abs(container.duration / 1_000_000 - 10) < 0.2
+    assert "Traceback" not in result.stderr
+
+
+def test_tasks_lists_the_ledger_as_json(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    result = videobot(
+        ["demo"], tmp_path, "/video a lighthouse in a storm\n", {"VIDEOBOT_DB": str(db)}
+    )
+    assert result.returncode == 0, result.stderr
+    listed = videobot(["tasks", "--json"], tmp_path, extra={"VIDEOBOT_DB": str(db)})
+    assert listed.returncode == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert len(rows) == 1
+    assert rows[0]["state"] == "delivered" and rows[0]["prompt"] == "a lighthouse in a storm"
+    assert rows[0]["provider_task_id"].startswith("task_")
+    table = videobot(["tasks"], tmp_path, extra={"VIDEOBOT_DB": str(db)})
+    assert "REF" in table.stdout and "delivered" in table.stdout
+    bad = videobot(["tasks", "--state", "nope"], tmp_path, extra={"VIDEOBOT_DB": str(db)})
+    assert bad.returncode == 2 and "unknown state" in bad.stdout
+
+
+def test_image_bytes_sniffed_not_trusted_by_name(tmp_path: Path) -> None:
+    (tmp_path / "fake.png").write_text("<html>not an image</html>")
+    result = videobot(["demo"], tmp_path, "/video animate --image ./fake.png\n")
+    assert result.returncode == 0
+    assert "fake.png is not something I can use" in result.stdout
+    assert not (tmp_path / "videobot-output").exists()
