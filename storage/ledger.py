@@ -45,9 +45,25 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX task_events_task ON task_events(task_id, at);
     """,
+    # 2: the history is written by the database itself, so a transition is one statement
+    """
+    CREATE TRIGGER task_accepted AFTER INSERT ON tasks BEGIN
+        INSERT INTO task_events (task_id, at, state, detail)
+        VALUES (NEW.task_id, NEW.updated_at, NEW.state, NULL);
+    END;
+    CREATE TRIGGER task_moved AFTER UPDATE OF state ON tasks WHEN NEW.state != OLD.state BEGIN
+        INSERT INTO task_events (task_id, at, state, detail)
+        VALUES (NEW.task_id, NEW.updated_at, NEW.state, coalesce(
+            json_extract(NEW.body, '$.note'), json_extract(NEW.body, '$.error_message')));
+    END;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM tasks"
+_INSERT = (
+    f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
+    "ON CONFLICT(idem_key) DO NOTHING"
+)
 _UPDATE = (
     "UPDATE tasks SET state=?, version=?, updated_at=?, next_check_at=?, provider_task_id=?, "
     "body=? WHERE task_id=? AND version=?"
@@ -58,14 +74,21 @@ class LedgerError(RuntimeError):
     """The ledger file cannot be opened or written (read-only, full disk, newer schema)."""
 
 
+Statement = tuple[str, tuple[Any, ...]]
+
+
 class SqliteLedger:
-    """The Ledger port on one SQLite file. One connection; one writer at a time."""
+    """The Ledger port on one SQLite file: one connection, one writer, group commit.
+
+    Writes are single statements (triggers keep the history), queued while a commit is in
+    progress and sent together in the next transaction; a failing statement is undone alone
+    (SQLite's statement-level abort) and a caller resumes only after the COMMIT that holds its
+    write. A burst of a thousand commands therefore costs a few fsyncs, not a thousand."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
-        # aiosqlite runs one thread per connection and coroutines sharing it interleave:
-        # a lock keeps each BEGIN..COMMIT whole.
-        self._lock = asyncio.Lock()
+        self._queue: list[tuple[Statement, asyncio.Future[int]]] = []
+        self._drainer: asyncio.Task[None] | None = None
 
     @classmethod
     @asynccontextmanager
@@ -75,11 +98,13 @@ class SqliteLedger:
             conn = await aiosqlite.connect(path, isolation_level=None)
         except sqlite3.Error as err:
             raise LedgerError(f"cannot open the ledger at {path}: {err}") from err
+        ledger = cls(conn)
         try:
-            ledger = cls(conn)
             await ledger._prepare(path)
             yield ledger
         finally:
+            if ledger._drainer is not None:
+                await asyncio.gather(ledger._drainer, return_exceptions=True)
             await conn.close()
 
     async def _prepare(self, path: Path) -> None:
@@ -111,65 +136,83 @@ class SqliteLedger:
                 f"({SCHEMA_VERSION}); upgrade videobot"
             )
         for number in range(version, SCHEMA_VERSION):
-            await self._conn.execute("BEGIN IMMEDIATE")
+            # One script per step (triggers hold semicolons), all or nothing.
+            step = f"{MIGRATIONS[number]};PRAGMA user_version={number + 1};"
+            script = f"BEGIN IMMEDIATE;{step}COMMIT;"
             try:
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        await self._conn.execute(statement)
-                await self._conn.execute(f"PRAGMA user_version={number + 1}")
+                await self._conn.executescript(script)
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
                 raise
-            await self._conn.execute("COMMIT")
 
     async def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         async with self._conn.execute(sql, params) as cursor:
             row = await cursor.fetchone()
         return None if row is None else row[0]
 
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
+    async def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Run one statement in the next group commit; returns its row count once durable."""
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queue.append(((sql, params), done))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain(), name="ledger-commit")
+        return await done
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[Statement, asyncio.Future[int]]]) -> None:
+        conn = self._conn
+        outcomes: list[tuple[asyncio.Future[int], int, sqlite3.Error | None]] = []
+        try:
+            await conn.execute("BEGIN IMMEDIATE")
+            for (sql, params), done in batch:
+                try:
+                    cursor = await conn.execute(sql, params)
+                except sqlite3.IntegrityError as err:
+                    outcomes.append((done, 0, err))
+                else:
+                    outcomes.append((done, cursor.rowcount, None))
+            await conn.execute("COMMIT")
+        except BaseException as err:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(LedgerError(f"the ledger write failed: {err}"))
+            if not isinstance(err, Exception):
                 raise
-            await self._conn.execute("COMMIT")
+            return
+        for done, count, error in outcomes:
+            if done.done():
+                continue  # the caller gave up waiting; its write is committed all the same
+            if error is None:
+                done.set_result(count)
+            else:
+                done.set_exception(error)
 
     # -- the Ledger port ---------------------------------------------------------------------
     async def add(self, task: Task) -> tuple[Task, bool]:
         for _ in range(8):
             try:
-                async with self._write() as conn:
-                    cursor = await conn.execute(
-                        f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES "
-                        f"({', '.join('?' * len(COLUMNS))}) ON CONFLICT(idem_key) DO NOTHING",
-                        task_to_row(task),
-                    )
-                    if cursor.rowcount == 1:
-                        await self._event(conn, task, "accepted")
-                        return task, True
-                existing = await self._one("idem_key = ?", (task.idem_key,))
-                assert existing is not None, "a conflicting idem_key row exists"
-                return existing, False
+                if await self._write(_INSERT, task_to_row(task)) == 1:
+                    return task, True
             except sqlite3.IntegrityError:
                 task = replace(task, ref=new_ref())  # a reference collision: draw again
+                continue
+            existing = await self._one("idem_key = ?", (task.idem_key,))
+            assert existing is not None, "a conflicting idem_key row exists"
+            return existing, False
         raise LedgerError("could not draw a free task reference")
 
     async def save(self, old: Task, new: Task) -> Task | None:
         stored = replace(new, version=old.version + 1)
         row = task_to_row(stored)
-        async with self._write() as conn:
-            cursor = await conn.execute(
-                _UPDATE, (row[3], row[4], row[7], row[8], row[9], row[10], old.task_id, old.version)
-            )
-            if cursor.rowcount != 1:
-                return None
-            if old.state != new.state:
-                await self._event(conn, stored, new.note or new.error_message)
-        return stored
+        params = (row[3], row[4], row[7], row[8], row[9], row[10], old.task_id, old.version)
+        return stored if await self._write(_UPDATE, params) == 1 else None
 
     async def get(self, ref_or_id: str) -> Task | None:
         key = ref_or_id.strip()
@@ -230,11 +273,3 @@ class SqliteLedger:
         async with self._conn.execute(f"{_SELECT} WHERE {where} LIMIT 1", params) as cursor:
             row = await cursor.fetchone()
         return None if row is None else row_to_task(row)
-
-    @staticmethod
-    async def _event(conn: aiosqlite.Connection, task: Task, detail: str | None) -> None:
-        await conn.execute(
-            "INSERT INTO task_events (task_id, at, state, detail) VALUES (?, ?, ?, ?)",
-            (task.task_id, to_ms(task.updated_at), task.state.value, detail),
-        )
-

@@ -263,14 +263,16 @@ async def test_crash_after_upload_before_ledger_write_does_not_post_twice(engine
     assert again is not None and again.state is TaskState.DELIVERED
 
 
-async def test_expired_result_link_is_refreshed_by_polling(engine: Engine) -> None:
+async def test_a_result_that_expired_before_download_is_explained(engine: Engine) -> None:
     sim_config(engine, result_ttl=1.0)
     task, _ = await engine.service.accept(t2v(), target(), "evt")
     await engine.worker.step()
-    engine.clock.advance(30)
-    await engine.worker.step()  # succeeded, delivered in the same step: link still fresh
-    done = await engine.ledger.get(task.ref)
-    assert done is not None and done.state is TaskState.DELIVERED
+    engine.clock.advance(60)  # the bot was away far longer than the link lives
+    await engine.run_until_idle()
+    ended = await engine.ledger.get(task.ref)
+    assert ended is not None and ended.state is TaskState.UNDELIVERABLE
+    assert "expired before I could fetch it" in engine.chat.final_views()[0].detail
+    assert engine.chat.uploads == []
 
 
 async def test_status_edits_are_coalesced(make_engine: EngineFactory) -> None:
