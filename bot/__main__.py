@@ -91,7 +91,7 @@ async def open_engine(
             scratch_dir=settings.data_dir / "tmp",
             resubmit_safe=provider.resubmit_safe,
         )
-        service = VideoService(ledger, policy, clock, worker.wake)
+        service = VideoService(ledger, policy, clock, worker.wake, settings.access_policy())
         yield Engine(ledger, provider, worker, service, chats)
 
 

@@ -12,8 +12,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain import Profile
 from bot.policy import WorkerPolicy
+from bot.service import AccessPolicy
 
 IntList = Annotated[tuple[int, ...], NoDecode]
+Names = Annotated[frozenset[str], NoDecode]
 
 
 def _env(name: str) -> AliasChoices:
@@ -67,6 +69,15 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", validation_alias=_env("VIDEOBOT_LOG_LEVEL"))
     demo_render_seconds: float = Field(6.0, validation_alias=_env("VIDEOBOT_DEMO_RENDER_SECONDS"))
 
+    # -- access and quotas --------------------------------------------------------------
+    daily_limit: int | None = Field(None, ge=1, validation_alias=_env("VIDEOBOT_DAILY_LIMIT"))
+    user_concurrency: int | None = Field(
+        None, ge=1, validation_alias=_env("VIDEOBOT_USER_CONCURRENCY")
+    )
+    allowed_channels: Names = Field(frozenset(), validation_alias=_env("VIDEOBOT_ALLOWED_CHANNELS"))
+    allowed_users: Names = Field(frozenset(), validation_alias=_env("VIDEOBOT_ALLOWED_USERS"))
+    admins: Names = Field(frozenset(), validation_alias=_env("VIDEOBOT_ADMINS"))
+
     # -- chat platforms ----------------------------------------------------------------------
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
@@ -87,6 +98,13 @@ class Settings(BaseSettings):
             return tuple(int(part) for part in value.replace(" ", "").split(",") if part)
         return value
 
+    @field_validator("allowed_channels", "allowed_users", "admins", mode="before")
+    @classmethod
+    def _names(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
     @property
     def ledger_path(self) -> Path:
         return self.db_path or self.data_dir / "videobot.db"
@@ -103,6 +121,15 @@ class Settings(BaseSettings):
             max_reference_images=self.max_reference_images,
             image_counts=self.image_counts,
             prompt_max_chars=self.prompt_max_chars,
+        )
+
+    def access_policy(self) -> AccessPolicy:
+        return AccessPolicy(
+            daily_limit=self.daily_limit,
+            user_concurrency=self.user_concurrency,
+            allowed_channels=self.allowed_channels,
+            allowed_users=self.allowed_users,
+            admins=self.admins,
         )
 
     def worker_policy(self) -> WorkerPolicy:

@@ -4,7 +4,8 @@ VideobotError
 ├── CommandError            bad /video input; the message names what is allowed
 ├── MediaError              an attachment we cannot use (type, size, count, duration)
 ├── NotFound                no task with that reference (or not yours)
-├── ActionRefused           cancel/retry that no longer applies, or a quota refusal
+├── ActionRefused           cancel/retry that no longer applies, or access refused
+│   └── QuotaExceeded       a per-user cap was reached; nothing was recorded or paid
 ├── DeliveryError           the chat platform refused a post or an upload
 │   └── DeliveryTransient   ...but trying again later may work (429, 5xx, network)
 └── ProviderError           the video API said no, or could not be reached
@@ -41,6 +42,15 @@ class NotFound(VideobotError):
 
 class ActionRefused(VideobotError):
     """The action is understood but does not apply (task already ended, quota reached...)."""
+
+
+class QuotaExceeded(ActionRefused):
+    """A per-user limit was reached at accept time. `kind` is "daily" or "concurrent"."""
+
+    def __init__(self, message: str, kind: str, limit: int) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.limit = limit
 
 
 class DeliveryError(VideobotError):

@@ -240,6 +240,19 @@ CANCEL_BUSY = "Task {ref} is being {what} right now; try again in a few seconds.
 NOT_FOUND = "No task {ref} here. `list` shows your recent tasks."
 NOT_YOURS = "Task {ref} belongs to someone else; only they (or an admin) can do that."
 RETRY_LIVE = "Task {ref} is still running; cancel it first or wait for it to end."
+DAILY_LIMIT = (
+    "You have made {limit} videos today, the daily limit here. It resets at 00:00 UTC "
+    "(in {wait}). Nothing was charged for this request."
+)
+CONCURRENT_LIMIT = (
+    "You already have {limit} videos in progress, the most one person can run at once. "
+    "Send this again when one finishes (or cancel one with `cancel <ref>`)."
+)
+CHANNEL_NOT_ALLOWED = (
+    "videobot is not enabled in this channel. Ask an admin to allow it, or use a channel "
+    "where videobot works."
+)
+USER_NOT_ALLOWED = "You are not on the list of people who can make videos here; ask an admin."
 NO_TASKS = "No tasks yet. Try `/video a paper boat on a river`."
 MISCONFIGURED = (
     "The bot is misconfigured (the video service refused its API key). An operator has been "

@@ -17,6 +17,16 @@ Checkpoint = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
+class UserLimits:
+    """Per-user caps checked in the same statement that records a task (so two concurrent
+    commands cannot both slip under a cap)."""
+
+    day_start: datetime
+    daily: int | None = None
+    concurrent: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TaskQuery:
     """A filter over the ledger; every field narrows it."""
 
@@ -29,9 +39,10 @@ class TaskQuery:
 class Ledger(Protocol):
     """Durable task storage. Every write is committed before the call returns."""
 
-    async def add(self, task: Task) -> tuple[Task, bool]:
+    async def add(self, task: Task, limits: UserLimits | None = None) -> tuple[Task, bool]:
         """Insert `task`; if its idem_key exists already, return the stored task and False.
-        Idempotent on the key, so platform retries and double clicks are harmless."""
+        Idempotent on the key, so platform retries and double clicks are harmless. Raises
+        QuotaExceeded, recording nothing, when the user is at one of `limits`."""
         ...
 
     async def save(self, old: Task, new: Task) -> Task | None:

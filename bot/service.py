@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from bot import messages
 from bot.domain import (
@@ -19,13 +19,32 @@ from bot.domain import (
     new_ref,
     new_task_id,
 )
-from bot.errors import ActionRefused, NotFound
+from bot.errors import ActionRefused, NotFound, QuotaExceeded
 from bot.policy import WorkerPolicy
-from bot.ports import Ledger, TaskQuery
+from bot.ports import Ledger, TaskQuery, UserLimits
 
 log = logging.getLogger("videobot.service")
 
 Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPolicy:
+    """Who may ask, where, and how much. Ids are the platforms' own (`U123`, a snowflake),
+    optionally qualified (`slack:U123`); an empty allowlist allows everyone."""
+
+    daily_limit: int | None = None
+    user_concurrency: int | None = None
+    allowed_channels: frozenset[str] = frozenset()
+    allowed_users: frozenset[str] = frozenset()
+    admins: frozenset[str] = frozenset()
+
+    def is_admin(self, who: ReplyTarget) -> bool:
+        return _named(who.user_id, who.platform, self.admins)
+
+
+def _named(ident: str, platform: str, names: frozenset[str]) -> bool:
+    return ident in names or f"{platform}:{ident}" in names
 
 
 class VideoService:
@@ -35,13 +54,13 @@ class VideoService:
         policy: WorkerPolicy,
         clock: Clock,
         wake: Callable[[], None],
-        admins: frozenset[str] = frozenset(),
+        access: AccessPolicy | None = None,
     ) -> None:
         self._ledger = ledger
         self._policy = policy
         self._clock = clock
         self._wake = wake
-        self._admins = admins
+        self._access = access or AccessPolicy()
 
     async def accept(
         self,
@@ -53,6 +72,7 @@ class VideoService:
         """Record a request durably and wake the worker. Returns (task, created); a repeated
         idem_key (platform retry, double click) returns the first task and created=False."""
         now = self._clock()
+        self._check_access(target)
         task = Task(
             task_id=new_task_id(),
             ref=new_ref(),
@@ -66,7 +86,10 @@ class VideoService:
             next_check_at=now,
             retry_of=retry_of,
         )
-        stored, created = await self._ledger.add(task)
+        try:
+            stored, created = await self._ledger.add(task, self._limits(target, now))
+        except QuotaExceeded as err:
+            raise QuotaExceeded(_quota_message(err, now), err.kind, err.limit) from None
         if created:
             log.info(
                 "task %s accepted: %s %s %ss from %s",
@@ -78,6 +101,23 @@ class VideoService:
             )
             self._wake()
         return stored, created
+
+    def _check_access(self, who: ReplyTarget) -> None:
+        access = self._access
+        if access.is_admin(who):
+            return
+        if access.allowed_users and not _named(who.user_id, who.platform, access.allowed_users):
+            raise ActionRefused(messages.USER_NOT_ALLOWED)
+        channels = access.allowed_channels
+        if channels and not _named(who.channel_id, who.platform, channels):
+            raise ActionRefused(messages.CHANNEL_NOT_ALLOWED)
+
+    def _limits(self, who: ReplyTarget, now: datetime) -> UserLimits | None:
+        access = self._access
+        if access.is_admin(who) or (access.daily_limit is None and access.user_concurrency is None):
+            return None
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return UserLimits(day_start, access.daily_limit, access.user_concurrency)
 
     async def status(self, ref: str) -> Task:
         task = await self._ledger.get(ref)
@@ -144,9 +184,18 @@ class VideoService:
 
     async def _owned(self, ref: str, by: ReplyTarget, anyone: bool = False) -> Task:
         task = await self.status(ref)
-        if anyone or task.target.user_key == by.user_key or by.user_key in self._admins:
+        if anyone or task.target.user_key == by.user_key or self._access.is_admin(by):
             return task
         raise ActionRefused(messages.NOT_YOURS.format(ref=task.ref))
+
+
+def _quota_message(err: QuotaExceeded, now: datetime) -> str:
+    if err.kind == "concurrent":
+        return messages.CONCURRENT_LIMIT.format(limit=err.limit)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return messages.DAILY_LIMIT.format(
+        limit=err.limit, wait=messages.human_duration(midnight - now)
+    )
 
 
 def _reply_to(task: Task, by: ReplyTarget) -> ReplyTarget:

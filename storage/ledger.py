@@ -14,8 +14,9 @@ from typing import Any
 
 import aiosqlite
 
-from bot.domain import Task, new_ref
-from bot.ports import TaskQuery
+from bot.domain import LIVE_STATES, Task, new_ref
+from bot.errors import QuotaExceeded
+from bot.ports import TaskQuery, UserLimits
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
 
 MIGRATIONS: tuple[str, ...] = (
@@ -60,10 +61,31 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM tasks"
+_LIVE = ", ".join(f"'{s.value}'" for s in LIVE_STATES)
 _INSERT = (
     f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
     "ON CONFLICT(idem_key) DO NOTHING"
 )
+# The caps are read in the statement that inserts, so concurrent commands cannot both pass.
+_INSERT_LIMITED = (
+    f"INSERT INTO tasks ({', '.join(COLUMNS)}) SELECT {', '.join('?' * len(COLUMNS))} "
+    "WHERE (SELECT COUNT(*) FROM tasks WHERE user_key = ? AND created_at >= ? "
+    "AND state != 'rejected') < ? "
+    f"AND (SELECT COUNT(*) FROM tasks WHERE user_key = ? AND state IN ({_LIVE})) < ? "
+    "ON CONFLICT(idem_key) DO NOTHING"
+)
+
+
+def _insert(task: Task, limits: UserLimits | None) -> tuple[str, tuple[Any, ...]]:
+    row = task_to_row(task)
+    if limits is None:
+        return _INSERT, row
+    user = task.target.user_key
+    daily = limits.daily if limits.daily is not None else 2**62
+    concurrent = limits.concurrent if limits.concurrent is not None else 2**62
+    return _INSERT_LIMITED, (*row, user, to_ms(limits.day_start), daily, user, concurrent)
+
+
 _UPDATE = (
     "UPDATE tasks SET state=?, version=?, updated_at=?, next_check_at=?, provider_task_id=?, "
     "body=? WHERE task_id=? AND version=?"
@@ -195,18 +217,31 @@ class SqliteLedger:
                 done.set_exception(error)
 
     # -- the Ledger port ---------------------------------------------------------------------
-    async def add(self, task: Task) -> tuple[Task, bool]:
+    async def add(self, task: Task, limits: UserLimits | None = None) -> tuple[Task, bool]:
         for _ in range(8):
+            sql, params = _insert(task, limits)
             try:
-                if await self._write(_INSERT, task_to_row(task)) == 1:
+                if await self._write(sql, params) == 1:
                     return task, True
             except sqlite3.IntegrityError:
                 task = replace(task, ref=new_ref())  # a reference collision: draw again
                 continue
             existing = await self._one("idem_key = ?", (task.idem_key,))
-            assert existing is not None, "a conflicting idem_key row exists"
-            return existing, False
+            if existing is not None:
+                return existing, False
+            assert limits is not None, "an insert without limits only fails on a duplicate"
+            raise await self._which_limit(task, limits)
         raise LedgerError("could not draw a free task reference")
+
+    async def _which_limit(self, task: Task, limits: UserLimits) -> QuotaExceeded:
+        user = task.target.user_key
+        if limits.concurrent is not None:
+            live = await self._scalar(
+                f"SELECT COUNT(*) FROM tasks WHERE user_key = ? AND state IN ({_LIVE})", (user,)
+            )
+            if live >= limits.concurrent:
+                return QuotaExceeded("concurrent limit", "concurrent", limits.concurrent)
+        return QuotaExceeded("daily limit", "daily", limits.daily or 0)
 
     async def save(self, old: Task, new: Task) -> Task | None:
         stored = replace(new, version=old.version + 1)
