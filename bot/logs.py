@@ -51,13 +51,32 @@ def _keep_prefix(match: re.Match[str]) -> str:
     return REDACTED
 
 
+def install(redactor: RedactingFilter) -> None:
+    """Redact every record as it is created, so every handler (ours, a library's, a test's)
+    only ever sees the cleaned text."""
+    make = logging.getLogRecordFactory()
+    if getattr(make, "videobot_redactor", None) is not None:
+        make = make.videobot_inner  # type: ignore[attr-defined]
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        redactor.filter(record)
+        return record
+
+    factory.videobot_redactor = redactor  # type: ignore[attr-defined]
+    factory.videobot_inner = make  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
 def setup(level: str, secrets: Iterable[str] = ()) -> RedactingFilter:
-    """Root handler on stderr with the redacting filter (libraries log through the root)."""
+    """Root handler on stderr; redaction at record creation and again on the handler (which
+    also cleans formatted tracebacks). Libraries log through the root."""
     handler = logging.StreamHandler()
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
     )
     redactor = RedactingFilter(secrets)
+    install(redactor)
     handler.addFilter(redactor)
     root = logging.getLogger()
     root.handlers[:] = [handler]
