@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     db_path: Path | None = Field(None, validation_alias=_env("VIDEOBOT_DB"))
     output_dir: Path = Field(Path("videobot-output"), validation_alias=_env("VIDEOBOT_OUTPUT_DIR"))
     concurrency: int = Field(16, ge=1, validation_alias=_env("VIDEOBOT_CONCURRENCY"))
+    provider_concurrency: int | None = Field(
+        None, ge=1, validation_alias=_env("VIDEOBOT_PROVIDER_CONCURRENCY")
+    )
     task_deadline: timedelta = Field(
         timedelta(hours=1), validation_alias=_env("VIDEOBOT_TASK_DEADLINE")
     )
@@ -135,6 +138,7 @@ class Settings(BaseSettings):
     def worker_policy(self) -> WorkerPolicy:
         return WorkerPolicy(
             concurrency=self.concurrency,
+            provider_concurrency=self.provider_concurrency,
             task_deadline=self.task_deadline,
             first_poll=self.first_poll,
             poll_floor=self.poll_floor,

@@ -12,6 +12,7 @@ from bot.domain import Mode
 @dataclass(frozen=True, slots=True)
 class WorkerPolicy:
     concurrency: int = 16
+    provider_concurrency: int | None = None  # renders in flight at the provider, all users
     task_deadline: timedelta = timedelta(hours=1)
     first_poll: timedelta = timedelta(seconds=5)
     poll_floor: timedelta = timedelta(seconds=1)

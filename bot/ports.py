@@ -62,6 +62,12 @@ class Ledger(Protocol):
         """Tasks matching `query`, newest first."""
         ...
 
+    async def count(
+        self, states: frozenset[TaskState], created_before: datetime | None = None
+    ) -> int:
+        """How many tasks are in `states` (created before a time, for queue positions)."""
+        ...
+
     async def next_due_at(self) -> datetime | None:
         """The earliest next_check_at of any row, so the worker can sleep until then."""
         ...

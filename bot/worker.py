@@ -12,18 +12,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot import messages
+from bot.board import StatusBoard
 from bot.delivery import Deliverer
-from bot.domain import RENDERING_STATES, MediaRef, Task, TaskState
+from bot.domain import RENDERING_STATES, Task, TaskState
 from bot.errors import (
-    DeliveryError,
-    DeliveryTransient,
     ProviderAuthError,
     ProviderError,
-    ProviderRejected,
-    ProviderTransient,
     RateLimited,
-    SubmitAmbiguous,
     TaskNotFound,
 )
 from bot.policy import (
@@ -34,11 +29,11 @@ from bot.policy import (
     predicted_remaining,
 )
 from bot.ports import Chat, Ledger, Provider, ProviderState, ProviderStatus, TaskQuery
+from bot.submitter import AUTH_PAUSE, MISCONFIGURED, Submitter
 
 log = logging.getLogger("videobot.worker")
 
 Clock = Callable[[], datetime]
-_AUTH_PAUSE = timedelta(seconds=60)
 _MAX_IDLE = timedelta(seconds=30)
 
 
@@ -65,10 +60,20 @@ class Worker:
         self._history = RenderHistory()
         self._in_flight: set[str] = set()
         self._wake = asyncio.Event()
-        self._shown: dict[str, tuple[tuple[str, ...], datetime]] = {}
-        self._auth_failed_at: datetime | None = None
         self._overdue: dict[str, int] = {}  # polls that found a task past its predicted end
         self._deliverer = Deliverer(provider, policy, clock, scratch_dir, self._rng)
+        self._board = StatusBoard(ledger, chats, policy, clock, self._save, self._rng)
+        self._submitter = Submitter(
+            ledger,
+            provider,
+            policy,
+            clock,
+            self._board,
+            self._save,
+            self._finish,
+            self._rng,
+            resubmit_safe,
+        )
 
     # -- running -----------------------------------------------------------------------------
     def wake(self) -> None:
@@ -172,7 +177,7 @@ class Worker:
                 log.warning("task %s timed out in state %s", task.ref, task.state.value)
                 await self._finish(timed_out)
         elif task.state is TaskState.ACCEPTED:
-            await self._submit(task)
+            await self._submitter.submit(task)
         elif task.state in RENDERING_STATES:
             await self._poll(task)
 
@@ -183,87 +188,6 @@ class Worker:
         elif old.state != new.state:
             log.info("task %s %s -> %s", new.ref, old.state.value, new.state.value)
         return saved
-
-    async def _submit(self, task: Task) -> None:
-        shown = await self._show(task)
-        if shown is None:
-            return
-        task, now = shown, self._clock()
-        if self._auth_failed_at and now - self._auth_failed_at < _AUTH_PAUSE:
-            # The key was refused moments ago: don't hammer the provider with every queued row.
-            await self._save(task, task.requeued(now, self._auth_failed_at + _AUTH_PAUSE, _MISCONF))
-            return
-        try:
-            task = await self._stage(task)
-        except ProviderError as err:
-            await self._after_submit(task, err)
-            return
-        sending = await self._save(task, task.submitting(self._clock()))
-        if sending is None:
-            return
-        try:
-            provider_task_id = await self._provider.submit(sending.request, sending.task_id)
-        except Exception as err:  # anything unexpected after the POST began is ambiguous
-            await self._after_submit(sending, err)
-            return
-        self._auth_failed_at = None
-        now = self._clock()
-        submitted = await self._save(
-            sending, sending.submitted(provider_task_id, now, now + self._policy.first_poll)
-        )
-        if submitted:
-            log.info("task %s submitted as %s", submitted.ref, provider_task_id)
-            await self._show(submitted)
-
-    async def _stage(self, task: Task) -> Task:
-        if all(m.url for m in task.request.media):
-            return task
-        staged: list[MediaRef] = []
-        for media in task.request.media:
-            url = media.url or await self._provider.stage(media)
-            staged.append(replace(media, url=url))
-        request = task.request.with_media(tuple(staged))
-        saved = await self._save(task, task.staged(request, self._clock()))
-        if saved is None:
-            raise ProviderError("task changed while staging media")
-        return saved
-
-    async def _after_submit(self, task: Task, err: Exception) -> None:
-        """Map a failed stage/submit onto the state machine. Only errors that prove nothing
-        reached the provider put the task back in the queue; the rest end it `unknown`."""
-        now = self._clock()
-        delay = backoff(task.attempts, timedelta(seconds=2), self._policy.retry_cap, self._rng)
-        if isinstance(err, ProviderRejected):
-            new = task.rejected(err.code, str(err), now)
-        elif isinstance(err, ProviderAuthError):
-            first = self._auth_failed_at is None
-            self._auth_failed_at = now
-            (log.error if first else log.debug)(
-                "OPERATOR: the video API refused the API key (401: %s). Set VIDEO_API_KEY "
-                "correctly; queued tasks are kept and go out once it works.",
-                err,
-            )
-            new = task.requeued(now, now + _AUTH_PAUSE, _MISCONF)
-        elif isinstance(err, RateLimited):
-            wait = max(delay, err.retry_after or timedelta(0))
-            new = task.requeued(now, now + wait, "the video service is at capacity")
-        elif isinstance(err, ProviderTransient):
-            new = task.requeued(now, now + delay, f"the video service is unreachable ({err})")
-        elif isinstance(err, SubmitAmbiguous) and self._resubmit_safe:
-            new = task.requeued(now, now + delay, "resending with the same idempotency key")
-        elif task.state is TaskState.SUBMITTING:
-            if not isinstance(err, ProviderError):
-                log.error("task %s: unexpected submit error", task.ref, exc_info=err)
-            new = task.unknown(str(err) or type(err).__name__, now)
-        else:
-            new = task.requeued(now, now + delay, f"preparing the request failed ({err})")
-        saved = await self._save(task, new)
-        if saved is None:
-            return
-        if saved.state.is_live:
-            await self._show(saved)
-        else:
-            await self._finish(saved)
 
     async def _poll(self, task: Task) -> None:
         assert task.provider_task_id is not None
@@ -288,7 +212,7 @@ class Worker:
                 ),
             )
             if polled:
-                await self._show(polled)
+                await self._board.show(polled)
             return
         if status.state is ProviderState.SUCCEEDED and status.video_url:
             self._history.record(task.request.mode, task.request.duration, task.elapsed(now))
@@ -316,7 +240,7 @@ class Worker:
             delay = max(delay, err.retry_after or timedelta(0))
         if isinstance(err, ProviderAuthError):
             log.error("OPERATOR: the video API refused the API key while polling (401: %s)", err)
-            delay, note = _AUTH_PAUSE, _MISCONF
+            delay, note = AUTH_PAUSE, MISCONFIGURED
         else:
             note = f"checking again shortly ({err})"
         await self._save(task, task.poll_failed(now, now + delay, note))
@@ -324,7 +248,7 @@ class Worker:
     async def _deliver(self, task: Task) -> None:
         chat = self._chats[task.target.platform]
         if task.state is TaskState.SUCCEEDED:
-            shown = await self._show(task)
+            shown = await self._board.show(task)
             if shown is None:
                 return
             started = await self._save(shown, shown.delivering(self._clock()))
@@ -337,58 +261,11 @@ class Worker:
         if saved.state.is_terminal:
             await self._finish(saved)
         else:
-            await self._show(saved)
+            await self._board.show(saved)
 
-    # -- telling the user --------------------------------------------------------------------
     async def _finish(self, task: Task) -> None:
-        """Show the final status; only then is the row done (next_check_at cleared)."""
-        try:
-            await self._show(task, force=True)
-        except DeliveryTransient as err:
-            now = self._clock()
-            wait = err.retry_after or backoff(
-                task.attempts, timedelta(seconds=2), self._policy.retry_cap, self._rng
-            )
-            await self._save(
-                task, replace(task.rescheduled(now, now + wait), attempts=task.attempts + 1)
-            )
-            return
-        current = await self._ledger.get(task.task_id)
-        if current is not None and current.state.is_terminal and current.next_check_at:
-            await self._ledger.save(current, current.notified(self._clock()))
-        self._shown.pop(task.task_id, None)
-        self._overdue.pop(task.task_id, None)
-
-    async def _show(self, task: Task, force: bool = False) -> Task | None:
-        """Post or edit the status message, at most every status_interval per task and only on
-        a visible change (chat platforms rate-limit edits). Chat trouble never blocks the work."""
-        chat = self._chats[task.target.platform]
-        now = self._clock()
-        view = messages.status_view(task, now)
-        key = (view.state, view.headline, task.note or "", view.detail if view.final else "")
-        last = self._shown.get(task.task_id)
-        try:
-            if task.status_message_id is None:
-                message_id = await chat.post_status(task.target, view, task.nonce("s"))
-                self._shown[task.task_id] = (key, now)
-                return await self._save(task, task.with_status_message(message_id, now))
-            if last and last[0] == key and not force:
-                return task
-            if last and not force and now - last[1] < self._policy.status_interval:
-                return task
-            await chat.update_status(task.target, task.status_message_id, view)
-            self._shown[task.task_id] = (key, now)
-        except DeliveryTransient as err:
-            if force:
-                raise
-            # A skipped progress edit is harmless: the next poll renders the status again.
-            log.debug("task %s: status edit deferred: %s", task.ref, err)
-        except DeliveryError as err:
-            log.warning("task %s: status message not updated: %s", task.ref, err)
-        return task
-
-
-_MISCONF = "the bot is misconfigured (its API key was refused); an operator has been alerted"
+        if await self._board.finish(task):
+            self._overdue.pop(task.task_id, None)
 
 
 def _failure(status: ProviderStatus) -> tuple[str | None, str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.domain import LIVE_STATES, Task, new_ref
+from bot.domain import LIVE_STATES, Task, TaskState, new_ref
 from bot.errors import QuotaExceeded
 from bot.ports import TaskQuery, UserLimits
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
@@ -265,6 +265,16 @@ class SqliteLedger:
         )
         async with self._conn.execute(sql, (to_ms(now), *exclude, limit)) as cursor:
             return [row_to_task(r) for r in await cursor.fetchall()]
+
+    async def count(
+        self, states: frozenset[TaskState], created_before: datetime | None = None
+    ) -> int:
+        sql = f"SELECT COUNT(*) FROM tasks WHERE state IN ({', '.join('?' * len(states))})"
+        params: list[Any] = [s.value for s in states]
+        if created_before is not None:
+            sql += " AND created_at < ?"
+            params.append(to_ms(created_before))
+        return int(await self._scalar(sql, tuple(params)))
 
     async def next_due_at(self) -> datetime | None:
         return from_ms(await self._scalar("SELECT MIN(next_check_at) FROM tasks"))

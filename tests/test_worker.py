@@ -320,3 +320,32 @@ async def test_image_to_video_stages_the_image_through_the_upload_endpoint(
     assert done is not None and done.state is TaskState.DELIVERED
     assert done.request.images[0].url and "/uploads/" in done.request.images[0].url
     assert sim_state(engine)["uploads"] == 1
+
+
+async def test_provider_cap_is_shared_fairly_and_queued_tasks_show_their_place(
+    make_engine: EngineFactory,
+) -> None:
+    from bot.submitter import _AT_PROVIDER
+
+    engine = make_engine(policy=replace(TEST_POLICY, provider_concurrency=2))
+    hog = [
+        (await engine.service.accept(t2v(f"hog {i}"), target("A"), f"a{i}"))[0] for i in range(6)
+    ]
+    solo, _ = await engine.service.accept(t2v("solo"), target("B"), "b0")
+    await engine.worker.step()
+    assert sim_state(engine)["tasks_created"] == 2
+    started = await engine.ledger.get(solo.ref)
+    assert started is not None and started.state is TaskState.SUBMITTED  # not behind A's burst
+    waiting = await engine.ledger.get(hog[-1].ref)
+    assert waiting is not None and waiting.state is TaskState.ACCEPTED
+    assert "Position" in engine.chat.last_view(waiting.status_message_id or "").detail
+    for _ in range(400):
+        await engine.worker.step()
+        assert await engine.ledger.count(_AT_PROVIDER) <= 2
+        if await engine.ledger.next_due_at() is None:
+            break
+        engine.clock.advance(1)
+    for task in (*hog, solo):
+        done = await engine.ledger.get(task.ref)
+        assert done is not None and done.state is TaskState.DELIVERED
+    assert sim_state(engine)["tasks_created"] == 7

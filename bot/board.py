@@ -1,0 +1,95 @@
+"""The status board: posts each task's status message and keeps it current, at most every
+status_interval per task and only on a visible change (chat platforms rate-limit edits).
+Chat trouble never blocks the paid work; a final status is retried until it is shown."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from bot import messages
+from bot.domain import Task
+from bot.errors import DeliveryError, DeliveryTransient
+from bot.policy import WorkerPolicy, backoff
+from bot.ports import Chat, Ledger
+
+log = logging.getLogger("videobot.worker")
+
+Save = Callable[[Task, Task], Awaitable[Task | None]]
+
+
+class StatusBoard:
+    def __init__(
+        self,
+        ledger: Ledger,
+        chats: Mapping[str, Chat],
+        policy: WorkerPolicy,
+        clock: Callable[[], datetime],
+        save: Save,
+        rng: random.Random,
+    ) -> None:
+        self._ledger = ledger
+        self._chats = chats
+        self._policy = policy
+        self._clock = clock
+        self._save = save
+        self._rng = rng
+        self._shown: dict[str, tuple[tuple[str, ...], datetime]] = {}
+
+    async def show(
+        self, task: Task, force: bool = False, queue_position: int | None = None
+    ) -> Task | None:
+        """Post or edit the status message. Returns the task (with its message id once
+        posted), or None if the row moved meanwhile. Raises DeliveryTransient only if forced."""
+        chat = self._chats[task.target.platform]
+        now = self._clock()
+        view = messages.status_view(task, now, queue_position)
+        key: tuple[str, ...] = (
+            view.state,
+            view.headline,
+            task.note or "",
+            view.detail if view.final else "",
+        )
+        if queue_position is not None:
+            key += (str(queue_position),)
+        last = self._shown.get(task.task_id)
+        try:
+            if task.status_message_id is None:
+                message_id = await chat.post_status(task.target, view, task.nonce("s"))
+                self._shown[task.task_id] = (key, now)
+                return await self._save(task, task.with_status_message(message_id, now))
+            recent = last is not None and now - last[1] < self._policy.status_interval
+            if last and not force and (last[0] == key or recent):
+                return task
+            await chat.update_status(task.target, task.status_message_id, view)
+            self._shown[task.task_id] = (key, now)
+        except DeliveryTransient as err:
+            if force:
+                raise
+            # A skipped progress edit is harmless: the next poll renders the status again.
+            log.debug("task %s: status edit deferred: %s", task.ref, err)
+        except DeliveryError as err:
+            log.warning("task %s: status message not updated: %s", task.ref, err)
+        return task
+
+    async def finish(self, task: Task) -> bool:
+        """Show the final status; only then is the row done (next_check_at cleared).
+        Returns False when the platform asked us to come back later."""
+        try:
+            await self.show(task, force=True)
+        except DeliveryTransient as err:
+            now = self._clock()
+            wait = err.retry_after or backoff(
+                task.attempts, timedelta(seconds=2), self._policy.retry_cap, self._rng
+            )
+            later = replace(task.rescheduled(now, now + wait), attempts=task.attempts + 1)
+            await self._save(task, later)
+            return False
+        current = await self._ledger.get(task.task_id)
+        if current is not None and current.state.is_terminal and current.next_check_at:
+            await self._ledger.save(current, current.notified(self._clock()))
+        self._shown.pop(task.task_id, None)
+        return True

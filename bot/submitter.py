@@ -1,0 +1,178 @@
+"""Sending a task to the provider: hold it while the provider is at its concurrency cap
+(showing the queue position) or the key was just refused, stage its media, write
+`submitting`, submit, and map every failure onto the state machine. Only errors that prove
+nothing reached the provider put a task back in the queue; the rest end it `unknown`."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from bot.board import StatusBoard
+from bot.domain import RENDERING_STATES, MediaRef, Task, TaskState
+from bot.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRejected,
+    ProviderTransient,
+    RateLimited,
+    SubmitAmbiguous,
+)
+from bot.policy import WorkerPolicy, backoff
+from bot.ports import Ledger, Provider
+
+log = logging.getLogger("videobot.worker")
+
+Save = Callable[[Task, Task], Awaitable[Task | None]]
+Finish = Callable[[Task], Awaitable[None]]
+AUTH_PAUSE = timedelta(seconds=60)
+MISCONFIGURED = "the bot is misconfigured (its API key was refused); an operator has been alerted"
+_AT_PROVIDER = frozenset({TaskState.SUBMITTING, *RENDERING_STATES})
+
+
+class Submitter:
+    def __init__(
+        self,
+        ledger: Ledger,
+        provider: Provider,
+        policy: WorkerPolicy,
+        clock: Callable[[], datetime],
+        board: StatusBoard,
+        save: Save,
+        finish: Finish,
+        rng: random.Random,
+        resubmit_safe: bool,
+    ) -> None:
+        self._ledger = ledger
+        self._provider = provider
+        self._policy = policy
+        self._clock = clock
+        self._board = board
+        self._save = save
+        self._finish = finish
+        self._rng = rng
+        self._resubmit_safe = resubmit_safe
+        self._auth_failed_at: datetime | None = None
+        self._sending = 0  # submits between the slot check and the `submitted` write
+
+    async def submit(self, task: Task) -> None:
+        now = self._clock()
+        if self._auth_failed_at and now - self._auth_failed_at < AUTH_PAUSE:
+            # The key was refused moments ago: don't hammer the provider with every queued row.
+            shown = await self._board.show(task)
+            if shown:
+                later = self._auth_failed_at + AUTH_PAUSE
+                await self._save(shown, shown.requeued(now, later, MISCONFIGURED))
+            return
+        if not await self._slot_free():
+            await self._wait_in_line(task)
+            return
+        self._sending += 1
+        try:
+            await self._send(task)
+        finally:
+            self._sending -= 1
+
+    async def _slot_free(self) -> bool:
+        cap = self._policy.provider_concurrency
+        if cap is None:
+            return True
+        busy = await self._ledger.count(_AT_PROVIDER)
+        # `busy` already counts rows in `submitting`; `_sending` covers the steps between
+        # this check and that write, so concurrent steps cannot all take the last slot.
+        return busy + self._sending < cap
+
+    async def _wait_in_line(self, task: Task) -> None:
+        position = (
+            await self._ledger.count(
+                frozenset({TaskState.ACCEPTED}), created_before=task.created_at
+            )
+            + 1
+        )
+        shown = await self._board.show(task, queue_position=position)
+        if shown is None:
+            return
+        # Look again soon; further back in the line, less often (each look is a write).
+        now = self._clock()
+        wait = timedelta(seconds=min(60.0, 2.0 + position / 2))
+        await self._save(shown, shown.rescheduled(now, now + wait))
+
+    async def _send(self, task: Task) -> None:
+        shown = await self._board.show(task)
+        if shown is None:
+            return
+        task = shown
+        try:
+            task = await self._stage(task)
+        except ProviderError as err:
+            await self._after_submit(task, err)
+            return
+        sending = await self._save(task, task.submitting(self._clock()))
+        if sending is None:
+            return
+        try:
+            provider_task_id = await self._provider.submit(sending.request, sending.task_id)
+        except Exception as err:  # anything unexpected after the POST began is ambiguous
+            await self._after_submit(sending, err)
+            return
+        self._auth_failed_at = None
+        now = self._clock()
+        submitted = await self._save(
+            sending, sending.submitted(provider_task_id, now, now + self._policy.first_poll)
+        )
+        if submitted:
+            log.info("task %s submitted as %s", submitted.ref, provider_task_id)
+            await self._board.show(submitted)
+
+    async def _stage(self, task: Task) -> Task:
+        if all(m.url for m in task.request.media):
+            return task
+        staged: list[MediaRef] = []
+        for media in task.request.media:
+            url = media.url or await self._provider.stage(media)
+            staged.append(replace(media, url=url))
+        request = task.request.with_media(tuple(staged))
+        saved = await self._save(task, task.staged(request, self._clock()))
+        if saved is None:
+            raise ProviderError("task changed while staging media")
+        return saved
+
+    async def _after_submit(self, task: Task, err: Exception) -> None:
+        """Map a failed stage/submit onto the state machine. Only errors that prove nothing
+        reached the provider put the task back in the queue; the rest end it `unknown`."""
+        now = self._clock()
+        delay = backoff(task.attempts, timedelta(seconds=2), self._policy.retry_cap, self._rng)
+        if isinstance(err, ProviderRejected):
+            new = task.rejected(err.code, str(err), now)
+        elif isinstance(err, ProviderAuthError):
+            first = self._auth_failed_at is None
+            self._auth_failed_at = now
+            (log.error if first else log.debug)(
+                "OPERATOR: the video API refused the API key (401: %s). Set VIDEO_API_KEY "
+                "correctly; queued tasks are kept and go out once it works.",
+                err,
+            )
+            new = task.requeued(now, now + AUTH_PAUSE, MISCONFIGURED)
+        elif isinstance(err, RateLimited):
+            wait = max(delay, err.retry_after or timedelta(0))
+            new = task.requeued(now, now + wait, "the video service is at capacity")
+        elif isinstance(err, ProviderTransient):
+            new = task.requeued(now, now + delay, f"the video service is unreachable ({err})")
+        elif isinstance(err, SubmitAmbiguous) and self._resubmit_safe:
+            new = task.requeued(now, now + delay, "resending with the same idempotency key")
+        elif task.state is TaskState.SUBMITTING:
+            if not isinstance(err, ProviderError):
+                log.error("task %s: unexpected submit error", task.ref, exc_info=err)
+            new = task.unknown(str(err) or type(err).__name__, now)
+        else:
+            new = task.requeued(now, now + delay, f"preparing the request failed ({err})")
+        saved = await self._save(task, new)
+        if saved is None:
+            return
+        if saved.state.is_live:
+            await self._board.show(saved)
+        else:
+            await self._finish(saved)
