@@ -4,10 +4,11 @@ small class here. Wire JSON is validated with pydantic at this boundary."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain import Mode, VideoRequest
 from bot.ports import ProviderState, ProviderStatus
@@ -34,7 +35,8 @@ _STATES = {
 
 
 class WireError(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # Some gateways send numeric codes (`"code": 500`): keep them as text, do not fail the poll.
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
     code: str | None = None
     type: str | None = None
     message: str | None = None
@@ -42,12 +44,22 @@ class WireError(BaseModel):
 
 def parse_time(value: Any) -> datetime | None:
     """Gateways send ISO-8601 strings or unix seconds; both become aware UTC datetimes."""
-    if value is None or value == "":
+    if value is None or value == "" or isinstance(value, bool):
         return None
+    if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+        value = float(value)
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(float(value), tz=UTC)
+        seconds = float(value)
+        if not math.isfinite(seconds) or seconds < 0:
+            return None
+        if seconds > 1e11:  # milliseconds since the epoch (year 5138 in seconds)
+            seconds /= 1000
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
@@ -58,11 +70,18 @@ def _state(raw: str) -> ProviderState:
 
 
 def _progress(value: Any) -> int | None:
+    """0-100, or None when unknown. Fractions (0.42) become percentages; "42%" is read."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip().removesuffix("%")
     try:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    if 0 < number <= 1 and not float(number).is_integer():
+    if not math.isfinite(number):
+        return None
+    if 0 < number < 1:
         number *= 100  # a fraction rather than a percentage
     return max(0, min(100, round(number)))
 
@@ -97,8 +116,8 @@ def _media_urls(request: VideoRequest) -> tuple[list[str], str | None]:
 
 
 class _GuideSubmit(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    task_id: str
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    task_id: str = Field(min_length=1)
 
 
 class _GuideTask(BaseModel):
@@ -157,8 +176,8 @@ class GuideDialect:
 
 
 class _ToapisSubmit(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: str
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    id: str = Field(min_length=1)
 
 
 class _ToapisTask(BaseModel):
@@ -200,20 +219,24 @@ class ToapisDialect:
 
     def parse_status(self, data: Any) -> ProviderStatus:
         wire = _ToapisTask.model_validate(data)
-        result = wire.result
-        if isinstance(result, dict):
-            result = result.get("url") or result.get("video_url")
-        elif isinstance(result, list) and result:
-            result = result[0] if isinstance(result[0], str) else result[0].get("url")
         error = _error(wire.error)
         return ProviderStatus(
             state=_state(wire.status),
             progress=_progress(wire.progress),
-            video_url=str(result) if result else None,
+            video_url=_result_url(wire.result),
             expires_at=parse_time(wire.expires_at),
             error_code=error.code or error.type,
             error_message=error.message,
         )
+
+
+def _result_url(result: Any) -> str | None:
+    """`result` is a URL, `{"url": ...}`, or a list of either; anything else means no video."""
+    if isinstance(result, list):
+        result = result[0] if result else None
+    if isinstance(result, dict):
+        result = result.get("url") or result.get("video_url")
+    return result if isinstance(result, str) and result else None
 
 
 DIALECTS: dict[str, Dialect] = {"guide": GuideDialect(), "toapis": ToapisDialect()}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -60,6 +61,7 @@ class HttpProvider:
         self._base = base_url.rstrip("/")
         self._origin = _origin(self._base)
         self._auth = {"Authorization": f"Bearer {api_key}"}
+        self._secret = api_key.strip()
         self._model = model
         self._resolution = resolution
         self._upload_path = upload_path
@@ -81,7 +83,7 @@ class HttpProvider:
         data = await asyncio.to_thread(Path(media.path).read_bytes)
         files = {"file": (media.name or Path(media.path).name, data, media.mime)}
         response = await self._request("POST", self._upload_path, files=files, idempotent=True)
-        body = _json(response)
+        body = self._body(response)
         url = body.get("url") or (body.get("data") or {}).get("url")
         if not url:
             raise ProviderError("the upload endpoint answered without a URL")
@@ -90,27 +92,41 @@ class HttpProvider:
     async def submit(self, request: VideoRequest, task_id: str) -> str:
         body = self._dialect.submit_body(request, self._model, self._resolution)
         headers = {self._idem_header: task_id} if self._idem_header else {}
-        response = await self._request(
-            "POST",
-            self._dialect.submit_path,
-            json=body,
-            headers=headers,
-            idempotent=self.resubmit_safe,
-        )
+        try:
+            response = await self._request(
+                "POST",
+                self._dialect.submit_path,
+                json=body,
+                headers=headers,
+                idempotent=self.resubmit_safe,
+            )
+        except TaskNotFound as err:
+            # No route at that path: nothing was created. It is a configuration error, not a
+            # lost task, so say which URL is wrong instead of "no such task".
+            raise ProviderRejected(
+                f"the video service has no {self._dialect.submit_path} under {self._base} "
+                f"({err}); VIDEO_API_URL must be the gateway's API root",
+                code="not_found",
+                request_id=err.request_id,
+            ) from None
         try:
             return self._dialect.parse_submit(response.json())
         except ValueError as err:
             # The provider answered 2xx, so a task may exist; we just cannot name it.
-            raise SubmitAmbiguous(f"unreadable submit answer: {_clip(response.text)}") from err
+            raise SubmitAmbiguous(
+                f"unreadable submit answer: {self._redact(_clip(response.text))}"
+            ) from err
 
     async def fetch(self, provider_task_id: str) -> ProviderStatus:
         response = await self._request(
             "GET", self._dialect.poll_path(provider_task_id), idempotent=True
         )
         try:
-            return self._dialect.parse_status(_json(response))
+            return self._dialect.parse_status(self._body(response))
         except ValueError as err:
-            raise ProviderTransient(f"unreadable status answer: {_clip(response.text)}") from err
+            raise ProviderTransient(
+                f"unreadable status answer: {self._redact(_clip(response.text))}"
+            ) from err
 
     async def download(self, url: str, dest: Path, max_bytes: int) -> int:
         # The key goes only to the API's own origin, never to a CDN the result lives on.
@@ -122,22 +138,34 @@ class HttpProvider:
                 return await self._stream_to(url, headers, dest, max_bytes)
             except (ResultExpired, ProviderRejected):
                 raise
+            except RateLimited as err:
+                self._slow_down(err, attempt)
+                last = err
+                continue  # the gate holds the next attempt back
             except ProviderTransient as err:
                 last = err
             except httpx.TransportError as err:
                 last = ProviderTransient(f"download interrupted: {type(err).__name__}")
-            await asyncio.sleep(self._backoff(attempt))
+            if attempt + 1 < self._attempts:
+                await asyncio.sleep(self._backoff(attempt))
         raise last
 
     # -- plumbing ----------------------------------------------------------------------------
     async def _stream_to(self, url: str, headers: Mapping[str, str], dest: Path, cap: int) -> int:
-        async with self._client.stream("GET", url, headers=headers) as response:
+        # Result links often redirect to a signed storage URL; httpx drops the Authorization
+        # header on a redirect to another origin, so the key still stays home.
+        async with self._client.stream(
+            "GET", url, headers=headers, follow_redirects=True
+        ) as response:
             if response.status_code in (403, 404, 410):
                 raise ResultExpired(f"the result link answered {response.status_code}")
             if response.status_code >= 400:
                 await response.aread()
                 raise self._error(response)
-            declared = int(response.headers.get("content-length") or 0)
+            try:
+                declared = int(response.headers.get("content-length") or 0)
+            except ValueError:
+                declared = 0
             if declared > cap:
                 raise ProviderError(
                     f"the video is {declared >> 20} MB, over the limit", code="too_large"
@@ -198,20 +226,26 @@ class HttpProvider:
         status = response.status_code
         wire = _json(response, quiet=True).get("error")
         wire = wire if isinstance(wire, dict) else {"message": wire} if wire else {}
-        message = str(wire.get("message") or response.reason_phrase or f"HTTP {status}")
-        code = wire.get("code") or wire.get("type")
+        message = self._redact(
+            str(wire.get("message") or response.reason_phrase or f"HTTP {status}")
+        )
+        raw_code = wire.get("code") or wire.get("type")
+        code = str(raw_code) if raw_code is not None else None
         request_id = response.headers.get("x-request-id")
         if "invalid apitype" in message.lower():
             message += " (VIDEO_API_URL points at a chat endpoint; use the gateway's task API root)"
         if status == 429:
-            return RateLimited(
+            limited = RateLimited(
                 _clip(message), retry_after=_retry_after(response.headers), code=code
             )
+            limited.request_id = request_id
+            return limited
         if status in (401, 403):
             return ProviderAuthError(_clip(message), code=code, request_id=request_id)
         if status == 404:
             return TaskNotFound(_clip(message), code=code, request_id=request_id)
-        if status >= 500 or status == 408:
+        if status >= 500 or status in (408, 409):
+            # 409: a request with the same idempotency key is still being processed.
             suffix = f" (request id {request_id})" if request_id else ""
             return ProviderTransient(_clip(message) + suffix, code=code, request_id=request_id)
         return ProviderRejected(_clip(message), code=code, request_id=request_id)
@@ -219,10 +253,11 @@ class HttpProvider:
     def _slow_down(self, err: RateLimited, attempt: int) -> None:
         """A 429 holds back every request this client makes, not just the one that got it."""
         self.rate_limited += 1
-        wait = self._backoff(attempt)
+        wait = self._rate_backoff(attempt)
         if err.retry_after is not None:
             wait = max(wait, err.retry_after.total_seconds())
-        self._not_before = max(self._not_before, time.monotonic() + min(wait, _MAX_RETRY_AFTER))
+        wait = min(wait, _MAX_RETRY_AFTER)
+        self._not_before = max(self._not_before, time.monotonic() + wait)
         log.warning("video API rate limit (429): holding requests for %.1fs", wait)
 
     async def _gate(self) -> None:
@@ -231,9 +266,28 @@ class HttpProvider:
             await asyncio.sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
-        # openai-python's shape: exponential, capped, with up to 25% jitter taken off.
+        """Transient retries: exponential with full jitter, `uniform(0, min(cap, base * 2**n))`
+        (RELIABILITY.md), so many clients failing together do not retry in step."""
+        ceiling: float = min(self._retry_base * 2**attempt, 8.0)
+        return self._rng.uniform(0, ceiling)
+
+    def _rate_backoff(self, attempt: int) -> float:
+        """A 429 without Retry-After: 1x/2x/4x the base with up to 25% jitter taken off, never
+        close to zero (retrying a rate limit at once only earns another 429)."""
         ceiling: float = min(self._retry_base * 2**attempt, 8.0)
         return ceiling * (1 - 0.25 * self._rng.random())
+
+    def _body(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            return _json(response)
+        except ProviderTransient as err:
+            raise ProviderTransient(self._redact(str(err))) from None
+
+    def _redact(self, text: str) -> str:
+        """A gateway may echo the key it refused; it must not reach a log, a user or the ledger."""
+        if self._secret and len(self._secret) >= 4:
+            text = text.replace(self._secret, "[redacted]")
+        return text
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -251,18 +305,24 @@ def _json(response: httpx.Response, quiet: bool = False) -> dict[str, Any]:
     return data if isinstance(data, dict) else {"data": data}
 
 
+def _seconds(value: float) -> timedelta | None:
+    if not math.isfinite(value) or value < 0:
+        return None
+    return timedelta(seconds=min(value, _MAX_RETRY_AFTER))
+
+
 def _retry_after(headers: httpx.Headers) -> timedelta | None:
     if ms := headers.get("retry-after-ms"):
         try:
-            return timedelta(milliseconds=float(ms))
+            if (parsed := _seconds(float(ms) / 1000)) is not None:
+                return parsed
         except ValueError:
             pass
     value = headers.get("retry-after")
     if not value:
         return None
     try:
-        seconds: float = min(float(value), _MAX_RETRY_AFTER)
-        return timedelta(seconds=seconds)
+        return _seconds(float(value))
     except ValueError:
         pass
     try:

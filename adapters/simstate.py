@@ -25,6 +25,11 @@ class SimTask:
     image_count: int
     done_at: float | None = None
 
+    @property
+    def finishes_at(self) -> float:
+        """Simulator time at which the render ends (successfully or not)."""
+        return self.created + self.queue_seconds + self.render_seconds
+
     def status(self, now: float) -> tuple[str, int]:
         """(queued | running | completed | failed, progress 0-100) at simulator time `now`."""
         elapsed = now - self.created

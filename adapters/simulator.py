@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import re
 import time
 import uuid
 from collections import Counter
@@ -22,7 +23,7 @@ from adapters.simstate import SimTask, Stats
 
 MODELS = frozenset({"gemini_omni_flash", "gemini_omni", "gemini-omni-flash"})
 _GUIDE_MODES = {"text-to-video", "image-to-video", "r2v", "video-edit"}
-_POLICY_WORDS = ("forbidden", "nsfw", "gore")
+_POLICY_WORDS = re.compile(r"\b(forbidden|nsfw|gore)\b", re.IGNORECASE)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
@@ -37,6 +38,7 @@ class SimConfig:
     latency: float = 0.0
     submit_latency: float = 0.0
     drop_after_submit: float = 0.0
+    error_after_submit: float = 0.0  # create the task, then answer 500 (ambiguous to a client)
     honour_idempotency: bool = True
     api_key: str | None = None
     retry_after: float = 1.0
@@ -117,8 +119,6 @@ class Simulator:
             spec = _validate(body, dialect, self.config.durations)
         except ValueError as err:
             return _error(400, "invalid_request_error", str(err), code="invalid_request")
-        if self.config.submit_latency:
-            await asyncio.sleep(self.config.submit_latency)
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key:
             self.stats.submits_by_key[key] += 1
@@ -126,18 +126,28 @@ class Simulator:
             task = self.tasks[self.by_key[key]]
         else:
             task = self._create(spec, dialect, key)
+        if self.config.submit_latency:
+            # The task exists (and is billed) before a slow gateway answers: a client that
+            # times out here has created a task it does not know about.
+            await asyncio.sleep(self.config.submit_latency)
         if self.rng.random() < self.config.drop_after_submit:
             # The task exists (and would be billed) but the answer never arrives.
             self.stats.dropped += 1
             if request.transport is not None:
                 request.transport.abort()
             raise asyncio.CancelledError
+        if self.config.error_after_submit and self.rng.random() < self.config.error_after_submit:
+            # The gateway created (and will bill) the task, then failed to say so.
+            self.stats.responses_500 += 1
+            response = _error(500, "internal_error", "Transient upstream failure.")
+            response.headers["x-request-id"] = f"req_{uuid.uuid4().hex[:12]}"
+            return response
         return web.json_response(self._view(task, dialect, created=True))
 
     def _create(self, spec: dict[str, Any], dialect: str, key: str | None) -> SimTask:
         prompt = spec["prompt"]
         fate = "succeed"
-        if any(word in prompt.lower() for word in _POLICY_WORDS):
+        if _POLICY_WORDS.search(prompt):
             fate = "policy"
         elif self.rng.random() < self.config.fail_rate:
             fate = "fail"
@@ -171,7 +181,7 @@ class Simulator:
         state, progress = task.status(self.clock())
         if state == "completed" and task.done_at is None:
             task.done_at = self.clock()
-        expires = task.created_wall.timestamp() + task.queue_seconds + task.render_seconds
+        expires = task.created_wall.timestamp() + (task.finishes_at - task.created)
         expires += self.config.result_ttl
         url = f"{self.base_url}/files/{task.task_id}.mp4"
         if dialect == "guide":
@@ -181,8 +191,9 @@ class Simulator:
                 "mode": task.mode,
                 "status": "queued" if created else state,
                 "created_at": task.created_wall.isoformat().replace("+00:00", "Z"),
-                "progress": progress,
             }
+            if not created:  # the submit answer carries no progress (UPSTREAM.md)
+                view["progress"] = progress
             if state == "completed" and not created:
                 view["video_url"] = url
                 view["expires_at"] = datetime.fromtimestamp(expires, UTC).isoformat()
@@ -195,8 +206,9 @@ class Simulator:
             "model": task.model,
             "status": "queued" if created else {"running": "in_progress"}.get(state, state),
             "created_at": int(task.created_wall.timestamp()),
-            "progress": progress,
         }
+        if not created:
+            view["progress"] = progress
         if state == "completed" and not created:
             view["result"] = url
             view["completed_at"] = int(expires - self.config.result_ttl)
@@ -209,7 +221,9 @@ class Simulator:
         task = self.tasks.get(request.match_info["task_id"])
         if task is None or task.status(self.clock())[0] != "completed":
             return _error(404, "not_found", "No such video.")
-        if task.done_at is not None and self.clock() - task.done_at > self.config.result_ttl:
+        # The link lives result_ttl from the moment the render finished (what `expires_at`
+        # announces), whether or not anyone polled in between.
+        if self.clock() - task.finishes_at > self.config.result_ttl:
             return _error(403, "expired", "This link has expired.")
         self.stats.downloads_by_task[task.task_id] += 1
         data = await asyncio.to_thread(
@@ -251,15 +265,53 @@ class Simulator:
         return {**self.stats.as_dict(), "task_states": dict(states), "config": asdict(self.config)}
 
     async def _configure(self, request: web.Request) -> web.StreamResponse:
-        changes = await request.json()
-        known = {f.name for f in fields(SimConfig)}
-        unknown = set(changes) - known
+        try:
+            changes = await request.json()
+        except ValueError:
+            changes = None
+        if not isinstance(changes, dict):
+            return _error(400, "invalid_request_error", "send a JSON object of knobs")
+        known = {f.name: f for f in fields(SimConfig)}
+        unknown = set(changes) - set(known)
         if unknown:
             return _error(400, "invalid_request_error", f"unknown knobs: {sorted(unknown)}")
-        if "durations" in changes:
-            changes["durations"] = tuple(changes["durations"])
+        try:
+            changes = {name: _knob(name, value) for name, value in changes.items()}
+        except (TypeError, ValueError) as err:
+            return _error(400, "invalid_request_error", str(err))
         self.config = replace(self.config, **changes)
+        if "seed" in changes:
+            self.rng = random.Random(self.config.seed)
         return web.json_response(asdict(self.config))
+
+
+_FLOAT_KNOBS = frozenset(f.name for f in fields(SimConfig) if f.type in ("float", float))
+
+
+def _knob(name: str, value: Any) -> Any:
+    """Type-check one /_sim/config change, so a typo cannot break every later request."""
+    if name in _FLOAT_KNOBS:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"{name} must be a number >= 0")
+        return float(value)
+    if name == "honour_idempotency":
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false")
+        return value
+    if name == "api_key":
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{name} must be a string or null")
+        return value
+    if name == "durations":
+        items = tuple(value)
+        if not items or not all(isinstance(d, int) and not isinstance(d, bool) for d in items):
+            raise ValueError(f"{name} must be a list of whole seconds")
+        return items
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"{name} must be an integer")
+    if name == "video_height" and (value is None or value < 16):
+        raise ValueError(f"{name} must be an integer >= 16")
+    return value
 
 
 def _validate(body: dict[str, Any], dialect: str, durations: tuple[int, ...]) -> dict[str, Any]:
@@ -275,7 +327,9 @@ def _validate(body: dict[str, Any], dialect: str, durations: tuple[int, ...]) ->
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("prompt is required")
     duration = fields_.get("duration", 6)
-    if duration not in durations:
+    if isinstance(duration, float) and duration.is_integer():
+        duration = int(duration)  # 6.0 is 6; the renderer needs whole seconds
+    if isinstance(duration, bool) or not isinstance(duration, int) or duration not in durations:
         raise ValueError(f"duration must be one of {list(durations)}")
     ratio = fields_.get("aspect_ratio", "16:9")
     if ratio not in ("16:9", "9:16"):
@@ -284,6 +338,10 @@ def _validate(body: dict[str, Any], dialect: str, durations: tuple[int, ...]) ->
         raise ValueError("resolution: only 720P is supported")
     images = fields_.get("image_urls") or []
     video = fields_.get("video_url")
+    if not isinstance(images, list) or not all(isinstance(u, str) and u for u in images):
+        raise ValueError("image_urls must be a list of URLs")
+    if video is not None and not isinstance(video, str):
+        raise ValueError("video_url must be a URL")
     if dialect == "toapis":
         if len(images) not in (0, 1, 3):
             raise ValueError("image_urls takes 0, 1 or 3 images")
