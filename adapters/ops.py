@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from bot.domain import Task, TaskState
@@ -44,6 +45,15 @@ def task_record(task: Task) -> dict[str, object]:
     }
 
 
+def parse_since(text: str, now: datetime) -> datetime:
+    """`2h`, `30m`, `7d`, `90s` ago, or an ISO date/time (UTC unless it says otherwise)."""
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+    if text[-1:] in units and text[:-1].isdigit():
+        return now - timedelta(**{units[text[-1]]: int(text[:-1])})
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 async def print_tasks(ledger: SqliteLedger, args: argparse.Namespace, out: TextIO) -> int:
     try:
         states = frozenset(TaskState(s) for s in args.state) if args.state else None
@@ -51,7 +61,18 @@ async def print_tasks(ledger: SqliteLedger, args: argparse.Namespace, out: TextI
         allowed = ", ".join(s.value for s in TaskState)
         out.write(f"unknown state; use one of: {allowed}\n")
         return 2
-    found = await ledger.find(TaskQuery(states=states, limit=args.limit))
+    try:
+        since = parse_since(args.since, datetime.now(UTC)) if args.since else None
+    except ValueError:
+        out.write(f"cannot read --since {args.since!r}; use e.g. 2h, 30m, 7d or 2026-11-24\n")
+        return 2
+    users = await _user_keys(ledger, args.user) if args.user else [None]
+    found: list[Task] = []
+    for user in users:
+        query = TaskQuery(states=states, user_key=user, since=since, limit=args.limit)
+        found += await ledger.find(query)
+    found.sort(key=lambda t: t.created_at, reverse=True)
+    found = found[: args.limit]
     if args.json:
         for task in found:
             out.write(json.dumps(task_record(task)) + "\n")
@@ -77,4 +98,37 @@ async def print_tasks(ledger: SqliteLedger, args: argparse.Namespace, out: TextI
         )
     if not found:
         out.write("(no tasks)\n")
+    return 0
+
+
+async def _user_keys(ledger: SqliteLedger, user: str) -> list[str | None]:
+    """`--user U123` matches that id on any platform and workspace (or a full user key)."""
+    if user.count(":") == 2:
+        return [user]
+    return list(await ledger.user_keys_for(user)) or ["-no-such-user-"]
+
+
+async def show_task(ledger: SqliteLedger, ref: str, out: TextIO, as_json: bool) -> int:
+    task = await ledger.get(ref)
+    if task is None:
+        out.write(f"no task {ref}\n")
+        return 1
+    history = await ledger.history(task.task_id)
+    if as_json:
+        record = task_record(task)
+        record["history"] = [
+            {"at": at.isoformat(), "state": state, "detail": detail}
+            for at, state, detail in history
+        ]
+        out.write(json.dumps(record) + "\n")
+        return 0
+    for key, value in task_record(task).items():
+        if value not in (None, ""):
+            out.write(f"{key:<18} {value}\n")
+    out.write("history\n")
+    start = history[0][0] if history else task.created_at
+    for at, state, detail in history:
+        offset = (at - start).total_seconds()
+        line = f"  {at:%Y-%m-%d %H:%M:%S}  +{offset:7.1f}s  {state}"
+        out.write(line + (f"  ({detail})" if detail else "") + "\n")
     return 0

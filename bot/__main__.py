@@ -23,11 +23,13 @@ from adapters.console import PLATFORM as CONSOLE
 from adapters.console import ConsoleChat, ConsoleSession
 from adapters.dialects import DIALECTS
 from adapters.intake import MediaIntake
-from adapters.ops import print_tasks
+from adapters.ops import print_tasks, show_task
 from adapters.provider import HttpProvider
 from adapters.simulator import IDEMPOTENCY_HEADER, SimConfig, start_simulator
-from bot import logs
+from bot import cli, logs
 from bot.config import Settings
+from bot.domain import ReplyTarget
+from bot.errors import VideobotError
 from bot.policy import WorkerPolicy
 from bot.ports import Chat
 from bot.service import VideoService
@@ -162,6 +164,7 @@ async def simulate(args: argparse.Namespace) -> int:
         latency=args.latency,
         submit_latency=args.submit_latency,
         drop_after_submit=args.drop_after_submit,
+        error_after_submit=args.error_after_submit,
         honour_idempotency=not args.no_idempotency,
         api_key=args.api_key,
         video_height=args.video_height,
@@ -226,49 +229,37 @@ async def run(settings: Settings) -> int:
 
 
 async def tasks(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action in ("show", "cancel") and not args.ref:
+        print(f"usage: videobot tasks {args.action} REF", file=sys.stderr)
+        return 2
     try:
         async with SqliteLedger.open(settings.ledger_path) as ledger:
+            if args.action == "show":
+                return await show_task(ledger, args.ref, sys.stdout, args.json)
+            if args.action == "cancel":
+                return await _cancel(ledger, settings, args.ref)
             return await print_tasks(ledger, args, sys.stdout)
     except LedgerError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="videobot", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="serve Slack and/or Discord (as configured)")
-    sub.add_parser("demo", help="offline console chat against the built-in simulator")
-    sim = sub.add_parser("simulate", help="run the upstream simulator alone")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8765)
-    sim.add_argument("--api-key", default=None, help="accept only this bearer key")
-    sim.add_argument("--render-seconds", type=float, default=8.0)
-    sim.add_argument("--queue-seconds", type=float, default=1.0)
-    sim.add_argument("--fail-rate", type=float, default=0.0, help="share of renders that fail")
-    sim.add_argument("--never-finish-rate", type=float, default=0.0)
-    sim.add_argument("--rate-429", type=float, default=0.0, help="share of requests answered 429")
-    sim.add_argument("--rate-500", type=float, default=0.0, help="share of requests answered 500")
-    sim.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
-    sim.add_argument("--submit-latency", type=float, default=0.0)
-    sim.add_argument(
-        "--drop-after-submit",
-        type=float,
-        default=0.0,
-        help="share of submits that create the task, then drop the connection",
-    )
-    sim.add_argument("--no-idempotency", action="store_true", help="ignore Idempotency-Key")
-    sim.add_argument("--video-height", type=int, default=360)
-    sim.add_argument("--seed", type=int, default=None)
-    tasks_p = sub.add_parser("tasks", help="list the ledger")
-    tasks_p.add_argument("--json", action="store_true")
-    tasks_p.add_argument("--state", action="append", help="only this state (repeatable)")
-    tasks_p.add_argument("--limit", type=int, default=50)
-    return parser
+async def _cancel(ledger: SqliteLedger, settings: Settings, ref: str) -> int:
+    """An operator's cancel: allowed on anyone's task; a running bot shows it within seconds."""
+    operator = ReplyTarget("cli", "local", "cli", "operator", None, "operator")
+    access = replace(settings.access_policy(), admins=frozenset({"cli:operator"}))
+    service = VideoService(ledger, settings.worker_policy(), utc_now, lambda: None, access)
+    try:
+        task = await service.cancel(ref, operator)
+    except VideobotError as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    print(f"cancelled {task.ref}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = cli.parser(__doc__ or "").parse_args(argv)
     settings = Settings()
     secrets = [
         s.get_secret_value()

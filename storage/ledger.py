@@ -307,6 +307,14 @@ class SqliteLedger:
             for at, state, detail in rows
         ]
 
+    async def user_keys_for(self, user_id: str) -> list[str]:
+        """Every user key (platform:workspace:user) whose user part is `user_id`."""
+        async with self._conn.execute(
+            "SELECT DISTINCT user_key FROM tasks WHERE user_key LIKE ? ESCAPE '\\'",
+            ("%:" + user_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"),),
+        ) as cursor:
+            return [row[0] for row in await cursor.fetchall()]
+
     async def count_by_state(self) -> dict[str, int]:
         async with self._conn.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state") as cur:
             return {state: count for state, count in await cur.fetchall()}

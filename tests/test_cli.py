@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import av
@@ -91,3 +92,40 @@ def test_image_bytes_sniffed_not_trusted_by_name(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "fake.png is not something I can use" in result.stdout
     assert not (tmp_path / "videobot-output").exists()
+
+
+async def test_tasks_filters_history_and_operator_cancel(tmp_path: Path) -> None:
+    from bot.policy import WorkerPolicy
+    from bot.service import VideoService
+    from storage.ledger import SqliteLedger
+    from tests.conftest import t2v, target
+
+    db = tmp_path / "ops.db"
+    async with SqliteLedger.open(db) as ledger:
+        svc = VideoService(ledger, WorkerPolicy(), lambda: datetime.now(UTC), lambda: None)
+        mine, _ = await svc.accept(t2v("mine"), target("U1"), "a")
+        theirs, _ = await svc.accept(t2v("theirs"), target("U2"), "b")
+        await ledger.save(mine, mine.cancelled(datetime.now(UTC)))
+    env = {"VIDEOBOT_DB": str(db)}
+
+    only_u2 = videobot(["tasks", "--json", "--user", "U2"], tmp_path, extra=env)
+    assert [json.loads(r)["ref"] for r in only_u2.stdout.splitlines()] == [theirs.ref]
+    cancelled = videobot(
+        ["tasks", "--json", "--state", "cancelled", "--since", "1h"], tmp_path, extra=env
+    )
+    assert [json.loads(r)["ref"] for r in cancelled.stdout.splitlines()] == [mine.ref]
+    future = videobot(["tasks", "--since", "2999-01-01"], tmp_path, extra=env)
+    assert "(no tasks)" in future.stdout
+    bad = videobot(["tasks", "--since", "yesterday"], tmp_path, extra=env)
+    assert bad.returncode == 2 and "cannot read --since" in bad.stdout
+
+    shown = videobot(["tasks", "show", mine.ref], tmp_path, extra=env)
+    assert shown.returncode == 0
+    assert "accepted" in shown.stdout and "cancelled" in shown.stdout and "history" in shown.stdout
+
+    stop = videobot(["tasks", "cancel", theirs.ref], tmp_path, extra=env)
+    assert stop.returncode == 0 and f"cancelled {theirs.ref}" in stop.stdout
+    again = videobot(["tasks", "cancel", theirs.ref], tmp_path, extra=env)
+    assert again.returncode == 1 and "already ended" in again.stderr
+    missing = videobot(["tasks", "show", "NOPE00"], tmp_path, extra=env)
+    assert missing.returncode == 1

@@ -1,0 +1,52 @@
+"""The command line's shape (argparse only; the composition root acts on it)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="videobot", description=description)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="serve Slack and/or Discord (as configured)")
+    sub.add_parser("demo", help="offline console chat against the built-in simulator")
+    sim = sub.add_parser("simulate", help="run the upstream simulator alone")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--api-key", default=None, help="accept only this bearer key")
+    sim.add_argument("--render-seconds", type=float, default=8.0)
+    sim.add_argument("--queue-seconds", type=float, default=1.0)
+    sim.add_argument("--fail-rate", type=float, default=0.0, help="share of renders that fail")
+    sim.add_argument("--never-finish-rate", type=float, default=0.0)
+    sim.add_argument("--rate-429", type=float, default=0.0, help="share of requests answered 429")
+    sim.add_argument("--rate-500", type=float, default=0.0, help="share of requests answered 500")
+    sim.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    sim.add_argument("--submit-latency", type=float, default=0.0)
+    sim.add_argument(
+        "--drop-after-submit",
+        type=float,
+        default=0.0,
+        help="share of submits that create the task, then drop the connection",
+    )
+    sim.add_argument(
+        "--error-after-submit",
+        type=float,
+        default=0.0,
+        help="share of submits that create the task, then answer 500",
+    )
+    sim.add_argument("--no-idempotency", action="store_true", help="ignore Idempotency-Key")
+    sim.add_argument("--video-height", type=int, default=360)
+    sim.add_argument("--seed", type=int, default=None)
+    tasks_p = sub.add_parser(
+        "tasks",
+        help="the ledger: list, show one task's history, or cancel one",
+        description="videobot tasks [list] [filters] | tasks show REF | tasks cancel REF",
+    )
+    tasks_p.add_argument("action", nargs="?", choices=["list", "show", "cancel"], default="list")
+    tasks_p.add_argument("ref", nargs="?", help="task reference (for show and cancel)")
+    tasks_p.add_argument("--json", action="store_true", help="one JSON object per line")
+    tasks_p.add_argument("--state", action="append", help="only this state (repeatable)")
+    tasks_p.add_argument("--user", help="only this requester (platform user id)")
+    tasks_p.add_argument("--since", help="only tasks created since: 2h, 30m, 7d or an ISO date")
+    tasks_p.add_argument("--limit", type=int, default=50)
+    return parser
