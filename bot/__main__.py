@@ -273,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if s is not None
     ]
     quiet = args.command == "demo" and settings.log_level.upper() == "INFO"
-    logs.setup("WARNING" if quiet else settings.log_level, secrets)
+    logs.setup("WARNING" if quiet else settings.log_level, secrets, settings.log_format)
     try:
         if args.command == "demo":
             return asyncio.run(demo(settings))

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     )
     max_video_mb: int = Field(200, validation_alias=_env("VIDEOBOT_MAX_VIDEO_MB"))
     log_level: str = Field("INFO", validation_alias=_env("VIDEOBOT_LOG_LEVEL"))
+    log_format: Literal["human", "json"] = Field(
+        "human", validation_alias=_env("VIDEOBOT_LOG_FORMAT")
+    )
     demo_render_seconds: float = Field(6.0, validation_alias=_env("VIDEOBOT_DEMO_RENDER_SECONDS"))
 
     # -- access and quotas --------------------------------------------------------------

@@ -3,9 +3,11 @@ secrets (tokens, keys, webhook and interaction URLs) from whatever a library dec
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 _PATTERNS = (
     re.compile(r"xox[abposr]-[A-Za-z0-9-]+"),  # Slack bot/user/config tokens
@@ -68,12 +70,36 @@ def install(redactor: RedactingFilter) -> None:
     logging.setLogRecordFactory(factory)
 
 
-def setup(level: str, secrets: Iterable[str] = ()) -> RedactingFilter:
+# Fields the core attaches with `extra=` (task reference, platform, transition, timing).
+CONTEXT_FIELDS = ("task", "platform", "from_state", "to_state", "elapsed_s", "provider_task")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers (VIDEOBOT_LOG_FORMAT=json)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in CONTEXT_FIELDS:
+            if (value := getattr(record, name, None)) is not None:
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup(level: str, secrets: Iterable[str] = (), fmt: str = "human") -> RedactingFilter:
     """Root handler on stderr; redaction at record creation and again on the handler (which
     also cleans formatted tracebacks). Libraries log through the root."""
     handler = logging.StreamHandler()
     handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
     )
     redactor = RedactingFilter(secrets)
     install(redactor)

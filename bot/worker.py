@@ -186,7 +186,15 @@ class Worker:
         if saved is None:
             log.info("task %s was changed elsewhere (cancelled?); leaving it", old.ref)
         elif old.state != new.state:
-            log.info("task %s %s -> %s", new.ref, old.state.value, new.state.value)
+            context = {
+                "task": new.ref,
+                "platform": new.target.platform,
+                "from_state": old.state.value,
+                "to_state": new.state.value,
+                "elapsed_s": round((new.updated_at - new.created_at).total_seconds(), 3),
+                "provider_task": new.provider_task_id,
+            }
+            log.info("task %s %s -> %s", new.ref, old.state.value, new.state.value, extra=context)
         return saved
 
     async def _poll(self, task: Task) -> None:

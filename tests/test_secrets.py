@@ -90,3 +90,24 @@ async def test_provider_flows_at_debug_leak_nothing(
     assert leaked("\n".join(views)) == []
     rows = [json.dumps(task_record(t)) for t in await engine.ledger.find(TaskQuery())]
     assert leaked("\n".join(rows)) == [] and len(rows) == 2
+
+
+async def test_json_logs_carry_task_context(
+    engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    previous_factory = logging.getLogRecordFactory()
+    root = logging.getLogger()
+    old_level, old_handlers = root.level, root.handlers[:]
+    try:
+        logs.setup("INFO", CANARIES.values(), "json")
+        task, _ = await engine.service.accept(t2v(), target(), "json-evt")
+        await engine.run_until_idle()
+    finally:
+        root.handlers[:] = old_handlers
+        root.setLevel(old_level)
+        logging.setLogRecordFactory(previous_factory)
+    entries = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    moves = [e for e in entries if e.get("task") == task.ref and "to_state" in e]
+    assert [m["to_state"] for m in moves][-1] == "delivered"
+    assert {"ts", "level", "logger", "message", "platform", "elapsed_s"} <= set(moves[-1])
+    assert moves[1]["provider_task"] is None or moves[1]["provider_task"].startswith("task_")
