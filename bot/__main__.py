@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Protocol
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from adapters.console import PLATFORM as CONSOLE
 from adapters.console import ConsoleChat, ConsoleSession
 from adapters.dialects import DIALECTS
+from adapters.doctor import run_doctor
 from adapters.intake import MediaIntake
 from adapters.ops import print_tasks, show_task
 from adapters.provider import HttpProvider
@@ -260,7 +261,14 @@ async def _cancel(ledger: SqliteLedger, settings: Settings, ref: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = cli.parser(__doc__ or "").parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as err:
+        print("videobot cannot start: these settings are invalid:", file=sys.stderr)
+        for problem in err.errors():
+            name = str(problem["loc"][0]).upper() if problem["loc"] else "?"
+            print(f"  {name}: {problem['msg']}", file=sys.stderr)
+        return 2
     secrets = [
         s.get_secret_value()
         for s in (
@@ -281,6 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(simulate(args))
         if args.command == "tasks":
             return asyncio.run(tasks(settings, args))
+        if args.command == "doctor":
+            return asyncio.run(run_doctor(settings, sys.stdout, offline=args.offline))
         return asyncio.run(run(settings))
     except LedgerError as err:
         log.error("%s", err)

@@ -37,6 +37,10 @@ def parser(description: str) -> argparse.ArgumentParser:
     sim.add_argument("--no-idempotency", action="store_true", help="ignore Idempotency-Key")
     sim.add_argument("--video-height", type=int, default=360)
     sim.add_argument("--seed", type=int, default=None)
+    doctor = sub.add_parser("doctor", help="check settings, ledger, video API and chat platforms")
+    doctor.add_argument(
+        "--offline", action="store_true", help="settings and ledger only (for health checks)"
+    )
     tasks_p = sub.add_parser(
         "tasks",
         help="the ledger: list, show one task's history, or cancel one",

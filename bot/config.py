@@ -101,7 +101,12 @@ class Settings(BaseSettings):
     @classmethod
     def _int_list(cls, value: object) -> object:
         if isinstance(value, str):
-            return tuple(int(part) for part in value.replace(" ", "").split(",") if part)
+            parts = [p for p in value.replace(" ", "").split(",") if p]
+            if not all(p.isdigit() for p in parts):
+                raise ValueError(
+                    f"give whole seconds separated by commas, e.g. 6,10 (not {value!r})"
+                )
+            return tuple(int(p) for p in parts)
         return value
 
     @field_validator("allowed_channels", "allowed_users", "admins", mode="before")
