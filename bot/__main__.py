@@ -185,8 +185,11 @@ async def simulate(args: argparse.Namespace) -> int:
 class ChatAdapter(Protocol):
     """What `run` needs of a platform adapter: its Chat port and a serve loop."""
 
-    platform: str
-    chat: Chat
+    @property
+    def platform(self) -> str: ...
+
+    @property
+    def chat(self) -> Chat: ...
 
     async def serve(self, stop: asyncio.Event) -> None: ...
 

@@ -1,0 +1,368 @@
+"""A local fake Discord that the real discord.py client talks to: the REST routes videobot uses
+(with multipart uploads, nonce de-duplication, threads and a CDN) and a gateway websocket that
+delivers READY, GUILD_CREATE and whatever events a test dispatches.
+
+Faithful where it matters to us: JSON answered with exactly `application/json` (discord.py
+parses nothing else), interaction callbacks answered in the `?with_response=1` shape, 10062 for
+an expired interaction and 40060 for one acknowledged twice, interaction tokens that die after
+15 minutes (on the test's clock), and `enforce_nonce` returning the first message."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import BodyPartReader, WSMsgType, web
+
+from tests.fakes import discord_payloads as p
+
+Json = dict[str, Any]
+TOKEN_TTL = timedelta(minutes=15)
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    # Exactly `application/json`: aiohttp's json_response adds a charset discord.py rejects.
+    body = json.dumps(data).encode()
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    return _json({"code": code, "message": message}, status)
+
+
+@dataclass
+class Callback:
+    interaction_id: str
+    type: int
+    data: Json
+
+
+@dataclass
+class FakeDiscord:
+    clock: Callable[[], datetime]
+    guild_tier: int = 0
+    base_url: str = ""
+    messages: dict[str, Json] = field(default_factory=dict)  # every message by id
+    edits: dict[str, list[Json]] = field(default_factory=dict)
+    threads: dict[str, Json] = field(default_factory=dict)
+    callbacks: list[Callback] = field(default_factory=list)
+    followups: list[Json] = field(default_factory=list)
+    synced: dict[str, list[Json]] = field(default_factory=dict)
+    cdn: dict[str, bytes] = field(default_factory=dict)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    expired: set[str] = field(default_factory=set)  # interaction ids answered 10062
+    fail_after_create: int = 0  # next N message creates: create, then answer 502
+    drop_after_create: int = 0  # next N message creates: create, then drop the connection
+    refuse_threads: bool = False  # 50013 Missing Permissions on thread creation
+    callback_delay: float = 0.0
+    _nonces: dict[tuple[str, str], str] = field(default_factory=dict)
+    _tokens: dict[str, datetime] = field(default_factory=dict)
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    _seq: int = 0
+    identified: asyncio.Event = field(default_factory=asyncio.Event)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    # -- application -------------------------------------------------------------------------
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._log])
+        api = "/api/v10"
+        app.add_routes(
+            [
+                web.get(api + "/users/@me", self._me),
+                web.get(api + "/oauth2/applications/@me", self._application),
+                web.get(api + "/applications/@me", self._application),
+                web.get(api + "/gateway", self._gateway_url),
+                web.get(api + "/gateway/bot", self._gateway_url),
+                web.put(api + "/applications/{app}/commands", self._sync),
+                web.put(api + "/applications/{app}/guilds/{guild}/commands", self._sync),
+                web.post(api + "/interactions/{id}/{token}/callback", self._callback),
+                web.post(api + "/webhooks/{app}/{token}", self._followup),
+                web.patch(api + "/webhooks/{app}/{token}/messages/{mid}", self._followup),
+                web.post(api + "/channels/{cid}/messages", self._create),
+                web.get(api + "/channels/{cid}/messages", self._history),
+                web.patch(api + "/channels/{cid}/messages/{mid}", self._edit),
+                web.post(api + "/channels/{cid}/messages/{mid}/threads", self._thread),
+                web.get("/cdn/{name}", self._cdn),
+                web.get("/gateway", self._gateway),
+            ]
+        )
+        return app
+
+    @web.middleware
+    async def _log(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.requests.append((request.method, request.path))
+        response: web.StreamResponse = await handler(request)
+        self.changed.set()
+        return response
+
+    async def _me(self, _: web.Request) -> web.Response:
+        return _json(p.BOT_USER)
+
+    async def _application(self, _: web.Request) -> web.Response:
+        return _json(
+            {
+                "id": str(p.APP_ID),
+                "name": "videobot",
+                "icon": None,
+                "description": "",
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": p.user(),
+                "verify_key": "00" * 32,
+                "flags": 0,
+                "team": None,
+                "interactions_endpoint_url": None,
+            }
+        )
+
+    async def _gateway_url(self, _: web.Request) -> web.Response:
+        limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
+        return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+
+    @property
+    def gateway_url(self) -> str:
+        return self.base_url.replace("http://", "ws://") + "/gateway"
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + "/api/v10"
+
+    async def _sync(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        scope = request.match_info.get("guild", "global")
+        self.synced[scope] = body
+        answer = [
+            {
+                "description": "",
+                **c,
+                "id": str(p.snowflake()),
+                "application_id": str(p.APP_ID),
+                "version": "1",
+                "default_member_permissions": None,
+            }
+            for c in body
+        ]
+        return _json(answer)
+
+    # -- interactions --------------------------------------------------------------------------
+    async def _callback(self, request: web.Request) -> web.Response:
+        interaction_id = request.match_info["id"]
+        if self.callback_delay:
+            await asyncio.sleep(self.callback_delay)
+        if interaction_id in self.expired:
+            return _error(404, 10062, "Unknown interaction")
+        if any(c.interaction_id == interaction_id for c in self.callbacks):
+            return _error(400, 40060, "Interaction has already been acknowledged.")
+        body = await request.json()
+        self.callbacks.append(Callback(interaction_id, body["type"], body.get("data") or {}))
+        flags = (body.get("data") or {}).get("flags", 0)
+        return _json(
+            {
+                "interaction": {
+                    "id": interaction_id,
+                    "type": 2,
+                    "response_message_loading": body["type"] == 5,
+                    "response_message_ephemeral": bool(flags & 64),
+                },
+                "resource": {"type": body["type"]},
+            }
+        )
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        born = self._tokens.get(request.match_info["token"])
+        if born is None or self.clock() - born > TOKEN_TTL:
+            return _error(401, 50027, "Invalid Webhook Token")
+        body, _ = await _read_body(request)
+        self.followups.append(body)
+        return _json(p.message(p.CHANNEL_ID, p.BOT_USER, body.get("content") or "", flags=64))
+
+    # -- channel messages ----------------------------------------------------------------------
+    def _channel_known(self, channel_id: str) -> bool:
+        return channel_id == str(p.CHANNEL_ID) or channel_id in self.threads
+
+    async def _create(self, request: web.Request) -> web.Response:
+        channel_id = request.match_info["cid"]
+        if not self._channel_known(channel_id):
+            return _error(404, 10003, "Unknown Channel")
+        body, files = await _read_body(request)
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            existing = self._nonces.get((channel_id, str(nonce)))
+            if existing is not None:
+                return _json(self.messages[existing])
+        attachments = [
+            p.attachment(self._store_cdn(name, data), name, len(data), "video/mp4")
+            for name, data in files
+        ]
+        created = p.message(
+            int(channel_id),
+            p.BOT_USER,
+            body.get("content") or "",
+            embeds=body.get("embeds") or [],
+            components=body.get("components") or [],
+            attachments=attachments,
+            nonce=nonce,
+        )
+        if "message_reference" in body:
+            reference = body["message_reference"]  # discord.py sends ids as ints; Discord strings
+            created["message_reference"] = {
+                k: str(v) if k.endswith("_id") else v for k, v in reference.items()
+            }
+        self.messages[created["id"]] = created
+        if nonce is not None:
+            self._nonces[(channel_id, str(nonce))] = created["id"]
+        if self.fail_after_create:
+            self.fail_after_create -= 1
+            return web.Response(status=502, text="<html>502 Bad Gateway</html>")
+        if self.drop_after_create and request.transport is not None:
+            self.drop_after_create -= 1
+            request.transport.close()  # the answer is lost; the message exists
+        return _json(created)
+
+    async def _history(self, request: web.Request) -> web.Response:
+        channel_id = request.match_info["cid"]
+        if not self._channel_known(channel_id):
+            return _error(404, 10003, "Unknown Channel")
+        limit = int(request.query.get("limit", "50"))
+        found = [m for m in self.messages.values() if m["channel_id"] == channel_id]
+        return _json(list(reversed(found))[:limit])
+
+    async def _edit(self, request: web.Request) -> web.Response:
+        message = self.messages.get(request.match_info["mid"])
+        if message is None or message["channel_id"] != request.match_info["cid"]:
+            return _error(404, 10008, "Unknown Message")
+        body, _ = await _read_body(request)
+        self.edits.setdefault(message["id"], []).append(body)
+        for key in ("content", "embeds", "components"):
+            if key in body:
+                message[key] = body[key] if body[key] is not None else []
+        message["edited_timestamp"] = p.now_iso()
+        return _json(message)
+
+    async def _thread(self, request: web.Request) -> web.Response:
+        channel_id, message_id = request.match_info["cid"], request.match_info["mid"]
+        message = self.messages.get(message_id)
+        if message is None or message["channel_id"] != channel_id:
+            return _error(404, 10008, "Unknown Message")
+        if self.refuse_threads:
+            return _error(403, 50013, "Missing Permissions")
+        if message_id in self.threads:
+            return _error(400, 160004, "A thread has already been created for this message")
+        body = await request.json()
+        thread = p.thread_channel(int(message_id), int(channel_id), body["name"])
+        self.threads[message_id] = thread
+        if self._sockets:  # Discord tells the creator's gateway, so the client caches it
+            await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return _json(thread)
+
+    def _store_cdn(self, name: str, data: bytes) -> str:
+        key = f"{p.snowflake()}-{name}"
+        self.cdn[key] = data
+        return f"{self.base_url}/cdn/{key}"
+
+    def attach(self, name: str, data: bytes, content_type: str) -> Json:
+        """An attachment a user uploaded: its bytes served by the fake CDN."""
+        return p.attachment(self._store_cdn(name, data), name, len(data), content_type)
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        data = self.cdn.get(request.match_info["name"])
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    # -- the gateway -----------------------------------------------------------------------------
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
+        async for frame in ws:
+            if frame.type is not WSMsgType.TEXT:
+                break
+            payload = json.loads(frame.data)
+            if payload["op"] == 1:
+                await ws.send_str(json.dumps({"op": 11}))
+            elif payload["op"] == 2:
+                self._sockets.append(ws)
+                await self._send(ws, "READY", self._ready())
+                await self._send(ws, "GUILD_CREATE", p.guild_create(tier=self.guild_tier))
+                self.identified.set()
+        if ws in self._sockets:
+            self._sockets.remove(ws)
+        return ws
+
+    def _ready(self) -> Json:
+        return {
+            "v": 10,
+            "user": p.BOT_USER,
+            "guilds": [{"id": str(p.GUILD_ID), "unavailable": True}],
+            "session_id": "fake-session",
+            "resume_gateway_url": self.gateway_url,
+            "shard": [0, 1],
+            "application": {"id": str(p.APP_ID), "flags": 0},
+        }
+
+    async def _send(self, ws: web.WebSocketResponse, event: str, data: Json) -> None:
+        self._seq += 1
+        await ws.send_str(json.dumps({"op": 0, "t": event, "s": self._seq, "d": data}))
+
+    async def dispatch(self, event: str, data: Json) -> None:
+        if not self._sockets:
+            raise AssertionError("no gateway connection: is the client running?")
+        if event == "INTERACTION_CREATE":
+            self._tokens.setdefault(data["token"], self.clock())
+        for ws in list(self._sockets):
+            await self._send(ws, event, data)
+
+    async def interact(self, payload: Json) -> Json:
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return payload
+
+    # -- what tests look at ----------------------------------------------------------------------
+    def in_channel(self, channel_id: int | str) -> list[Json]:
+        return [m for m in self.messages.values() if m["channel_id"] == str(channel_id)]
+
+    def callback_for(self, payload: Json) -> Callback | None:
+        return next((c for c in self.callbacks if c.interaction_id == payload["id"]), None)
+
+    async def wait_for(self, predicate: Callable[[], object], within: float = 5.0) -> None:
+        """Wait (event-driven, bounded) until the client has made the request a test expects."""
+        async with asyncio.timeout(within):
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
+
+
+async def _read_body(request: web.Request) -> tuple[Json, list[tuple[str, bytes]]]:
+    """JSON, or multipart with `payload_json` and `files[n]`, as discord.py sends them."""
+    if not request.content_type.startswith("multipart/"):
+        return (await request.json() if request.can_read_body else {}), []
+    body: Json = {}
+    files: list[tuple[str, bytes]] = []
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue
+        data = await part.read()
+        if part.name == "payload_json":
+            body = json.loads(data)
+        elif re.fullmatch(r"files\[\d+\]", part.name or ""):
+            files.append((part.filename or "file", bytes(data)))
+    return body, files
+
+
+async def start_fake_discord(
+    clock: Callable[[], datetime], guild_tier: int = 0
+) -> tuple[FakeDiscord, web.AppRunner]:
+    fake = FakeDiscord(clock=clock, guild_tier=guild_tier)
+    runner = web.AppRunner(fake.app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    fake.base_url = f"http://127.0.0.1:{port}"
+    return fake, runner
