@@ -35,10 +35,8 @@ _Send = Callable[[discord.PartialMessageable, bool], Awaitable[discord.Message]]
 
 
 def thread_name(view: StatusView) -> str:
-    """Threads are named after the prompt (Discord allows 1-100 characters). The view has no
-    prompt field, so it is read back from the summary, which starts with the quoted prompt."""
-    prompt = view.summary.split("”", 1)[0].lstrip("“") if view.summary.startswith("“") else ""
-    return clip(" ".join(prompt.split()), 90) or f"videobot {view.ref}"
+    """Threads are named after the prompt (Discord allows 1-100 characters)."""
+    return clip(" ".join(view.prompt.split()), 90) or f"videobot {view.ref}"
 
 
 @contextlib.contextmanager

@@ -276,7 +276,12 @@ class DiscordHandlers:
         ref = ref.strip().upper()
         try:
             if verb == "help":
-                text = _DISCORD_HELP + "```\n" + commands.help_text(self.profile, "/video") + "```"
+                text = (
+                    _DISCORD_HELP
+                    + "```\n"
+                    + commands.help_text(self.profile, "/video", "/videobot")
+                    + "```"
+                )
             elif verb == "list":
                 tasks = await self.service.recent(by)
                 text = "\n".join(messages.task_line(t) for t in tasks) or messages.NO_TASKS

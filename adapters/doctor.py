@@ -245,22 +245,12 @@ async def check_discord(settings: Settings, http: httpx.AsyncClient) -> list[Che
                 "reset the bot token in the Developer Portal and set DISCORD_TOKEN",
             )
         ]
+    from adapters.discord import invite_url  # noqa: PLC0415  (discord.py only when configured)
+
     app = response.json()
     app_id = app.get("id", "?")
-    invite = invite_url(str(app_id))
+    invite = invite_url(int(app_id)) if str(app_id).isdigit() else "unknown application id"
     return [Check("Discord", True, f"application {app.get('name')} ({app_id}); invite: {invite}")]
-
-
-# Send Messages, Send Messages in Threads, Create Public Threads, Embed Links, Attach Files,
-# Read Message History, View Channel.
-DISCORD_PERMISSIONS = 2048 | 274877906944 | 34359738368 | 16384 | 32768 | 65536 | 1024
-
-
-def invite_url(application_id: str) -> str:
-    return (
-        "https://discord.com/oauth2/authorize?client_id="
-        f"{application_id}&scope=bot+applications.commands&permissions={DISCORD_PERMISSIONS}"
-    )
 
 
 async def run_doctor(settings: Settings, out: TextIO, offline: bool = False) -> int:

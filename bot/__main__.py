@@ -262,6 +262,27 @@ async def _cancel(ledger: SqliteLedger, settings: Settings, ref: str) -> int:
     return 0
 
 
+async def discord_setup(settings: Settings, args: argparse.Namespace) -> int:
+    """Command sync is deliberate (creation is rate limited per day), never done on boot."""
+    if settings.discord_token is None:
+        print("Set DISCORD_TOKEN first (Developer Portal > your app > Bot).", file=sys.stderr)
+        return 2
+    from adapters.discord import application_invite, sync_commands  # noqa: PLC0415
+
+    if args.command == "discord-sync":
+        if not args.global_ and settings.discord_guild_id is None:
+            print(
+                "Set DISCORD_GUILD_ID to sync to your server instantly, or pass --global.",
+                file=sys.stderr,
+            )
+            return 2
+        names = await sync_commands(settings, global_=args.global_)
+        where = "globally" if args.global_ else f"to guild {settings.discord_guild_id}"
+        print(f"synced {', '.join(names)} {where}")
+    print(f"invite: {await application_invite(settings)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = cli.parser(__doc__ or "").parse_args(argv)
     try:
@@ -292,6 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(simulate(args))
         if args.command == "tasks":
             return asyncio.run(tasks(settings, args))
+        if args.command in ("discord-sync", "invite"):
+            return asyncio.run(discord_setup(settings, args))
         if args.command == "doctor":
             return asyncio.run(run_doctor(settings, sys.stdout, offline=args.offline))
         return asyncio.run(run(settings))

@@ -37,6 +37,14 @@ def parser(description: str) -> argparse.ArgumentParser:
     sim.add_argument("--no-idempotency", action="store_true", help="ignore Idempotency-Key")
     sim.add_argument("--video-height", type=int, default=360)
     sim.add_argument("--seed", type=int, default=None)
+    sync = sub.add_parser(
+        "discord-sync",
+        help="register the Discord commands (to DISCORD_GUILD_ID; --global for every server)",
+    )
+    sync.add_argument(
+        "--global", dest="global_", action="store_true", help="sync globally (takes up to an hour)"
+    )
+    sub.add_parser("invite", help="print the Discord invite URL (needs DISCORD_TOKEN)")
     doctor = sub.add_parser("doctor", help="check settings, ledger, video API and chat platforms")
     doctor.add_argument(
         "--offline", action="store_true", help="settings and ledger only (for health checks)"

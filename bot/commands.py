@@ -306,7 +306,10 @@ def _or(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
-def help_text(profile: Profile, prefix: str = "/video") -> str:
+def help_text(profile: Profile, prefix: str = "/video", task_prefix: str | None = None) -> str:
+    """The grammar with examples. `task_prefix` is where the task verbs live when a platform
+    puts them under another command (Discord: `/videobot status <ref>`)."""
+    verbs = task_prefix or prefix
     durations = _or([str(d) for d in profile.durations])
     return f"""\
 {prefix} turns a description (and optionally images or a clip) into a short video.
@@ -330,8 +333,8 @@ Options
   Attach images or a clip instead of the flags in Slack and Discord.
 
 Tasks
-  {prefix} status <ref>    where a task is
-  {prefix} cancel <ref>    stop a task that has not finished
-  {prefix} retry <ref>     run an ended task again (a new, separately billed video)
-  {prefix} list            your recent tasks
+  {verbs} status <ref>    where a task is
+  {verbs} cancel <ref>    stop a task that has not finished
+  {verbs} retry <ref>     run an ended task again (a new, separately billed video)
+  {verbs} list            your recent tasks
 """

@@ -28,6 +28,7 @@ class Button:
 class StatusView:
     ref: str
     state: str
+    prompt: str
     headline: str
     summary: str
     detail: str
@@ -199,6 +200,7 @@ def status_view(task: Task, now: datetime, queue_position: int | None = None) ->
     return StatusView(
         ref=task.ref,
         state=task.state.value,
+        prompt=task.request.prompt,
         headline=headline,
         summary=summary(task),
         detail=_detail(task, now, queue_position),
