@@ -63,11 +63,12 @@ class ConsoleChat:
         checkpoint: Checkpoint,
     ) -> str:
         dest = self._output_dir / delivery.filename
-        if not dest.exists():  # reconcile: a crash after the copy must not copy twice
-            self._output_dir.mkdir(parents=True, exist_ok=True)
-            part = dest.with_suffix(".part")
-            await asyncio.to_thread(shutil.copyfile, delivery.path, part)
-            part.replace(dest)
+        if dest.exists():  # reconcile: posted before a crash; never post (or announce) twice
+            return str(dest)
+        self._output_dir.mkdir(parents=True, exist_ok=True)
+        part = dest.with_suffix(".part")
+        await asyncio.to_thread(shutil.copyfile, delivery.path, part)
+        part.replace(dest)
         self._say(f"│ 🎞  {delivery.caption}\n│    saved: {dest}")
         return str(dest)
 
@@ -112,6 +113,12 @@ class ConsoleSession:
         if line.lower() in ("quit", "exit", "/quit", "/exit"):
             return False
         self._lines += 1
+        key = f"console:{self._session}:{self._lines}"
+        if line.startswith("@") and " " in line:
+            # `@<id> <command>`: a scripted driver names its event, so replaying the line
+            # (after a crash, say) is the same command, as a platform retry would be.
+            event, line = line[1:].split(" ", 1)
+            key = f"console:event:{event}"
         text = line
         for prefix in ("/video", "video"):
             if text.lower().startswith(prefix + " ") or text.lower() == prefix:
@@ -122,13 +129,12 @@ class ConsoleSession:
                 self._say("Type /video <prompt> to make a video, or `help`.")
                 return True
         try:
-            await self._dispatch(commands.parse(text))
+            await self._dispatch(commands.parse(text), key)
         except VideobotError as err:
             self._say(f"⚠️  {err}")
         return True
 
-    async def _dispatch(self, command: commands.Command) -> None:
-        key = f"console:{self._session}:{self._lines}"
+    async def _dispatch(self, command: commands.Command, key: str) -> None:
         if isinstance(command, commands.SimpleCommand):
             if command.verb == "help":
                 self._say(commands.help_text(self._profile))
@@ -156,6 +162,8 @@ class ConsoleSession:
         request = commands.build_request(command, images, video, self._profile)
         task, created = await self._service.accept(request, self._target, key)
         self.started.add(task.ref)
+        if not created and task.state.is_terminal:
+            self._chat.finished.add(task.ref)  # it ended before this session: nothing to wait for
         self._say(messages.accepted_reply(task, duplicate=not created))
 
     async def run(self, stdin: TextIO) -> None:

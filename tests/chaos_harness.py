@@ -1,0 +1,162 @@
+"""Crash anywhere, lose nothing, pay once, post once: the real `videobot` process (console
+adapter) against the simulator in its own process, SIGKILLed at random moments and restarted
+on the same ledger, then audited from the ledger file, the simulator's counters and the chat
+transcript. Used by tests/test_chaos.py (default size) and bench/chaos.py (--kills/--tasks)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+SIM_KEY = "chaos-key"
+TERMINAL = {"delivered", "undeliverable", "failed", "rejected", "unknown", "cancelled", "timed_out"}
+
+
+@dataclass
+class ChaosReport:
+    tasks: int
+    kills: int
+    accepted: int
+    delivered: int
+    reported_unknown: int
+    other_ended: int
+    lost: int
+    submitted_twice: int
+    posted_twice: int
+    untold: int
+    provider_tasks: int
+    integrity: str
+
+    def table(self) -> str:
+        rows = [(name, value) for name, value in asdict(self).items()]
+        width = max(len(name) for name, _ in rows)
+        return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
+
+
+def _start_simulator(workdir: Path) -> tuple[subprocess.Popen[str], str]:
+    with (workdir / "sim.err").open("w") as errors:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bot",
+                "simulate",
+                "--port",
+                "0",
+                "--api-key",
+                SIM_KEY,
+                "--render-seconds",
+                "1.0",
+                "--queue-seconds",
+                "0.2",
+                "--submit-latency",
+                "0.15",
+                "--video-height",
+                "96",
+                "--no-idempotency",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            cwd=workdir,
+        )
+    assert process.stdout is not None
+    match = re.search(r"http://[\d.]+:\d+", process.stdout.readline())
+    if match is None:
+        process.kill()
+        raise RuntimeError("the simulator did not start")
+    return process, match.group(0)
+
+
+def run_chaos(workdir: Path, tasks: int = 50, kills: int = 20, seed: int = 1) -> ChaosReport:
+    rng = random.Random(seed)
+    workdir.mkdir(parents=True, exist_ok=True)
+    simulator, url = _start_simulator(workdir)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("VIDEO", "SLACK", "DISCORD"))},
+        "VIDEO_API_URL": url,
+        "VIDEO_API_KEY": SIM_KEY,
+        "VIDEOBOT_DB": str(workdir / "ledger.db"),
+        "VIDEOBOT_DATA_DIR": str(workdir / "data"),
+        "VIDEOBOT_OUTPUT_DIR": str(workdir / "out"),
+        "VIDEOBOT_LOG_LEVEL": "WARNING",
+    }
+    lines = [f"@c{i} /video chaos scene {i}" for i in range(tasks)]
+    per_run = -(-tasks // (kills + 1))
+    try:
+        for run in range(kills + 1):
+            sent = lines[: min(tasks, (run + 1) * per_run)]
+            final = run == kills
+            with (workdir / f"run{run:03d}.out").open("w") as out:
+                bot = subprocess.Popen(
+                    [sys.executable, "-m", "bot", "demo"],
+                    stdin=subprocess.PIPE,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    cwd=workdir,
+                    env=env,
+                )
+                assert bot.stdin is not None
+                # Every start replays all commands so far: the ones the dead process never
+                # acknowledged arrive again, as a platform's retry would (same event id).
+                bot.stdin.write("\n".join(sent) + "\n")
+                bot.stdin.flush()
+                if final:
+                    bot.stdin.close()
+                    bot.wait(timeout=300)
+                else:
+                    time.sleep(rng.uniform(0.05, 1.6))  # the kill lands wherever it lands
+                    bot.kill()
+                    bot.wait(timeout=30)
+                    with contextlib.suppress(BrokenPipeError):
+                        bot.stdin.close()
+        return _audit(workdir, url, tasks, kills)
+    finally:
+        simulator.terminate()
+        simulator.wait(timeout=10)
+        if simulator.stdout is not None:
+            simulator.stdout.close()
+
+
+def _audit(workdir: Path, url: str, tasks: int, kills: int) -> ChaosReport:
+    with urllib.request.urlopen(f"{url}/_sim/state", timeout=10) as response:
+        sim = json.loads(response.read())
+    conn = sqlite3.connect(workdir / "ledger.db")
+    rows = conn.execute("SELECT ref, idem_key, state FROM tasks").fetchall()
+    integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    conn.close()
+    states = Counter(state for _, _, state in rows)
+    keys = {key for _, key, _ in rows}
+    missing = sum(1 for i in range(tasks) if f"console:event:c{i}" not in keys)
+    transcript = "".join(p.read_text() for p in sorted(workdir.glob("run*.out")))
+    announced = Counter(re.findall(r"saved: \S*videobot-(\w{6})-", transcript))
+    files = Counter(p.name.split("-")[1] for p in (workdir / "out").glob("*.mp4"))
+    told = set(re.findall(r"^└ (\w{6}) ", transcript, flags=re.MULTILINE))
+    ended = [ref for ref, _, state in rows if state in TERMINAL]
+    return ChaosReport(
+        tasks=tasks,
+        kills=kills,
+        accepted=len(rows),
+        delivered=states["delivered"],
+        reported_unknown=states["unknown"],
+        other_ended=sum(states[s] for s in TERMINAL - {"delivered", "unknown"}),
+        lost=missing + sum(1 for _, _, state in rows if state not in TERMINAL),
+        submitted_twice=sum(n - 1 for n in sim["submits_by_prompt"].values() if n > 1),
+        posted_twice=sum(1 for n in announced.values() if n > 1)
+        + sum(1 for n in files.values() if n > 1),
+        untold=sum(1 for ref in ended if ref not in told),
+        provider_tasks=sim["tasks_created"],
+        integrity=integrity,
+    )
