@@ -1,0 +1,222 @@
+"""Block Kit builders: a StatusView as Slack blocks, and the three modals (new video, animate a
+message, edit a result). Pure functions over plain dicts; the wording comes from bot.messages
+except for the few Slack-specific strings kept here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.domain import Profile
+from bot.messages import StatusView, clip
+
+Block = dict[str, Any]
+
+# action_id prefix for status-message buttons; the value is the task ref, so a button keeps
+# working after a restart (state comes from the ledger, not from memory).
+ACTION_PREFIX = "videobot_"
+CREATE_VIEW = "videobot_create"
+ANIMATE_VIEW = "videobot_animate"
+EDIT_VIEW = "videobot_edit"
+ANIMATE_SHORTCUT = "videobot_animate"
+
+NO_FILE_FLAGS = (
+    "In Slack, attach media instead of --image/--ref/--video: use the message shortcut "
+    "“Animate with videobot” on a message holding images or a clip, or mention @videobot in a "
+    "message with the files attached."
+)
+NO_MEDIA_ON_MESSAGE = (
+    "That message holds no image or video. “Animate with videobot” works on messages with "
+    "PNG, JPEG or WebP images, or an MP4 clip."
+)
+PROMPT_NEEDED = "Describe the video you want."
+
+_STYLES = {"primary": "primary", "danger": "danger"}
+
+
+def status_blocks(view: StatusView) -> list[Block]:
+    """The status message: headline, summary, detail (progress bar included), buttons."""
+    blocks: list[Block] = [
+        {"type": "section", "text": _mrkdwn(f"*{view.headline}*  `{view.ref}`")},
+        {"type": "context", "elements": [_mrkdwn(clip(view.summary, 2900))]},
+    ]
+    if view.detail:
+        blocks.append({"type": "section", "text": _mrkdwn(clip(view.detail, 2900))})
+    if view.buttons:
+        elements = []
+        for button in view.buttons:
+            element: Block = {
+                "type": "button",
+                "action_id": f"{ACTION_PREFIX}{button.action}",
+                "text": {"type": "plain_text", "text": button.label},
+                "value": button.ref,
+            }
+            if button.style in _STYLES:
+                element["style"] = _STYLES[button.style]
+            elements.append(element)
+        blocks.append({"type": "actions", "block_id": f"vb_{view.ref}", "elements": elements})
+    return blocks
+
+
+def status_text(view: StatusView) -> str:
+    """The notification / screen-reader fallback that goes with the blocks."""
+    return clip(f"{view.headline} [{view.ref}] {view.summary}", 3000)
+
+
+def _mrkdwn(text: str) -> Block:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _plain(text: str) -> Block:
+    return {"type": "plain_text", "text": text}
+
+
+def _option(value: str, label: str) -> Block:
+    return {"text": _plain(label), "value": value}
+
+
+def _select(block_id: str, label: str, options: Sequence[tuple[str, str]], initial: str) -> Block:
+    opts = [_option(v, t) for v, t in options]
+    chosen = next((o for o in opts if o["value"] == initial), opts[0])
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": _plain(label),
+        "element": {
+            "type": "static_select",
+            "action_id": block_id,
+            "options": opts,
+            "initial_option": chosen,
+        },
+    }
+
+
+def _prompt_input(label: str, placeholder: str) -> Block:
+    return {
+        "type": "input",
+        "block_id": "prompt",
+        "label": _plain(label),
+        "element": {
+            "type": "plain_text_input",
+            "action_id": "prompt",
+            "multiline": True,
+            "max_length": 2000,
+            "placeholder": _plain(placeholder),
+        },
+    }
+
+
+def _options(profile: Profile) -> list[Block]:
+    return [
+        _select(
+            "ar",
+            "Aspect ratio",
+            [(r, r) for r in profile.aspect_ratios],
+            profile.default_aspect_ratio,
+        ),
+        _select(
+            "duration",
+            "Duration",
+            [(str(d), f"{d} seconds") for d in profile.durations],
+            str(profile.default_duration),
+        ),
+    ]
+
+
+def _modal(callback_id: str, title: str, submit: str, blocks: list[Block], meta: str) -> Block:
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": _plain(title),
+        "submit": _plain(submit),
+        "close": _plain("Cancel"),
+        "private_metadata": meta,
+        "blocks": blocks,
+    }
+
+
+_MODES = [
+    ("auto", "From my attachments"),
+    ("t2v", "Text to video"),
+    ("i2v", "Image to video"),
+    ("r2v", "Reference to video"),
+    ("edit", "Video edit"),
+]
+
+
+def create_modal(profile: Profile, meta: ModalMeta) -> Block:
+    """`/video` with no text: prompt, mode, aspect ratio, duration, optional media."""
+    files: Block = {
+        "type": "input",
+        "block_id": "files",
+        "optional": True,
+        "label": _plain("Images or a clip (optional)"),
+        "element": {
+            "type": "file_input",
+            "action_id": "files",
+            "filetypes": ["png", "jpg", "jpeg", "webp", "mp4"],
+            "max_files": max(1, profile.max_reference_images),
+        },
+    }
+    blocks = [
+        _prompt_input("Describe the video", "a paper boat on a river, golden hour"),
+        _select("mode", "Mode", _MODES, "auto"),
+        *_options(profile),
+        files,
+    ]
+    return _modal(CREATE_VIEW, "New video", "Make it", blocks, meta.dump())
+
+
+def animate_modal(profile: Profile, meta: ModalMeta, kinds: str) -> Block:
+    """The message shortcut: the media come from the message; ask for the prompt."""
+    intro = {"type": "context", "elements": [_mrkdwn(f"Using {kinds} from that message.")]}
+    blocks = [intro, _prompt_input("What should happen?", "make it move"), *_options(profile)]
+    return _modal(ANIMATE_VIEW, "Animate", "Make it", blocks, meta.dump())
+
+
+def edit_modal(meta: ModalMeta) -> Block:
+    blocks = [_prompt_input("How should the video change?", "turn it into a watercolour")]
+    return _modal(EDIT_VIEW, "Edit this video", "Edit", blocks, meta.dump())
+
+
+@dataclass(frozen=True, slots=True)
+class ModalMeta:
+    """What a modal carries to its submission (private_metadata holds at most 3000 chars):
+    where to answer, and for the shortcut the file ids (fetched again with files.info)."""
+
+    channel_id: str
+    thread_ts: str | None = None
+    file_ids: tuple[str, ...] = ()
+    ref: str | None = None
+
+    def dump(self) -> str:
+        data = {"c": self.channel_id, "t": self.thread_ts, "f": list(self.file_ids), "r": self.ref}
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, text: str) -> ModalMeta:
+        data = json.loads(text or "{}")
+        return cls(
+            channel_id=str(data.get("c") or ""),
+            thread_ts=data.get("t"),
+            file_ids=tuple(str(f) for f in data.get("f") or ()),
+            ref=data.get("r"),
+        )
+
+
+def submitted_values(view: dict[str, Any]) -> dict[str, Any]:
+    """{block_id: value} from a view_submission's state: text, selected option, or files."""
+    values: dict[str, Any] = {}
+    for block_id, actions in view.get("state", {}).get("values", {}).items():
+        for action in actions.values():
+            kind = action.get("type")
+            if kind == "plain_text_input":
+                values[block_id] = action.get("value") or ""
+            elif kind == "static_select":
+                selected = action.get("selected_option") or {}
+                values[block_id] = selected.get("value")
+            elif kind == "file_input":
+                values[block_id] = list(action.get("files") or [])
+    return values

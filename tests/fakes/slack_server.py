@@ -1,0 +1,274 @@
+"""A local fake Slack on loopback (aiohttp): the Web API methods videobot uses, the upload URL
+of the external-upload flow, response_url webhooks, a private file host and a Socket Mode
+websocket. It records every request (with its Authorization header) and can be told to fail."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+BOT_TOKEN = "xoxb-fake-0000-test-bot-token"
+APP_TOKEN = "xapp-1-fake-test-app-token"
+TEAM = "T0TEAM"
+BOT_USER = "U0VIDEOBOT"
+LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>"
+
+
+@dataclass
+class Call:
+    path: str
+    method: str  # Web API method, or "upload" / "response" / "file" / "other"
+    host: str
+    auth: str | None
+    params: dict[str, Any]
+    body: bytes = b""
+    at: float = 0.0  # FakeSlack.clock() when it arrived
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    thread_ts: str | None
+    edits: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class SlackFile:
+    id: str
+    name: str
+    mimetype: str
+    data: bytes = b""
+    title: str = ""
+    uploaded: bool = False
+    shares: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    comment: str = ""
+
+
+class FakeSlack:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.calls: list[Call] = []
+        self.messages: dict[str, Message] = {}
+        self.files: dict[str, SlackFile] = {}
+        self.files_read = True  # False: the file host answers with a login page
+        self.failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        self.socket_acks: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+        self.other_origin = ""  # same server under another host name: a different origin
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> FakeSlack:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # files.info is a GET in slack-sdk
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/response/{hook}", self._response)
+        app.router.add_get("/files-pri/{team_file}/{name}", self._file)
+        app.router.add_get("/redirect/{file_id}", self._redirect)
+        app.router.add_get("/socket", self._socket)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        self.other_origin = f"http://localhost:{port}"
+        return self
+
+    async def close(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    # -- test helpers ------------------------------------------------------------------------
+    def fail(
+        self, method: str, status: int = 200, error: str = "internal_error", **extra: Any
+    ) -> None:
+        """The next call of `method` answers `status` with ok=false and `error`."""
+        self.failures.setdefault(method, []).append((status, {"error": error, **extra}))
+
+    def add_user_file(self, name: str, mimetype: str, data: bytes) -> dict[str, Any]:
+        """A file a user shared; returns its Slack file object (as events carry it)."""
+        file = SlackFile(f"F{next(self._ids):06d}", name, mimetype, data, name, uploaded=True)
+        self.files[file.id] = file
+        return self._file_object(file)
+
+    def named(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(self, predicate: Callable[[], bool], within: float = 5.0) -> None:
+        """Until `predicate()` holds, re-checked on every recorded request."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), within)
+
+    async def socket_send(self, payload: dict[str, Any]) -> None:
+        for ws in self._sockets:
+            await ws.send_str(json.dumps(payload))
+
+    async def _record(self, call: Call) -> None:
+        call.at = self.clock()
+        self.calls.append(call)
+        async with self._changed:
+            self._changed.notify_all()
+
+    # -- the Web API -------------------------------------------------------------------------
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: dict[str, Any] = dict(request.query)
+        raw = await request.read()
+        if request.content_type == "application/json" and raw:
+            params.update(json.loads(raw))
+        elif raw:
+            params.update(dict(await request.post()))
+        auth = request.headers.get("Authorization")
+        await self._record(Call(request.path, method, request.host, auth, params, raw))
+        if method == "apps.connections.open":
+            ok = auth == f"Bearer {APP_TOKEN}"
+            return _json({"ok": ok, "url": f"{self.url.replace('http', 'ws')}/socket"})
+        if auth != f"Bearer {BOT_TOKEN}":
+            return _json({"ok": False, "error": "invalid_auth"})
+        if self.failures.get(method):
+            status, body = self.failures[method].pop(0)
+            headers = {"Retry-After": "1"} if status == 429 else None
+            return _json({"ok": False, **body}, status, headers)
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return _json({"ok": False, "error": "unknown_method"})
+        result: dict[str, Any] = handler(params)
+        return _json(result)
+
+    def _m_auth_test(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "user_id": BOT_USER, "bot_id": "B0BOT", "team_id": TEAM,
+                "user": "videobot", "team": "Test", "url": "https://test.slack.com/"}
+
+    def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+        ts = f"1700000{next(self._ids):03d}.000100"
+        message = Message(p["channel"], ts, p.get("text", ""), p.get("blocks") or [],
+                          p.get("thread_ts"))
+        self.messages[ts] = message
+        return {"ok": True, "channel": p["channel"], "ts": ts}
+
+    def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
+        message = self.messages.get(p["ts"])
+        if message is None or message.channel != p["channel"]:
+            return {"ok": False, "error": "message_not_found"}
+        message.edits.append(p)
+        message.text, message.blocks = p.get("text", ""), p.get("blocks") or []
+        return {"ok": True, "channel": p["channel"], "ts": p["ts"]}
+
+    def _m_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "message_ts": f"1700009{next(self._ids):03d}.000200"}
+
+    def _m_views_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        view = p["view"] if isinstance(p["view"], dict) else json.loads(p["view"])
+        return {"ok": True, "view": {**view, "id": f"V{next(self._ids):06d}"}}
+
+    def _m_files_getUploadURLExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        file = SlackFile(f"F{next(self._ids):06d}", p["filename"], "video/mp4")
+        self.files[file.id] = file
+        return {"ok": True, "file_id": file.id, "upload_url": f"{self.url}/upload/{file.id}"}
+
+    def _m_files_completeUploadExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        done = []
+        for entry in json.loads(p["files"]):
+            file = self.files.get(entry["id"])
+            if file is None or not file.uploaded:
+                return {"ok": False, "error": "file_not_found"}
+            file.title = entry.get("title", file.name)
+            file.comment = p.get("initial_comment", "")
+            share = {"ts": f"1700008{next(self._ids):03d}.000300", "thread_ts": p.get("thread_ts")}
+            file.shares.setdefault(p["channel_id"], []).append(share)
+            done.append({"id": file.id, "title": file.title})
+        return {"ok": True, "files": done}
+
+    def _m_files_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        file = self.files.get(p["file"])
+        if file is None:
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": self._file_object(file)}
+
+    def _file_object(self, file: SlackFile) -> dict[str, Any]:
+        private = f"{self.url}/files-pri/{TEAM}-{file.id}/{file.name}"
+        return {
+            "id": file.id, "name": file.name, "title": file.title, "mimetype": file.mimetype,
+            "filetype": file.name.rsplit(".", 1)[-1], "size": len(file.data),
+            "url_private": private, "url_private_download": private,
+            "shares": {"public": file.shares} if file.shares else {},
+        }
+
+    # -- upload URL, response_url, file host, socket -----------------------------------------
+    async def _upload(self, request: web.Request) -> web.Response:
+        data = await request.read()
+        auth = request.headers.get("Authorization")
+        await self._record(Call(request.path, "upload", request.host, auth, {}, data))
+        if self.failures.get("upload"):
+            status, _ = self.failures["upload"].pop(0)
+            return web.Response(status=status, text="nope")
+        file = self.files[request.match_info["file_id"]]
+        file.data, file.uploaded = data, True
+        return web.Response(text=f"OK - {len(data)}")
+
+    async def _response(self, request: web.Request) -> web.Response:
+        params = await request.json()
+        auth = request.headers.get("Authorization")
+        await self._record(Call(request.path, "response", request.host, auth, params))
+        return web.Response(text="ok")
+
+    async def _file(self, request: web.Request) -> web.Response:
+        auth = request.headers.get("Authorization")
+        await self._record(Call(request.path, "file", request.host, auth, {}))
+        file_id = request.match_info["team_file"].split("-", 1)[1]
+        file = self.files.get(file_id)
+        if not self.files_read or auth != f"Bearer {BOT_TOKEN}" or file is None:
+            return web.Response(body=LOGIN_PAGE, content_type="text/html")
+        return web.Response(body=file.data, content_type=file.mimetype)
+
+    async def _redirect(self, request: web.Request) -> web.Response:
+        auth = request.headers.get("Authorization")
+        await self._record(Call(request.path, "redirect", request.host, auth, {}))
+        file = self.files[request.match_info["file_id"]]
+        location = f"{self.other_origin}/files-pri/{TEAM}-{file.id}/{file.name}"
+        raise web.HTTPFound(location)
+
+    def redirecting_object(self, file_object: dict[str, Any]) -> dict[str, Any]:
+        """The same file, but its url_private answers with a redirect to another origin."""
+        url = f"{self.url}/redirect/{file_object['id']}"
+        return {**file_object, "url_private": url, "url_private_download": url}
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(json.dumps({"type": "hello", "num_connections": 1}))
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(msg.data))
+                await self._record(Call("/socket", "socket_ack", request.host, None, {}))
+        self._sockets.remove(ws)
+        return ws
+
+
+def _json(
+    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(text=json.dumps(body), status=status, content_type="application/json",
+                        headers=headers)
