@@ -55,7 +55,7 @@ class SlackAdapter:
         service: VideoService,
         intake: MediaIntake,
         *,
-        host: str = "0.0.0.0",
+        host: str | None = None,
         clock: Callable[[], datetime] = utc_now,
         budget: EditBudget | None = None,
     ) -> None:
@@ -86,7 +86,7 @@ class SlackAdapter:
         files = SlackFiles(self.client, token, intake, self._http, origins)
         self.handlers = SlackHandlers(service, files, settings.profile(), clock)
         register_listeners(self.app, self.handlers)
-        self._host = host
+        self._host = host or settings.slack_host
         self._port = settings.slack_port
         self.port: int | None = None  # the bound HTTP port, once serving
         self.ready = asyncio.Event()

@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     )
     slack_api_url: str | None = Field(None, validation_alias=_env("SLACK_API_URL"))
     slack_port: int = Field(3000, validation_alias=_env("SLACK_PORT"))
+    slack_host: str = Field("0.0.0.0", validation_alias=_env("SLACK_HOST"))  # noqa: S104
     discord_token: SecretStr | None = Field(None, validation_alias=_env("DISCORD_TOKEN"))
     discord_api_url: str | None = Field(None, validation_alias=_env("DISCORD_API_URL"))
     discord_gateway_url: str | None = Field(None, validation_alias=_env("DISCORD_GATEWAY_URL"))
