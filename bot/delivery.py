@@ -15,7 +15,7 @@ from bot import messages
 from bot.domain import Task
 from bot.errors import DeliveryError, DeliveryTransient, ProviderError, ResultExpired
 from bot.policy import WorkerPolicy, backoff
-from bot.ports import Chat, Delivery, Provider, ProviderState
+from bot.ports import Chat, Delivery, Observer, Provider, ProviderState
 
 log = logging.getLogger("videobot.delivery")
 
@@ -40,12 +40,14 @@ class Deliverer:
         clock: Callable[[], datetime],
         scratch_dir: Path,
         rng: random.Random,
+        observer: Observer,
     ) -> None:
         self._provider = provider
         self._policy = policy
         self._clock = clock
         self._scratch = scratch_dir
         self._rng = rng
+        self._observer = observer
 
     async def deliver(self, task: Task, chat: Chat, save: Save) -> Task | None:
         """One delivery attempt for a task in `delivering`; returns the saved outcome."""
@@ -95,8 +97,10 @@ class Deliverer:
                 task.target, task.status_message_id, delivery, checkpoint
             )
         except DeliveryTransient as err:
+            self._observer.delivery_failed(task.target.platform, permanent=False)
             return await self._retry_later(current, chat, save, str(err), err.retry_after)
         except DeliveryError as err:
+            self._observer.delivery_failed(task.target.platform, permanent=True)
             return await self._fallback(current, chat, save, f"the upload was refused: {err}")
         log.info("task %s delivered (%d bytes) as %s", task.ref, size, posted)
         return await save(current, current.delivered(posted, self._clock()))

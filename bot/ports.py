@@ -158,3 +158,41 @@ class Chat(Protocol):
     ) -> str:
         """The fallback when a file cannot be uploaded: a message with the result link."""
         ...
+
+
+class Observer(Protocol):
+    """What the engine reports for metrics and health. Calls are synchronous and cheap
+    (counters in memory); an implementation must never raise into the engine."""
+
+    def transition(self, task: Task, old: TaskState, new: TaskState) -> None:
+        """A task moved; `task` is the new version (its times give durations)."""
+        ...
+
+    def provider_call(self, operation: str, seconds: float, outcome: str) -> None:
+        """One HTTP exchange with the video API: submit | poll | stage | download, and the
+        outcome (ok | rejected | auth | rate_limited | transient | ambiguous | not_found)."""
+        ...
+
+    def delivery_failed(self, platform: str, permanent: bool) -> None:
+        """A post or upload to a chat platform failed."""
+        ...
+
+    def heartbeat(self) -> None:
+        """The worker loop is alive (called on every turn of the loop)."""
+        ...
+
+
+class NullObserver:
+    """Reports nothing: the default when metrics are off."""
+
+    def transition(self, task: Task, old: TaskState, new: TaskState) -> None:
+        pass
+
+    def provider_call(self, operation: str, seconds: float, outcome: str) -> None:
+        pass
+
+    def delivery_failed(self, platform: str, permanent: bool) -> None:
+        pass
+
+    def heartbeat(self) -> None:
+        pass

@@ -28,7 +28,16 @@ from bot.policy import (
     next_poll_delay,
     predicted_remaining,
 )
-from bot.ports import Chat, Ledger, Provider, ProviderState, ProviderStatus, TaskQuery
+from bot.ports import (
+    Chat,
+    Ledger,
+    NullObserver,
+    Observer,
+    Provider,
+    ProviderState,
+    ProviderStatus,
+    TaskQuery,
+)
 from bot.submitter import AUTH_PAUSE, MISCONFIGURED, Submitter
 
 log = logging.getLogger("videobot.worker")
@@ -49,6 +58,7 @@ class Worker:
         scratch_dir: Path,
         resubmit_safe: bool = False,
         rng: random.Random | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self._ledger = ledger
         self._provider = provider
@@ -58,10 +68,11 @@ class Worker:
         self._rng = rng or random.Random()
         self._resubmit_safe = resubmit_safe
         self._history = RenderHistory()
+        self._observer = observer or NullObserver()
         self._in_flight: set[str] = set()
         self._wake = asyncio.Event()
         self._overdue: dict[str, int] = {}  # polls that found a task past its predicted end
-        self._deliverer = Deliverer(provider, policy, clock, scratch_dir, self._rng)
+        self._deliverer = Deliverer(provider, policy, clock, scratch_dir, self._rng, self._observer)
         self._board = StatusBoard(ledger, chats, policy, clock, self._save, self._rng)
         self._submitter = Submitter(
             ledger,
@@ -104,6 +115,7 @@ class Worker:
         try:
             async with asyncio.TaskGroup() as group:
                 while not stop.is_set():
+                    self._observer.heartbeat()
                     self._wake.clear()
                     await self._claim(group)
                     await self._idle(stopping)
@@ -186,6 +198,7 @@ class Worker:
         if saved is None:
             log.info("task %s was changed elsewhere (cancelled?); leaving it", old.ref)
         elif old.state != new.state:
+            self._observer.transition(saved, old.state, new.state)
             context = {
                 "task": new.ref,
                 "platform": new.target.platform,
