@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from bot import messages
 from bot.domain import Task
-from bot.errors import DeliveryError, DeliveryTransient
+from bot.errors import DeliveryError, DeliveryTransient, MessageGone
 from bot.policy import WorkerPolicy, backoff
 from bot.ports import Chat, Ledger
 
@@ -66,6 +66,13 @@ class StatusBoard:
                 return task
             await chat.update_status(task.target, task.status_message_id, view)
             self._shown[task.task_id] = (key, now)
+        except MessageGone:
+            # Someone deleted the status message: the task is still theirs, so post it anew.
+            log.info("task %s: status message was deleted; posting a new one", task.ref)
+            self._shown.pop(task.task_id, None)
+            fresh = replace(task, status_message_id=None)
+            saved = await self._save(task, fresh)
+            return await self.show(saved, force, queue_position) if saved else None
         except DeliveryTransient as err:
             if force:
                 raise

@@ -7,7 +7,8 @@ VideobotError
 ├── ActionRefused           cancel/retry that no longer applies, or access refused
 │   └── QuotaExceeded       a per-user cap was reached; nothing was recorded or paid
 ├── DeliveryError           the chat platform refused a post or an upload
-│   └── DeliveryTransient   ...but trying again later may work (429, 5xx, network)
+│   ├── DeliveryTransient   ...but trying again later may work (429, 5xx, network)
+│   └── MessageGone         the status message was deleted: post a new one
 └── ProviderError           the video API said no, or could not be reached
     ├── ProviderRejected    400: the request itself is wrong; never retried
     ├── ProviderAuthError   401: the operator's key is wrong; never retried
@@ -63,6 +64,10 @@ class DeliveryTransient(DeliveryError):
     def __init__(self, message: str, retry_after: timedelta | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class MessageGone(DeliveryError):
+    """The message being edited no longer exists (someone deleted it)."""
 
 
 class ProviderError(VideobotError):

@@ -349,3 +349,18 @@ async def test_provider_cap_is_shared_fairly_and_queued_tasks_show_their_place(
         done = await engine.ledger.get(task.ref)
         assert done is not None and done.state is TaskState.DELIVERED
     assert sim_state(engine)["tasks_created"] == 7
+
+
+async def test_a_deleted_status_message_is_posted_again(engine: Engine) -> None:
+    from bot.errors import MessageGone
+
+    task, _ = await engine.service.accept(t2v(), target(), "evt")
+    await engine.worker.step()
+    first = (await engine.ledger.get(task.ref)).status_message_id  # type: ignore[union-attr]
+    engine.chat.update_failures.append(MessageGone("message_not_found"))
+    await engine.run_until_idle()
+    done = await engine.ledger.get(task.ref)
+    assert done is not None and done.state is TaskState.DELIVERED
+    assert done.status_message_id != first
+    assert engine.chat.last_view(done.status_message_id or "").state == "delivered"
+    assert len(engine.chat.uploads) == 1
