@@ -130,11 +130,19 @@ class _GuideTask(BaseModel):
     error: Any = None
 
 
-class GuideDialect:
+class _TaskApi:
+    """Both published dialects submit to and poll the same collection path."""
+
+    submit_path = "/v1/videos/generations"
+
+    def poll_path(self, provider_task_id: str) -> str:
+        return f"{self.submit_path}/{provider_task_id}"
+
+
+class GuideDialect(_TaskApi):
     """The model guide page's format: `mode` plus a nested `input` object."""
 
     name = "guide"
-    submit_path = "/v1/videos/generations"
     _MODES = {
         Mode.T2V: "text-to-video",
         Mode.I2V: "image-to-video",
@@ -158,9 +166,6 @@ class GuideDialect:
 
     def parse_submit(self, data: Any) -> str:
         return _GuideSubmit.model_validate(data).task_id
-
-    def poll_path(self, provider_task_id: str) -> str:
-        return f"{self.submit_path}/{provider_task_id}"
 
     def parse_status(self, data: Any) -> ProviderStatus:
         wire = _GuideTask.model_validate(data)
@@ -190,11 +195,10 @@ class _ToapisTask(BaseModel):
     error: Any = None
 
 
-class ToapisDialect:
+class ToapisDialect(_TaskApi):
     """The vendor's OpenAI-like reference: a flat body, `id`, and `result` on success."""
 
     name = "toapis"
-    submit_path = "/v1/videos/generations"
 
     def submit_body(self, request: VideoRequest, model: str, resolution: str) -> dict[str, Any]:
         images, video = _media_urls(request)
@@ -213,9 +217,6 @@ class ToapisDialect:
 
     def parse_submit(self, data: Any) -> str:
         return _ToapisSubmit.model_validate(data).id
-
-    def poll_path(self, provider_task_id: str) -> str:
-        return f"{self.submit_path}/{provider_task_id}"
 
     def parse_status(self, data: Any) -> ProviderStatus:
         wire = _ToapisTask.model_validate(data)

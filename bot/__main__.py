@@ -11,7 +11,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -155,22 +155,9 @@ async def demo(settings: Settings) -> int:
 
 
 async def simulate(args: argparse.Namespace) -> int:
-    config = SimConfig(
-        render_seconds=args.render_seconds,
-        queue_seconds=args.queue_seconds,
-        fail_rate=args.fail_rate,
-        never_finish_rate=args.never_finish_rate,
-        rate_429=args.rate_429,
-        rate_500=args.rate_500,
-        latency=args.latency,
-        submit_latency=args.submit_latency,
-        drop_after_submit=args.drop_after_submit,
-        error_after_submit=args.error_after_submit,
-        honour_idempotency=not args.no_idempotency,
-        api_key=args.api_key,
-        video_height=args.video_height,
-        seed=args.seed,
-    )
+    knobs = {f.name for f in fields(SimConfig)}
+    given = {name: value for name, value in vars(args).items() if name in knobs}
+    config = SimConfig(**given, honour_idempotency=not args.no_idempotency)
     running = await start_simulator(config, host=args.host, port=args.port)
     print(f"simulator listening on {running.url}  (state: {running.url}/_sim/state)", flush=True)
     stop = asyncio.Event()
