@@ -3,7 +3,6 @@ guarded transitions (UPDATE ... WHERE version=?), and the one `due` query the wo
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +17,7 @@ from bot.domain import LIVE_STATES, Task, TaskState, new_ref
 from bot.errors import QuotaExceeded
 from bot.ports import TaskQuery, UserLimits
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
+from storage.writer import GroupWriter, WriteFailed
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: tasks and their history
@@ -96,52 +96,50 @@ class LedgerError(RuntimeError):
     """The ledger file cannot be opened or written (read-only, full disk, newer schema)."""
 
 
-Statement = tuple[str, tuple[Any, ...]]
-
-
 class SqliteLedger:
-    """The Ledger port on one SQLite file: one connection, one writer, group commit.
+    """The Ledger port on one SQLite file: reads through aiosqlite, every write through one
+    group-committing writer (storage/writer.py). Each write is a single statement: triggers
+    keep the history, so a transition needs nothing more."""
 
-    Writes are single statements (triggers keep the history), queued while a commit is in
-    progress and sent together in the next transaction; a failing statement is undone alone
-    (SQLite's statement-level abort) and a caller resumes only after the COMMIT that holds its
-    write. A burst of a thousand commands therefore costs a few fsyncs, not a thousand."""
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, writer: GroupWriter) -> None:
         self._conn = conn
-        self._queue: list[tuple[Statement, asyncio.Future[int]]] = []
-        self._drainer: asyncio.Task[None] | None = None
+        self._writer = writer
 
     @classmethod
     @asynccontextmanager
     async def open(cls, path: Path) -> AsyncIterator[SqliteLedger]:
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             conn = await aiosqlite.connect(path, isolation_level=None)
-        except sqlite3.Error as err:
+        except (OSError, sqlite3.Error) as err:
             raise LedgerError(f"cannot open the ledger at {path}: {err}") from err
-        ledger = cls(conn)
+        writer = GroupWriter(path)
+        ledger = cls(conn, writer)
         try:
             await ledger._prepare(path)
             yield ledger
         finally:
-            if ledger._drainer is not None:
-                await asyncio.gather(ledger._drainer, return_exceptions=True)
+            await writer.close()
             await conn.close()
 
     async def _prepare(self, path: Path) -> None:
         try:
             await self._conn.execute("PRAGMA busy_timeout=5000")
             mode = await self._scalar("PRAGMA journal_mode=WAL")
-            # FULL: an `accepted` or `submitting` row lost to a power cut can mean a lost
-            # request or a second charge; one fsync per commit costs nothing at chat volume.
-            await self._conn.execute("PRAGMA synchronous=FULL")
-            await self._conn.execute("PRAGMA foreign_keys=ON")
+            await self._writer.open(
+                [
+                    "PRAGMA busy_timeout=5000",
+                    # FULL: an `accepted` or `submitting` row lost to a power cut can mean a
+                    # lost request or a second charge; group commit makes the fsync cheap.
+                    "PRAGMA synchronous=FULL",
+                    "PRAGMA foreign_keys=ON",
+                ]
+            )
             await self._migrate()
             # Prove now, not mid-task, that the file takes writes (read-only mount, full disk).
-            await self._conn.execute("BEGIN IMMEDIATE")
-            await self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS _probe(x)")
-            await self._conn.execute("COMMIT")
+            await self._writer.script(
+                f"BEGIN IMMEDIATE; PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+            )
         except sqlite3.Error as err:
             raise LedgerError(f"the ledger at {path} is not usable: {err}") from err
         if str(mode).lower() != "wal":
@@ -160,13 +158,7 @@ class SqliteLedger:
         for number in range(version, SCHEMA_VERSION):
             # One script per step (triggers hold semicolons), all or nothing.
             step = f"{MIGRATIONS[number]};PRAGMA user_version={number + 1};"
-            script = f"BEGIN IMMEDIATE;{step}COMMIT;"
-            try:
-                await self._conn.executescript(script)
-            except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
-                raise
+            await self._writer.script(f"BEGIN IMMEDIATE;{step}COMMIT;")
 
     async def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         async with self._conn.execute(sql, params) as cursor:
@@ -174,47 +166,10 @@ class SqliteLedger:
         return None if row is None else row[0]
 
     async def _write(self, sql: str, params: tuple[Any, ...]) -> int:
-        """Run one statement in the next group commit; returns its row count once durable."""
-        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._queue.append(((sql, params), done))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain(), name="ledger-commit")
-        return await done
-
-    async def _drain(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue, []
-            await self._commit(batch)
-
-    async def _commit(self, batch: list[tuple[Statement, asyncio.Future[int]]]) -> None:
-        conn = self._conn
-        outcomes: list[tuple[asyncio.Future[int], int, sqlite3.Error | None]] = []
         try:
-            await conn.execute("BEGIN IMMEDIATE")
-            for (sql, params), done in batch:
-                try:
-                    cursor = await conn.execute(sql, params)
-                except sqlite3.IntegrityError as err:
-                    outcomes.append((done, 0, err))
-                else:
-                    outcomes.append((done, cursor.rowcount, None))
-            await conn.execute("COMMIT")
-        except BaseException as err:
-            if conn.in_transaction:
-                await conn.execute("ROLLBACK")
-            for _, done in batch:
-                if not done.done():
-                    done.set_exception(LedgerError(f"the ledger write failed: {err}"))
-            if not isinstance(err, Exception):
-                raise
-            return
-        for done, count, error in outcomes:
-            if done.done():
-                continue  # the caller gave up waiting; its write is committed all the same
-            if error is None:
-                done.set_result(count)
-            else:
-                done.set_exception(error)
+            return await self._writer.write(sql, params)
+        except WriteFailed as err:
+            raise LedgerError(str(err)) from err
 
     # -- the Ledger port ---------------------------------------------------------------------
     async def add(self, task: Task, limits: UserLimits | None = None) -> tuple[Task, bool]:

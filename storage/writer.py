@@ -1,0 +1,110 @@
+"""The ledger's single writer: one SQLite connection on one dedicated thread, group commit.
+
+Writes are single statements, queued while a commit is in progress and sent together in the
+next transaction, in one hop to the writer thread; a failing statement is undone alone
+(SQLite's statement-level abort) and a caller resumes only after the COMMIT that holds its
+write. A burst of a thousand commands therefore costs one or two fsyncs and thread hops, not a
+thousand of each. Reads go through aiosqlite on their own connection (WAL lets them run while
+the writer commits)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+Statement = tuple[str, tuple[Any, ...]]
+Outcome = tuple[int, sqlite3.IntegrityError | None]
+T = TypeVar("T")
+
+
+class WriteFailed(RuntimeError):
+    """The whole transaction failed (disk full, read-only file, I/O error)."""
+
+
+class GroupWriter:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        # One thread, so the connection is only ever used where it was created.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-writer")
+        self._conn: sqlite3.Connection | None = None
+        self._queue: list[tuple[Statement, asyncio.Future[int]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    async def open(self, pragmas: list[str]) -> None:
+        await self._call(self._connect, pragmas)
+
+    def _connect(self, pragmas: list[str]) -> None:
+        self._conn = sqlite3.connect(self._path, isolation_level=None)
+        for pragma in pragmas:
+            self._conn.execute(pragma)
+
+    async def script(self, sql: str) -> None:
+        """Run a whole script (migrations) as it stands: its own BEGIN/COMMIT included."""
+        await self._call(self._script, sql)
+
+    def _script(self, sql: str) -> None:
+        assert self._conn is not None
+        try:
+            self._conn.executescript(sql)
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        if self._drainer is not None:
+            await asyncio.gather(self._drainer, return_exceptions=True)
+        if self._conn is not None:
+            await self._call(self._conn.close)
+        self._thread.shutdown(wait=True)
+
+    async def write(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Run one statement in the next group commit; returns its row count once durable.
+        Raises sqlite3.IntegrityError for that statement alone, WriteFailed for the batch."""
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queue.append(((sql, params), done))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain(), name="ledger-commit")
+        return await done
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                outcomes: list[Outcome] = await self._call(self._apply, [s for s, _ in batch])
+            except Exception as err:  # the batch failed as a whole: tell every caller
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(WriteFailed(f"the ledger write failed: {err}"))
+                continue
+            for (_, done), (count, error) in zip(batch, outcomes, strict=True):
+                if done.done():
+                    continue  # the caller gave up waiting; its write is committed all the same
+                if error is None:
+                    done.set_result(count)
+                else:
+                    done.set_exception(error)
+
+    def _apply(self, statements: list[Statement]) -> list[Outcome]:
+        conn = self._conn
+        assert conn is not None
+        outcomes: list[Outcome] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in statements:
+                try:
+                    outcomes.append((conn.execute(sql, params).rowcount, None))
+                except sqlite3.IntegrityError as err:
+                    outcomes.append((0, err))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return outcomes
