@@ -37,6 +37,8 @@ class ChaosReport:
     untold: int
     provider_tasks: int
     integrity: str
+    graceful_stops: int = 0
+    graceful_failures: int = 0
 
     def table(self) -> str:
         rows = [(name, value) for name, value in asdict(self).items()]
@@ -94,6 +96,7 @@ def run_chaos(workdir: Path, tasks: int = 50, kills: int = 20, seed: int = 1) ->
     }
     lines = [f"@c{i} /video chaos scene {i}" for i in range(tasks)]
     per_run = -(-tasks // (kills + 1))
+    terms: list[int] = []
     try:
         for run in range(kills + 1):
             sent = lines[: min(tasks, (run + 1) * per_run)]
@@ -113,21 +116,40 @@ def run_chaos(workdir: Path, tasks: int = 50, kills: int = 20, seed: int = 1) ->
                 # acknowledged arrive again, as a platform's retry would (same event id).
                 bot.stdin.write("\n".join(sent) + "\n")
                 bot.stdin.flush()
-                if final:
-                    bot.stdin.close()
-                    bot.wait(timeout=300)
-                else:
-                    time.sleep(rng.uniform(0.05, 1.6))  # the kill lands wherever it lands
-                    bot.kill()
-                    bot.wait(timeout=30)
+                try:
+                    if final:
+                        bot.stdin.close()
+                        bot.wait(timeout=300)
+                    elif run % 4 == 3:
+                        # A graceful stop (SIGTERM, as `docker stop` sends): in-flight writes
+                        # finish, the process exits 0 by itself, live tasks resume next start.
+                        _wait_until_serving(workdir / f"run{run:03d}.out")
+                        time.sleep(rng.uniform(0.0, 1.2))
+                        bot.terminate()
+                        terms.append(bot.wait(timeout=60))
+                    else:
+                        time.sleep(rng.uniform(0.05, 1.6))  # the kill lands wherever it lands
+                        bot.kill()
+                        bot.wait(timeout=30)
+                finally:
                     with contextlib.suppress(BrokenPipeError):
                         bot.stdin.close()
-        return _audit(workdir, url, tasks, kills)
+        report = _audit(workdir, url, tasks, kills)
+        report.graceful_stops = len(terms)
+        report.graceful_failures = sum(1 for code in terms if code != 0)
+        return report
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)
         if simulator.stdout is not None:
             simulator.stdout.close()
+
+
+def _wait_until_serving(transcript: Path, limit: float = 30.0) -> None:
+    """A graceful stop targets a running bot (one that has answered), not one still importing."""
+    deadline = time.monotonic() + limit
+    while transcript.stat().st_size == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _audit(workdir: Path, url: str, tasks: int, kills: int) -> ChaosReport:
