@@ -32,31 +32,33 @@ import hashlib
 import ipaddress
 import logging
 import os
-import re
-import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
 import httpx
 
+from adapters.addresses import (
+    IPAddress,
+    Resolver,
+    address_refusal,
+    host_allowed,
+    ip_literal,
+    is_odd_ipv4,
+    origin,
+    system_resolver,
+)
+from adapters.pinned import PIN_EXTENSION, PinnedTransport
 from bot.errors import MediaError
 from bot.media import MAX_VIDEO_BYTES
 
 log = logging.getLogger("videobot.fetch")
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-PIN_EXTENSION = "videobot.pinned_address"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
-_CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
-_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
-_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
-# What inet_aton() accepts as one part of an IPv4 address: decimal, octal (leading 0) or hex.
-_INET_ATON_PART = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 # Headers the fetcher owns; a caller cannot set them.
 _RESERVED_HEADERS = frozenset(
     {"host", "accept-encoding", "connection", "content-length", "transfer-encoding", "te"}
@@ -137,177 +139,6 @@ class FetchResult:
     redirects: int
     path: Path | None = None  # fetch_to_file
     data: bytes | None = None  # fetch_bytes
-
-
-# -- address checks (pure, unit-testable) -------------------------------------------------------
-def address_refusal(address: IPAddress, *, allow_loopback: bool = False) -> str | None:
-    """Why `address` may not be fetched from, or None when it is a public address."""
-    if isinstance(address, ipaddress.IPv6Address):
-        inner = _embedded_ipv4(address)
-        if inner is not None:
-            return inner
-        if address.scope_id:
-            return "a scoped (link-local) IPv6 address"
-    if address.is_loopback:
-        return None if allow_loopback else "a loopback address"
-    if address.is_link_local:
-        return "a link-local address (cloud metadata services live there)"
-    if isinstance(address, ipaddress.IPv4Address) and address in _CGNAT:
-        return "a carrier-grade NAT address (100.64.0.0/10)"
-    if address.is_unspecified:
-        return "an unspecified address"
-    if address.is_multicast:
-        return "a multicast address"
-    if address.is_private:
-        return "a private address"
-    if address.is_reserved or not address.is_global:
-        return "not a public address"
-    return None
-
-
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> str | None:
-    """IPv6 spellings that carry an IPv4 address: refused outright (mapped/compatible) or
-    refused when the IPv4 address inside is not public (6to4, Teredo, NAT64)."""
-    if address.ipv4_mapped is not None:
-        return "an IPv4-mapped IPv6 address"
-    if address in _IPV4_COMPATIBLE and int(address) > 1:
-        return "an IPv4-compatible IPv6 address"
-    inner: list[ipaddress.IPv4Address] = []
-    if address.sixtofour is not None:
-        inner.append(address.sixtofour)
-    if address.teredo is not None:
-        inner.extend(address.teredo)
-    if any(address in net for net in _NAT64):
-        inner.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-    for v4 in inner:
-        why = address_refusal(v4)
-        if why is not None:
-            return f"an IPv6 address wrapping {v4}, {why}"
-    return None
-
-
-def is_odd_ipv4(host: str) -> bool:
-    """Whether `host` is an IPv4 address in a spelling other than a.b.c.d in decimal, which
-    resolvers still accept (`0x7f.1`, `2130706433`, `017700000001`, `127.1`)."""
-    host = host.rstrip(".").lower()
-    parts = host.split(".")
-    if not 1 <= len(parts) <= 4 or not all(_INET_ATON_PART.match(part) for part in parts):
-        return False
-    try:
-        ipaddress.IPv4Address(host)
-    except ValueError:
-        return True
-    return False
-
-
-def host_allowed(host: str, patterns: tuple[str, ...]) -> bool:
-    host = host.rstrip(".").lower()
-    for pattern in patterns:
-        pattern = pattern.rstrip(".").lower()  # noqa: PLW2901
-        if pattern.startswith("*."):
-            if host.endswith(pattern[1:]) and len(host) > len(pattern) - 1:
-                return True
-        elif host == pattern:
-            return True
-    return False
-
-
-def _literal(host: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(host.rstrip(".") if ":" not in host else host)
-    except ValueError:
-        return None
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    default = {"http": 80, "https": 443}.get(url.scheme)
-    return (
-        url.scheme,
-        url.raw_host.decode("ascii", "replace").rstrip(".").lower(),
-        url.port or default,
-    )
-
-
-# -- name resolution ----------------------------------------------------------------------------
-Resolver = Callable[[str, int], Awaitable[list[str]]]
-
-
-async def system_resolver(host: str, port: int) -> list[str]:
-    """Every TCP address the system resolver gives for `host`, in its preferred order."""
-    infos = await asyncio.get_running_loop().getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-    )
-    found: list[str] = []
-    for family, _type, _proto, _name, sockaddr in infos:
-        if family == socket.AF_INET:
-            found.append(str(sockaddr[0]))
-        elif family == socket.AF_INET6 and len(sockaddr) == 4:
-            text, scope = str(sockaddr[0]), sockaddr[3]
-            if scope and "%" not in text:  # a scope id marks a link-local answer: keep it
-                text = f"{text}%{scope}"
-            found.append(text)
-    return found
-
-
-# -- the pinned transport -----------------------------------------------------------------------
-class _ClosingStream(httpx.AsyncByteStream):
-    """A response body that closes its one-shot transport when it is closed."""
-
-    def __init__(self, inner: httpx.AsyncByteStream, transport: httpx.AsyncHTTPTransport) -> None:
-        self._inner = inner
-        self._transport = transport
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._inner:
-            yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._inner.aclose()
-        finally:
-            await self._transport.aclose()
-
-
-class PinnedTransport(httpx.AsyncBaseTransport):
-    """Sends each request to the IP address in its `PIN_EXTENSION`, never to whatever the
-    URL's host resolves to now. The Host header and the TLS server name (SNI, and so the
-    certificate check) stay the URL's host. A request without a pinned address is refused.
-
-    Each request gets its own connection (a one-shot httpcore pool): a pool keyed by IP address
-    could otherwise hand a TLS connection verified for one host name to a request for another.
-    """
-
-    def __init__(self, verify: ssl.SSLContext | None = None) -> None:
-        self._ssl = verify or httpx.create_ssl_context(trust_env=False)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        pinned = request.extensions.get(PIN_EXTENSION)
-        if not isinstance(pinned, str) or _literal(pinned) is None:
-            raise FetchRefused("Refused a request whose address was not checked first.")
-        extensions = {k: v for k, v in request.extensions.items() if k != PIN_EXTENSION}
-        host = request.url.raw_host.decode("ascii")
-        if request.url.scheme == "https" and _literal(host) is None:
-            extensions["sni_hostname"] = host.rstrip(".")
-        routed = httpx.Request(
-            request.method,
-            request.url.copy_with(host=pinned),
-            headers=request.headers,  # already holds Host: <the URL's host>
-            stream=request.stream,
-            extensions=extensions,
-        )
-        transport = httpx.AsyncHTTPTransport(verify=self._ssl, trust_env=False, retries=0)
-        try:
-            response = await transport.handle_async_request(routed)
-        except BaseException:
-            await transport.aclose()
-            raise
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=_ClosingStream(response.stream, transport),
-            extensions=response.extensions,
-        )
 
 
 # -- the fetcher --------------------------------------------------------------------------------
@@ -438,7 +269,7 @@ class SafeFetcher:
     ) -> tuple[httpx.Response, _Hop, str, int]:
         extra = {k: v for k, v in (headers or {}).items() if k.lower() not in _RESERVED_HEADERS}
         hop = await self._check(url, source)
-        first = _origin(hop.url)
+        first = origin(hop.url)
         for redirects in range(self.policy.max_redirects + 1):
             response, address = await self._send(hop, extra)
             if response.status_code not in _REDIRECTS:
@@ -468,7 +299,7 @@ class SafeFetcher:
                 raise FetchRefused(
                     f"Refused a redirect from {hop.host}: {err}", host=err.host
                 ) from None
-            if extra and _origin(hop.url) != first:
+            if extra and origin(hop.url) != first:
                 log.debug("redirected to another origin: dropping the caller's headers")
                 extra = {}  # credentials never follow a redirect to another origin
         raise FetchRefused(
@@ -579,7 +410,7 @@ class SafeFetcher:
         return _Hop(url=url, host=host, addresses=addresses)
 
     async def _resolve(self, url: httpx.URL, host: str) -> tuple[str, ...]:
-        literal = _literal(url.host)
+        literal = ip_literal(url.host)
         if literal is not None:
             found: list[IPAddress] = [literal]
         else:

@@ -24,20 +24,17 @@ import httpx
 import pytest
 from aiohttp import web
 
+from adapters.addresses import address_refusal, host_allowed, is_odd_ipv4
 from adapters.fetch import (
-    PIN_EXTENSION,
     FetchError,
     FetchPolicy,
     FetchRefused,
     FetchStatus,
     FetchTooLarge,
     FetchUnavailable,
-    PinnedTransport,
     SafeFetcher,
-    address_refusal,
-    host_allowed,
-    is_odd_ipv4,
 )
+from adapters.pinned import PIN_EXTENSION, PinnedTransport, UncheckedAddress
 from bot.errors import MediaError
 
 LOOPBACK = FetchPolicy(allow_loopback=True, connect_timeout=2, read_timeout=2, total_timeout=5)
@@ -349,10 +346,10 @@ async def test_source_allowlist_applies(
 
 async def test_pinned_transport_refuses_unchecked_requests() -> None:
     transport = PinnedTransport()
-    with pytest.raises(FetchRefused):
+    with pytest.raises(UncheckedAddress):
         await transport.handle_async_request(httpx.Request("GET", "https://example.com/"))
     bad = httpx.Request("GET", "https://example.com/", extensions={PIN_EXTENSION: "nope"})
-    with pytest.raises(FetchRefused):
+    with pytest.raises(UncheckedAddress):
         await transport.handle_async_request(bad)
 
 
