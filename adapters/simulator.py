@@ -20,9 +20,8 @@ from aiohttp import web
 
 from adapters.mp4 import render_mp4
 from adapters.simstate import SimTask, Stats
+from adapters.simwire import MODELS, error, task_view, validate
 
-MODELS = frozenset({"gemini_omni_flash", "gemini_omni", "gemini-omni-flash"})
-_GUIDE_MODES = {"text-to-video", "image-to-video", "r2v", "video-edit"}
 _POLICY_WORDS = re.compile(r"\b(forbidden|nsfw|gore)\b", re.IGNORECASE)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -93,15 +92,15 @@ class Simulator:
             key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
             if not key or (cfg.api_key is not None and key != cfg.api_key):
                 self.stats.responses_401 += 1
-                return _error(401, "authentication_error", "Invalid or missing API key.")
+                return error(401, "authentication_error", "Invalid or missing API key.")
         if request.path.startswith("/v1/") and self.rng.random() < cfg.rate_429:
             self.stats.responses_429 += 1
-            response = _error(429, "rate_limit_exceeded", "Too many requests; slow down.")
+            response = error(429, "rate_limit_exceeded", "Too many requests; slow down.")
             response.headers["Retry-After"] = f"{cfg.retry_after:g}"
             return response
         if request.path.startswith("/v1/") and self.rng.random() < cfg.rate_500:
             self.stats.responses_500 += 1
-            response = _error(500, "internal_error", "Transient upstream failure.")
+            response = error(500, "internal_error", "Transient upstream failure.")
             response.headers["x-request-id"] = f"req_{uuid.uuid4().hex[:12]}"
             return response
         return await handler(request)  # type: ignore[no-any-return]
@@ -111,14 +110,14 @@ class Simulator:
         try:
             body = await request.json()
         except ValueError:
-            return _error(400, "invalid_request_error", "The body is not valid JSON.")
+            return error(400, "invalid_request_error", "The body is not valid JSON.")
         if not isinstance(body, dict):
-            return _error(400, "invalid_request_error", "The body must be a JSON object.")
+            return error(400, "invalid_request_error", "The body must be a JSON object.")
         dialect = "guide" if isinstance(body.get("input"), dict) else "toapis"
         try:
-            spec = _validate(body, dialect, self.config.durations)
+            spec = validate(body, dialect, self.config.durations)
         except ValueError as err:
-            return _error(400, "invalid_request_error", str(err), code="invalid_request")
+            return error(400, "invalid_request_error", str(err), code="invalid_request")
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key:
             self.stats.submits_by_key[key] += 1
@@ -139,7 +138,7 @@ class Simulator:
         if self.config.error_after_submit and self.rng.random() < self.config.error_after_submit:
             # The gateway created (and will bill) the task, then failed to say so.
             self.stats.responses_500 += 1
-            response = _error(500, "internal_error", "Transient upstream failure.")
+            response = error(500, "internal_error", "Transient upstream failure.")
             response.headers["x-request-id"] = f"req_{uuid.uuid4().hex[:12]}"
             return response
         return web.json_response(self._view(task, dialect, created=True))
@@ -173,58 +172,25 @@ class Simulator:
     async def _poll(self, request: web.Request) -> web.StreamResponse:
         task = self.tasks.get(request.match_info["task_id"])
         if task is None:
-            return _error(404, "not_found", "No such task.")
+            return error(404, "not_found", "No such task.")
         self.stats.polls_by_task[task.task_id] += 1
         return web.json_response(self._view(task, task.dialect))
 
     def _view(self, task: SimTask, dialect: str, created: bool = False) -> dict[str, Any]:
-        state, progress = task.status(self.clock())
-        if state == "completed" and task.done_at is None:
-            task.done_at = self.clock()
-        expires = task.created_wall.timestamp() + (task.finishes_at - task.created)
-        expires += self.config.result_ttl
+        now = self.clock()
+        if task.status(now)[0] == "completed" and task.done_at is None:
+            task.done_at = now
         url = f"{self.base_url}/files/{task.task_id}.mp4"
-        if dialect == "guide":
-            view: dict[str, Any] = {
-                "task_id": task.task_id,
-                "model": task.model,
-                "mode": task.mode,
-                "status": "queued" if created else state,
-                "created_at": task.created_wall.isoformat().replace("+00:00", "Z"),
-            }
-            if not created:  # the submit answer carries no progress (UPSTREAM.md)
-                view["progress"] = progress
-            if state == "completed" and not created:
-                view["video_url"] = url
-                view["expires_at"] = datetime.fromtimestamp(expires, UTC).isoformat()
-            if state == "failed" and not created:
-                view["error"] = task.error()
-            return view
-        view = {
-            "id": task.task_id,
-            "object": "generation.task",
-            "model": task.model,
-            "status": "queued" if created else {"running": "in_progress"}.get(state, state),
-            "created_at": int(task.created_wall.timestamp()),
-        }
-        if not created:
-            view["progress"] = progress
-        if state == "completed" and not created:
-            view["result"] = url
-            view["completed_at"] = int(expires - self.config.result_ttl)
-            view["expires_at"] = int(expires)
-        if state == "failed" and not created:
-            view["error"] = task.error()
-        return view
+        return task_view(task, dialect, now, url, self.config.result_ttl, created)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         task = self.tasks.get(request.match_info["task_id"])
         if task is None or task.status(self.clock())[0] != "completed":
-            return _error(404, "not_found", "No such video.")
+            return error(404, "not_found", "No such video.")
         # The link lives result_ttl from the moment the render finished (what `expires_at`
         # announces), whether or not anyone polled in between.
         if self.clock() - task.finishes_at > self.config.result_ttl:
-            return _error(403, "expired", "This link has expired.")
+            return error(403, "expired", "This link has expired.")
         self.stats.downloads_by_task[task.task_id] += 1
         data = await asyncio.to_thread(
             render_mp4, task.prompt, task.aspect_ratio, task.duration, self.config.video_height
@@ -235,7 +201,7 @@ class Simulator:
         post = await request.post()
         upload = post.get("file")
         if not isinstance(upload, web.FileField):
-            return _error(400, "invalid_request_error", "Send the image as multipart field `file`.")
+            return error(400, "invalid_request_error", "Send the image as multipart field `file`.")
         data = upload.file.read()
         name = hashlib.sha256(data).hexdigest()[:24]
         self.uploads[name] = (data, upload.content_type)
@@ -245,12 +211,12 @@ class Simulator:
     async def _uploaded(self, request: web.Request) -> web.StreamResponse:
         found = self.uploads.get(request.match_info["name"])
         if found is None:
-            return _error(404, "not_found", "No such upload.")
+            return error(404, "not_found", "No such upload.")
         return web.Response(body=found[0], content_type=found[1])
 
     async def _chat_trap(self, request: web.Request) -> web.StreamResponse:
         # What gateways answer when a video model is called on the chat endpoint.
-        return _error(400, "invalid_request_error", "invalid apitype: -1")
+        return error(400, "invalid_request_error", "invalid apitype: -1")
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"object": "list", "data": [{"id": m} for m in sorted(MODELS)]})
@@ -270,15 +236,15 @@ class Simulator:
         except ValueError:
             changes = None
         if not isinstance(changes, dict):
-            return _error(400, "invalid_request_error", "send a JSON object of knobs")
+            return error(400, "invalid_request_error", "send a JSON object of knobs")
         known = {f.name: f for f in fields(SimConfig)}
         unknown = set(changes) - set(known)
         if unknown:
-            return _error(400, "invalid_request_error", f"unknown knobs: {sorted(unknown)}")
+            return error(400, "invalid_request_error", f"unknown knobs: {sorted(unknown)}")
         try:
             changes = {name: _knob(name, value) for name, value in changes.items()}
         except (TypeError, ValueError) as err:
-            return _error(400, "invalid_request_error", str(err))
+            return error(400, "invalid_request_error", str(err))
         self.config = replace(self.config, **changes)
         if "seed" in changes:
             self.rng = random.Random(self.config.seed)
@@ -312,66 +278,6 @@ def _knob(name: str, value: Any) -> Any:
     if name == "video_height" and (value is None or value < 16):
         raise ValueError(f"{name} must be an integer >= 16")
     return value
-
-
-def _validate(body: dict[str, Any], dialect: str, durations: tuple[int, ...]) -> dict[str, Any]:
-    """The gateway's 400 rules, with messages naming the field and what is allowed."""
-    fields_ = body["input"] if dialect == "guide" else body
-    model = body.get("model")
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
-    mode = body.get("mode", "")
-    if dialect == "guide" and mode not in _GUIDE_MODES:
-        raise ValueError(f"mode must be one of {sorted(_GUIDE_MODES)}")
-    prompt = fields_.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError("prompt is required")
-    duration = fields_.get("duration", 6)
-    if isinstance(duration, float) and duration.is_integer():
-        duration = int(duration)  # 6.0 is 6; the renderer needs whole seconds
-    if isinstance(duration, bool) or not isinstance(duration, int) or duration not in durations:
-        raise ValueError(f"duration must be one of {list(durations)}")
-    ratio = fields_.get("aspect_ratio", "16:9")
-    if ratio not in ("16:9", "9:16"):
-        raise ValueError("aspect_ratio must be 16:9 or 9:16")
-    if str(fields_.get("resolution", "720P")).upper() != "720P":
-        raise ValueError("resolution: only 720P is supported")
-    images = fields_.get("image_urls") or []
-    video = fields_.get("video_url")
-    if not isinstance(images, list) or not all(isinstance(u, str) and u for u in images):
-        raise ValueError("image_urls must be a list of URLs")
-    if video is not None and not isinstance(video, str):
-        raise ValueError("video_url must be a URL")
-    if dialect == "toapis":
-        if len(images) not in (0, 1, 3):
-            raise ValueError("image_urls takes 0, 1 or 3 images")
-        mode = (
-            "video-edit"
-            if video
-            else {0: "text-to-video", 1: "image-to-video"}.get(len(images), "r2v")
-        )
-    rules = {
-        "text-to-video": not images and not video,
-        "image-to-video": len(images) == 1 and not video,
-        "r2v": len(images) >= 1 and not video,
-        "video-edit": bool(video) and not images,
-    }
-    if not rules[mode]:
-        raise ValueError(f"the media given do not fit mode {mode}")
-    return {
-        "model": model,
-        "mode": mode,
-        "prompt": prompt,
-        "duration": duration,
-        "aspect_ratio": ratio,
-        "image_count": len(images),
-    }
-
-
-def _error(status: int, kind: str, message: str, code: str | None = None) -> web.Response:
-    return web.json_response(
-        {"error": {"type": kind, "message": message, "code": code or kind}}, status=status
-    )
 
 
 @dataclass
