@@ -24,6 +24,7 @@ from adapters.console import ConsoleChat, ConsoleSession
 from adapters.dialects import DIALECTS
 from adapters.doctor import run_doctor
 from adapters.intake import MediaIntake
+from adapters.metrics import MetricsServer, PrometheusObserver
 from adapters.ops import print_tasks, show_task
 from adapters.provider import HttpProvider
 from adapters.simulator import IDEMPOTENCY_HEADER, SimConfig, start_simulator
@@ -32,7 +33,7 @@ from bot.config import Settings
 from bot.domain import ReplyTarget
 from bot.errors import VideobotError
 from bot.policy import WorkerPolicy
-from bot.ports import Chat
+from bot.ports import Chat, NullObserver, Observer
 from bot.service import VideoService
 from bot.worker import Worker
 from storage.ledger import LedgerError, SqliteLedger
@@ -51,6 +52,17 @@ class Engine:
     worker: Worker
     service: VideoService
     chats: dict[str, Chat]
+    observer: Observer
+
+    def serve_metrics(
+        self, settings: Settings, group: asyncio.TaskGroup, stop: asyncio.Event
+    ) -> None:
+        """Serve `/metrics` and `/healthz` in the caller's TaskGroup (VIDEOBOT_METRICS_PORT)."""
+        if isinstance(self.observer, PrometheusObserver) and settings.metrics_port is not None:
+            server = MetricsServer(
+                self.observer, self.ledger, settings.metrics_host, settings.metrics_port
+            )
+            group.create_task(server.serve(stop))
 
 
 @contextlib.asynccontextmanager
@@ -68,6 +80,7 @@ async def open_engine(
         )
     policy = policy or settings.worker_policy()
     chats: dict[str, Chat] = {}
+    observer: Observer = NullObserver() if settings.metrics_port is None else PrometheusObserver()
     timeout = httpx.Timeout(settings.http_timeout, connect=10.0)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
     async with (
@@ -84,6 +97,7 @@ async def open_engine(
             upload_path=settings.upload_path,
             idempotency_header=settings.idempotency_header,
             retry_base=settings.retry_base_seconds,
+            observer=observer,
         )
         worker = Worker(
             ledger,
@@ -93,9 +107,10 @@ async def open_engine(
             clock,
             scratch_dir=settings.data_dir / "tmp",
             resubmit_safe=provider.resubmit_safe,
+            observer=observer,
         )
         service = VideoService(ledger, policy, clock, worker.wake, settings.access_policy())
-        yield Engine(ledger, provider, worker, service, chats)
+        yield Engine(ledger, provider, worker, service, chats, observer)
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -139,13 +154,17 @@ async def demo(settings: Settings) -> int:
             session = ConsoleSession(engine.service, intake, chat, settings.profile(), sys.stdout)
             stop = asyncio.Event()
             _stop_on_signals(stop)
-            async with asyncio.TaskGroup() as group:
-                group.create_task(engine.worker.run(stop))
-                reading = group.create_task(session.run(sys.stdin))
-                stopping = group.create_task(stop.wait())
-                await asyncio.wait({reading, stopping}, return_when="FIRST_COMPLETED")
-                stop.set()
-                reading.cancel()
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(engine.worker.run(stop))
+                    engine.serve_metrics(settings, group, stop)
+                    reading = group.create_task(session.run(sys.stdin))
+                    stopping = group.create_task(stop.wait())
+                    await asyncio.wait({reading, stopping}, return_when="FIRST_COMPLETED")
+                    stop.set()
+                    reading.cancel()
+            finally:
+                chat.close()  # progress bars off the screen; the thread lines stay
     finally:
         if simulator:
             await simulator.close()
@@ -213,6 +232,7 @@ async def run(settings: Settings) -> int:
         _stop_on_signals(stop)
         async with asyncio.TaskGroup() as group:
             group.create_task(engine.worker.run(stop))
+            engine.serve_metrics(settings, group, stop)
             for adapter in adapters:
                 group.create_task(adapter.serve(stop))
             log.info("videobot running: %s", ", ".join(a.platform for a in adapters))

@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from bot import messages
 from bot.domain import Task
 from bot.errors import DeliveryError, DeliveryTransient, MessageGone
+from bot.messages import StatusView
 from bot.policy import WorkerPolicy, backoff
-from bot.ports import Chat, Ledger
+from bot.ports import Chat, Ledger, StatusFinder
 
 log = logging.getLogger("videobot.worker")
 
@@ -58,9 +59,10 @@ class StatusBoard:
         last = self._shown.get(task.task_id)
         try:
             if task.status_message_id is None:
-                message_id = await chat.post_status(task.target, view, task.nonce("s"))
-                self._shown[task.task_id] = (key, now)
-                return await self._save(task, task.with_status_message(message_id, now))
+                posted = await self._post(chat, task, view)
+                if posted is not None:
+                    self._shown[task.task_id] = (key, now)
+                return posted
             recent = last is not None and now - last[1] < self._policy.status_interval
             if last and not force and (last[0] == key or recent):
                 return task
@@ -81,6 +83,26 @@ class StatusBoard:
         except DeliveryError as err:
             log.warning("task %s: status message not updated: %s", task.ref, err)
         return task
+
+    async def _post(self, chat: Chat, task: Task, view: StatusView) -> Task | None:
+        """Post the status message once, even across a crash: a chat that can find its own
+        posts (StatusFinder) gets a marker written first, and after a crash between posting
+        and saving the message id it finds that post instead of making a second one."""
+        now = self._clock()
+        key = task.nonce("s")
+        if isinstance(chat, StatusFinder):
+            if task.status_posting:
+                found = await chat.find_status(task.target, key)
+                if found is not None:
+                    log.info("task %s: found its status message after a restart", task.ref)
+                    return await self._save(task, task.with_status_message(found, now))
+            else:
+                marked = await self._save(task, task.status_post_started(now))
+                if marked is None:
+                    return None
+                task = marked
+        message_id = await chat.post_status(task.target, view, key)
+        return await self._save(task, task.with_status_message(message_id, self._clock()))
 
     async def finish(self, task: Task) -> bool:
         """Show the final status; only then is the row done (next_check_at cleared).

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
         "human", validation_alias=_env("VIDEOBOT_LOG_FORMAT")
     )
     demo_render_seconds: float = Field(6.0, validation_alias=_env("VIDEOBOT_DEMO_RENDER_SECONDS"))
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, validation_alias=_env("VIDEOBOT_METRICS_PORT")
+    )
+    metrics_host: str = Field("127.0.0.1", validation_alias=_env("VIDEOBOT_METRICS_HOST"))
 
     # -- access and quotas --------------------------------------------------------------
     daily_limit: int | None = Field(None, ge=1, validation_alias=_env("VIDEOBOT_DAILY_LIMIT"))
@@ -109,6 +113,12 @@ class Settings(BaseSettings):
                 )
             return tuple(int(p) for p in parts)
         return value
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _blank_is_off(cls, value: object) -> object:
+        # `VIDEOBOT_METRICS_PORT=` in an env file means "no metrics", not a validation error.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("allowed_channels", "allowed_users", "admins", mode="before")
     @classmethod

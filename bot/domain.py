@@ -184,6 +184,7 @@ class Task:
     attempts: int = 0
     polls: int = 0
     retry_of: str | None = None
+    status_posting: bool = False
     note: str | None = field(default=None, compare=False)
 
     # -- transitions -------------------------------------------------------------------------
@@ -195,7 +196,11 @@ class Task:
             raise InvalidTransition(f"task {self.ref} is {self.state}, expected {states}")
 
     def with_status_message(self, message_id: str, now: datetime) -> Task:
-        return replace(self, status_message_id=message_id, updated_at=now)
+        return replace(self, status_message_id=message_id, status_posting=False, updated_at=now)
+
+    def status_post_started(self, now: datetime) -> Task:
+        """About to post the status message: after a crash, look for it before posting again."""
+        return replace(self, status_posting=True, updated_at=now)
 
     def staged(self, request: VideoRequest, now: datetime) -> Task:
         self._expect(TaskState.ACCEPTED)

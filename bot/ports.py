@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.domain import MediaRef, ReplyTarget, Task, TaskState, VideoRequest
 from bot.messages import StatusView
@@ -157,6 +157,17 @@ class Chat(Protocol):
         self, target: ReplyTarget, status_message_id: str | None, text: str, key: str
     ) -> str:
         """The fallback when a file cannot be uploaded: a message with the result link."""
+        ...
+
+
+@runtime_checkable
+class StatusFinder(Protocol):
+    """A chat that can find a status message it posted earlier (by the key it was posted
+    with). The worker then posts each status message once even if it crashed between the
+    post and recording the message id."""
+
+    async def find_status(self, target: ReplyTarget, key: str) -> str | None:
+        """The message id of the status message posted under `key`, if there is one."""
         ...
 
 

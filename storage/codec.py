@@ -36,6 +36,7 @@ _BODY_FIELDS = (
     "polls",
     "retry_of",
     "note",
+    "status_posting",
 )
 
 
@@ -110,5 +111,5 @@ def row_to_task(row: Any) -> Task:
         provider_task_id=ptid,
         deadline_at=deadline,
         **times,
-        **{name: body.get(name) for name in _BODY_FIELDS},
+        **{name: body[name] for name in _BODY_FIELDS if name in body},
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from adapters.intake import MediaIntake
+from bot import messages
 from bot.domain import Mode, Profile, TaskState, VideoRequest
 from bot.errors import DeliveryError, DeliveryTransient
 from bot.worker import Worker
@@ -364,3 +365,35 @@ async def test_a_deleted_status_message_is_posted_again(engine: Engine) -> None:
     assert done.status_message_id != first
     assert engine.chat.last_view(done.status_message_id or "").state == "delivered"
     assert len(engine.chat.uploads) == 1
+
+
+async def test_a_crash_between_posting_the_status_and_saving_it_posts_once(
+    engine: Engine,
+) -> None:
+    from tests.fakes.chat import FindingChat
+
+    chat = FindingChat(ledger=engine.ledger)
+    worker = Worker(
+        engine.ledger,
+        engine.provider,
+        {"test": chat},
+        TEST_POLICY,
+        engine.clock.now,
+        scratch_dir=Path("/tmp") / "videobot-test-scratch",
+    )
+    task, _ = await engine.service.accept(t2v(), target(), "evt")
+    # What a crash right after the platform accepted the post leaves behind: the marker
+    # written before posting, the post on the platform, no message id in the ledger.
+    await engine.ledger.save(task, task.status_post_started(engine.clock.now()))
+    view = messages.status_view(task, engine.clock.now())
+    await chat.post_status(task.target, view, task.nonce("s"))
+    await replace(engine, worker=worker, chat=chat).run_until_idle()
+    done = await engine.ledger.get(task.ref)
+    assert done is not None and done.state is TaskState.DELIVERED
+    assert list(chat.posts) == ["m1"]  # found after the restart, not posted again
+    assert done.status_message_id == "m1" and chat.last_view("m1").state == "delivered"
+    assert chat.marked_before_post == [True]
+
+    other, _ = await engine.service.accept(t2v("fresh"), target(), "evt-2")
+    await replace(engine, worker=worker, chat=chat).run_until_idle()
+    assert chat.marked_before_post == [True, True]  # the marker is always written first

@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.domain import ReplyTarget
 from bot.errors import DeliveryError, DeliveryTransient
 from bot.messages import StatusView
-from bot.ports import Checkpoint, Delivery
+from bot.ports import Checkpoint, Delivery, Ledger
 
 
 @dataclass
@@ -78,4 +78,27 @@ class FakeChat:
         return [views[-1] for views in self.posts.values() if views[-1].final]
 
 
-__all__ = ["DeliveryError", "DeliveryTransient", "FakeChat", "Upload"]
+@dataclass
+class FindingChat(FakeChat):
+    """A chat that can find its own status posts by key (as Slack's message metadata and
+    Discord's nonce allow). With a ledger it records, at each post, whether the task's row
+    already carried the "posting" marker (it must, or a crash could post twice)."""
+
+    ledger: Ledger | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+    marked_before_post: list[bool] = field(default_factory=list)
+
+    async def post_status(self, target: ReplyTarget, view: StatusView, key: str) -> str:
+        if self.ledger is not None:
+            row = await self.ledger.get(view.ref)
+            if row is not None and row.status_message_id is None:
+                self.marked_before_post.append(row.status_posting)
+        message_id = await super().post_status(target, view, key)
+        self.keys[key] = message_id
+        return message_id
+
+    async def find_status(self, target: ReplyTarget, key: str) -> str | None:
+        return self.keys.get(key)
+
+
+__all__ = ["DeliveryError", "DeliveryTransient", "FakeChat", "FindingChat", "Upload"]
