@@ -1,29 +1,46 @@
 # videobot: one process serving Slack and/or Discord plus the worker; the ledger lives on /data.
+# tests/test_docker.py runs this file's ENTRYPOINT, CMD and HEALTHCHECK with its ENV.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    VIDEOBOT_DATA_DIR=/data
+    VIDEOBOT_DATA_DIR=/data \
+    VIDEOBOT_METRICS_PORT=9100 \
+    VIDEOBOT_METRICS_HOST=0.0.0.0
 
 WORKDIR /app
 
-# Dependencies first, in their own layer: code edits do not reinstall them.
-COPY pyproject.toml README.md ./
-RUN mkdir bot adapters storage && touch bot/__init__.py adapters/__init__.py storage/__init__.py \
-    && pip install . && pip uninstall -y videobot
+# Dependencies first, in their own layer, from pyproject.toml alone: code edits reuse it.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
 
+# The code, installed in place (no dependency resolution): `videobot doctor` reads
+# slack-manifest.yml beside the packages.
+COPY README.md slack-manifest.yml ./
 COPY bot ./bot
 COPY adapters ./adapters
 COPY storage ./storage
-RUN pip install --no-deps .
+RUN pip install --no-deps --editable .
 
-RUN useradd --create-home --uid 10001 videobot && mkdir -p /data && chown videobot /data
+RUN useradd --create-home --no-log-init --uid 10001 videobot \
+    && mkdir -p /data \
+    && chown videobot:videobot /data
 USER videobot
 VOLUME ["/data"]
 
-# Exec form: SIGTERM reaches Python, which finishes in-flight writes and exits; live tasks
-# resume at the next start.
+# 9100: /metrics and /healthz. 3000: Slack HTTP mode (/slack/events), unused in Socket Mode.
+EXPOSE 9100 3000
+
+# Worker liveness and the ledger, through /healthz (no proxy: the probe is local). It needs
+# VIDEOBOT_METRICS_PORT; with metrics off, use `videobot doctor --offline` instead (compose.yaml).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request as r; r.build_opener(r.ProxyHandler({})).open('http://127.0.0.1:' + os.environ.get('VIDEOBOT_METRICS_PORT', '9100') + '/healthz', timeout=4)"]
+
+# Exec form: SIGTERM reaches Python (PID 1), which stops taking commands, lets in-flight
+# steps finish and exits; live tasks resume at the next start.
 ENTRYPOINT ["videobot"]
 CMD ["run"]

@@ -1,6 +1,7 @@
 """The offline console chat behind `videobot demo`: type commands, watch each task's status
-as a rendered thread, find the MP4 under the output folder. With stdin not a terminal it reads
-one command per line and exits once every task it started has ended (scriptable)."""
+as a rendered thread, find the MP4 under the output folder. On a terminal each live task is a
+progress bar under the thread lines (rich); otherwise every status edit is one plain line, and
+with stdin not a terminal it exits once every task it started has ended (scriptable)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TextIO
 
+from adapters.console_bars import LiveBars
 from adapters.intake import MediaIntake
 from bot import commands, messages
 from bot.domain import MediaRef, Profile, ReplyTarget
@@ -25,23 +27,31 @@ PLATFORM = "console"
 
 
 class ConsoleChat:
-    """The Chat port on a terminal: a status message is a thread header, edits are lines."""
+    """The Chat port on a terminal: a status message is a thread header, edits are lines (or,
+    when `live`, one progress bar per task kept under the thread lines and redrawn in place)."""
 
-    def __init__(self, out: TextIO, output_dir: Path) -> None:
+    def __init__(self, out: TextIO, output_dir: Path, live: bool | None = None) -> None:
         self._out = out
         self._output_dir = output_dir
         self._count = 0
         self.finished: set[str] = set()
         self.changed = asyncio.Event()
+        # Scripts and tests read plain lines; control codes are for a person at a terminal.
+        self.live = out.isatty() if live is None else live
+        self._bars = LiveBars(out) if self.live else None
 
-    def _say(self, text: str) -> None:
+    def say(self, text: str) -> None:
+        """One line of the transcript (above the progress bars when they are showing)."""
+        if self._bars is not None:
+            self._bars.say(text)
+            return
         self._out.write(text + "\n")
         self._out.flush()
 
     async def post_status(self, target: ReplyTarget, view: StatusView, key: str) -> str:
         self._count += 1
-        self._say(f"┌─ thread {view.ref} " + "─" * 40)
-        self._say("│ " + view.summary)
+        self.say(f"┌─ thread {view.ref} " + "─" * 40)
+        self.say("│ " + view.summary)
         self._line(view)
         return f"console-{self._count}"
 
@@ -50,10 +60,27 @@ class ConsoleChat:
 
     def _line(self, view: StatusView) -> None:
         corner = "└" if view.final else "│"
-        self._say(f"{corner} {view.ref}  {view.headline}  {view.detail}".rstrip())
+        line = f"{corner} {view.ref}  {view.headline}  {view.detail}".rstrip()
+        if self._bars is None:
+            self.say(line)
+        elif view.final:
+            self._bars.remove(view.ref)
+            self.say(line)
+        else:
+            self._bars.show(view)
         if view.final:
             self.finished.add(view.ref)
             self.changed.set()
+
+    def typed(self, line: str) -> None:
+        """The person pressed Enter under the bars: keep their command in the transcript."""
+        if self._bars is not None:
+            self._bars.typed(line)
+
+    def close(self) -> None:
+        """Take the bars off the screen (the thread lines stay)."""
+        if self._bars is not None:
+            self._bars.close()
 
     async def upload_video(
         self,
@@ -69,13 +96,13 @@ class ConsoleChat:
         part = dest.with_suffix(".part")
         await asyncio.to_thread(shutil.copyfile, delivery.path, part)
         part.replace(dest)
-        self._say(f"│ 🎞  {delivery.caption}\n│    saved: {dest}")
+        self.say(f"│ 🎞  {delivery.caption}\n│    saved: {dest}")
         return str(dest)
 
     async def post_link(
         self, target: ReplyTarget, status_message_id: str | None, text: str, key: str
     ) -> str:
-        self._say(f"│ 🔗 {text}")
+        self.say(f"│ 🔗 {text}")
         return key
 
 
@@ -102,6 +129,9 @@ class ConsoleSession:
         self.started: set[str] = set()
 
     def _say(self, text: str) -> None:
+        if self._chat.live:  # through the chat, so the line lands above the progress bars
+            self._chat.say(text)
+            return
         self._out.write(text + "\n")
         self._out.flush()
 
@@ -174,6 +204,8 @@ class ConsoleSession:
                 "--ar 9:16), `help`, or `quit`."
             )
         async for line in _lines(stdin):
+            if interactive:
+                self._chat.typed(line)
             if not await self.handle(line):
                 return
         if not interactive:

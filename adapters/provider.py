@@ -32,7 +32,7 @@ from bot.errors import (
     TaskNotFound,
     Unreachable,
 )
-from bot.ports import ProviderStatus
+from bot.ports import NullObserver, Observer, ProviderStatus
 
 log = logging.getLogger("videobot.provider")
 
@@ -55,6 +55,7 @@ class HttpProvider:
         retry_base: float = 0.5,
         attempts: int = 3,
         rng: random.Random | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self._client = client
         self._dialect = dialect
@@ -69,6 +70,7 @@ class HttpProvider:
         self._retry_base = retry_base
         self._attempts = attempts
         self._rng = rng or random.Random()
+        self._observer = observer or NullObserver()
         self._not_before = 0.0  # monotonic time before which no request leaves (429 back-off)
         self.rate_limited = 0
 
@@ -82,7 +84,9 @@ class HttpProvider:
             return media.url
         data = await asyncio.to_thread(Path(media.path).read_bytes)
         files = {"file": (media.name or Path(media.path).name, data, media.mime)}
-        response = await self._request("POST", self._upload_path, files=files, idempotent=True)
+        response = await self._request(
+            "stage", "POST", self._upload_path, files=files, idempotent=True
+        )
         body = self._body(response)
         url = body.get("url") or (body.get("data") or {}).get("url")
         if not url:
@@ -94,6 +98,7 @@ class HttpProvider:
         headers = {self._idem_header: task_id} if self._idem_header else {}
         try:
             response = await self._request(
+                "submit",
                 "POST",
                 self._dialect.submit_path,
                 json=body,
@@ -119,7 +124,7 @@ class HttpProvider:
 
     async def fetch(self, provider_task_id: str) -> ProviderStatus:
         response = await self._request(
-            "GET", self._dialect.poll_path(provider_task_id), idempotent=True
+            "poll", "GET", self._dialect.poll_path(provider_task_id), idempotent=True
         )
         try:
             return self._dialect.parse_status(self._body(response))
@@ -134,18 +139,24 @@ class HttpProvider:
         last: ProviderError = ProviderTransient("download failed")
         for attempt in range(self._attempts):
             await self._gate()
+            started = time.monotonic()
             try:
-                return await self._stream_to(url, headers, dest, max_bytes)
-            except (ResultExpired, ProviderRejected):
-                raise
-            except RateLimited as err:
-                self._slow_down(err, attempt)
-                last = err
-                continue  # the gate holds the next attempt back
-            except ProviderTransient as err:
+                size = await self._stream_to(url, headers, dest, max_bytes)
+            except ProviderError as err:
+                self._report("download", started, outcome(err))
+                if not isinstance(err, ProviderTransient):
+                    raise
+                if isinstance(err, RateLimited):
+                    self._slow_down(err, attempt)
+                    last = err
+                    continue  # the gate holds the next attempt back
                 last = err
             except httpx.TransportError as err:
+                self._report("download", started, "transient")
                 last = ProviderTransient(f"download interrupted: {type(err).__name__}")
+            else:
+                self._report("download", started, "ok")
+                return size
             if attempt + 1 < self._attempts:
                 await asyncio.sleep(self._backoff(attempt))
         raise last
@@ -184,6 +195,7 @@ class HttpProvider:
 
     async def _request(
         self,
+        operation: str,
         method: str,
         path: str,
         *,
@@ -196,13 +208,16 @@ class HttpProvider:
         last: ProviderError = ProviderTransient("no attempt made")
         for attempt in range(self._attempts):
             await self._gate()
+            started = time.monotonic()
             try:
                 response = await self._client.request(
                     method, url, json=json, files=files, headers={**self._auth, **(headers or {})}
                 )
             except _NOT_SENT as err:
+                self._report(operation, started, "transient")
                 last = Unreachable(f"cannot reach the video service ({type(err).__name__})")
             except httpx.TransportError as err:
+                self._report(operation, started, "transient" if idempotent else "ambiguous")
                 if not idempotent:
                     raise SubmitAmbiguous(
                         f"the connection failed after the request was sent ({type(err).__name__})"
@@ -210,8 +225,15 @@ class HttpProvider:
                 last = ProviderTransient(f"the connection failed ({type(err).__name__})")
             else:
                 if response.is_success:
+                    self._report(operation, started, "ok")
                     return response
                 last = self._error(response)
+                ambiguous = (
+                    not idempotent
+                    and isinstance(last, ProviderTransient)
+                    and not isinstance(last, RateLimited)
+                )
+                self._report(operation, started, "ambiguous" if ambiguous else outcome(last))
                 if isinstance(last, RateLimited):
                     self._slow_down(last, attempt)
                 elif not isinstance(last, ProviderTransient):
@@ -249,6 +271,9 @@ class HttpProvider:
             suffix = f" (request id {request_id})" if request_id else ""
             return ProviderTransient(_clip(message) + suffix, code=code, request_id=request_id)
         return ProviderRejected(_clip(message), code=code, request_id=request_id)
+
+    def _report(self, operation: str, started: float, result: str) -> None:
+        self._observer.provider_call(operation, time.monotonic() - started, result)
 
     def _slow_down(self, err: RateLimited, attempt: int) -> None:
         """A 429 holds back every request this client makes, not just the one that got it."""
@@ -288,6 +313,21 @@ class HttpProvider:
         if self._secret and len(self._secret) >= 4:
             text = text.replace(self._secret, "[redacted]")
         return text
+
+
+def outcome(err: ProviderError) -> str:
+    """The metrics label for a failed exchange (ProviderError's tree, most specific first)."""
+    if isinstance(err, RateLimited):
+        return "rate_limited"
+    if isinstance(err, ProviderTransient):
+        return "transient"
+    if isinstance(err, ProviderAuthError):
+        return "auth"
+    if isinstance(err, TaskNotFound | ResultExpired):
+        return "not_found"
+    if isinstance(err, SubmitAmbiguous):
+        return "ambiguous"
+    return "rejected"
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

@@ -53,16 +53,12 @@ class Engine:
     service: VideoService
     chats: dict[str, Chat]
     observer: Observer
+    metrics: MetricsServer | None = None
 
-    def serve_metrics(
-        self, settings: Settings, group: asyncio.TaskGroup, stop: asyncio.Event
-    ) -> None:
-        """Serve `/metrics` and `/healthz` in the caller's TaskGroup (VIDEOBOT_METRICS_PORT)."""
-        if isinstance(self.observer, PrometheusObserver) and settings.metrics_port is not None:
-            server = MetricsServer(
-                self.observer, self.ledger, settings.metrics_host, settings.metrics_port
-            )
-            group.create_task(server.serve(stop))
+    def serve_metrics(self, group: asyncio.TaskGroup, stop: asyncio.Event) -> None:
+        """`/metrics` and `/healthz` (VIDEOBOT_METRICS_PORT) in the caller's TaskGroup."""
+        if self.metrics is not None:
+            group.create_task(self.metrics.serve(stop))
 
 
 @contextlib.asynccontextmanager
@@ -110,7 +106,16 @@ async def open_engine(
             observer=observer,
         )
         service = VideoService(ledger, policy, clock, worker.wake, settings.access_policy())
-        yield Engine(ledger, provider, worker, service, chats, observer)
+        metrics = None
+        if isinstance(observer, PrometheusObserver) and settings.metrics_port is not None:
+            # Bound before anything is served, so a taken port stops the start cleanly.
+            metrics = MetricsServer(observer, ledger, settings.metrics_host, settings.metrics_port)
+            await metrics.start()
+        try:
+            yield Engine(ledger, provider, worker, service, chats, observer, metrics)
+        finally:
+            if metrics is not None:
+                await metrics.close()
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -157,7 +162,7 @@ async def demo(settings: Settings) -> int:
             try:
                 async with asyncio.TaskGroup() as group:
                     group.create_task(engine.worker.run(stop))
-                    engine.serve_metrics(settings, group, stop)
+                    engine.serve_metrics(group, stop)
                     reading = group.create_task(session.run(sys.stdin))
                     stopping = group.create_task(stop.wait())
                     await asyncio.wait({reading, stopping}, return_when="FIRST_COMPLETED")
@@ -232,7 +237,7 @@ async def run(settings: Settings) -> int:
         _stop_on_signals(stop)
         async with asyncio.TaskGroup() as group:
             group.create_task(engine.worker.run(stop))
-            engine.serve_metrics(settings, group, stop)
+            engine.serve_metrics(group, stop)
             for adapter in adapters:
                 group.create_task(adapter.serve(stop))
             log.info("videobot running: %s", ", ".join(a.platform for a in adapters))

@@ -8,7 +8,9 @@ from pathlib import Path
 from tests.chaos_harness import run_chaos
 
 
-def test_killed_twenty_times_and_stopped_six_nothing_lost_paid_once_posted_once(tmp_path: Path) -> None:
+def test_killed_twenty_times_and_stopped_six_nothing_lost_paid_once_posted_once(
+    tmp_path: Path,
+) -> None:
     report = run_chaos(tmp_path / "chaos", tasks=50, kills=26, seed=11)
     print("\n" + report.table())
     assert report.accepted == 50
