@@ -20,6 +20,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from adapters.dialects import Dialect
+from adapters.fetch import (
+    FetchRefused,
+    FetchStatus,
+    FetchTooLarge,
+    FetchUnavailable,
+    SafeFetcher,
+)
 from bot.domain import MediaRef, VideoRequest
 from bot.errors import (
     ProviderAuthError,
@@ -56,8 +63,13 @@ class HttpProvider:
         attempts: int = 3,
         rng: random.Random | None = None,
         observer: Observer | None = None,
+        fetcher: SafeFetcher | None = None,
     ) -> None:
+        """`fetcher` downloads results (SSRF-checked); without one, a default production
+        fetcher is made (public https only) and closed by `aclose()`."""
         self._client = client
+        self._owns_fetcher = fetcher is None
+        self._fetcher = fetcher or SafeFetcher()
         self._dialect = dialect
         self._base = base_url.rstrip("/")
         self._origin = _origin(self._base)
@@ -151,9 +163,6 @@ class HttpProvider:
                     last = err
                     continue  # the gate holds the next attempt back
                 last = err
-            except httpx.TransportError as err:
-                self._report("download", started, "transient")
-                last = ProviderTransient(f"download interrupted: {type(err).__name__}")
             else:
                 self._report("download", started, "ok")
                 return size
@@ -162,36 +171,35 @@ class HttpProvider:
         raise last
 
     # -- plumbing ----------------------------------------------------------------------------
+    async def aclose(self) -> None:
+        if self._owns_fetcher:
+            await self._fetcher.aclose()
+
     async def _stream_to(self, url: str, headers: Mapping[str, str], dest: Path, cap: int) -> int:
-        # Result links often redirect to a signed storage URL; httpx drops the Authorization
-        # header on a redirect to another origin, so the key still stays home.
-        async with self._client.stream(
-            "GET", url, headers=headers, follow_redirects=True
-        ) as response:
-            if response.status_code in (403, 404, 410):
-                raise ResultExpired(f"the result link answered {response.status_code}")
-            if response.status_code >= 400:
-                await response.aread()
-                raise self._error(response)
-            try:
-                declared = int(response.headers.get("content-length") or 0)
-            except ValueError:
-                declared = 0
-            if declared > cap:
-                raise ProviderError(
-                    f"the video is {declared >> 20} MB, over the limit", code="too_large"
-                )
-            size = 0
-            file = await asyncio.to_thread(dest.open, "wb")
-            try:
-                async for chunk in response.aiter_bytes(256 * 1024):
-                    size += len(chunk)
-                    if size > cap:
-                        raise ProviderError("the video is over the size limit", code="too_large")
-                    await asyncio.to_thread(file.write, chunk)
-            finally:
-                await asyncio.to_thread(file.close)
-            return size
+        """One download through the SSRF-safe fetcher: the result URL comes from the provider,
+        so it may not lead anywhere private; each redirect hop is checked the same way and the
+        key is dropped once a redirect leaves the API's origin."""
+        try:
+            result = await self._fetcher.fetch_to_file(
+                url, dest, max_bytes=cap, headers=headers, source="provider"
+            )
+        except FetchTooLarge as err:
+            raise ProviderError(str(err), code="too_large") from None
+        except FetchStatus as err:
+            status = err.status
+            if status in (403, 404, 410):
+                raise ResultExpired(f"the result link answered {status}") from None
+            if status == 429:
+                wait = _retry_after(httpx.Headers({"retry-after": err.retry_after or ""}))
+                raise RateLimited("the result host is rate limiting", retry_after=wait) from None
+            if status >= 500 or status == 408:
+                raise ProviderTransient(f"the result link answered {status}") from None
+            raise ProviderRejected(f"the result link answered {status}") from None
+        except FetchUnavailable as err:
+            raise ProviderTransient(str(err)) from None
+        except FetchRefused as err:
+            raise ProviderRejected(str(err), code="refused") from None
+        return result.size
 
     async def _request(
         self,

@@ -23,6 +23,7 @@ from adapters.console import PLATFORM as CONSOLE
 from adapters.console import ConsoleChat, ConsoleSession
 from adapters.dialects import DIALECTS
 from adapters.doctor import run_doctor
+from adapters.fetch import FetchPolicy, SafeFetcher
 from adapters.intake import MediaIntake
 from adapters.metrics import MetricsServer, PrometheusObserver
 from adapters.ops import print_tasks, show_task
@@ -32,6 +33,7 @@ from bot import cli, logs
 from bot.config import Settings
 from bot.domain import ReplyTarget
 from bot.errors import VideobotError
+from bot.media import MAX_VIDEO_BYTES
 from bot.policy import WorkerPolicy
 from bot.ports import Chat, NullObserver, Observer
 from bot.service import VideoService
@@ -79,9 +81,14 @@ async def open_engine(
     observer: Observer = NullObserver() if settings.metrics_port is None else PrometheusObserver()
     timeout = httpx.Timeout(settings.http_timeout, connect=10.0)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+    fetch_policy = FetchPolicy(
+        allow_loopback=settings.fetch_allow_loopback,
+        max_bytes=max(policy.max_video_bytes, MAX_VIDEO_BYTES),
+    )
     async with (
         SqliteLedger.open(settings.ledger_path) as ledger,
         httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False) as http,
+        SafeFetcher(fetch_policy) as fetcher,
     ):
         provider = HttpProvider(
             http,
@@ -94,6 +101,7 @@ async def open_engine(
             idempotency_header=settings.idempotency_header,
             retry_base=settings.retry_base_seconds,
             observer=observer,
+            fetcher=fetcher,
         )
         worker = Worker(
             ledger,
@@ -142,6 +150,8 @@ async def demo(settings: Settings) -> int:
                 "video_api_url": simulator.url,
                 "video_api_key": SecretStr("demo-key"),
                 "idempotency_header": IDEMPOTENCY_HEADER,
+                # The built-in simulator serves results from loopback: the one exception.
+                "fetch_allow_loopback": True,
                 "db_path": settings.db_path or Path(scratch.name) / "demo.db",
             }
         )

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
         timedelta(seconds=3), validation_alias=_env("VIDEOBOT_STATUS_INTERVAL")
     )
     max_video_mb: int = Field(200, validation_alias=_env("VIDEOBOT_MAX_VIDEO_MB"))
+    # Tests and a simulator on this machine only: lets the fetcher reach loopback over http.
+    fetch_allow_loopback: bool = Field(
+        False, validation_alias=_env("VIDEOBOT_FETCH_ALLOW_LOOPBACK")
+    )
     log_level: str = Field("INFO", validation_alias=_env("VIDEOBOT_LOG_LEVEL"))
     log_format: Literal["human", "json"] = Field(
         "human", validation_alias=_env("VIDEOBOT_LOG_FORMAT")

@@ -8,6 +8,7 @@ import logging
 import random
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from bot.ports import Chat, Delivery, Observer, Provider, ProviderState
 
 log = logging.getLogger("videobot.delivery")
 
+UNSAFE_LINK = "unsafe_link"
 Save = Callable[[Task, Task], Awaitable[Task | None]]
 
 
@@ -66,6 +68,10 @@ class Deliverer:
                 task, chat, save, "the video expired before I could fetch it"
             )
         except ProviderError as err:
+            if err.code == "refused":
+                # The link leads somewhere we never fetch from (a private address, another
+                # scheme): passing it on to the user would be no safer than fetching it.
+                return await self._fallback(task, chat, save, f"unsafe result link: {err}", False)
             if err.code == "too_large":
                 return await self._fallback(task, chat, save, str(err))
             return await self._retry_later(task, chat, save, f"download failed: {err}", None)
@@ -138,9 +144,13 @@ class Deliverer:
         log.warning("task %s: delivery attempt %d failed: %s", task.ref, task.attempts + 1, note)
         return await save(task, task.delivery_failed(now, now + wait, note))
 
-    async def _fallback(self, task: Task, chat: Chat, save: Save, reason: str) -> Task | None:
+    async def _fallback(
+        self, task: Task, chat: Chat, save: Save, reason: str, share_link: bool = True
+    ) -> Task | None:
         ended = task.undeliverable(reason, self._clock())
-        if task.result_url:
+        if not share_link:
+            ended = replace(ended, error_code=UNSAFE_LINK)
+        elif task.result_url:
             try:
                 await chat.post_link(
                     task.target,

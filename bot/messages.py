@@ -159,6 +159,8 @@ def failed_text(task: Task) -> str:
 
 def undeliverable_text(task: Task) -> str:
     reason = task.error_message or "the upload failed"
+    if task.error_code == "unsafe_link":
+        return f"{reason}. An operator can look into it: `videobot tasks show {task.ref}`."
     if task.result_url and task.result_expires_at:
         until = task.result_expires_at.strftime("%Y-%m-%d %H:%M UTC")
         return f"{reason}. Download it before {until}: {task.result_url}"

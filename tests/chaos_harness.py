@@ -93,6 +93,7 @@ def run_chaos(workdir: Path, tasks: int = 50, kills: int = 20, seed: int = 1) ->
         "VIDEOBOT_DATA_DIR": str(workdir / "data"),
         "VIDEOBOT_OUTPUT_DIR": str(workdir / "out"),
         "VIDEOBOT_LOG_LEVEL": "WARNING",
+        "VIDEOBOT_FETCH_ALLOW_LOOPBACK": "1",  # the simulator serves results from loopback
     }
     lines = [f"@c{i} /video chaos scene {i}" for i in range(tasks)]
     per_run = -(-tasks // (kills + 1))

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from adapters.dialects import DIALECTS
+from adapters.fetch import FetchPolicy, SafeFetcher
 from adapters.provider import HttpProvider
 from adapters.simulator import IDEMPOTENCY_HEADER, RunningSimulator, SimConfig, start_simulator
 from bot.domain import Mode, ReplyTarget, VideoRequest
@@ -69,7 +70,13 @@ def make_provider(
         idempotency_header=IDEMPOTENCY_HEADER if idempotent else None,
         retry_base=0.01,
         rng=random.Random(1),
+        fetcher=loopback_fetcher(),
     )
+
+
+def loopback_fetcher() -> SafeFetcher:
+    """The production fetcher with the one test exception: the simulator lives on loopback."""
+    return SafeFetcher(FetchPolicy(allow_loopback=True, max_bytes=512 * 1024 * 1024))
 
 
 TEST_POLICY = WorkerPolicy(

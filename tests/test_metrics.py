@@ -27,7 +27,7 @@ from bot.ports import TaskQuery
 from bot.service import VideoService
 from bot.worker import Worker
 from storage.ledger import SqliteLedger
-from tests.conftest import SIM_KEY, TEST_POLICY, Engine, t2v, target
+from tests.conftest import SIM_KEY, TEST_POLICY, Engine, loopback_fetcher, t2v, target
 from tests.fakes.chat import FakeChat
 from tests.fakes.clock import FakeClock
 
@@ -101,6 +101,7 @@ async def watched(
         retry_base=0.01,
         rng=random.Random(1),
         observer=observer,
+        fetcher=loopback_fetcher(),
     )
     chat = FakeChat()
     worker = Worker(

@@ -21,6 +21,7 @@ import pytest
 from aiohttp import web
 
 from adapters.dialects import DIALECTS, GuideDialect
+from adapters.fetch import SafeFetcher
 from adapters.provider import HttpProvider, _retry_after
 from adapters.simulator import IDEMPOTENCY_HEADER, RunningSimulator
 from bot.domain import MediaRef, Mode, VideoRequest
@@ -36,7 +37,7 @@ from bot.errors import (
     Unreachable,
 )
 from bot.ports import ProviderState
-from tests.conftest import SIM_KEY, make_provider, t2v
+from tests.conftest import SIM_KEY, loopback_fetcher, make_provider, t2v
 from tests.fakes.clock import FakeClock
 
 # -- helpers --------------------------------------------------------------------------------
@@ -56,8 +57,13 @@ async def state(http: httpx.AsyncClient, sim: RunningSimulator) -> dict[str, Any
 
 
 def provider(
-    http: httpx.AsyncClient, url: str, *, attempts: int = 3, idempotent: bool = False,
-    key: str = SIM_KEY, dialect: str = "guide",
+    http: httpx.AsyncClient,
+    url: str,
+    *,
+    attempts: int = 3,
+    idempotent: bool = False,
+    key: str = SIM_KEY,
+    dialect: str = "guide",
 ) -> HttpProvider:
     return HttpProvider(
         http,
@@ -69,6 +75,7 @@ def provider(
         retry_base=0.01,
         attempts=attempts,
         rng=random.Random(1),
+        fetcher=loopback_fetcher(),
     )
 
 
@@ -108,6 +115,7 @@ class Recorder:
 
     url: str = ""
     seen: list[dict[str, str]] = field(default_factory=list)
+    chunks: int = 0
 
 
 @pytest.fixture
@@ -116,9 +124,21 @@ async def cdn() -> AsyncIterator[Recorder]:
 
     async def serve(request: web.Request) -> web.Response:
         recorder.seen.append(dict(request.headers))
-        if request.match_info["name"] == "signed":
+        name = request.match_info["name"]
+        if name == "signed":
             # A redirect to another origin (same server, but `localhost` is not `127.0.0.1`).
             raise web.HTTPFound(f"http://localhost:{request.url.port}/video.mp4")
+        if name == "bad":
+            return web.json_response({"error": {"message": "bad gateway"}}, status=502)
+        if name == "stream":  # chunked, no Content-Length: only counting can cap it
+            response = web.StreamResponse()
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            for _ in range(100):
+                recorder.chunks += 1
+                await response.write(b"x" * 4096)
+            await response.write_eof()
+            return response
         return web.Response(body=b"\x00\x00\x00\x18ftypisom" + b"\x00" * 100)
 
     app = web.Application()
@@ -147,8 +167,13 @@ async def finish(p: HttpProvider, clock: FakeClock, task_id: str) -> str:
 @pytest.mark.parametrize("dialect", ["guide", "toapis"])
 @pytest.mark.parametrize(("ratio", "size"), [("9:16", (144, 256)), ("16:9", (256, 144))])
 async def test_submit_poll_complete_download_round_trip(  # noqa: PLR0917
-    small_sim: RunningSimulator, http: httpx.AsyncClient, clock: FakeClock, tmp_path: Path,
-    dialect: str, ratio: str, size: tuple[int, int],
+    small_sim: RunningSimulator,
+    http: httpx.AsyncClient,
+    clock: FakeClock,
+    tmp_path: Path,
+    dialect: str,
+    ratio: str,
+    size: tuple[int, int],
 ) -> None:
     p = make_provider(http, small_sim.url, dialect)
     task_id = await p.submit(t2v(f"a paper boat in {dialect}", ratio, duration=6), "t-1")
@@ -542,23 +567,14 @@ async def test_download_over_the_byte_cap_is_too_large(
     assert type(caught.value) is ProviderError  # not transient: retrying cannot shrink it
 
 
-async def test_download_without_content_length_is_capped_while_streaming(tmp_path: Path) -> None:
-    sent: list[int] = []
-
-    async def body() -> AsyncIterator[bytes]:
-        for _ in range(100):
-            sent.append(1)
-            yield b"x" * 4096
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=body())
-
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        p = provider(client, "https://gw.example")
-        with pytest.raises(ProviderError) as caught:
-            await p.download("https://cdn.example/v.mp4", tmp_path / "v.mp4", max_bytes=20_000)
+async def test_download_without_content_length_is_capped_while_streaming(
+    http: httpx.AsyncClient, cdn: Recorder, tmp_path: Path
+) -> None:
+    p = make_provider(http, cdn.url)
+    with pytest.raises(ProviderError) as caught:
+        await p.download(f"{cdn.url}/stream", tmp_path / "v.mp4", max_bytes=20_000)
     assert caught.value.code == "too_large"
-    assert len(sent) < 100  # stopped reading, did not swallow the whole body
+    assert not (tmp_path / "v.mp4").exists()
 
 
 async def test_an_expired_link_raises_result_expired(
@@ -610,19 +626,25 @@ async def test_a_redirected_result_is_followed_without_carrying_the_key(
     assert storage["host"].startswith("localhost") and "authorization" not in storage
 
 
-async def test_download_5xx_is_retried_then_transient(tmp_path: Path) -> None:
-    calls: list[str] = []
+async def test_download_5xx_is_retried_then_transient(
+    http: httpx.AsyncClient, cdn: Recorder, tmp_path: Path
+) -> None:
+    with pytest.raises(ProviderTransient):
+        await make_provider(http, cdn.url).download(
+            f"{cdn.url}/bad", tmp_path / "v.mp4", max_bytes=1 << 20
+        )
+    assert len(cdn.seen) == 3
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(str(request.url))
-        return httpx.Response(502, json={"error": {"message": "bad gateway"}})
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        with pytest.raises(ProviderTransient):
-            await provider(client, "https://gw.example").download(
-                "https://cdn.example/v.mp4", tmp_path / "v.mp4", max_bytes=1 << 20
-            )
-    assert len(calls) == 3
+async def test_a_result_link_to_a_private_address_is_refused_not_fetched(
+    http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    p = provider(http, "https://gw.example")  # production policy for result links
+    p._fetcher = SafeFetcher()  # noqa: SLF001  (no loopback exception here)
+    for url in ("http://169.254.169.254/latest/meta-data", "https://10.0.0.8/v.mp4"):
+        with pytest.raises(ProviderRejected) as caught:
+            await p.download(url, tmp_path / "v.mp4", max_bytes=1 << 20)
+        assert caught.value.code == "refused"
 
 
 # -- Retry-After parsing --------------------------------------------------------------------
