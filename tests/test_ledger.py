@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -108,3 +110,43 @@ async def test_find_filters(ledger: SqliteLedger) -> None:
     ended = await ledger.find(TaskQuery(states=frozenset({TaskState.CANCELLED})))
     assert [t.task_id for t in ended] == [b.task_id]
     assert await ledger.count_by_state() == {"accepted": 1, "cancelled": 1}
+
+
+def _make_read_only(paths: list[Path]) -> list[Path]:
+    """Read-only for whoever runs the tests: chattr +i for root (file modes do not stop
+    root), file modes for anyone else. Returns what chattr locked, to unlock after."""
+    locked: list[Path] = []
+    for path in paths:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "+i", str(path)], check=True)
+            locked.append(path)
+        else:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+    return locked
+
+
+async def test_a_read_only_ledger_fails_loudly_at_start(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    async with SqliteLedger.open(folder / "l.db"):
+        pass
+    locked = _make_read_only([folder / "l.db", folder])
+    try:
+        with pytest.raises(LedgerError) as caught:
+            async with SqliteLedger.open(folder / "l.db"):
+                pass
+        assert "l.db" in str(caught.value)
+    finally:
+        _unlock(locked)
+        folder.chmod(0o755)
+
+
+def _unlock(locked: list[Path]) -> None:
+    for path in locked:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+async def test_a_ledger_path_that_is_a_folder_fails_loudly(tmp_path: Path) -> None:
+    (tmp_path / "l.db").mkdir()
+    with pytest.raises(LedgerError, match="l.db"):
+        async with SqliteLedger.open(tmp_path / "l.db"):
+            pass
