@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     user_concurrency: int | None = Field(
         None, ge=1, validation_alias=_env("VIDEOBOT_USER_CONCURRENCY")
     )
+    allowed_workspaces: Names = Field(
+        frozenset(), validation_alias=_env("VIDEOBOT_ALLOWED_WORKSPACES")
+    )
     allowed_channels: Names = Field(frozenset(), validation_alias=_env("VIDEOBOT_ALLOWED_CHANNELS"))
     allowed_users: Names = Field(frozenset(), validation_alias=_env("VIDEOBOT_ALLOWED_USERS"))
     admins: Names = Field(frozenset(), validation_alias=_env("VIDEOBOT_ADMINS"))
@@ -124,7 +127,9 @@ class Settings(BaseSettings):
         # `VIDEOBOT_METRICS_PORT=` in an env file means "no metrics", not a validation error.
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("allowed_channels", "allowed_users", "admins", mode="before")
+    @field_validator(
+        "allowed_workspaces", "allowed_channels", "allowed_users", "admins", mode="before"
+    )
     @classmethod
     def _names(cls, value: object) -> object:
         if isinstance(value, str):
@@ -153,6 +158,7 @@ class Settings(BaseSettings):
         return AccessPolicy(
             daily_limit=self.daily_limit,
             user_concurrency=self.user_concurrency,
+            allowed_workspaces=self.allowed_workspaces,
             allowed_channels=self.allowed_channels,
             allowed_users=self.allowed_users,
             admins=self.admins,

@@ -252,6 +252,10 @@ CONCURRENT_LIMIT = (
     "You already have {limit} videos in progress, the most one person can run at once. "
     "Send this again when one finishes (or cancel one with `cancel <ref>`)."
 )
+WORKSPACE_NOT_ALLOWED = (
+    "videobot is not enabled for this workspace or server. Its operator can add it to "
+    "VIDEOBOT_ALLOWED_WORKSPACES."
+)
 CHANNEL_NOT_ALLOWED = (
     "videobot is not enabled in this channel. Ask an admin to allow it, or use a channel "
     "where videobot works."

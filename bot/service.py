@@ -35,6 +35,7 @@ class AccessPolicy:
 
     daily_limit: int | None = None
     user_concurrency: int | None = None
+    allowed_workspaces: frozenset[str] = frozenset()  # Slack team ids, Discord guild ids
     allowed_channels: frozenset[str] = frozenset()
     allowed_users: frozenset[str] = frozenset()
     admins: frozenset[str] = frozenset()
@@ -108,6 +109,9 @@ class VideoService:
             return
         if access.allowed_users and not _named(who.user_id, who.platform, access.allowed_users):
             raise ActionRefused(messages.USER_NOT_ALLOWED)
+        spaces = access.allowed_workspaces
+        if spaces and not _named(who.workspace_id, who.platform, spaces):
+            raise ActionRefused(messages.WORKSPACE_NOT_ALLOWED)
         channels = access.allowed_channels
         if channels and not _named(who.channel_id, who.platform, channels):
             raise ActionRefused(messages.CHANNEL_NOT_ALLOWED)

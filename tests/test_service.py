@@ -89,6 +89,9 @@ async def test_admins_are_exempt_and_allowlists_refuse_politely(
         await svc.accept(t2v(), target("U9", channel="C2"), "c")
     with pytest.raises(ActionRefused, match="not on the list"):
         await svc.accept(t2v(), target("U3"), "d")
+    guarded = service(ledger, clock, [], allowed_workspaces=frozenset({"discord:G1"}))
+    with pytest.raises(ActionRefused, match="not enabled for this workspace or server"):
+        await guarded.accept(t2v(), target("U1"), "ws")  # the test target's workspace is T1
     for i in range(3):
         await svc.accept(t2v(), target("BOSS", channel="C7"), f"boss-{i}")
 
