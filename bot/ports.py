@@ -68,8 +68,9 @@ class Ledger(Protocol):
         """How many tasks are in `states` (created before a time, for queue positions)."""
         ...
 
-    async def next_due_at(self) -> datetime | None:
-        """The earliest next_check_at of any row, so the worker can sleep until then."""
+    async def next_due_at(self, after: datetime | None = None) -> datetime | None:
+        """The earliest next_check_at of any row (later than `after`, when given), so the
+        worker can sleep until then."""
         ...
 
 

@@ -117,8 +117,8 @@ class Worker:
                 while not stop.is_set():
                     self._observer.heartbeat()
                     self._wake.clear()
-                    await self._claim(group)
-                    await self._idle(stopping)
+                    claimed_at = await self._claim(group)
+                    await self._idle(stopping, claimed_at)
         finally:
             stopping.cancel()
 
@@ -132,24 +132,26 @@ class Worker:
                 group.create_task(self._isolated(task))
         return len(due)
 
-    async def _claim(self, group: asyncio.TaskGroup) -> None:
+    async def _claim(self, group: asyncio.TaskGroup) -> datetime:
+        """Start every due row there is a slot for; returns the time the claim looked at."""
+        now = self._clock()
         free = self._policy.concurrency - len(self._in_flight)
-        if free <= 0:
-            return
-        due = await self._ledger.due(self._clock(), free, frozenset(self._in_flight))
-        for task in due:
-            self._in_flight.add(task.task_id)
-            group.create_task(self._isolated(task))
+        if free > 0:
+            due = await self._ledger.due(now, free, frozenset(self._in_flight))
+            for task in due:
+                self._in_flight.add(task.task_id)
+                group.create_task(self._isolated(task))
+        return now
 
-    async def _idle(self, stopping: asyncio.Task[bool]) -> None:
+    async def _idle(self, stopping: asyncio.Task[bool], claimed_at: datetime) -> None:
+        """Sleep until the next row falls due, new work or a free slot wakes us, or stop.
+        With every slot busy only a finishing step (a wake) can make room. Otherwise every row
+        due at `claimed_at` is in flight, so the next event is the first row due after it."""
         timeout = _MAX_IDLE
         if len(self._in_flight) < self._policy.concurrency:
-            next_at = await self._ledger.next_due_at()
+            next_at = await self._ledger.next_due_at(after=claimed_at)
             if next_at is not None:
-                timeout = min(timeout, next_at - self._clock())
-        if timeout <= timedelta(0) and len(self._in_flight) < self._policy.concurrency:
-            # Due rows we could not take are all in flight: wait for one to finish.
-            timeout = self._policy.poll_floor if not self._in_flight else _MAX_IDLE
+                timeout = max(timedelta(0), min(timeout, next_at - self._clock()))
         waking = asyncio.create_task(self._wake.wait())
         await asyncio.wait(
             {waking, stopping}, timeout=timeout.total_seconds(), return_when="FIRST_COMPLETED"

@@ -231,8 +231,11 @@ class SqliteLedger:
             params.append(to_ms(created_before))
         return int(await self._scalar(sql, tuple(params)))
 
-    async def next_due_at(self) -> datetime | None:
-        return from_ms(await self._scalar("SELECT MIN(next_check_at) FROM tasks"))
+    async def next_due_at(self, after: datetime | None = None) -> datetime | None:
+        if after is None:
+            return from_ms(await self._scalar("SELECT MIN(next_check_at) FROM tasks"))
+        sql = "SELECT MIN(next_check_at) FROM tasks WHERE next_check_at > ?"
+        return from_ms(await self._scalar(sql, (to_ms(after),)))
 
     async def find(self, query: TaskQuery) -> list[Task]:
         where: list[str] = ["1=1"]
