@@ -108,12 +108,32 @@ class SqliteLedger:
     @classmethod
     @asynccontextmanager
     async def open(cls, path: Path) -> AsyncIterator[SqliteLedger]:
+        # The writer connects first: a plain sqlite3 connect fails cleanly, whereas a failed
+        # aiosqlite connect leaves its thread behind.
+        writer = GroupWriter(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            mode = await writer.open(
+                [
+                    "PRAGMA busy_timeout=5000",
+                    "PRAGMA journal_mode=WAL",
+                    # FULL: an `accepted` or `submitting` row lost to a power cut can mean a
+                    # lost request or a second charge; group commit makes the fsync cheap.
+                    "PRAGMA synchronous=FULL",
+                    "PRAGMA foreign_keys=ON",
+                ]
+            )
+            if str(mode[1]).lower() != "wal":
+                raise LedgerError(
+                    f"the ledger at {path} cannot use WAL (journal_mode={mode[1]}); "
+                    "keep it on a local disk, not a network filesystem"
+                )
             conn = await aiosqlite.connect(path, isolation_level=None)
-        except (OSError, sqlite3.Error) as err:
+        except (OSError, sqlite3.Error, LedgerError) as err:
+            await writer.close()
+            if isinstance(err, LedgerError):
+                raise
             raise LedgerError(f"cannot open the ledger at {path}: {err}") from err
-        writer = GroupWriter(path)
         ledger = cls(conn, writer)
         try:
             await ledger._prepare(path)
@@ -125,16 +145,6 @@ class SqliteLedger:
     async def _prepare(self, path: Path) -> None:
         try:
             await self._conn.execute("PRAGMA busy_timeout=5000")
-            mode = await self._scalar("PRAGMA journal_mode=WAL")
-            await self._writer.open(
-                [
-                    "PRAGMA busy_timeout=5000",
-                    # FULL: an `accepted` or `submitting` row lost to a power cut can mean a
-                    # lost request or a second charge; group commit makes the fsync cheap.
-                    "PRAGMA synchronous=FULL",
-                    "PRAGMA foreign_keys=ON",
-                ]
-            )
             await self._migrate()
             # Prove now, not mid-task, that the file takes writes (read-only mount, full disk).
             await self._writer.script(
@@ -142,11 +152,6 @@ class SqliteLedger:
             )
         except sqlite3.Error as err:
             raise LedgerError(f"the ledger at {path} is not usable: {err}") from err
-        if str(mode).lower() != "wal":
-            raise LedgerError(
-                f"the ledger at {path} cannot use WAL (journal_mode={mode}); "
-                "keep it on a local disk, not a network filesystem"
-            )
 
     async def _migrate(self) -> None:
         version = int(await self._scalar("PRAGMA user_version"))

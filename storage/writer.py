@@ -36,13 +36,18 @@ class GroupWriter:
     async def _call(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
-    async def open(self, pragmas: list[str]) -> None:
-        await self._call(self._connect, pragmas)
+    async def open(self, pragmas: list[str]) -> list[Any]:
+        """Connect and run `pragmas`; returns each one's first value (None if it has none)."""
+        result: list[Any] = await self._call(self._connect, pragmas)
+        return result
 
-    def _connect(self, pragmas: list[str]) -> None:
+    def _connect(self, pragmas: list[str]) -> list[Any]:
         self._conn = sqlite3.connect(self._path, isolation_level=None)
+        values = []
         for pragma in pragmas:
-            self._conn.execute(pragma)
+            row = self._conn.execute(pragma).fetchone()
+            values.append(None if row is None else row[0])
+        return values
 
     async def script(self, sql: str) -> None:
         """Run a whole script (migrations) as it stands: its own BEGIN/COMMIT included."""
@@ -62,6 +67,7 @@ class GroupWriter:
             await asyncio.gather(self._drainer, return_exceptions=True)
         if self._conn is not None:
             await self._call(self._conn.close)
+            self._conn = None
         self._thread.shutdown(wait=True)
 
     async def write(self, sql: str, params: tuple[Any, ...]) -> int:
