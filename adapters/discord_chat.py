@@ -17,7 +17,7 @@ import discord
 
 from adapters.discord_views import buttons_view, status_embed
 from bot.domain import ReplyTarget
-from bot.errors import DeliveryError, DeliveryTransient
+from bot.errors import DeliveryError, DeliveryTransient, MessageGone
 from bot.messages import StatusView, clip
 from bot.ports import Checkpoint, Delivery
 
@@ -25,8 +25,20 @@ log = logging.getLogger("videobot.discord")
 
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # 10 MiB for every unboosted server and DMs
 RECONCILE_DEPTH = 50
+# A 429 asking for longer than this is handed back to the worker (which reschedules the task
+# and frees its slot) instead of discord.py sleeping on it inside the call, five times over.
+MAX_INLINE_RATE_LIMIT_WAIT = 5.0
 _UNKNOWN_CHANNEL = 10003
+_UNKNOWN_MESSAGE = 10008
+_MISSING_ACCESS = 50001
+_MISSING_PERMISSIONS = 50013
+_ARCHIVED_THREAD = 50083
 _THREAD_EXISTS = 160004
+# Posting into the task's thread failed, but its channel may still take a reply: the thread
+# was deleted, is archived and locked, or the bot lost access to it.
+_THREAD_UNUSABLE = frozenset(
+    {_UNKNOWN_CHANNEL, _MISSING_ACCESS, _MISSING_PERMISSIONS, _ARCHIVED_THREAD}
+)
 
 _NO_MENTIONS = discord.AllowedMentions.none()
 _USER_MENTION = discord.AllowedMentions(users=True, everyone=False, roles=False)
@@ -62,9 +74,14 @@ class DiscordChat:
 
     def __init__(self, client: discord.Client, max_upload_bytes: int | None = None) -> None:
         self._client = client
+        # discord.py otherwise sleeps out any 429 inside the request (and retries 5 times):
+        # a long Retry-After would hold the worker's step. Longer waits raise RateLimited,
+        # which `translated` hands to the worker as DeliveryTransient(retry_after).
+        client.http.max_ratelimit_timeout = MAX_INLINE_RATE_LIMIT_WAIT
         self._max_upload = max_upload_bytes
         # Interactions carry the real per-guild upload limit; remember the latest one we saw.
         self._limits: dict[str, int] = {}
+        self._deleted: set[str] = set()  # status messages found deleted (10008 on edit)
 
     # -- upload limits -------------------------------------------------------------------------
     def learn_limit(self, workspace_id: str, limit: int) -> None:
@@ -83,19 +100,29 @@ class DiscordChat:
     async def post_status(self, target: ReplyTarget, view: StatusView, key: str) -> str:
         channel = self._channel(target.thread_id or target.channel_id, target)
         components = buttons_view(view.buttons)
-        with translated("posting the status message"):
-            if components is None:
-                message = await channel.send(
-                    embed=status_embed(view), nonce=key, allowed_mentions=_NO_MENTIONS
-                )
-            else:
-                message = await channel.send(
+
+        async def send(nonce: str) -> discord.Message:
+            with translated("posting the status message"):
+                if components is None:
+                    return await channel.send(
+                        embed=status_embed(view), nonce=nonce, allowed_mentions=_NO_MENTIONS
+                    )
+                return await channel.send(
                     embed=status_embed(view),
                     view=components,
-                    nonce=key,
+                    nonce=nonce,
                     allowed_mentions=_NO_MENTIONS,
                 )
-        _forget(components)
+
+        try:
+            message = await send(key)
+            if str(message.id) in self._deleted:
+                # Re-posting a deleted status message under the task's nonce: Discord's nonce
+                # check may hand back the deleted one. A nonce derived from it is new, and
+                # stable across discord.py's own retries of this post.
+                message = await send(f"{key}r{str(message.id)[-8:]}"[:25])
+        finally:
+            _forget(components)
         if target.thread_id is None:
             await self._open_thread(message, view)
         return str(message.id)
@@ -103,11 +130,23 @@ class DiscordChat:
     async def update_status(self, target: ReplyTarget, message_id: str, view: StatusView) -> None:
         channel = self._channel(target.thread_id or target.channel_id, target)
         components = buttons_view(view.buttons)
-        with translated("editing the status message"):
-            await channel.get_partial_message(int(message_id)).edit(
-                embed=status_embed(view), view=components
-            )
-        _forget(components)
+        try:
+            with translated("editing the status message"):
+                await channel.get_partial_message(int(message_id)).edit(
+                    embed=status_embed(view), view=components
+                )
+        except DeliveryError as err:
+            cause = err.__cause__
+            if isinstance(cause, discord.NotFound) and cause.code in (
+                _UNKNOWN_MESSAGE,
+                _UNKNOWN_CHANNEL,
+            ):
+                # Deleted (with its channel or thread, perhaps): the board posts a new one.
+                self._deleted.add(message_id)
+                raise MessageGone(f"the status message {message_id} was deleted") from cause
+            raise
+        finally:
+            _forget(components)
 
     async def upload_video(
         self,
@@ -203,9 +242,17 @@ class DiscordChat:
                     return await send(self._channel(thread_id, target), False)
             except DeliveryError as err:
                 cause = err.__cause__
-                if not (isinstance(cause, discord.NotFound) and cause.code == _UNKNOWN_CHANNEL):
-                    raise
-                log.info("no thread on message %s; posting %s in the channel", thread_id, what)
+                nowhere_else = target.thread_id == target.channel_id  # the user's own thread
+                if nowhere_else or not (
+                    isinstance(cause, discord.HTTPException) and cause.code in _THREAD_UNUSABLE
+                ):
+                    raise  # not a thread problem, or the channel is that same thread
+                log.info(
+                    "cannot post in thread %s (%s); posting %s in the channel",
+                    thread_id,
+                    cause.code,
+                    what,
+                )
         with translated(f"posting {what}"):
             return await send(self._channel(target.channel_id, target), True)
 
@@ -217,7 +264,7 @@ class DiscordChat:
         except discord.HTTPException as err:
             if err.code != _THREAD_EXISTS:  # already opened before a crash: fine
                 log.warning("could not open a thread on %s: %s", message.id, err)
-        except (aiohttp.ClientError, OSError, TimeoutError) as err:
+        except (discord.RateLimited, aiohttp.ClientError, OSError, TimeoutError) as err:
             log.warning("could not open a thread on %s: %r", message.id, err)
 
     async def _find_posted(
@@ -241,6 +288,9 @@ class DiscordChat:
                 what = f"Discord failed reading the thread ({err.status})"
                 raise DeliveryTransient(what) from err
             log.debug("cannot read thread %s to reconcile: %s", thread_id, err)
+        except discord.RateLimited as err:
+            wait = timedelta(seconds=err.retry_after)
+            raise DeliveryTransient("Discord rate-limited reading the thread", wait) from err
         except (aiohttp.ClientError, OSError, TimeoutError) as err:
             raise DeliveryTransient(f"could not reach Discord ({err!r})") from err
         return None

@@ -30,6 +30,15 @@ THREAD_TYPES = frozenset(
      discord.ChannelType.news_thread}
 )  # fmt: skip
 _MENTION = re.compile(r"<@!?\d+>")
+# What a call to Discord may raise: its refusals, a 429 too long to wait out inline (see
+# DiscordChat), and the network.
+_DISCORD_TROUBLE = (
+    discord.HTTPException,
+    discord.RateLimited,
+    aiohttp.ClientError,
+    OSError,
+    TimeoutError,
+)
 _DISCORD_HELP = (
     "On Discord: `/video` takes the options as fields (attach images or a clip there); "
     "`/videobot status|cancel|retry|list` handle tasks; right-click a message with an image, "
@@ -48,10 +57,13 @@ def _target(
     user: discord.User | discord.Member,
 ) -> ReplyTarget:
     in_thread = getattr(channel, "type", None) in THREAD_TYPES
+    # A thread belongs to its parent channel: that is the channel an allowlist names (and
+    # where a video goes when the thread can no longer take it).
+    parent = getattr(channel, "parent_id", None) if in_thread else None
     return ReplyTarget(
         platform=PLATFORM,
         workspace_id=str(guild_id) if guild_id else "@me",
-        channel_id=str(channel_id),
+        channel_id=str(parent or channel_id),
         user_id=str(user.id),
         # Inside a thread the status goes into that thread (threads cannot nest).
         thread_id=str(channel_id) if in_thread else None,
@@ -100,7 +112,7 @@ class DiscordHandlers:
             self.chat.learn_limit(str(interaction.guild_id), interaction.filesize_limit)
         try:
             await interaction.response.defer(ephemeral=True, thinking=True)
-        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as err:
+        except _DISCORD_TROUBLE as err:
             log.warning("interaction %s could not be deferred (%s): ignored", interaction.id, err)
             return False
         return True
@@ -109,7 +121,7 @@ class DiscordHandlers:
         """An ephemeral follow-up (the token is minutes old at most here)."""
         try:
             await interaction.followup.send(text[:2000], ephemeral=True)
-        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as err:
+        except _DISCORD_TROUBLE as err:
             log.warning("could not answer interaction %s: %s", interaction.id, err)
 
     # -- creating videos -----------------------------------------------------------------------
@@ -137,7 +149,7 @@ class DiscordHandlers:
                 raise MediaError(f"{attachment.filename} is too large to use.")
             try:
                 data = await attachment.read()
-            except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError):
+            except _DISCORD_TROUBLE:
                 raise MediaError(
                     f"I could not download {attachment.filename} from Discord; send it again."
                 ) from None
@@ -208,7 +220,7 @@ class DiscordHandlers:
             reply = str(err)
         try:
             await message.reply(reply[:2000], mention_author=False)
-        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as err:
+        except _DISCORD_TROUBLE as err:
             log.warning("could not reply to message %s: %s", message.id, err)
 
     # -- task verbs ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_blocks import status_blocks, status_text
 from bot.domain import ReplyTarget
-from bot.errors import DeliveryError, DeliveryTransient
+from bot.errors import DeliveryError, DeliveryTransient, MessageGone
 from bot.messages import StatusView
 from bot.ports import Checkpoint, Delivery
 
@@ -216,6 +216,10 @@ def _mapped(method: str, err: SlackApiError) -> DeliveryError:
         return DeliveryTransient(f"{method}: rate limited by Slack", wait)
     if status >= 500 or code in _TRANSIENT_ERRORS:
         return DeliveryTransient(f"{method}: Slack answered {status} {code}".rstrip())
+    if method == "chat_update" and code == "message_not_found":
+        # Someone deleted the status message: the board posts a new one instead of editing a
+        # message that is gone on every later progress and final edit.
+        return MessageGone(f"{method}: {code}")
     return DeliveryError(f"{method}: {code or status}")
 
 

@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.domain import Task
 from bot.policy import WorkerPolicy
 from bot.ports import Chat, TaskQuery
-from bot.service import VideoService
+from bot.service import AccessPolicy, VideoService
 from bot.worker import Worker
 from storage.ledger import SqliteLedger
 from tests.conftest import make_provider
@@ -143,6 +143,7 @@ async def discord_bot(
     ledger: SqliteLedger,
     http: httpx.AsyncClient,
     policy: WorkerPolicy,
+    access: AccessPolicy | None = None,
     **adapter_options: Any,
 ) -> AsyncIterator[DiscordBot]:
     async with fake_discord(clock) as fake:
@@ -156,7 +157,7 @@ async def discord_bot(
             scratch_dir=tmp_path / "scratch",
             rng=random.Random(3),
         )
-        service = VideoService(ledger, policy, clock.now, worker.wake)
+        service = VideoService(ledger, policy, clock.now, worker.wake, access)
         bot = DiscordBot(
             fake,
             discord_settings(fake, tmp_path / "data"),

@@ -36,6 +36,27 @@ def _error(status: int, code: int, message: str) -> web.Response:
 
 
 @dataclass
+class Fault:
+    """One queued failure of a REST route: `status` with Discord's error body (`code`), or a
+    429 whose body carries `retry_after` the way discord.py reads it."""
+
+    status: int
+    code: int = 0
+    message: str = "injected failure"
+    retry_after: float | None = None
+
+    def response(self) -> web.Response:
+        if self.status != 429:
+            return _error(self.status, self.code, self.message)
+        body = {"message": "You are being rate limited.", "retry_after": self.retry_after or 1.0,
+                "global": False, "code": 0}  # fmt: skip
+        response = _json(body, 429)
+        response.headers["Via"] = "1.1 google"  # discord.py treats a 429 without it as a ban
+        response.headers["Retry-After"] = str(max(1, round(self.retry_after or 1.0)))
+        return response
+
+
+@dataclass
 class Callback:
     interaction_id: str
     type: int
@@ -48,6 +69,7 @@ class FakeDiscord:
     guild_tier: int = 0
     base_url: str = ""
     messages: dict[str, Json] = field(default_factory=dict)  # every message by id
+    deleted: dict[str, Json] = field(default_factory=dict)  # messages deleted by users
     edits: dict[str, list[Json]] = field(default_factory=dict)
     threads: dict[str, Json] = field(default_factory=dict)
     callbacks: list[Callback] = field(default_factory=list)
@@ -60,12 +82,44 @@ class FakeDiscord:
     drop_after_create: int = 0  # next N message creates: create, then drop the connection
     refuse_threads: bool = False  # 50013 Missing Permissions on thread creation
     callback_delay: float = 0.0
+    faults: dict[str, list[Fault]] = field(default_factory=dict)  # see fail()
+    no_access: set[str] = field(default_factory=set)  # channel/thread ids: 403 50001
+    channels: set[str] = field(default_factory=lambda: {str(p.CHANNEL_ID)})  # text channels
     _nonces: dict[tuple[str, str], str] = field(default_factory=dict)
     _tokens: dict[str, datetime] = field(default_factory=dict)
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _seq: int = 0
     identified: asyncio.Event = field(default_factory=asyncio.Event)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    # -- fault knobs ---------------------------------------------------------------------------
+    def fail(
+        self,
+        route: str,
+        status: int,
+        code: int = 0,
+        message: str = "injected failure",
+        *,
+        times: int = 1,
+        retry_after: float | None = None,
+    ) -> None:
+        """The next `times` requests of `route` (create: POST a message, edit: PATCH one,
+        history: GET a channel's messages) answer `status`; nothing is created or
+        changed."""
+        fault = Fault(status, code, message, retry_after)
+        self.faults.setdefault(route, []).extend([fault] * times)
+
+    def delete_message(self, message_id: str) -> None:
+        """A moderator deleted the message: edits now answer 404 10008 Unknown Message (a
+        thread started on it lives on, as on Discord). Its nonce is still remembered: a new
+        post with that nonce gets the deleted message back (the worst case we can assume)."""
+        self.deleted[message_id] = self.messages.pop(message_id)
+
+    def _fault(self, route: str, channel_id: str) -> web.Response | None:
+        if channel_id in self.no_access:
+            return _error(403, 50001, "Missing Access")
+        queued = self.faults.get(route)
+        return queued.pop(0).response() if queued else None
 
     # -- application -------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -183,18 +237,20 @@ class FakeDiscord:
 
     # -- channel messages ----------------------------------------------------------------------
     def _channel_known(self, channel_id: str) -> bool:
-        return channel_id == str(p.CHANNEL_ID) or channel_id in self.threads
+        return channel_id in self.channels or channel_id in self.threads
 
     async def _create(self, request: web.Request) -> web.Response:
         channel_id = request.match_info["cid"]
         if not self._channel_known(channel_id):
             return _error(404, 10003, "Unknown Channel")
         body, files = await _read_body(request)
+        if (fault := self._fault("create", channel_id)) is not None:
+            return fault
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
             existing = self._nonces.get((channel_id, str(nonce)))
             if existing is not None:
-                return _json(self.messages[existing])
+                return _json(self.messages.get(existing) or self.deleted[existing])
         attachments = [
             p.attachment(self._store_cdn(name, data), name, len(data), "video/mp4")
             for name, data in files
@@ -228,15 +284,19 @@ class FakeDiscord:
         channel_id = request.match_info["cid"]
         if not self._channel_known(channel_id):
             return _error(404, 10003, "Unknown Channel")
+        if (fault := self._fault("history", channel_id)) is not None:
+            return fault
         limit = int(request.query.get("limit", "50"))
         found = [m for m in self.messages.values() if m["channel_id"] == channel_id]
         return _json(list(reversed(found))[:limit])
 
     async def _edit(self, request: web.Request) -> web.Response:
+        body, _ = await _read_body(request)
+        if (fault := self._fault("edit", request.match_info["cid"])) is not None:
+            return fault
         message = self.messages.get(request.match_info["mid"])
         if message is None or message["channel_id"] != request.match_info["cid"]:
             return _error(404, 10008, "Unknown Message")
-        body, _ = await _read_body(request)
         self.edits.setdefault(message["id"], []).append(body)
         for key in ("content", "embeds", "components"):
             if key in body:

@@ -30,7 +30,7 @@ from bot.config import Settings
 from bot.domain import Task
 from bot.policy import WorkerPolicy
 from bot.ports import Chat
-from bot.service import VideoService
+from bot.service import AccessPolicy, VideoService
 from bot.worker import Worker
 from storage.ledger import SqliteLedger
 from tests.fakes.clock import FakeClock
@@ -79,11 +79,16 @@ class SlackHarness:
         return await self.client.post(self.url, content=body.encode(), headers=all_headers)
 
     async def command(
-        self, text: str, trigger_id: str | None = None, user: str = USER, **kw: Any
+        self,
+        text: str,
+        trigger_id: str | None = None,
+        user: str = USER,
+        channel: str = CHANNEL,
+        **kw: Any,
     ) -> httpx.Response:
         hook = self.next_id("hook")
         form = {
-            "token": "legacy", "team_id": TEAM, "team_domain": "test", "channel_id": CHANNEL,
+            "token": "legacy", "team_id": TEAM, "team_domain": "test", "channel_id": channel,
             "channel_name": "general", "user_id": user, "user_name": user.lower(),
             "command": "/video", "text": text, "api_app_id": "A0APP",
             "response_url": f"{self.fake.url}/response/{hook}",
@@ -196,6 +201,7 @@ async def slack_harness(
     provider: Any,
     policy: WorkerPolicy,
     socket_mode: bool = False,
+    access: AccessPolicy | None = None,
 ) -> AsyncIterator[SlackHarness]:
     fake = await FakeSlack(clock.monotonic).start()
     settings = slack_settings(fake, tmp_path, socket_mode)
@@ -204,7 +210,7 @@ async def slack_harness(
         ledger, provider, chats, policy, clock.now,
         scratch_dir=tmp_path / "scratch", rng=random.Random(3),
     )
-    service = VideoService(ledger, policy, clock.now, worker.wake)
+    service = VideoService(ledger, policy, clock.now, worker.wake, access)
     intake = MediaIntake(settings.media_dir, settings.profile())
     adapter = SlackAdapter(
         settings, service, intake, host="127.0.0.1", clock=clock.now,

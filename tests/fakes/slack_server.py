@@ -18,6 +18,7 @@ BOT_TOKEN = "xoxb-fake-0000-test-bot-token"
 APP_TOKEN = "xapp-1-fake-test-app-token"
 TEAM = "T0TEAM"
 BOT_USER = "U0VIDEOBOT"
+_PROXY_PAGE = "<html><body><h1>503 Service Unavailable</h1></body></html>"
 LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>"
 
 
@@ -62,6 +63,8 @@ class FakeSlack:
         self.files: dict[str, SlackFile] = {}
         self.files_read = True  # False: the file host answers with a login page
         self.failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        self.retry_after: dict[str, str] = {}  # method -> Retry-After of its queued 429s
+        self.kicked: set[str] = set()  # channels the bot was removed from: not_in_channel
         self.socket_acks: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -101,10 +104,26 @@ class FakeSlack:
 
     # -- test helpers ------------------------------------------------------------------------
     def fail(
-        self, method: str, status: int = 200, error: str = "internal_error", **extra: Any
+        self,
+        method: str,
+        status: int = 200,
+        error: str = "internal_error",
+        times: int = 1,
+        retry_after: int | None = None,
+        **extra: Any,
     ) -> None:
-        """The next call of `method` answers `status` with ok=false and `error`."""
-        self.failures.setdefault(method, []).append((status, {"error": error, **extra}))
+        """The next `times` calls of `method` answer `status` with ok=false and `error` (a 429
+        carries `Retry-After: retry_after`, 1 s unless told). Status 502/503 with
+        error="html" answer a proxy's HTML page instead of JSON. `method` "upload" fails the
+        upload URL (the bytes) instead of a Web API method."""
+        for _ in range(times):
+            self.failures.setdefault(method, []).append((status, {"error": error, **extra}))
+        if retry_after is not None:
+            self.retry_after[method] = str(retry_after)
+
+    def delete_message(self, ts: str) -> None:
+        """A user (an admin) deleted the message: edits now answer message_not_found."""
+        del self.messages[ts]
 
     def add_user_file(self, name: str, mimetype: str, data: bytes) -> dict[str, Any]:
         """A file a user shared; returns its Slack file object (as events carry it)."""
@@ -146,9 +165,14 @@ class FakeSlack:
             return _json({"ok": ok, "url": f"{self.url.replace('http', 'ws')}/socket"})
         if auth != f"Bearer {BOT_TOKEN}":
             return _json({"ok": False, "error": "invalid_auth"})
+        channel = str(params.get("channel") or params.get("channel_id") or "")
+        if channel in self.kicked and method.startswith(("chat.", "files.complete")):
+            return _json({"ok": False, "error": "not_in_channel"})
         if self.failures.get(method):
             status, body = self.failures[method].pop(0)
-            headers = {"Retry-After": "1"} if status == 429 else None
+            if body["error"] == "html":
+                return web.Response(status=status, text=_PROXY_PAGE, content_type="text/html")
+            headers = {"Retry-After": self.retry_after.get(method, "1")} if status == 429 else None
             return _json({"ok": False, **body}, status, headers)
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
