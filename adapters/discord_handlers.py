@@ -133,6 +133,7 @@ class DiscordHandlers:
         idem_key: str,
     ) -> str:
         """Download, validate, record. Returns the reply text; raises VideobotError."""
+        self.service.check_access(target)
         images, video = await self.download(attachments)
         request = commands.build_request(command, images, video, self.profile)
         task, created = await self.service.accept(request, target, idem_key)

@@ -294,8 +294,9 @@ class HttpProvider:
         log.warning("video API rate limit (429): holding requests for %.1fs", wait)
 
     async def _gate(self) -> None:
-        delay = self._not_before - time.monotonic()
-        if delay > 0:
+        # Look again after each wait: a 429 that came meanwhile may have pushed the hold out.
+        # (A deadline that moves is not an Event's job; the loop ends once it stops moving.)
+        while (delay := self._not_before - time.monotonic()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(delay)
 
     def _backoff(self, attempt: int) -> float:

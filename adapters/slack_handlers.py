@@ -118,6 +118,7 @@ class SlackHandlers:
         else:
             if command.images or command.refs or command.video:
                 raise CommandError(blocks.NO_FILE_FLAGS)
+            self._service.check_access(target)
             images, video = await self._files.media([f for f in files if is_media(f)])
             request = commands.build_request(command, images, video, self._profile)
             task, created = await self._service.accept(request, target, key)
@@ -226,6 +227,7 @@ class SlackHandlers:
             aspect_ratio=values.get("ar"),
             duration=int(values["duration"]) if values.get("duration") else None,
         )
+        self._service.check_access(by)
         images, video = await self._files.media(files)
         request = commands.build_request(command, images, video, self._profile)
         await self._service.accept(request, by, key)

@@ -39,6 +39,7 @@ class StatusBoard:
         self._save = save
         self._rng = rng
         self._shown: dict[str, tuple[tuple[str, ...], datetime]] = {}
+        self._unpostable: set[str] = set()  # status posts refused for good (until the end)
 
     async def show(
         self, task: Task, force: bool = False, queue_position: int | None = None
@@ -57,6 +58,8 @@ class StatusBoard:
         if queue_position is not None:
             key += (str(queue_position),)
         last = self._shown.get(task.task_id)
+        if task.status_message_id is None and task.task_id in self._unpostable and not force:
+            return task  # the platform refused the post for good; only the final status tries
         try:
             if task.status_message_id is None:
                 posted = await self._post(chat, task, view)
@@ -81,6 +84,9 @@ class StatusBoard:
             # A skipped progress edit is harmless: the next poll renders the status again.
             log.debug("task %s: status edit deferred: %s", task.ref, err)
         except DeliveryError as err:
+            if task.status_message_id is None:
+                # e.g. not_in_channel: trying again on every poll only repeats the refusal.
+                self._unpostable.add(task.task_id)
             log.warning("task %s: status message not updated: %s", task.ref, err)
         return task
 
@@ -121,4 +127,5 @@ class StatusBoard:
         if current is not None and current.state.is_terminal and current.next_check_at:
             await self._ledger.save(current, current.notified(self._clock()))
         self._shown.pop(task.task_id, None)
+        self._unpostable.discard(task.task_id)
         return True

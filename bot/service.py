@@ -73,7 +73,7 @@ class VideoService:
         """Record a request durably and wake the worker. Returns (task, created); a repeated
         idem_key (platform retry, double click) returns the first task and created=False."""
         now = self._clock()
-        self._check_access(target)
+        self.check_access(target)
         task = Task(
             task_id=new_task_id(),
             ref=new_ref(),
@@ -103,7 +103,9 @@ class VideoService:
             self._wake()
         return stored, created
 
-    def _check_access(self, who: ReplyTarget) -> None:
+    def check_access(self, who: ReplyTarget) -> None:
+        """Raise ActionRefused if `who` may not ask here. Adapters call it before downloading
+        attachments, so a refused request costs nothing; accept() checks again."""
         access = self._access
         if access.is_admin(who):
             return
