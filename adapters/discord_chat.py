@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 
@@ -25,6 +26,7 @@ log = logging.getLogger("videobot.discord")
 
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # 10 MiB for every unboosted server and DMs
 RECONCILE_DEPTH = 50
+_STATUS_KEY = re.compile(r"vb([0-9A-Z]{4,12})s")
 # A 429 asking for longer than this is handed back to the worker (which reschedules the task
 # and frees its slot) instead of discord.py sleeping on it inside the call, five times over.
 MAX_INLINE_RATE_LIMIT_WAIT = 5.0
@@ -124,7 +126,7 @@ class DiscordChat:
         finally:
             _forget(components)
         if target.thread_id is None:
-            await self._open_thread(message, view)
+            await self._open_thread(message, thread_name(view))
         return str(message.id)
 
     async def update_status(self, target: ReplyTarget, message_id: str, view: StatusView) -> None:
@@ -256,11 +258,11 @@ class DiscordChat:
         with translated(f"posting {what}"):
             return await send(self._channel(target.channel_id, target), True)
 
-    async def _open_thread(self, message: discord.Message, view: StatusView) -> None:
+    async def _open_thread(self, message: discord.Message, name: str) -> None:
         """A thread on the status message, named after the prompt. Not fatal: DMs have no
         threads, and the bot may lack the permission; then the video replies in the channel."""
         try:
-            await message.create_thread(name=thread_name(view), auto_archive_duration=1440)
+            await message.create_thread(name=name, auto_archive_duration=1440)
         except discord.HTTPException as err:
             if err.code != _THREAD_EXISTS:  # already opened before a crash: fine
                 log.warning("could not open a thread on %s: %s", message.id, err)
@@ -273,24 +275,52 @@ class DiscordChat:
         """Reconcile after a crash: the nonce only de-duplicates for a few minutes, so look in
         the thread for our own message carrying this task's file name."""
         thread_id = target.thread_id or status_message_id
-        if thread_id is None or self._client.user is None:
+        if thread_id is None:
+            return None
+        found = await self._find_own(
+            thread_id, target, lambda m: any(a.filename == filename for a in m.attachments)
+        )
+        return None if found is None else f"{found.channel.id}/{found.id}"
+
+    async def find_status(self, target: ReplyTarget, key: str) -> str | None:
+        """The status message posted before a crash (past the nonce's few minutes): our own
+        message whose embed names the task. `key` is the task's status nonce, vb<ref>s."""
+        match = _STATUS_KEY.fullmatch(key)
+        if match is None:
+            return None
+        footer = f"task {match.group(1)}"
+        found = await self._find_own(
+            target.thread_id or target.channel_id,
+            target,
+            lambda m: any(e.footer.text == footer for e in m.embeds),
+        )
+        if found is None:
+            return None
+        if target.thread_id is None and found.thread is None:
+            # The crash may have come between the post and opening its thread.
+            await self._open_thread(found, f"videobot {match.group(1)}")
+        return str(found.id)
+
+    async def _find_own(
+        self, channel_id: str, target: ReplyTarget, matches: Callable[[discord.Message], bool]
+    ) -> discord.Message | None:
+        """Our own most recent message in a channel or thread that `matches`."""
+        if self._client.user is None:
             return None
         me = self._client.user.id
-        channel = self._channel(thread_id, target)
+        channel = self._channel(channel_id, target)
         try:
             async for message in channel.history(limit=RECONCILE_DEPTH):
-                if message.author.id == me and any(
-                    a.filename == filename for a in message.attachments
-                ):
-                    return f"{message.channel.id}/{message.id}"
+                if message.author.id == me and matches(message):
+                    return message
         except discord.HTTPException as err:
             if err.status >= 500 or err.status == 429:
-                what = f"Discord failed reading the thread ({err.status})"
+                what = f"Discord failed reading the channel ({err.status})"
                 raise DeliveryTransient(what) from err
-            log.debug("cannot read thread %s to reconcile: %s", thread_id, err)
+            log.debug("cannot read %s to reconcile: %s", channel_id, err)
         except discord.RateLimited as err:
             wait = timedelta(seconds=err.retry_after)
-            raise DeliveryTransient("Discord rate-limited reading the thread", wait) from err
+            raise DeliveryTransient("Discord rate-limited reading the channel", wait) from err
         except (aiohttp.ClientError, OSError, TimeoutError) as err:
             raise DeliveryTransient(f"could not reach Discord ({err!r})") from err
         return None

@@ -91,6 +91,30 @@ class SlackChat:
         )
         return str(response["ts"])
 
+    async def find_status(self, target: ReplyTarget, key: str) -> str | None:
+        """The status message posted under `key` before a crash, found by its metadata among
+        the channel's (or thread's) latest messages; None when it was never posted."""
+        if target.thread_id:
+            response = await self._call(
+                "conversations_replies",
+                channel=target.channel_id,
+                ts=target.thread_id,
+                include_all_metadata=True,
+                limit=200,
+            )
+        else:
+            response = await self._call(
+                "conversations_history",
+                channel=target.channel_id,
+                include_all_metadata=True,
+                limit=100,
+            )
+        for message in response.get("messages") or []:
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("key") == key:
+                return str(message["ts"])
+        return None
+
     async def update_status(self, target: ReplyTarget, message_id: str, view: StatusView) -> None:
         wait = self._budget.take(target.workspace_id, view.final)
         if wait is not None:

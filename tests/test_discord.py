@@ -19,7 +19,7 @@ from discord.gateway import DiscordWebSocket
 
 from adapters.simulator import RunningSimulator
 from bot.domain import Mode, TaskState
-from bot.ports import Delivery
+from bot.ports import Delivery, StatusFinder
 from storage.ledger import SqliteLedger
 from tests.conftest import TEST_POLICY
 from tests.fakes import discord_payloads as p
@@ -151,15 +151,17 @@ async def test_502_after_create_leaves_exactly_one_message(bot: DiscordBot) -> N
 
 async def test_a_lost_answer_is_reconciled_by_the_task_nonce(bot: DiscordBot) -> None:
     """D-06b: the connection drops after Discord created the status message (discord.py does
-    not retry that); the worker posts again later, with the same task-derived nonce."""
+    not retry that); after the marker written before posting, the worker looks first."""
     await accepted(bot, video("a kite over the dunes"))
     bot.fake.drop_after_create = 1
     await bot.run_until_idle()
 
     task = await bot.only_task()
     assert task.state is TaskState.DELIVERED
-    posts = [r for r in bot.fake.requests if r[1].endswith(f"/channels/{p.CHANNEL_ID}/messages")]
-    assert len(posts) == 2  # the lost answer, then the worker's second attempt
+    calls = [r for r in bot.fake.requests if r[1].endswith(f"/channels/{p.CHANNEL_ID}/messages")]
+    # The lost answer, then the worker looked in the channel, found its message, and did not
+    # post again at all (the nonce would also have caught it within Discord's few minutes).
+    assert [method for method, _ in calls] == ["POST", "GET"]
     assert [m["id"] for m in bot.fake.in_channel(p.CHANNEL_ID)] == [task.status_message_id]
     assert len(bot.fake.in_channel(task.status_message_id or "")) == 1  # one video
 
@@ -223,3 +225,17 @@ def test_discord_py_seams_this_adapter_relies_on() -> None:
     assert isinstance(discord.http.Route.BASE, str)
     assert hasattr(DiscordWebSocket, "DEFAULT_GATEWAY")
     assert discord.ui.DynamicItem is not None and hasattr(discord.Client, "add_dynamic_items")
+
+
+async def test_a_status_message_posted_before_a_crash_is_found_in_the_channel(
+    bot: DiscordBot,
+) -> None:
+    """Past the nonce window, the channel itself tells whether the status was posted."""
+    await accepted(bot, video("a paper boat"))
+    await bot.run_until_idle()
+    task = await bot.only_task()
+    chat = bot.chats["discord"]
+    assert isinstance(chat, StatusFinder)
+    assert await chat.find_status(task.target, task.nonce("s")) == task.status_message_id
+    assert await chat.find_status(task.target, "vbZZZZZZs") is None
+    assert await chat.find_status(task.target, "not-a-status-key") is None

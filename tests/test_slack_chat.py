@@ -18,7 +18,7 @@ from adapters.slack_chat import SENT, EditBudget, SlackChat
 from bot.domain import ReplyTarget, TaskState
 from bot.errors import DeliveryError, DeliveryTransient
 from bot.messages import StatusView
-from bot.ports import Delivery
+from bot.ports import Delivery, StatusFinder
 from storage.ledger import SqliteLedger
 from tests.conftest import TEST_POLICY, make_provider
 from tests.fakes.clock import FakeClock
@@ -221,3 +221,22 @@ async def test_a_refused_upload_falls_back_to_the_link_in_the_thread(slack: Slac
     link = [m for m in slack.fake.messages.values() if m.thread_ts == status.ts]
     assert len(link) == 1 and "Download it" in link[0].text and "http" in link[0].text
     assert "could not post the file" in status.text
+
+
+async def test_a_status_message_posted_before_a_crash_is_found_by_its_metadata(
+    chat: SlackChat, fake: FakeSlack
+) -> None:
+    assert isinstance(chat, StatusFinder)
+    target = ReplyTarget("slack", "T1", CHANNEL, "U1")
+    await chat.post_status(target, view(ref="OTHER1"), "vbOTHER1s")
+    ts = await chat.post_status(target, view(), "vbABC123s")
+    assert await chat.find_status(target, "vbABC123s") == ts
+    assert await chat.find_status(target, "vbNEVER0s") is None
+    threaded = ReplyTarget("slack", "T1", CHANNEL, "U1", thread_id=ts)
+    reply = await chat.post_status(threaded, view(ref="THR001"), "vbTHR001s")
+    assert await chat.find_status(threaded, "vbTHR001s") == reply
+    assert fake.named("conversations.history")[0].params["include_all_metadata"] in (
+        "1",
+        "true",
+        True,
+    )

@@ -41,6 +41,7 @@ class Message:
     blocks: list[dict[str, Any]]
     thread_ts: str | None
     edits: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass
@@ -187,9 +188,33 @@ class FakeSlack:
     def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         ts = f"1700000{next(self._ids):03d}.000100"
         message = Message(p["channel"], ts, p.get("text", ""), p.get("blocks") or [],
-                          p.get("thread_ts"))
+                          p.get("thread_ts"), metadata=p.get("metadata"))
         self.messages[ts] = message
         return {"ok": True, "channel": p["channel"], "ts": ts}
+
+    def _listed(self, message: Message, with_metadata: bool) -> dict[str, Any]:
+        shown: dict[str, Any] = {"type": "message", "ts": message.ts, "text": message.text,
+                                 "bot_id": "B0BOT", "user": BOT_USER}
+        if message.thread_ts:
+            shown["thread_ts"] = message.thread_ts
+        if with_metadata and message.metadata:
+            shown["metadata"] = message.metadata
+        return shown
+
+    def _m_conversations_history(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages of a channel, newest first (metadata only when asked)."""
+        with_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = [m for m in self.messages.values() if m.channel == p["channel"] and not m.thread_ts]
+        found.sort(key=lambda m: m.ts, reverse=True)
+        return {"ok": True, "messages": [self._listed(m, with_metadata) for m in found]}
+
+    def _m_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
+        with_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
+        root = p["ts"]
+        found = [m for m in self.messages.values() if m.channel == p["channel"]
+                 and root in (m.ts, m.thread_ts)]
+        found.sort(key=lambda m: m.ts)
+        return {"ok": True, "messages": [self._listed(m, with_metadata) for m in found]}
 
     def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
         message = self.messages.get(p["ts"])
