@@ -167,7 +167,7 @@ class ConsoleSession:
     async def _dispatch(self, command: commands.Command, key: str) -> None:
         if isinstance(command, commands.SimpleCommand):
             if command.verb == "help":
-                self._say(commands.help_text(self._profile))
+                self._say(messages.help_text(self._profile))
             else:
                 tasks = await self._service.recent(self._target)
                 self._say("\n".join(messages.task_line(t) for t in tasks) or messages.NO_TASKS)

@@ -292,7 +292,7 @@ class DiscordHandlers:
                 text = (
                     _DISCORD_HELP
                     + "```\n"
-                    + commands.help_text(self.profile, "/video", "/videobot")
+                    + messages.help_text(self.profile, "/video", "/videobot")
                     + "```"
                 )
             elif verb == "list":

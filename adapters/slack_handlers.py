@@ -108,7 +108,7 @@ class SlackHandlers:
         command = commands.parse(text) if text else commands.VideoCommand(prompt="")
         if isinstance(command, commands.SimpleCommand):
             if command.verb == "help":
-                await answer(f"```{commands.help_text(self._profile, '/video')}```")
+                await answer(f"```{messages.help_text(self._profile, '/video')}```")
             else:
                 tasks = await self._service.recent(target)
                 lines = "\n".join(messages.task_line(t) for t in tasks)
@@ -262,7 +262,7 @@ class SlackHandlers:
             await _ephemeral(client, target, message)
 
         if not text and not files:
-            await _quietly(answer, f"```{commands.help_text(self._profile, '@videobot')}```")
+            await _quietly(answer, f"```{messages.help_text(self._profile, '@videobot')}```")
             return
         await self._guard(answer, self._run(text, target, key, files, answer, announce=False))
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from bot.domain import MediaRef, Mode, Profile, VideoRequest
 from bot.errors import CommandError
+from bot.messages import either
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,49 +46,40 @@ class SimpleCommand:
 
 Command = VideoCommand | TaskCommand | SimpleCommand
 
-_FLAG_ALIASES = {
-    "ar": "ar",
-    "aspect": "ar",
-    "aspect-ratio": "ar",
-    "aspect_ratio": "ar",
-    "duration": "duration",
-    "dur": "duration",
-    "seconds": "duration",
-    "mode": "mode",
-    "image": "image",
-    "img": "image",
-    "ref": "ref",
-    "reference": "ref",
-    "video": "video",
-}
+
+def _aliases(groups: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """{canonical: (spellings...)} -> {spelling: canonical}."""
+    return {alias: name for name, spellings in groups.items() for alias in (name, *spellings)}
+
+
+_FLAG_ALIASES = _aliases(
+    {
+        "ar": ("aspect", "aspect-ratio", "aspect_ratio"),
+        "duration": ("dur", "seconds"),
+        "mode": (),
+        "image": ("img",),
+        "ref": ("reference",),
+        "video": (),
+    }
+)
 _REPEATABLE = {"image", "ref"}
 _MODE_ALIASES = {
-    "t2v": Mode.T2V,
-    "text": Mode.T2V,
-    "text-to-video": Mode.T2V,
-    "i2v": Mode.I2V,
-    "image": Mode.I2V,
-    "image-to-video": Mode.I2V,
-    "r2v": Mode.R2V,
-    "ref": Mode.R2V,
-    "reference": Mode.R2V,
-    "reference-to-video": Mode.R2V,
-    "edit": Mode.EDIT,
-    "video-edit": Mode.EDIT,
+    alias: Mode(mode)
+    for alias, mode in _aliases(
+        {
+            "t2v": ("text", "text-to-video"),
+            "i2v": ("image", "image-to-video"),
+            "r2v": ("ref", "reference", "reference-to-video"),
+            "edit": ("video-edit",),
+        }
+    ).items()
 }
-_AR_ALIASES = {
-    "16:9": "16:9",
-    "16x9": "16:9",
-    "16/9": "16:9",
-    "landscape": "16:9",
-    "wide": "16:9",
-    "9:16": "9:16",
-    "9x16": "9:16",
-    "9/16": "9:16",
-    "portrait": "9:16",
-    "vertical": "9:16",
-    "tall": "9:16",
-}
+_AR_ALIASES = _aliases(
+    {
+        "16:9": ("16x9", "16/9", "landscape", "wide"),
+        "9:16": ("9x16", "9/16", "portrait", "vertical", "tall"),
+    }
+)
 # Phones and Slack turn "--" into an em or en dash; accept what the user meant.
 _DASHES = re.compile(r"(^|\s)[—–](?=[A-Za-z])")
 _MAX_COMMAND_CHARS = 8000
@@ -248,11 +240,11 @@ def build_request(
     ratio = command.aspect_ratio or profile.default_aspect_ratio
     if ratio not in profile.aspect_ratios:
         raise CommandError(
-            f"Aspect ratio {ratio} is not offered; use {_or(profile.aspect_ratios)}."
+            f"Aspect ratio {ratio} is not offered; use {either(profile.aspect_ratios)}."
         )
     duration = command.duration or profile.default_duration
     if duration not in profile.durations:
-        allowed = _or([str(d) for d in profile.durations])
+        allowed = either([str(d) for d in profile.durations])
         raise CommandError(f"A video can be {allowed} seconds long, not {duration}.")
     mode = command.mode or _infer_mode(images, video)
     _check_media(mode, images, video, profile)
@@ -296,45 +288,6 @@ def _check_media(
         )
     if profile.image_counts is not None and count not in profile.image_counts:
         raise CommandError(
-            f"This video service accepts {_or([str(c) for c in profile.image_counts])} images "
+            f"This video service accepts {either([str(c) for c in profile.image_counts])} images "
             f"per request, not {count}."
         )
-
-
-def _or(items: Sequence[str]) -> str:
-    items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
-
-
-def help_text(profile: Profile, prefix: str = "/video", task_prefix: str | None = None) -> str:
-    """The grammar with examples. `task_prefix` is where the task verbs live when a platform
-    puts them under another command (Discord: `/videobot status <ref>`)."""
-    verbs = task_prefix or prefix
-    durations = _or([str(d) for d in profile.durations])
-    return f"""\
-{prefix} turns a description (and optionally images or a clip) into a short video.
-
-  {prefix} <prompt> [--ar 16:9|9:16] [--duration {"|".join(map(str, profile.durations))}] \
-[--mode t2v|i2v|r2v|edit]
-
-Examples
-  {prefix} a fox running through snow --ar 9:16
-  {prefix} "a paper boat on a river, golden hour" --duration {profile.durations[-1]}
-  {prefix} make the cat wave --image ./cat.png            (image-to-video)
-  {prefix} the two of them dancing --ref a.png --ref b.png  (reference-to-video)
-  {prefix} turn it into a watercolour --video ./clip.mp4   (video edit, clip at most \
-{profile.edit_max_seconds:g}s)
-
-Options
-  --ar        aspect ratio: {" or ".join(profile.aspect_ratios)} (default \
-{profile.default_aspect_ratio}); also portrait / landscape
-  --duration  seconds: {durations} (default {profile.default_duration})
-  --mode      t2v, i2v, r2v or edit; inferred from your media when left out
-  Attach images or a clip instead of the flags in Slack and Discord.
-
-Tasks
-  {verbs} status <ref>    where a task is
-  {verbs} cancel <ref>    stop a task that has not finished
-  {verbs} retry <ref>     run an ended task again (a new, separately billed video)
-  {verbs} list            your recent tasks
-"""

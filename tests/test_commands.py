@@ -11,11 +11,11 @@ from bot.commands import (
     TaskCommand,
     VideoCommand,
     build_request,
-    help_text,
     parse,
 )
 from bot.domain import MediaRef, Mode, Profile
 from bot.errors import CommandError
+from bot.messages import help_text
 
 PROFILE = Profile()
 
