@@ -1,5 +1,7 @@
 """1,000 tasks through service + worker + HTTP provider against the simulator (in its own
-process, over loopback): accept latency, provider requests per task, detection lag, peak RSS."""
+process, over loopback): accept latency, provider requests per task, detection lag, peak RSS.
+Superseded by bench/flight.py and bench/accept.py (what `make bench` runs); kept runnable:
+`python -m bench.engine`."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from adapters.dialects import DIALECTS
+from adapters.fetch import FetchPolicy, SafeFetcher
 from adapters.provider import HttpProvider
 from bot.domain import ReplyTarget, TaskState
 from bot.messages import StatusView
@@ -120,6 +123,7 @@ async def _run(sim: Simulator, count: int, render_total: float) -> dict[str, flo
         async with (
             SqliteLedger.open(Path(tmp) / "bench.db") as ledger,
             httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=64)) as http,
+            SafeFetcher(FetchPolicy(allow_loopback=True)) as fetcher,
         ):
             provider = HttpProvider(
                 http,
@@ -127,6 +131,7 @@ async def _run(sim: Simulator, count: int, render_total: float) -> dict[str, flo
                 base_url=sim.url,
                 api_key=SIM_KEY,
                 model="gemini_omni_flash",
+                fetcher=fetcher,
             )
             now = lambda: datetime.now(UTC)  # noqa: E731
             worker = Worker(ledger, provider, {"bench": chat}, policy, now, scratch_dir=Path(tmp))
