@@ -159,6 +159,7 @@ async def demo(settings: Settings) -> int:
         settings.worker_policy(),
         first_poll=timedelta(seconds=1),
         poll_ceiling=timedelta(seconds=2),
+        predicted_ceiling=timedelta(seconds=2),  # the demo is about watching progress move
         status_interval=timedelta(seconds=1),
     )
     try:

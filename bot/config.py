@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("videobot-data"), validation_alias=_env("VIDEOBOT_DATA_DIR"))
     db_path: Path | None = Field(None, validation_alias=_env("VIDEOBOT_DB"))
     output_dir: Path = Field(Path("videobot-output"), validation_alias=_env("VIDEOBOT_OUTPUT_DIR"))
-    concurrency: int = Field(16, ge=1, validation_alias=_env("VIDEOBOT_CONCURRENCY"))
+    concurrency: int = Field(64, ge=1, validation_alias=_env("VIDEOBOT_CONCURRENCY"))
     provider_concurrency: int | None = Field(
         None, ge=1, validation_alias=_env("VIDEOBOT_PROVIDER_CONCURRENCY")
     )

@@ -148,8 +148,9 @@ _REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 def new_ref() -> str:
-    """A short task reference users type back (`status 7KQ2MX`)."""
-    return "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
+    """A short task reference users type back (`status 7KQ2MX`): 30 random bits."""
+    bits = int.from_bytes(secrets.token_bytes(4), "big") >> 2
+    return "".join(_REF_ALPHABET[(bits >> shift) & 31] for shift in range(25, -1, -5))
 
 
 def new_task_id() -> str:

@@ -11,12 +11,14 @@ from bot.domain import Mode
 
 @dataclass(frozen=True, slots=True)
 class WorkerPolicy:
-    concurrency: int = 16
+    concurrency: int = 64  # steps at once; the provider client pools 64 connections
     provider_concurrency: int | None = None  # renders in flight at the provider, all users
     task_deadline: timedelta = timedelta(hours=1)
     first_poll: timedelta = timedelta(seconds=5)
     poll_floor: timedelta = timedelta(seconds=1)
     poll_ceiling: timedelta = timedelta(seconds=15)
+    # How far ahead a confident prediction may put the next poll (beyond the plain ceiling).
+    predicted_ceiling: timedelta = timedelta(seconds=45)
     status_interval: timedelta = timedelta(seconds=3)
     max_video_bytes: int = 200 * 1024 * 1024
     delivery_attempts: int = 5
@@ -66,14 +68,19 @@ def next_poll_delay(
     overdue_polls: int,
     policy: WorkerPolicy,
 ) -> timedelta:
-    """Poll near the predicted finish instead of on a fixed beat. Once the prediction has
-    passed (`overdue_polls` polls found it still running) the delay grows from the floor, so a
-    stuck task costs a handful of requests, not one a second."""
+    """Poll near the predicted finish instead of on a fixed beat. Far from the finish, go 60 %
+    of the way there (the prediction sharpens as progress comes in), up to predicted_ceiling;
+    within _AIM of it, aim at it. Once the prediction has passed (`overdue_polls` polls found
+    the task still running) the delay grows from the floor, so a stuck task costs a handful of
+    requests, not one a second. Without a prediction, settle at poll_ceiling."""
     if remaining is None:
-        # Nothing to predict from: poll more often early, settle at the ceiling.
-        delay = max(policy.poll_floor, min(policy.poll_ceiling, elapsed / 2))
-    elif remaining > policy.poll_floor:
-        delay = remaining
-    else:
-        delay = policy.poll_floor * (1.6 ** min(overdue_polls, 10))
+        return max(policy.poll_floor, min(policy.poll_ceiling, elapsed / 2))
+    if remaining > _AIM:
+        return min(policy.predicted_ceiling, max(_AIM, remaining * 0.6))
+    if remaining > policy.poll_floor:
+        return remaining
+    delay = policy.poll_floor * (1.6 ** min(overdue_polls, 10))
     return max(policy.poll_floor, min(policy.poll_ceiling, delay))
+
+
+_AIM = timedelta(seconds=10)

@@ -85,6 +85,7 @@ TEST_POLICY = WorkerPolicy(
     first_poll=timedelta(seconds=5),
     poll_floor=timedelta(seconds=1),
     poll_ceiling=timedelta(seconds=10),
+    predicted_ceiling=timedelta(seconds=10),
     status_interval=timedelta(seconds=0),
 )
 

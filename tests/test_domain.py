@@ -112,12 +112,24 @@ def test_remaining_is_predicted_from_progress_then_history() -> None:
 
 
 def test_poll_delay_aims_at_the_predicted_finish_within_bounds() -> None:
-    assert next_poll_delay(timedelta(seconds=20), timedelta(seconds=60), 0, POLICY) == timedelta(
-        seconds=15
-    )
-    assert next_poll_delay(timedelta(seconds=40), timedelta(seconds=7), 0, POLICY) == timedelta(
-        seconds=7
-    )
+    def delay(remaining: float) -> timedelta:
+        return next_poll_delay(timedelta(seconds=20), timedelta(seconds=remaining), 0, POLICY)
+
+    assert delay(60) == timedelta(seconds=36)  # 60 % of the way: the estimate will sharpen
+    assert delay(600) == POLICY.predicted_ceiling  # a long render is still looked at
+    assert delay(12) == timedelta(seconds=10)  # never less than the aiming distance
+    assert delay(7) == timedelta(seconds=7)  # close: aim at the finish itself
+
+
+def test_a_sixty_second_render_costs_at_most_four_polls() -> None:
+    """Replay the policy on a render whose progress is linear over 60 s (1 s queue)."""
+    t, polls = 5.0, 1  # the first poll, at first_poll
+    while t < 61:
+        progress = max(1, int((t - 1) / 60 * 100))
+        remaining = predicted_remaining(timedelta(seconds=t), progress, None)
+        t += next_poll_delay(timedelta(seconds=t), remaining, 0, POLICY).total_seconds()
+        polls += 1
+    assert polls <= 4 and t - 61 < 1.5
 
 
 def test_overdue_polls_back_off_from_the_floor() -> None:
