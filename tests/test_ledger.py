@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import resource
+import signal
 import sqlite3
 import subprocess
+import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -150,3 +153,25 @@ async def test_a_ledger_path_that_is_a_folder_fails_loudly(tmp_path: Path) -> No
     with pytest.raises(LedgerError, match="l.db"):
         async with SqliteLedger.open(tmp_path / "l.db"):
             pass
+
+
+def test_a_full_disk_fails_loudly_at_start(tmp_path: Path) -> None:
+    """The process may write files of at most 2 KB (RLIMIT_FSIZE: the disk is 'full' for it),
+    so creating the ledger cannot complete: `videobot tasks` says so and exits 1 at once."""
+
+    def tiny_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+
+    env = {**os.environ, "VIDEOBOT_DB": str(tmp_path / "full.db")}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "tasks"],
+        capture_output=True,
+        text=True,
+        env=env,
+        preexec_fn=tiny_disk,
+        timeout=60,
+        check=False,  # noqa: PLW1509 (no threads yet)
+    )
+    assert result.returncode == 1
+    assert "full.db" in result.stderr and "Traceback" not in result.stderr
