@@ -10,8 +10,8 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import urlsplit
 
-import httpx
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -19,6 +19,7 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters import slack_blocks as blocks
+from adapters.fetch import FetchPolicy, SafeFetcher
 from adapters.intake import MediaIntake
 from adapters.slack_chat import EditBudget, SlackChat
 from adapters.slack_files import SLACK_FILE_ORIGIN, SlackFiles, origin
@@ -30,7 +31,7 @@ log = logging.getLogger("videobot.slack")
 
 EVENTS_PATH = "/slack/events"
 _DRAIN_SECONDS = 10.0
-_DOWNLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+_DOWNLOAD_TIMEOUT = 60.0
 
 
 def register_listeners(app: AsyncApp, handlers: SlackHandlers) -> None:
@@ -82,8 +83,16 @@ class SlackAdapter:
         origins = {SLACK_FILE_ORIGIN}
         if settings.slack_api_url:
             origins.add(origin(settings.slack_api_url))
-        self._http = httpx.AsyncClient(timeout=_DOWNLOAD_TIMEOUT, trust_env=False)
-        files = SlackFiles(self.client, token, intake, self._http, origins)
+        # Private files come through the one SSRF-safe fetcher, limited to Slack's file host.
+        hosts = tuple(urlsplit(o).hostname or "" for o in origins)
+        self._fetcher = SafeFetcher(
+            FetchPolicy(
+                hosts={"slack": hosts},
+                allow_loopback=settings.fetch_allow_loopback,
+                read_timeout=_DOWNLOAD_TIMEOUT,
+            )
+        )
+        files = SlackFiles(self.client, token, intake, self._fetcher, origins)
         self.handlers = SlackHandlers(service, files, settings.profile(), clock)
         register_listeners(self.app, self.handlers)
         self._host = host or settings.slack_host
@@ -104,7 +113,7 @@ class SlackAdapter:
 
     async def aclose(self) -> None:
         await self.chat.close()
-        await self._http.aclose()
+        await self._fetcher.aclose()
 
     async def _serve_socket_mode(self, stop: asyncio.Event, app_token: str) -> None:
         handler = AsyncSocketModeHandler(self.app, app_token)

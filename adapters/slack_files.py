@@ -8,12 +8,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-import httpx
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.fetch import FetchError, FetchRefused, FetchStatus, FetchTooLarge, SafeFetcher
 from adapters.intake import MediaIntake
 from adapters.slack_chat import error_code
 from bot.domain import MediaRef
@@ -27,7 +27,6 @@ MISSING_FILES_READ = (
     "Slack sent a login page instead of {name}: the app cannot read files. An admin must add "
     "the files:read scope to videobot and reinstall it (see slack-manifest.yml)."
 )
-_MAX_HOPS = 3
 _MEDIA_TYPES = ("png", "jpg", "jpeg", "webp", "mp4", "mov")
 
 
@@ -59,13 +58,13 @@ class SlackFiles:
         client: AsyncWebClient,
         token: str,
         intake: MediaIntake,
-        http: httpx.AsyncClient,
+        fetcher: SafeFetcher,
         allowed_origins: Iterable[str] = (SLACK_FILE_ORIGIN,),
     ) -> None:
         self._client = client
         self._token = token
         self._intake = intake
-        self._http = http
+        self._fetcher = fetcher
         self._origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
 
     async def info(self, file_id: str) -> dict[str, Any]:
@@ -104,25 +103,32 @@ class SlackFiles:
         return images, video
 
     async def download(self, url: str, name: str, limit: int = MAX_VIDEO_BYTES) -> bytes:
-        """GET a url_private with the token; same-origin redirects only; size-capped."""
-        for _ in range(_MAX_HOPS + 1):
-            self._check(url, name)
-            request = self._http.build_request(
-                "GET", url, headers={"Authorization": f"Bearer {self._token}"}
+        """GET a url_private with the token: Slack's file host only (checked here and on
+        every redirect hop by the fetcher, which drops the token if a hop leaves the origin)."""
+        self._check(url, name)
+        try:
+            result = await self._fetcher.fetch_bytes(
+                url,
+                max_bytes=limit,
+                headers={"Authorization": f"Bearer {self._token}"},
+                source="slack",
             )
-            response = await self._http.send(request, stream=True, follow_redirects=False)
-            try:
-                if response.is_redirect:
-                    url = urljoin(url, response.headers.get("location", ""))
-                    continue
-                if response.status_code != 200:
-                    raise MediaError(
-                        f"Slack answered {response.status_code} for {name}; share it again."
-                    )
-                return await self._read(response, name, limit)
-            finally:
-                await response.aclose()
-        raise MediaError(f"Slack redirected {name} too many times.")
+        except FetchTooLarge:
+            raise MediaError(f"{name} is larger than {limit >> 20} MB.") from None
+        except FetchStatus as err:
+            raise MediaError(f"Slack answered {err.status} for {name}; share it again.") from None
+        except FetchRefused:
+            log.warning("refused to follow %s's download off Slack's file host", name)
+            raise MediaError(
+                f"{name} is not on Slack's file host, so I will not fetch it with my token."
+            ) from None
+        except FetchError as err:
+            raise MediaError(f"I could not download {name} from Slack ({err}).") from None
+        data = result.data or b""
+        kind = result.content_type.split(";")[0].strip().lower()
+        if kind == "text/html" or data[:64].lstrip().lower().startswith((b"<!doctype", b"<html")):
+            raise MediaError(MISSING_FILES_READ.format(name=name))
+        return data
 
     def _check(self, url: str, name: str) -> None:
         if origin(url) not in self._origins:
@@ -130,17 +136,3 @@ class SlackFiles:
             raise MediaError(
                 f"{name} is not on Slack's file host, so I will not fetch it with my token."
             )
-
-    async def _read(self, response: httpx.Response, name: str, limit: int) -> bytes:
-        kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise MediaError(f"{name} is larger than {limit >> 20} MB.")
-            chunks.append(chunk)
-        data = b"".join(chunks)
-        if kind == "text/html" or data[:64].lstrip().lower().startswith((b"<!doctype", b"<html")):
-            raise MediaError(MISSING_FILES_READ.format(name=name))
-        return data

@@ -181,6 +181,7 @@ def _state_value(value: Any) -> dict[str, Any]:
 
 def slack_settings(fake: FakeSlack, tmp_path: Path, socket_mode: bool = False) -> Settings:
     return Settings(
+        VIDEOBOT_FETCH_ALLOW_LOOPBACK=True,  # the fake's file host is on loopback
         _env_file=None,  # type: ignore[call-arg]
         slack_bot_token=SecretStr(BOT_TOKEN),
         slack_app_token=SecretStr(APP_TOKEN) if socket_mode else None,
