@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import discord
 import yarl
@@ -19,6 +20,7 @@ from discord.gateway import DiscordWebSocket
 from adapters.discord_chat import DiscordChat
 from adapters.discord_handlers import PLATFORM, DiscordHandlers
 from adapters.discord_views import TaskButton
+from adapters.fetch import FetchPolicy, SafeFetcher
 from adapters.intake import MediaIntake
 from bot import commands
 from bot.config import Settings
@@ -62,6 +64,9 @@ def point_at(settings: Settings) -> None:
         discord.http.Route.BASE = settings.discord_api_url.rstrip("/")
     if settings.discord_gateway_url:
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+CDN_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
 
 
 class VideoBot(discord.Client):
@@ -207,7 +212,17 @@ class DiscordAdapter:
             allowed_mentions=discord.AllowedMentions.none(),
         )
         self.chat = DiscordChat(self.client, max_upload_bytes)
-        self.client.handlers = DiscordHandlers(service, intake, self.chat, profile)
+        # Attachments come through the one SSRF-safe fetcher, allowlisted to Discord's CDN (and
+        # to DISCORD_API_URL's host when it points at another server, as in tests).
+        hosts = list(CDN_HOSTS)
+        if settings.discord_api_url:
+            hosts.append(urlsplit(settings.discord_api_url).hostname or "")
+        self._fetcher = SafeFetcher(
+            FetchPolicy(
+                hosts={"discord": tuple(hosts)}, allow_loopback=settings.fetch_allow_loopback
+            )
+        )
+        self.client.handlers = DiscordHandlers(service, intake, self.chat, profile, self._fetcher)
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Connect and serve until `stop` is set; then close the gateway and HTTP session."""
@@ -219,6 +234,7 @@ class DiscordAdapter:
             finally:
                 stopping.cancel()
                 await self.client.close()
+                await self._fetcher.aclose()
             await running  # re-raises a login/gateway failure; returns once closed
 
 

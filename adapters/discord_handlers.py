@@ -15,6 +15,7 @@ import discord
 
 from adapters.discord_chat import DiscordChat
 from adapters.discord_views import PromptModal
+from adapters.fetch import FetchError, FetchRefused, SafeFetcher
 from adapters.intake import MediaIntake
 from bot import commands, messages
 from bot.domain import MediaRef, Profile, ReplyTarget, TaskState
@@ -98,12 +99,18 @@ class DiscordHandlers:
     """Every inbound path (slash command, context menu, modal, button, mention) ends here."""
 
     def __init__(
-        self, service: VideoService, intake: MediaIntake, chat: DiscordChat, profile: Profile
+        self,
+        service: VideoService,
+        intake: MediaIntake,
+        chat: DiscordChat,
+        profile: Profile,
+        fetcher: SafeFetcher,
     ) -> None:
         self.service = service
         self.intake = intake
         self.chat = chat
         self.profile = profile
+        self.fetcher = fetcher
 
     # -- the commit point ----------------------------------------------------------------------
     async def defer(self, interaction: discord.Interaction) -> bool:
@@ -149,11 +156,18 @@ class DiscordHandlers:
             if attachment.size > MAX_VIDEO_BYTES:
                 raise MediaError(f"{attachment.filename} is too large to use.")
             try:
-                data = await attachment.read()
-            except _DISCORD_TROUBLE:
+                fetched = await self.fetcher.fetch_bytes(
+                    attachment.url, max_bytes=MAX_VIDEO_BYTES, source="discord"
+                )
+            except FetchRefused:
+                raise MediaError(
+                    f"{attachment.filename} is not on Discord's CDN, so I will not fetch it."
+                ) from None
+            except FetchError:
                 raise MediaError(
                     f"I could not download {attachment.filename} from Discord; send it again."
                 ) from None
+            data = fetched.data or b""
             media = await self.intake.from_bytes(data, attachment.filename)
             (images if media.kind == "image" else videos).append(media)
         if len(videos) > 1:

@@ -57,6 +57,7 @@ async def fake_discord(clock: FakeClock) -> AsyncIterator[FakeDiscord]:
 
 def discord_settings(fake: FakeDiscord, data_dir: Path) -> Settings:
     return Settings(
+        VIDEOBOT_FETCH_ALLOW_LOOPBACK=True,  # the fake CDN is on loopback
         _env_file=None,  # no .env from the developer's checkout
         discord_token=SecretStr(p.BOT_TOKEN),
         discord_api_url=fake.api_url,
