@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -22,6 +23,10 @@ from bot.service import VideoService
 from bot.worker import Worker
 from storage.ledger import SqliteLedger
 from tests.fakes.chat import FakeChat
+
+if TYPE_CHECKING:  # the harnesses import this module's helpers: import them lazily below
+    from tests.fakes.discord_harness import DiscordBot
+    from tests.fakes.slack_harness import SlackHarness
 from tests.fakes.clock import FakeClock
 
 SIM_KEY = "sk-test-simulator-key-0001"
@@ -158,3 +163,37 @@ def t2v(
     prompt: str = "a paper boat on a river", ratio: str = "16:9", duration: int = 6
 ) -> VideoRequest:
     return VideoRequest(prompt=prompt, mode=Mode.T2V, aspect_ratio=ratio, duration=duration)
+
+
+# -- chat platforms: the real adapters against local fake Slack / Discord servers ---------------
+@pytest.fixture
+async def slack(
+    tmp_path: Path,
+    sim: RunningSimulator,
+    clock: FakeClock,
+    ledger: SqliteLedger,
+    http: httpx.AsyncClient,
+) -> AsyncIterator[SlackHarness]:
+    from tests.fakes.slack_harness import slack_harness
+
+    provider = make_provider(http, sim.url)
+    async with slack_harness(
+        tmp_path, sim=sim, clock=clock, ledger=ledger, provider=provider, policy=TEST_POLICY
+    ) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def bot(
+    tmp_path: Path,
+    clock: FakeClock,
+    sim: RunningSimulator,
+    ledger: SqliteLedger,
+    http: httpx.AsyncClient,
+) -> AsyncIterator[DiscordBot]:
+    from tests.fakes.discord_harness import discord_bot
+
+    async with discord_bot(
+        tmp_path, clock, sim, ledger=ledger, http=http, policy=TEST_POLICY
+    ) as running:
+        yield running

@@ -32,11 +32,11 @@ from bot.errors import DeliveryTransient
 from bot.messages import status_view
 from bot.worker import Worker
 from storage.ledger import SqliteLedger
-from tests.conftest import TEST_POLICY, make_provider
+from tests.conftest import TEST_POLICY
 from tests.fakes import discord_payloads as p
 from tests.fakes.clock import FakeClock
 from tests.fakes.discord_harness import DiscordBot, discord_bot
-from tests.fakes.slack_harness import CHANNEL, SlackHarness, slack_harness
+from tests.fakes.slack_harness import CHANNEL, SlackHarness
 
 OTHER_CHANNEL = "C0RANDOM"
 
@@ -75,19 +75,6 @@ async def step_until(run: Stepped, ledger: SqliteLedger, ref: str, *states: Task
 
 
 # -- Slack -------------------------------------------------------------------------------------
-@pytest.fixture
-async def slack(
-    tmp_path: Path,
-    sim: RunningSimulator,
-    clock: FakeClock,
-    ledger: SqliteLedger,
-    http: httpx.AsyncClient,
-) -> AsyncIterator[SlackHarness]:
-    provider = make_provider(http, sim.url)
-    async with slack_harness(
-        tmp_path, sim=sim, clock=clock, ledger=ledger, provider=provider, policy=TEST_POLICY
-    ) as harness:
-        yield harness
 
 
 async def slack_task(slack: SlackHarness, prompt: str, channel: str = CHANNEL) -> str:
@@ -232,9 +219,7 @@ async def bot(
 
 async def discord_task(bot: DiscordBot, prompt: str, channel_id: int = p.CHANNEL_ID) -> str:
     before = len(bot.fake.followups)
-    payload = p.slash(
-        "video", [p.option("prompt", prompt)], channel=p.text_channel(channel_id)
-    )
+    payload = p.slash("video", [p.option("prompt", prompt)], channel=p.text_channel(channel_id))
     await bot.fake.interact(payload)
     await bot.fake.wait_for(lambda: len(bot.fake.followups) > before)
     text = str(bot.fake.followups[-1]["content"])

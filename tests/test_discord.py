@@ -8,37 +8,16 @@ from tests.fakes import quiet_audioop  # noqa: F401  (before discord.py; see the
 # isort: split
 import hashlib
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import av
 import discord
-import httpx
-import pytest
 from discord.gateway import DiscordWebSocket
 
-from adapters.simulator import RunningSimulator
 from bot.domain import Mode, TaskState
 from bot.ports import Delivery, StatusFinder
-from storage.ledger import SqliteLedger
-from tests.conftest import TEST_POLICY
 from tests.fakes import discord_payloads as p
-from tests.fakes.clock import FakeClock
-from tests.fakes.discord_harness import DiscordBot, discord_bot, png
-
-
-@pytest.fixture
-async def bot(
-    tmp_path: Path,
-    clock: FakeClock,
-    sim: RunningSimulator,
-    ledger: SqliteLedger,
-    http: httpx.AsyncClient,
-) -> AsyncIterator[DiscordBot]:
-    async with discord_bot(
-        tmp_path, clock, sim, ledger=ledger, http=http, policy=TEST_POLICY
-    ) as running:
-        yield running
+from tests.fakes.discord_harness import DiscordBot, png
 
 
 def video(prompt: str, *options: p.Json, attachments: list[p.Json] | None = None) -> p.Json:

@@ -7,36 +7,13 @@ from tests.fakes import quiet_audioop  # noqa: F401  (before discord.py; see the
 
 # isort: split
 import copy
-from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
-
-import httpx
-import pytest
 
 from adapters.discord import PERMISSIONS, application_invite, invite_url, sync_commands
 from adapters.mp4 import render_mp4
-from adapters.simulator import RunningSimulator
 from bot.domain import Mode, TaskState
-from storage.ledger import SqliteLedger
-from tests.conftest import TEST_POLICY
 from tests.fakes import discord_payloads as p
-from tests.fakes.clock import FakeClock
-from tests.fakes.discord_harness import DiscordBot, discord_bot, png
-
-
-@pytest.fixture
-async def bot(
-    tmp_path: Path,
-    clock: FakeClock,
-    sim: RunningSimulator,
-    ledger: SqliteLedger,
-    http: httpx.AsyncClient,
-) -> AsyncIterator[DiscordBot]:
-    async with discord_bot(
-        tmp_path, clock, sim, ledger=ledger, http=http, policy=TEST_POLICY
-    ) as running:
-        yield running
+from tests.fakes.discord_harness import DiscordBot, png
 
 
 async def answered(bot: DiscordBot, payload: p.Json) -> str:

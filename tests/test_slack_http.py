@@ -9,35 +9,18 @@ import contextlib
 import io
 import logging
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import av
 import httpx
 import pytest
 
-from adapters.simulator import RunningSimulator
 from bot.domain import Mode, TaskState
 from storage.ledger import SqliteLedger
 from tests.conftest import TEST_POLICY, make_provider
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack_harness import CHANNEL, USER, SlackHarness, slack_harness
 from tests.fakes.slack_server import BOT_TOKEN
-
-
-@pytest.fixture
-async def slack(
-    tmp_path: Path,
-    sim: RunningSimulator,
-    clock: FakeClock,
-    ledger: SqliteLedger,
-    http: httpx.AsyncClient,
-) -> AsyncIterator[SlackHarness]:
-    provider = make_provider(http, sim.url)
-    async with slack_harness(
-        tmp_path, sim=sim, clock=clock, ledger=ledger, provider=provider, policy=TEST_POLICY
-    ) as harness:
-        yield harness
 
 
 async def test_slash_command_posts_status_edits_it_and_uploads_the_mp4_into_its_thread(
@@ -51,7 +34,9 @@ async def test_slash_command_posts_status_edits_it_and_uploads_the_mp4_into_its_
     assert "Got it: task" in reply["text"]
     (task,) = await slack.tasks()
     assert (task.request.mode, task.request.aspect_ratio, task.request.duration) == (
-        Mode.T2V, "9:16", 10,
+        Mode.T2V,
+        "9:16",
+        10,
     )
     assert task.target.channel_id == CHANNEL and task.target.user_id == USER
 
@@ -66,7 +51,8 @@ async def test_slash_command_posts_status_edits_it_and_uploads_the_mp4_into_its_
     assert "Done" in edits[-1]
     final_actions = [
         element["action_id"]
-        for block in status.blocks if block["type"] == "actions"
+        for block in status.blocks
+        if block["type"] == "actions"
         for element in block["elements"]
     ]
     assert final_actions == ["videobot_retry", "videobot_flip", "videobot_edit"]
@@ -142,8 +128,14 @@ async def test_help_list_status_cancel_and_retry(slack: SlackHarness) -> None:
     await slack.command("a lighthouse at dusk")
     await slack.wait_responses(2)
     (task,) = await slack.tasks()
-    for text in ("list", f"status {task.ref}", f"retry {task.ref}", f"cancel {task.ref}",
-                 f"cancel {task.ref}", "status NOPE42"):
+    for text in (
+        "list",
+        f"status {task.ref}",
+        f"retry {task.ref}",
+        f"cancel {task.ref}",
+        f"cancel {task.ref}",
+        "status NOPE42",
+    ):
         count = len(slack.responses())
         await slack.command(text)
         await slack.wait_responses(count + 1)
@@ -186,7 +178,11 @@ async def test_answered_within_a_second_while_the_video_service_hangs(
     provider = make_provider(http, hanging.url)
     try:
         async with slack_harness(
-            tmp_path, sim=hanging, clock=clock, ledger=ledger, provider=provider,
+            tmp_path,
+            sim=hanging,
+            clock=clock,
+            ledger=ledger,
+            provider=provider,
             policy=TEST_POLICY,
         ) as slack:
             await slack.command("a fox in snow")

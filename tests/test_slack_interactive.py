@@ -5,35 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
-
-from adapters.simulator import RunningSimulator
 from bot.domain import Mode, TaskState
-from storage.ledger import SqliteLedger
-from tests.conftest import TEST_POLICY, make_provider
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack_harness import CHANNEL, USER, SlackHarness, png_bytes, slack_harness
+from tests.fakes.slack_harness import CHANNEL, USER, SlackHarness, png_bytes
 from tests.fakes.slack_server import BOT_TOKEN, BOT_USER
-
-
-@pytest.fixture
-async def slack(
-    tmp_path: Path,
-    sim: RunningSimulator,
-    clock: FakeClock,
-    ledger: SqliteLedger,
-    http: httpx.AsyncClient,
-) -> AsyncIterator[SlackHarness]:
-    provider = make_provider(http, sim.url)
-    async with slack_harness(
-        tmp_path, sim=sim, clock=clock, ledger=ledger, provider=provider, policy=TEST_POLICY
-    ) as harness:
-        yield harness
 
 
 async def _delivered(slack: SlackHarness, text: str = "a red kite over hills") -> tuple[str, str]:
@@ -115,8 +91,10 @@ async def test_empty_prompt_in_a_modal_is_refused_before_it_closes(slack: SlackH
     assert view["callback_id"] == "videobot_create"
     view["id"] = "V0NEW"
     response = await slack.submit_view(view, {"prompt": "  ", "ar": ("s", "16:9")})
-    assert response.json() == {"response_action": "errors",
-                               "errors": {"prompt": "Describe the video you want."}}
+    assert response.json() == {
+        "response_action": "errors",
+        "errors": {"prompt": "Describe the video you want."},
+    }
     assert await slack.tasks() == []
 
 
@@ -125,8 +103,13 @@ async def test_new_video_modal_with_an_image_makes_image_to_video(slack: SlackHa
     await slack.command("")
     await slack.fake.wait_for(lambda: bool(slack.fake.named("views.open")))
     view = {**_opened_view(slack), "id": "V0NEW2"}
-    values = {"prompt": "the cat waves", "mode": ("s", "auto"), "ar": ("s", "9:16"),
-              "duration": ("s", "6"), "files": [image]}
+    values = {
+        "prompt": "the cat waves",
+        "mode": ("s", "auto"),
+        "ar": ("s", "9:16"),
+        "duration": ("s", "6"),
+        "files": [image],
+    }
     await slack.submit_view(view, values)
     (task,) = await slack.settle()
     assert task.request.mode is Mode.I2V and task.request.aspect_ratio == "9:16"
@@ -137,19 +120,32 @@ async def test_message_shortcut_on_an_image_in_a_thread_posts_the_video_in_that_
     slack: SlackHarness,
 ) -> None:
     image = slack.fake.add_user_file("boat.png", "image/png", png_bytes("blue"))
-    message = {"type": "message", "user": "U0BOB", "ts": "1690000000.000200",
-               "thread_ts": "1690000000.000100", "text": "look", "files": [image]}
-    await slack.interactive({
-        "type": "message_action", "callback_id": "videobot_animate",
-        "trigger_id": "trig.short", "response_url": f"{slack.fake.url}/response/short",
-        "user": {"id": USER, "team_id": "T0TEAM"}, "channel": {"id": CHANNEL},
-        "message": message, "message_ts": message["ts"],
-    })
+    message = {
+        "type": "message",
+        "user": "U0BOB",
+        "ts": "1690000000.000200",
+        "thread_ts": "1690000000.000100",
+        "text": "look",
+        "files": [image],
+    }
+    await slack.interactive(
+        {
+            "type": "message_action",
+            "callback_id": "videobot_animate",
+            "trigger_id": "trig.short",
+            "response_url": f"{slack.fake.url}/response/short",
+            "user": {"id": USER, "team_id": "T0TEAM"},
+            "channel": {"id": CHANNEL},
+            "message": message,
+            "message_ts": message["ts"],
+        }
+    )
     await slack.fake.wait_for(lambda: bool(slack.fake.named("views.open")))
     view = {**_opened_view(slack), "id": "V0SHORT"}
     assert view["callback_id"] == "videobot_animate" and "1 image" in json.dumps(view)
-    await slack.submit_view(view, {"prompt": "the boat sails away", "ar": ("s", "16:9"),
-                                   "duration": ("s", "6")})
+    await slack.submit_view(
+        view, {"prompt": "the boat sails away", "ar": ("s", "16:9"), "duration": ("s", "6")}
+    )
     (task,) = await slack.settle()
     assert task.request.mode is Mode.I2V
     assert task.target.thread_id == "1690000000.000100"
@@ -168,17 +164,24 @@ async def test_message_shortcut_on_a_clip_makes_a_video_edit(slack: SlackHarness
 
     clip = slack.fake.add_user_file("clip.mp4", "video/mp4", render_mp4("waves", "16:9", 4))
     message = {"type": "message", "user": "U0BOB", "ts": "1690000000.000400", "files": [clip]}
-    await slack.interactive({
-        "type": "message_action", "callback_id": "videobot_animate",
-        "trigger_id": "trig.clip", "response_url": f"{slack.fake.url}/response/clip",
-        "user": {"id": USER, "team_id": "T0TEAM"}, "channel": {"id": CHANNEL},
-        "message": message, "message_ts": message["ts"],
-    })
+    await slack.interactive(
+        {
+            "type": "message_action",
+            "callback_id": "videobot_animate",
+            "trigger_id": "trig.clip",
+            "response_url": f"{slack.fake.url}/response/clip",
+            "user": {"id": USER, "team_id": "T0TEAM"},
+            "channel": {"id": CHANNEL},
+            "message": message,
+            "message_ts": message["ts"],
+        }
+    )
     await slack.fake.wait_for(lambda: bool(slack.fake.named("views.open")))
     view = {**_opened_view(slack), "id": "V0CLIP"}
     assert "1 clip" in json.dumps(view)
-    await slack.submit_view(view, {"prompt": "make it a watercolour", "ar": ("s", "16:9"),
-                                   "duration": ("s", "6")})
+    await slack.submit_view(
+        view, {"prompt": "make it a watercolour", "ar": ("s", "16:9"), "duration": ("s", "6")}
+    )
     (task,) = await slack.settle()
     assert task.request.mode is Mode.EDIT and task.request.video is not None
     assert task.target.thread_id == "1690000000.000400"
@@ -192,21 +195,41 @@ async def test_mention_with_a_task_verb_answers_ephemerally(slack: SlackHarness)
 
 
 async def test_shortcut_on_a_message_without_media_says_so(slack: SlackHarness) -> None:
-    await slack.interactive({
-        "type": "message_action", "callback_id": "videobot_animate",
-        "trigger_id": "trig.none", "response_url": f"{slack.fake.url}/response/none",
-        "user": {"id": USER, "team_id": "T0TEAM"}, "channel": {"id": CHANNEL},
-        "message": {"type": "message", "user": "U0BOB", "ts": "1690000000.000300", "text": "hi"},
-    })
+    await slack.interactive(
+        {
+            "type": "message_action",
+            "callback_id": "videobot_animate",
+            "trigger_id": "trig.none",
+            "response_url": f"{slack.fake.url}/response/none",
+            "user": {"id": USER, "team_id": "T0TEAM"},
+            "channel": {"id": CHANNEL},
+            "message": {
+                "type": "message",
+                "user": "U0BOB",
+                "ts": "1690000000.000300",
+                "text": "hi",
+            },
+        }
+    )
     (reply,) = await slack.wait_responses(1)
     assert "holds no image or video" in reply["text"]
     assert slack.fake.named("views.open") == []
 
 
-def _mention(text: str, files: list[dict[str, Any]], ts: str = "1690000001.000100",
-             thread_ts: str | None = None) -> dict[str, Any]:
-    event: dict[str, Any] = {"type": "app_mention", "user": USER, "text": text, "ts": ts,
-                             "channel": CHANNEL, "event_ts": ts}
+def _mention(
+    text: str,
+    files: list[dict[str, Any]],
+    ts: str = "1690000001.000100",
+    thread_ts: str | None = None,
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "app_mention",
+        "user": USER,
+        "text": text,
+        "ts": ts,
+        "channel": CHANNEL,
+        "event_ts": ts,
+    }
     if files:
         event["files"] = files
     if thread_ts:
@@ -234,8 +257,9 @@ async def test_an_event_delivered_four_times_makes_one_task(slack: SlackHarness)
     first = asyncio.create_task(slack.event(event, "Ev0DUP"))
     # Slack's http_timeout retry can arrive while the first delivery is still being handled.
     retries = [
-        slack.event(event, "Ev0DUP", {"X-Slack-Retry-Num": str(n),
-                                       "X-Slack-Retry-Reason": "http_timeout"})
+        slack.event(
+            event, "Ev0DUP", {"X-Slack-Retry-Num": str(n), "X-Slack-Retry-Reason": "http_timeout"}
+        )
         for n in (1, 2, 3)
     ]
     answers = await asyncio.gather(first, *retries)
@@ -248,11 +272,23 @@ async def test_an_event_delivered_four_times_makes_one_task(slack: SlackHarness)
 async def test_reply_with_a_file_in_a_videobot_thread_makes_a_task(slack: SlackHarness) -> None:
     ref, ts = await _delivered(slack)
     files = [slack.fake.add_user_file("dog.png", "image/png", png_bytes("white"))]
-    reply = {"type": "message", "subtype": "file_share", "user": USER, "text": "now the dog",
-             "ts": "1690000002.000100", "thread_ts": ts, "parent_user_id": BOT_USER,
-             "channel": CHANNEL, "files": files}
-    elsewhere = {**reply, "ts": "1690000002.000200", "thread_ts": "1690000000.999999",
-                 "parent_user_id": "U0BOB"}
+    reply = {
+        "type": "message",
+        "subtype": "file_share",
+        "user": USER,
+        "text": "now the dog",
+        "ts": "1690000002.000100",
+        "thread_ts": ts,
+        "parent_user_id": BOT_USER,
+        "channel": CHANNEL,
+        "files": files,
+    }
+    elsewhere = {
+        **reply,
+        "ts": "1690000002.000200",
+        "thread_ts": "1690000000.999999",
+        "parent_user_id": "U0BOB",
+    }
     await slack.event(elsewhere, "Ev0ELSE")
     await slack.event(reply, "Ev0REPLY")
     tasks = await slack.settle()
