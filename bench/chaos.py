@@ -11,13 +11,17 @@ from tests.chaos_harness import run_chaos
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--kills", type=int, default=20, help="stops: every 4th a SIGTERM")
     parser.add_argument("--tasks", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         report = run_chaos(Path(tmp), tasks=args.tasks, kills=args.kills, seed=args.seed)
-    print(f"chaos: {args.kills} SIGKILLs over {args.tasks} tasks")
+    kills = args.kills - report.graceful_stops
+    print(
+        f"chaos: {args.kills} stops over {args.tasks} tasks "
+        f"({kills} SIGKILL, {report.graceful_stops} SIGTERM)"
+    )
     print(report.table())
     bad = report.lost or report.submitted_twice or report.posted_twice or report.untold
     raise SystemExit(1 if bad or report.integrity != "ok" else 0)
