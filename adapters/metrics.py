@@ -18,7 +18,8 @@ from prometheus_client import generate_latest as render
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bot.domain import Task, TaskState
+from bot.domain import TaskState
+from bot.task import Task
 
 log = logging.getLogger("videobot.metrics")
 

@@ -7,9 +7,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
-from bot.domain import Task, TaskState
+from bot.domain import TaskState
 from bot.messages import clip
 from bot.ports import TaskQuery
+from bot.task import Task
 from storage.ledger import SqliteLedger
 
 _HEADER = (

@@ -11,11 +11,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot import messages
-from bot.domain import Task
 from bot.errors import DeliveryError, DeliveryTransient, MessageGone
 from bot.messages import StatusView
 from bot.policy import WorkerPolicy, backoff
 from bot.ports import Chat, Ledger, StatusFinder
+from bot.task import Task
 
 log = logging.getLogger("videobot.worker")
 

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot import messages
-from bot.domain import Task
 from bot.errors import DeliveryError, DeliveryTransient, ProviderError, ResultExpired
 from bot.policy import WorkerPolicy, backoff
 from bot.ports import Chat, Delivery, Observer, Provider, ProviderState
+from bot.task import Task
 
 log = logging.getLogger("videobot.delivery")
 

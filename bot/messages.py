@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from bot.domain import Profile, TaskState
 
 if TYPE_CHECKING:
-    from bot.domain import Task
+    from bot.task import Task
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from bot.domain import MediaRef, ReplyTarget, Task, TaskState, VideoRequest
+from bot.domain import MediaRef, ReplyTarget, TaskState, VideoRequest
 from bot.messages import StatusView
+from bot.task import Task
 
 Checkpoint = Callable[[str], Awaitable[None]]
 

@@ -9,19 +9,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot import messages
-from bot.domain import (
-    MediaRef,
-    Mode,
-    ReplyTarget,
-    Task,
-    TaskState,
-    VideoRequest,
-    new_ref,
-    new_task_id,
-)
+from bot.domain import MediaRef, Mode, ReplyTarget, TaskState, VideoRequest, new_ref, new_task_id
 from bot.errors import ActionRefused, NotFound, QuotaExceeded
 from bot.policy import WorkerPolicy
 from bot.ports import Ledger, TaskQuery, UserLimits
+from bot.task import Task
 
 log = logging.getLogger("videobot.service")
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.board import StatusBoard
-from bot.domain import RENDERING_STATES, MediaRef, Task, TaskState
+from bot.domain import RENDERING_STATES, MediaRef, TaskState
 from bot.errors import (
     ProviderAuthError,
     ProviderError,
@@ -23,6 +23,7 @@ from bot.errors import (
 )
 from bot.policy import WorkerPolicy, backoff
 from bot.ports import Ledger, Provider
+from bot.task import Task
 
 log = logging.getLogger("videobot.worker")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot.board import StatusBoard
 from bot.delivery import Deliverer
-from bot.domain import RENDERING_STATES, Task, TaskState
+from bot.domain import RENDERING_STATES, TaskState
 from bot.errors import (
     ProviderAuthError,
     ProviderError,
@@ -39,6 +39,7 @@ from bot.ports import (
     TaskQuery,
 )
 from bot.submitter import AUTH_PAUSE, MISCONFIGURED, Submitter
+from bot.task import Task
 
 log = logging.getLogger("videobot.worker")
 

@@ -8,7 +8,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.domain import MediaRef, Mode, ReplyTarget, Task, TaskState, VideoRequest
+from bot.domain import MediaRef, Mode, ReplyTarget, TaskState, VideoRequest
+from bot.task import Task
 
 COLUMNS = (
     "task_id",

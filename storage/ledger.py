@@ -13,9 +13,10 @@ from typing import Any
 
 import aiosqlite
 
-from bot.domain import LIVE_STATES, Task, TaskState, new_ref
+from bot.domain import LIVE_STATES, TaskState, new_ref
 from bot.errors import QuotaExceeded
 from bot.ports import TaskQuery, UserLimits
+from bot.task import Task
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
 from storage.writer import GroupWriter, WriteFailed
 

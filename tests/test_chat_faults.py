@@ -27,9 +27,10 @@ import pytest
 from adapters.ops import print_tasks
 from adapters.simulator import RunningSimulator
 from bot.cli import parser
-from bot.domain import Task, TaskState
+from bot.domain import TaskState
 from bot.errors import DeliveryTransient
 from bot.messages import status_view
+from bot.task import Task
 from bot.worker import Worker
 from storage.ledger import SqliteLedger
 from tests.conftest import TEST_POLICY

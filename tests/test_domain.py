@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain import InvalidTransition, Mode, Task, TaskState
+from bot.domain import Mode, TaskState
 from bot.policy import (
     RenderHistory,
     WorkerPolicy,
@@ -16,6 +16,7 @@ from bot.policy import (
     next_poll_delay,
     predicted_remaining,
 )
+from bot.task import InvalidTransition, Task
 from tests.conftest import t2v, target
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -24,10 +24,10 @@ from adapters.discord import DiscordAdapter
 from adapters.intake import MediaIntake
 from adapters.simulator import RunningSimulator
 from bot.config import Settings
-from bot.domain import Task
 from bot.policy import WorkerPolicy
 from bot.ports import Chat, TaskQuery
 from bot.service import AccessPolicy, VideoService
+from bot.task import Task
 from bot.worker import Worker
 from storage.ledger import SqliteLedger
 from tests.conftest import make_provider

@@ -27,10 +27,10 @@ from adapters.simulator import RunningSimulator
 from adapters.slack import EVENTS_PATH, SlackAdapter
 from adapters.slack_chat import EditBudget
 from bot.config import Settings
-from bot.domain import Task
 from bot.policy import WorkerPolicy
 from bot.ports import Chat
 from bot.service import AccessPolicy, VideoService
+from bot.task import Task
 from bot.worker import Worker
 from storage.ledger import SqliteLedger
 from tests.fakes.clock import FakeClock
