@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
-from bot.domain import TaskState
+from bot.config import Settings
+from bot.domain import ReplyTarget, TaskState
+from bot.errors import VideobotError
 from bot.messages import clip
 from bot.ports import TaskQuery
+from bot.service import VideoService
 from bot.task import Task
-from storage.ledger import SqliteLedger
+from storage.ledger import LedgerError, SqliteLedger
 
 _HEADER = (
     "REF",
@@ -133,3 +138,38 @@ async def show_task(ledger: SqliteLedger, ref: str, out: TextIO, as_json: bool) 
         line = f"  {at:%Y-%m-%d %H:%M:%S}  +{offset:7.1f}s  {state}"
         out.write(line + (f"  ({detail})" if detail else "") + "\n")
     return 0
+
+
+async def run_tasks_command(settings: Settings, args: argparse.Namespace) -> int:
+    """`videobot tasks [list] | show REF | cancel REF`."""
+    if args.action in ("show", "cancel") and not args.ref:
+        print(f"usage: videobot tasks {args.action} REF", file=sys.stderr)
+        return 2
+    try:
+        async with SqliteLedger.open(settings.ledger_path) as ledger:
+            if args.action == "show":
+                return await show_task(ledger, args.ref, sys.stdout, args.json)
+            if args.action == "cancel":
+                return await _cancel(ledger, settings, args.ref)
+            return await print_tasks(ledger, args, sys.stdout)
+    except LedgerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+async def _cancel(ledger: SqliteLedger, settings: Settings, ref: str) -> int:
+    """An operator's cancel: allowed on anyone's task; a running bot shows it within seconds."""
+    operator = ReplyTarget("cli", "local", "cli", "operator", None, "operator")
+    access = replace(settings.access_policy(), admins=frozenset({"cli:operator"}))
+    service = VideoService(ledger, settings.worker_policy(), _utc_now, lambda: None, access)
+    try:
+        task = await service.cancel(ref, operator)
+    except VideobotError as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    print(f"cancelled {task.ref}")
+    return 0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)

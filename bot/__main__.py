@@ -26,13 +26,11 @@ from adapters.doctor import run_doctor
 from adapters.fetch import FetchPolicy, SafeFetcher
 from adapters.intake import MediaIntake
 from adapters.metrics import MetricsServer, PrometheusObserver
-from adapters.ops import print_tasks, show_task
+from adapters.ops import run_tasks_command
 from adapters.provider import HttpProvider
 from adapters.simulator import IDEMPOTENCY_HEADER, SimConfig, start_simulator
 from bot import cli, logs
 from bot.config import Settings
-from bot.domain import ReplyTarget
-from bot.errors import VideobotError
 from bot.media import MAX_VIDEO_BYTES
 from bot.policy import WorkerPolicy
 from bot.ports import Chat, NullObserver, Observer
@@ -255,36 +253,6 @@ async def run(settings: Settings) -> int:
     return 0
 
 
-async def tasks(settings: Settings, args: argparse.Namespace) -> int:
-    if args.action in ("show", "cancel") and not args.ref:
-        print(f"usage: videobot tasks {args.action} REF", file=sys.stderr)
-        return 2
-    try:
-        async with SqliteLedger.open(settings.ledger_path) as ledger:
-            if args.action == "show":
-                return await show_task(ledger, args.ref, sys.stdout, args.json)
-            if args.action == "cancel":
-                return await _cancel(ledger, settings, args.ref)
-            return await print_tasks(ledger, args, sys.stdout)
-    except LedgerError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-
-
-async def _cancel(ledger: SqliteLedger, settings: Settings, ref: str) -> int:
-    """An operator's cancel: allowed on anyone's task; a running bot shows it within seconds."""
-    operator = ReplyTarget("cli", "local", "cli", "operator", None, "operator")
-    access = replace(settings.access_policy(), admins=frozenset({"cli:operator"}))
-    service = VideoService(ledger, settings.worker_policy(), utc_now, lambda: None, access)
-    try:
-        task = await service.cancel(ref, operator)
-    except VideobotError as err:
-        print(str(err), file=sys.stderr)
-        return 1
-    print(f"cancelled {task.ref}")
-    return 0
-
-
 async def discord_setup(settings: Settings, args: argparse.Namespace) -> int:
     """Command sync is deliberate (creation is rate limited per day), never done on boot."""
     if settings.discord_token is None:
@@ -335,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "simulate":
             return asyncio.run(simulate(args))
         if args.command == "tasks":
-            return asyncio.run(tasks(settings, args))
+            return asyncio.run(run_tasks_command(settings, args))
         if args.command in ("discord-sync", "invite"):
             return asyncio.run(discord_setup(settings, args))
         if args.command == "doctor":
