@@ -118,31 +118,29 @@ class Worker:
                 while not stop.is_set():
                     self._observer.heartbeat()
                     self._wake.clear()
-                    claimed_at = await self._claim(group)
+                    claimed_at, _ = await self._claim(group)
                     await self._idle(stopping, claimed_at)
         finally:
             stopping.cancel()
 
     async def step(self) -> int:
         """Run every row due now once and wait for them (tests drive time with this)."""
-        now = self._clock()
-        due = await self._ledger.due(now, self._policy.concurrency, frozenset(self._in_flight))
         async with asyncio.TaskGroup() as group:
-            for task in due:
-                self._in_flight.add(task.task_id)
-                group.create_task(self._isolated(task))
-        return len(due)
+            _, started = await self._claim(group)
+        return started
 
-    async def _claim(self, group: asyncio.TaskGroup) -> datetime:
-        """Start every due row there is a slot for; returns the time the claim looked at."""
+    async def _claim(self, group: asyncio.TaskGroup) -> tuple[datetime, int]:
+        """Start every due row there is a slot for; returns the time the claim looked at and
+        how many rows it started."""
         now = self._clock()
         free = self._policy.concurrency - len(self._in_flight)
-        if free > 0:
-            due = await self._ledger.due(now, free, frozenset(self._in_flight))
-            for task in due:
-                self._in_flight.add(task.task_id)
-                group.create_task(self._isolated(task))
-        return now
+        if free <= 0:
+            return now, 0
+        due = await self._ledger.due(now, free, frozenset(self._in_flight))
+        for task in due:
+            self._in_flight.add(task.task_id)
+            group.create_task(self._isolated(task))
+        return now, len(due)
 
     async def _idle(self, stopping: asyncio.Task[bool], claimed_at: datetime) -> None:
         """Sleep until the next row falls due, new work or a free slot wakes us, or stop.
