@@ -3,6 +3,7 @@ and an engine (service + worker + HTTP provider) wired to an in-memory chat port
 
 from __future__ import annotations
 
+import io
 import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -13,11 +14,13 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from adapters.console import PLATFORM, ConsoleChat, ConsoleSession
 from adapters.dialects import DIALECTS
 from adapters.fetch import FetchPolicy, SafeFetcher
+from adapters.intake import MediaIntake
 from adapters.provider import HttpProvider
 from adapters.simulator import IDEMPOTENCY_HEADER, RunningSimulator, SimConfig, start_simulator
-from bot.domain import Mode, ReplyTarget, VideoRequest
+from bot.domain import Mode, Profile, ReplyTarget, VideoRequest
 from bot.policy import WorkerPolicy
 from bot.service import VideoService
 from bot.worker import Worker
@@ -163,6 +166,27 @@ def t2v(
     prompt: str = "a paper boat on a river", ratio: str = "16:9", duration: int = 6
 ) -> VideoRequest:
     return VideoRequest(prompt=prompt, mode=Mode.T2V, aspect_ratio=ratio, duration=duration)
+
+
+def console_engine(
+    base: Engine, chat: ConsoleChat, out: io.StringIO, tmp_path: Path
+) -> tuple[Engine, ConsoleSession]:
+    """The engine with the console adapter as its chat, and a session typing into it."""
+    worker = Worker(
+        base.ledger,
+        base.provider,
+        {PLATFORM: chat},
+        TEST_POLICY,
+        base.clock.now,
+        scratch_dir=tmp_path / "scratch",
+        rng=random.Random(2),
+    )
+    service = VideoService(base.ledger, TEST_POLICY, base.clock.now, worker.wake)
+    session = ConsoleSession(
+        service, MediaIntake(tmp_path / "media", Profile()), chat, Profile(), out
+    )
+    engine = Engine(base.ledger, base.provider, worker, service, base.chat, base.clock, base.sim)
+    return engine, session
 
 
 # -- chat platforms: the real adapters against local fake Slack / Discord servers ---------------

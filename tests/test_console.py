@@ -4,42 +4,25 @@ every verb at once (help, list, status, cancel, retry) with media from local fil
 from __future__ import annotations
 
 import io
-import random
 import re
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from adapters.console import PLATFORM, ConsoleChat, ConsoleSession
-from adapters.intake import MediaIntake
-from bot.domain import Profile, TaskState
-from bot.service import VideoService
-from bot.worker import Worker
-from tests.conftest import TEST_POLICY, Engine, EngineFactory
+from adapters.console import ConsoleChat, ConsoleSession
+from bot.domain import TaskState
+from tests.conftest import Engine, EngineFactory, console_engine
 
 
 @pytest.fixture
 def console(
     make_engine: EngineFactory, tmp_path: Path
 ) -> tuple[Engine, ConsoleSession, io.StringIO]:
-    base = make_engine()
     out = io.StringIO()
-    chat = ConsoleChat(out, tmp_path / "out")
-    worker = Worker(
-        base.ledger,
-        base.provider,
-        {PLATFORM: chat},
-        TEST_POLICY,
-        base.clock.now,
-        scratch_dir=tmp_path / "scratch",
-        rng=random.Random(2),
+    engine, session = console_engine(
+        make_engine(), ConsoleChat(out, tmp_path / "out"), out, tmp_path
     )
-    service = VideoService(base.ledger, TEST_POLICY, base.clock.now, worker.wake)
-    session = ConsoleSession(
-        service, MediaIntake(tmp_path / "media", Profile()), chat, Profile(), out
-    )
-    engine = Engine(base.ledger, base.provider, worker, service, base.chat, base.clock, base.sim)
     return engine, session, out
 
 

@@ -4,39 +4,14 @@ thread lines, and the bars are gone once the tasks end; off a terminal, plain li
 from __future__ import annotations
 
 import io
-import random
 import re
 from pathlib import Path
 
-from adapters.console import PLATFORM, ConsoleChat, ConsoleSession
-from adapters.intake import MediaIntake
-from bot.domain import Profile
-from bot.service import VideoService
-from bot.worker import Worker
-from tests.conftest import TEST_POLICY, Engine, EngineFactory
+from adapters.console import ConsoleChat
+from tests.conftest import EngineFactory, console_engine
 
 HIDE_CURSOR, SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def wire(
-    base: Engine, chat: ConsoleChat, out: io.StringIO, tmp_path: Path
-) -> tuple[Engine, ConsoleSession]:
-    worker = Worker(
-        base.ledger,
-        base.provider,
-        {PLATFORM: chat},
-        TEST_POLICY,
-        base.clock.now,
-        scratch_dir=tmp_path / "scratch",
-        rng=random.Random(2),
-    )
-    service = VideoService(base.ledger, TEST_POLICY, base.clock.now, worker.wake)
-    session = ConsoleSession(
-        service, MediaIntake(tmp_path / "media", Profile()), chat, Profile(), out
-    )
-    engine = Engine(base.ledger, base.provider, worker, service, base.chat, base.clock, base.sim)
-    return engine, session
 
 
 async def test_a_terminal_gets_bars_that_update_in_place_and_leave_with_the_task(
@@ -44,7 +19,7 @@ async def test_a_terminal_gets_bars_that_update_in_place_and_leave_with_the_task
 ) -> None:
     out = io.StringIO()
     chat = ConsoleChat(out, tmp_path / "out", live=True)
-    engine, session = wire(make_engine(), chat, out, tmp_path)
+    engine, session = console_engine(make_engine(), chat, out, tmp_path)
     await session.handle("/video a paper boat [/] on a river")
     ref = sorted(session.started)[0]
     await engine.run_until_idle(step_seconds=2)
