@@ -83,6 +83,17 @@ _AR_ALIASES = _aliases(
 # Phones and Slack turn "--" into an em or en dash; accept what the user meant.
 _DASHES = re.compile(r"(^|\s)[—–](?=[A-Za-z])")
 _MAX_COMMAND_CHARS = 8000
+# shlex's own word splitting, for text with nothing shlex treats specially (no quotes, no
+# backslashes): most commands, split here at a fraction of shlex's cost.
+_SHLEX_SPECIAL = re.compile(r"[\\'\"]")
+_SHLEX_SPACE = re.compile(r"[ \t\r\n]+")
+
+
+def split_words(text: str) -> list[str]:
+    """shlex.split(text), with a fast path for the common text that has no quotes."""
+    if _SHLEX_SPECIAL.search(text):
+        return shlex.split(text)
+    return [word for word in _SHLEX_SPACE.split(text) if word]
 
 
 class _Options(BaseModel):
@@ -132,7 +143,7 @@ def parse(text: str) -> Command:
     if len(text) > _MAX_COMMAND_CHARS:
         raise CommandError(f"That command is too long ({len(text)} characters).")
     try:
-        words = shlex.split(text)
+        words = split_words(text)
     except ValueError as err:
         raise CommandError(
             f"I could not read that command ({err}). Close your quotes, e.g. "

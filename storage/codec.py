@@ -4,7 +4,7 @@ to Task needs no migration. Times are stored as integer milliseconds since the e
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +41,12 @@ _BODY_FIELDS = (
 )
 
 
+_MEDIA_FIELDS = tuple(f.name for f in fields(MediaRef))
+_TARGET_FIELDS = tuple(f.name for f in fields(ReplyTarget))
+# One encoder, built once: json.dumps with options builds a new one on every call.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def to_ms(at: datetime | None) -> int | None:
     return None if at is None else int(at.timestamp() * 1000)
 
@@ -53,6 +59,11 @@ def _media(data: dict[str, Any] | None) -> MediaRef | None:
     return None if data is None else MediaRef(**data)
 
 
+def _fields(obj: object, names: tuple[str, ...]) -> dict[str, Any]:
+    # Not dataclasses.asdict: that deep-copies every value, and this runs on every write.
+    return {name: getattr(obj, name) for name in names}
+
+
 def task_to_row(task: Task) -> tuple[Any, ...]:
     body: dict[str, Any] = {name: getattr(task, name) for name in _BODY_FIELDS}
     body.update({name: to_ms(getattr(task, name)) for name in _TIME_FIELDS})
@@ -62,10 +73,10 @@ def task_to_row(task: Task) -> tuple[Any, ...]:
         "mode": req.mode.value,
         "aspect_ratio": req.aspect_ratio,
         "duration": req.duration,
-        "images": [asdict(m) for m in req.images],
-        "video": asdict(req.video) if req.video else None,
+        "images": [_fields(m, _MEDIA_FIELDS) for m in req.images],
+        "video": _fields(req.video, _MEDIA_FIELDS) if req.video else None,
     }
-    body["target"] = asdict(task.target)
+    body["target"] = _fields(task.target, _TARGET_FIELDS)
     return (
         task.task_id,
         task.ref,
@@ -77,7 +88,7 @@ def task_to_row(task: Task) -> tuple[Any, ...]:
         to_ms(task.updated_at),
         to_ms(task.next_check_at),
         task.provider_task_id,
-        json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        _encode(body),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +14,7 @@ from bot.commands import (
     VideoCommand,
     build_request,
     parse,
+    split_words,
 )
 from bot.domain import MediaRef, Mode, Profile
 from bot.errors import CommandError
@@ -168,3 +171,16 @@ def test_flag_soup_never_raises_anything_else(words: list[str]) -> None:
             build_request(command, [], None, PROFILE)
     except CommandError:
         pass
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab é🦊-:=#\t\r\n\x0b\x0c\u00a0\u2003'\"\\")), max_size=40))
+def test_the_fast_word_split_is_shlex(text: str) -> None:
+    """The quote-free fast path splits exactly as shlex does, every whitespace kind included."""
+    try:
+        expected = shlex.split(text)
+    except ValueError:
+        with pytest.raises(ValueError):
+            split_words(text)
+        return
+    assert split_words(text) == expected
