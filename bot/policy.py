@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,12 +25,47 @@ class WorkerPolicy:
     delivery_attempts: int = 5
     lost_after_not_found: int = 4
     retry_cap: timedelta = timedelta(minutes=2)
+    # Commands first: while they arrive less than `intake_quiet` apart, new background steps
+    # wait (at most `intake_hold_max`, then run unheld as long again). 0 turns it off.
+    intake_quiet: timedelta = timedelta(milliseconds=20)
+    intake_hold_max: timedelta = timedelta(seconds=1)
 
 
 def backoff(attempt: int, base: timedelta, cap: timedelta, rng: random.Random) -> timedelta:
     """Full jitter: uniform(0, min(cap, base * 2**attempt)). Spreads a herd of retries."""
     ceiling = min(cap.total_seconds(), base.total_seconds() * 2 ** min(attempt, 30))
     return timedelta(seconds=rng.uniform(0, ceiling))
+
+
+@dataclass(slots=True)
+class IntakeGate:
+    """Answering commands comes before background steps (submits, polls, uploads): they share
+    one event loop, and a worker catching up on a thousand fresh tasks would otherwise slow
+    every acknowledgement in the burst that brought them. While commands keep arriving, the
+    worker holds back new steps; after `hold_max` it runs unheld for as long again, so a steady
+    stream halves the worker's time at worst and never stops it. Times are monotonic seconds."""
+
+    quiet: float
+    hold_max: float
+    _last: float = -math.inf
+    _held_since: float | None = None
+    _unheld_until: float = -math.inf
+
+    def arrived(self, now: float) -> None:
+        self._last = now
+
+    def hold(self, now: float) -> float:
+        """Seconds to wait before starting new steps; 0 means go now."""
+        if self.quiet <= 0 or now < self._unheld_until or now - self._last >= self.quiet:
+            self._held_since = None
+            return 0.0
+        if self._held_since is None:
+            self._held_since = now
+        if now - self._held_since >= self.hold_max:
+            self._held_since = None
+            self._unheld_until = now + self.hold_max
+            return 0.0
+        return min(self._last + self.quiet, self._held_since + self.hold_max) - now
 
 
 @dataclass(slots=True)

@@ -95,6 +95,16 @@ class ProviderStatus:
     error_code: str | None = None
     error_message: str | None = None
 
+    def failure(self) -> tuple[str | None, str]:
+        """(code, message) to record when this status ends a task without a video."""
+        if self.state is ProviderState.SUCCEEDED:
+            return "no_result", "the video service reported success but gave no video"
+        if self.state is ProviderState.CANCELLED:
+            return "cancelled", self.error_message or "the video service cancelled the task"
+        if self.state is ProviderState.EXPIRED:
+            return "expired", self.error_message or "the result expired before it was fetched"
+        return self.error_code, self.error_message or "the render failed"
+
 
 class Provider(Protocol):
     """The video API. Raises the ProviderError subclasses of bot.errors."""

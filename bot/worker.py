@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from bot.errors import (
     TaskNotFound,
 )
 from bot.policy import (
+    IntakeGate,
     RenderHistory,
     WorkerPolicy,
     backoff,
@@ -35,7 +37,6 @@ from bot.ports import (
     Observer,
     Provider,
     ProviderState,
-    ProviderStatus,
     TaskQuery,
 )
 from bot.submitter import AUTH_PAUSE, MISCONFIGURED, Submitter
@@ -72,6 +73,9 @@ class Worker:
         self._observer = observer or NullObserver()
         self._in_flight: set[str] = set()
         self._wake = asyncio.Event()
+        self._gate = IntakeGate(
+            policy.intake_quiet.total_seconds(), policy.intake_hold_max.total_seconds()
+        )
         self._overdue: dict[str, int] = {}  # polls that found a task past its predicted end
         self._deliverer = Deliverer(provider, policy, clock, scratch_dir, self._rng, self._observer)
         self._board = StatusBoard(ledger, chats, policy, clock, self._save, self._rng)
@@ -89,7 +93,8 @@ class Worker:
 
     # -- running -----------------------------------------------------------------------------
     def wake(self) -> None:
-        """New work (or a freed slot): look at the ledger now instead of at the next tick."""
+        """A command brought new work: look at the ledger as soon as the commands pause."""
+        self._gate.arrived(time.monotonic())
         self._wake.set()
 
     async def recover(self) -> int:
@@ -118,6 +123,10 @@ class Worker:
                 while not stop.is_set():
                     self._observer.heartbeat()
                     self._wake.clear()
+                    hold = self._gate.hold(time.monotonic())
+                    if hold > 0:  # commands are arriving: answer them first
+                        await asyncio.wait({stopping}, timeout=hold)
+                        continue
                     claimed_at, _ = await self._claim(group)
                     await self._idle(stopping, claimed_at)
         finally:
@@ -242,7 +251,7 @@ class Worker:
             if done:
                 await self._deliver(done)
             return
-        failed = await self._save(task, task.failed(*_failure(status), now))
+        failed = await self._save(task, task.failed(*status.failure(), now))
         if failed:
             await self._finish(failed)
 
@@ -289,12 +298,3 @@ class Worker:
         if await self._board.finish(task):
             self._overdue.pop(task.task_id, None)
 
-
-def _failure(status: ProviderStatus) -> tuple[str | None, str]:
-    if status.state is ProviderState.SUCCEEDED:
-        return "no_result", "the video service reported success but gave no video"
-    if status.state is ProviderState.CANCELLED:
-        return "cancelled", status.error_message or "the video service cancelled the task"
-    if status.state is ProviderState.EXPIRED:
-        return "expired", status.error_message or "the result expired before it was fetched"
-    return status.error_code, status.error_message or "the render failed"

@@ -10,6 +10,7 @@ import pytest
 
 from bot.domain import Mode, TaskState
 from bot.policy import (
+    IntakeGate,
     RenderHistory,
     WorkerPolicy,
     backoff,
@@ -162,3 +163,32 @@ def test_render_history_is_a_moving_mean() -> None:
         < (history.expected(Mode.T2V, 6) or timedelta(0))
         < timedelta(seconds=60)
     )
+
+
+def test_the_intake_gate_holds_background_steps_while_commands_arrive() -> None:
+    gate = IntakeGate(quiet=0.02, hold_max=1.0)
+    assert gate.hold(100.0) == 0  # nothing has arrived: go
+    gate.arrived(100.0)
+    assert gate.hold(100.005) == pytest.approx(0.015)  # until 20 ms after the last command
+    gate.arrived(100.010)
+    assert gate.hold(100.012) == pytest.approx(0.018)
+    assert gate.hold(100.031) == 0  # the commands paused: go
+
+
+def test_a_steady_command_stream_slows_the_worker_but_never_stops_it() -> None:
+    gate = IntakeGate(quiet=0.02, hold_max=1.0)
+    held = ran = 0
+    for ms in range(5000):  # a command every millisecond for 5 s, the gate asked each time
+        now = 100 + ms / 1000
+        gate.arrived(now)
+        if gate.hold(now) > 0:
+            held += 1
+        else:
+            ran += 1
+    assert 2000 <= ran <= 3000 and held == 5000 - ran  # about half the time each
+
+
+def test_a_zero_quiet_turns_the_gate_off() -> None:
+    gate = IntakeGate(quiet=0, hold_max=1.0)
+    gate.arrived(5.0)
+    assert gate.hold(5.0) == 0
