@@ -16,7 +16,7 @@ from typing import TextIO
 
 from adapters.console_bars import LiveBars
 from adapters.intake import MediaIntake
-from bot import commands, messages
+from bot import checks, commands, messages
 from bot.domain import MediaRef, Profile, ReplyTarget
 from bot.errors import VideobotError
 from bot.messages import StatusView
@@ -189,7 +189,7 @@ class ConsoleSession:
         video: MediaRef | None = None
         if command.video:
             video = await self._intake.from_path(Path(command.video))
-        request = commands.build_request(command, images, video, self._profile)
+        request = checks.build_request(command, images, video, self._profile)
         task, created = await self._service.accept(request, self._target, key)
         self.started.add(task.ref)
         if not created and task.state.is_terminal:

@@ -17,7 +17,7 @@ from adapters.discord_chat import DiscordChat
 from adapters.discord_views import PromptModal
 from adapters.fetch import FetchError, FetchRefused, SafeFetcher
 from adapters.intake import MediaIntake
-from bot import commands, messages
+from bot import checks, commands, messages
 from bot.domain import MediaRef, Profile, ReplyTarget, TaskState
 from bot.errors import MediaError, VideobotError
 from bot.media import MAX_VIDEO_BYTES
@@ -142,7 +142,7 @@ class DiscordHandlers:
         """Download, validate, record. Returns the reply text; raises VideobotError."""
         self.service.check_access(target)
         images, video = await self.download(attachments)
-        request = commands.build_request(command, images, video, self.profile)
+        request = checks.build_request(command, images, video, self.profile)
         task, created = await self.service.accept(request, target, idem_key)
         return messages.accepted_reply(task, duplicate=not created)
 

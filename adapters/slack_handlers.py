@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters import slack_blocks as blocks
 from adapters.slack_files import SlackFiles, describe, is_media
-from bot import commands, messages
+from bot import checks, commands, messages
 from bot.domain import Mode, Profile, ReplyTarget
 from bot.errors import CommandError, VideobotError
 from bot.service import VideoService
@@ -120,7 +120,7 @@ class SlackHandlers:
                 raise CommandError(blocks.NO_FILE_FLAGS)
             self._service.check_access(target)
             images, video = await self._files.media([f for f in files if is_media(f)])
-            request = commands.build_request(command, images, video, self._profile)
+            request = checks.build_request(command, images, video, self._profile)
             task, created = await self._service.accept(request, target, key)
             if announce:
                 await answer(messages.accepted_reply(task, duplicate=not created))
@@ -229,7 +229,7 @@ class SlackHandlers:
         )
         self._service.check_access(by)
         images, video = await self._files.media(files)
-        request = commands.build_request(command, images, video, self._profile)
+        request = checks.build_request(command, images, video, self._profile)
         await self._service.accept(request, by, key)
 
     # -- events: @videobot mentions and replies with media in a videobot thread --------------

@@ -1,19 +1,17 @@
-"""The one `/video` grammar every adapter uses, its help text, and the checks that turn parsed
-options plus media into a valid VideoRequest (or a CommandError that says what is allowed)."""
+"""The one `/video` grammar every adapter uses: text in, a parsed Command (or a CommandError
+that says what is allowed) out. bot/checks.py turns a parsed command plus media into a request."""
 
 from __future__ import annotations
 
 import difflib
 import re
 import shlex
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from bot.domain import MediaRef, Mode, Profile, VideoRequest
+from bot.domain import Mode
 from bot.errors import CommandError
-from bot.messages import either
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +81,13 @@ _AR_ALIASES = _aliases(
 # Phones and Slack turn "--" into an em or en dash; accept what the user meant.
 _DASHES = re.compile(r"(^|\s)[—–](?=[A-Za-z])")
 _MAX_COMMAND_CHARS = 8000
-# shlex's own word splitting, for text with nothing shlex treats specially (no quotes, no
-# backslashes): most commands, split here at a fraction of shlex's cost.
 _SHLEX_SPECIAL = re.compile(r"[\\'\"]")
 _SHLEX_SPACE = re.compile(r"[ \t\r\n]+")
 
 
 def split_words(text: str) -> list[str]:
-    """shlex.split(text), with a fast path for the common text that has no quotes."""
+    """shlex.split(text); text without quotes or backslashes (most commands) is split the way
+    shlex would, at a fraction of its cost."""
     if _SHLEX_SPECIAL.search(text):
         return shlex.split(text)
     return [word for word in _SHLEX_SPACE.split(text) if word]
@@ -226,79 +223,3 @@ def _unknown_flag(name: str) -> str:
     hint = f" Did you mean {close[0]}?" if close else ""
     options = "--ar, --duration, --mode, --image, --ref, --video"
     return f"Unknown option --{name}.{hint} Options: {options}."
-
-
-def build_request(
-    command: VideoCommand,
-    images: Sequence[MediaRef],
-    video: MediaRef | None,
-    profile: Profile,
-) -> VideoRequest:
-    """Check a parsed command plus its media against the provider profile.
-
-    `images` are every image the user supplied (attachments or --image/--ref), in order."""
-    prompt = " ".join(command.prompt.split())
-    if not prompt:
-        raise CommandError(
-            "Describe the video you want, e.g. `/video a paper boat on a river --ar 9:16`. "
-            "`/video help` shows every option."
-        )
-    if len(prompt) > profile.prompt_max_chars:
-        raise CommandError(
-            f"The prompt is {len(prompt)} characters; the limit is {profile.prompt_max_chars}. "
-            "Shorten it and send it again."
-        )
-    ratio = command.aspect_ratio or profile.default_aspect_ratio
-    if ratio not in profile.aspect_ratios:
-        raise CommandError(
-            f"Aspect ratio {ratio} is not offered; use {either(profile.aspect_ratios)}."
-        )
-    duration = command.duration or profile.default_duration
-    if duration not in profile.durations:
-        allowed = either([str(d) for d in profile.durations])
-        raise CommandError(f"A video can be {allowed} seconds long, not {duration}.")
-    mode = command.mode or _infer_mode(images, video)
-    _check_media(mode, images, video, profile)
-    return VideoRequest(
-        prompt=prompt,
-        mode=mode,
-        aspect_ratio=ratio,
-        duration=duration,
-        images=tuple(images),
-        video=video,
-    )
-
-
-def _infer_mode(images: Sequence[MediaRef], video: MediaRef | None) -> Mode:
-    if video is not None:
-        return Mode.EDIT
-    if len(images) > 1:
-        return Mode.R2V
-    return Mode.I2V if images else Mode.T2V
-
-
-def _check_media(
-    mode: Mode, images: Sequence[MediaRef], video: MediaRef | None, profile: Profile
-) -> None:
-    count = len(images)
-    if mode is Mode.T2V and (count or video):
-        raise CommandError(
-            "Text-to-video takes no media. Drop --mode t2v to animate your attachment instead."
-        )
-    if mode is Mode.I2V and (count != 1 or video):
-        raise CommandError(f"Image-to-video takes exactly one image; you gave {count}.")
-    if mode is Mode.R2V and (video or not 1 <= count <= profile.max_reference_images):
-        raise CommandError(
-            f"Reference-to-video takes 1 to {profile.max_reference_images} reference images "
-            f"(--ref, repeated); you gave {count}."
-        )
-    if mode is Mode.EDIT and (video is None or count):
-        raise CommandError(
-            "Video edit takes exactly one clip (--video ./clip.mp4, at most "
-            f"{profile.edit_max_seconds:g}s) and an instruction as the prompt."
-        )
-    if profile.image_counts is not None and count not in profile.image_counts:
-        raise CommandError(
-            f"This video service accepts {either([str(c) for c in profile.image_counts])} images "
-            f"per request, not {count}."
-        )

@@ -104,7 +104,7 @@ class ReplyTarget:
 
 @dataclass(frozen=True, slots=True)
 class VideoRequest:
-    """A valid request (commands.build_request checked it against the provider profile)."""
+    """A valid request (checks.build_request checked it against the provider profile)."""
 
     prompt: str
     mode: Mode

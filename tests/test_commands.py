@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.checks import build_request
 from bot.commands import (
     SimpleCommand,
     TaskCommand,
     VideoCommand,
-    build_request,
     parse,
     split_words,
 )

@@ -1,0 +1,87 @@
+"""The checks that turn a parsed `/video` command plus its media into a VideoRequest the
+provider profile allows, or a CommandError that says what is allowed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.commands import VideoCommand
+from bot.domain import MediaRef, Mode, Profile, VideoRequest
+from bot.errors import CommandError
+from bot.messages import either
+
+
+def build_request(
+    command: VideoCommand,
+    images: Sequence[MediaRef],
+    video: MediaRef | None,
+    profile: Profile,
+) -> VideoRequest:
+    """Check a parsed command plus its media against the provider profile.
+
+    `images` are every image the user supplied (attachments or --image/--ref), in order."""
+    prompt = " ".join(command.prompt.split())
+    if not prompt:
+        raise CommandError(
+            "Describe the video you want, e.g. `/video a paper boat on a river --ar 9:16`. "
+            "`/video help` shows every option."
+        )
+    if len(prompt) > profile.prompt_max_chars:
+        raise CommandError(
+            f"The prompt is {len(prompt)} characters; the limit is {profile.prompt_max_chars}. "
+            "Shorten it and send it again."
+        )
+    ratio = command.aspect_ratio or profile.default_aspect_ratio
+    if ratio not in profile.aspect_ratios:
+        raise CommandError(
+            f"Aspect ratio {ratio} is not offered; use {either(profile.aspect_ratios)}."
+        )
+    duration = command.duration or profile.default_duration
+    if duration not in profile.durations:
+        allowed = either([str(d) for d in profile.durations])
+        raise CommandError(f"A video can be {allowed} seconds long, not {duration}.")
+    mode = command.mode or _infer_mode(images, video)
+    _check_media(mode, images, video, profile)
+    return VideoRequest(
+        prompt=prompt,
+        mode=mode,
+        aspect_ratio=ratio,
+        duration=duration,
+        images=tuple(images),
+        video=video,
+    )
+
+
+def _infer_mode(images: Sequence[MediaRef], video: MediaRef | None) -> Mode:
+    if video is not None:
+        return Mode.EDIT
+    if len(images) > 1:
+        return Mode.R2V
+    return Mode.I2V if images else Mode.T2V
+
+
+def _check_media(
+    mode: Mode, images: Sequence[MediaRef], video: MediaRef | None, profile: Profile
+) -> None:
+    count = len(images)
+    if mode is Mode.T2V and (count or video):
+        raise CommandError(
+            "Text-to-video takes no media. Drop --mode t2v to animate your attachment instead."
+        )
+    if mode is Mode.I2V and (count != 1 or video):
+        raise CommandError(f"Image-to-video takes exactly one image; you gave {count}.")
+    if mode is Mode.R2V and (video or not 1 <= count <= profile.max_reference_images):
+        raise CommandError(
+            f"Reference-to-video takes 1 to {profile.max_reference_images} reference images "
+            f"(--ref, repeated); you gave {count}."
+        )
+    if mode is Mode.EDIT and (video is None or count):
+        raise CommandError(
+            "Video edit takes exactly one clip (--video ./clip.mp4, at most "
+            f"{profile.edit_max_seconds:g}s) and an instruction as the prompt."
+        )
+    if profile.image_counts is not None and count not in profile.image_counts:
+        raise CommandError(
+            f"This video service accepts {either([str(c) for c in profile.image_counts])} images "
+            f"per request, not {count}."
+        )
