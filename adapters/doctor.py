@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.config import Settings
-from storage.ledger import SCHEMA_VERSION, LedgerError, SqliteLedger
+from storage.ledger import LedgerError, SqliteLedger
+from storage.schema import SCHEMA_VERSION
 
 _PROBE_TASK = "videobot-doctor-probe"
 

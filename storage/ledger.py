@@ -18,49 +18,9 @@ from bot.errors import QuotaExceeded
 from bot.ports import TaskQuery, UserLimits
 from bot.task import Task
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
+from storage.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.writer import GroupWriter, WriteFailed
 
-MIGRATIONS: tuple[str, ...] = (
-    # 1: tasks and their history
-    """
-    CREATE TABLE tasks (
-        task_id          TEXT PRIMARY KEY,
-        ref              TEXT NOT NULL UNIQUE,
-        idem_key         TEXT NOT NULL UNIQUE,
-        state            TEXT NOT NULL,
-        version          INTEGER NOT NULL,
-        user_key         TEXT NOT NULL,
-        created_at       INTEGER NOT NULL,
-        updated_at       INTEGER NOT NULL,
-        next_check_at    INTEGER,
-        provider_task_id TEXT,
-        body             TEXT NOT NULL
-    );
-    CREATE INDEX tasks_due ON tasks(next_check_at) WHERE next_check_at IS NOT NULL;
-    CREATE INDEX tasks_user_day ON tasks(user_key, created_at);
-    CREATE INDEX tasks_state ON tasks(state);
-    CREATE TABLE task_events (
-        task_id  TEXT NOT NULL REFERENCES tasks(task_id) ON DELETE CASCADE,
-        at       INTEGER NOT NULL,
-        state    TEXT NOT NULL,
-        detail   TEXT
-    );
-    CREATE INDEX task_events_task ON task_events(task_id, at);
-    """,
-    # 2: the history is written by the database itself, so a transition is one statement
-    """
-    CREATE TRIGGER task_accepted AFTER INSERT ON tasks BEGIN
-        INSERT INTO task_events (task_id, at, state, detail)
-        VALUES (NEW.task_id, NEW.updated_at, NEW.state, NULL);
-    END;
-    CREATE TRIGGER task_moved AFTER UPDATE OF state ON tasks WHEN NEW.state != OLD.state BEGIN
-        INSERT INTO task_events (task_id, at, state, detail)
-        VALUES (NEW.task_id, NEW.updated_at, NEW.state, coalesce(
-            json_extract(NEW.body, '$.note'), json_extract(NEW.body, '$.error_message')));
-    END;
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM tasks"
 _FAIR_WINDOW = 256
 _LIVE = ", ".join(f"'{s.value}'" for s in LIVE_STATES)

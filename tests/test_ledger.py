@@ -16,7 +16,8 @@ import pytest
 
 from bot.domain import TaskState, new_ref, new_task_id
 from bot.ports import TaskQuery
-from storage.ledger import SCHEMA_VERSION, LedgerError, SqliteLedger
+from storage.ledger import LedgerError, SqliteLedger
+from storage.schema import SCHEMA_VERSION
 from tests.conftest import t2v, target
 from tests.test_domain import T0, accepted
 
