@@ -1,18 +1,14 @@
-"""The Provider port over HTTP (one shared httpx.AsyncClient), with the retry policy of
-RELIABILITY.md: a 429 slows the whole client (Retry-After honoured, jittered backoff); polls and
-downloads retry transient failures; 400/401 never; a submit is re-sent only when connecting
-failed (nothing was sent) unless the gateway takes an idempotency key."""
+"""The Provider port over HTTP (one shared httpx.AsyncClient) with RELIABILITY.md's retries: a 429
+holds the whole client (Retry-After honoured); polls and downloads retry transient failures, never
+400/401; a submit is re-sent only if nothing was sent or the gateway takes an idempotency key."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import time
 from collections.abc import Mapping
-from datetime import timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,9 +23,9 @@ from adapters.fetch import (
     FetchUnavailable,
     SafeFetcher,
 )
+from adapters.provider_answer import MAX_RETRY_AFTER, AnswerReader, clip, outcome, retry_after
 from bot.domain import MediaRef, VideoRequest
 from bot.errors import (
-    ProviderAuthError,
     ProviderError,
     ProviderRejected,
     ProviderTransient,
@@ -44,7 +40,6 @@ from bot.ports import NullObserver, Observer, ProviderStatus
 log = logging.getLogger("videobot.provider")
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-_MAX_RETRY_AFTER = 120.0
 
 
 class HttpProvider:
@@ -74,7 +69,7 @@ class HttpProvider:
         self._base = base_url.rstrip("/")
         self._origin = _origin(self._base)
         self._auth = {"Authorization": f"Bearer {api_key}"}
-        self._secret = api_key.strip()
+        self._answers = AnswerReader(api_key)
         self._model = model
         self._resolution = resolution
         self._upload_path = upload_path
@@ -99,7 +94,7 @@ class HttpProvider:
         response = await self._request(
             "stage", "POST", self._upload_path, files=files, idempotent=True
         )
-        body = self._body(response)
+        body = self._answers.body(response)
         url = body.get("url") or (body.get("data") or {}).get("url")
         if not url:
             raise ProviderError("the upload endpoint answered without a URL")
@@ -131,7 +126,7 @@ class HttpProvider:
         except ValueError as err:
             # The provider answered 2xx, so a task may exist; we just cannot name it.
             raise SubmitAmbiguous(
-                f"unreadable submit answer: {self._redact(_clip(response.text))}"
+                f"unreadable submit answer: {self._answers.redact(clip(response.text))}"
             ) from err
 
     async def fetch(self, provider_task_id: str) -> ProviderStatus:
@@ -139,10 +134,10 @@ class HttpProvider:
             "poll", "GET", self._dialect.poll_path(provider_task_id), idempotent=True
         )
         try:
-            return self._dialect.parse_status(self._body(response))
+            return self._dialect.parse_status(self._answers.body(response))
         except ValueError as err:
             raise ProviderTransient(
-                f"unreadable status answer: {self._redact(_clip(response.text))}"
+                f"unreadable status answer: {self._answers.redact(clip(response.text))}"
             ) from err
 
     async def download(self, url: str, dest: Path, max_bytes: int) -> int:
@@ -190,7 +185,7 @@ class HttpProvider:
             if status in (403, 404, 410):
                 raise ResultExpired(f"the result link answered {status}") from None
             if status == 429:
-                wait = _retry_after(httpx.Headers({"retry-after": err.retry_after or ""}))
+                wait = retry_after(httpx.Headers({"retry-after": err.retry_after or ""}))
                 raise RateLimited("the result host is rate limiting", retry_after=wait) from None
             if status >= 500 or status == 408:
                 raise ProviderTransient(f"the result link answered {status}") from None
@@ -235,7 +230,7 @@ class HttpProvider:
                 if response.is_success:
                     self._report(operation, started, "ok")
                     return response
-                last = self._error(response)
+                last = self._answers.error(response)
                 ambiguous = (
                     not idempotent
                     and isinstance(last, ProviderTransient)
@@ -252,34 +247,6 @@ class HttpProvider:
                 await asyncio.sleep(self._backoff(attempt))
         raise last
 
-    def _error(self, response: httpx.Response) -> ProviderError:
-        status = response.status_code
-        wire = _json(response, quiet=True).get("error")
-        wire = wire if isinstance(wire, dict) else {"message": wire} if wire else {}
-        message = self._redact(
-            str(wire.get("message") or response.reason_phrase or f"HTTP {status}")
-        )
-        raw_code = wire.get("code") or wire.get("type")
-        code = str(raw_code) if raw_code is not None else None
-        request_id = response.headers.get("x-request-id")
-        if "invalid apitype" in message.lower():
-            message += " (VIDEO_API_URL points at a chat endpoint; use the gateway's task API root)"
-        if status == 429:
-            limited = RateLimited(
-                _clip(message), retry_after=_retry_after(response.headers), code=code
-            )
-            limited.request_id = request_id
-            return limited
-        if status in (401, 403):
-            return ProviderAuthError(_clip(message), code=code, request_id=request_id)
-        if status == 404:
-            return TaskNotFound(_clip(message), code=code, request_id=request_id)
-        if status >= 500 or status in (408, 409):
-            # 409: a request with the same idempotency key is still being processed.
-            suffix = f" (request id {request_id})" if request_id else ""
-            return ProviderTransient(_clip(message) + suffix, code=code, request_id=request_id)
-        return ProviderRejected(_clip(message), code=code, request_id=request_id)
-
     def _report(self, operation: str, started: float, result: str) -> None:
         self._observer.provider_call(operation, time.monotonic() - started, result)
 
@@ -289,7 +256,7 @@ class HttpProvider:
         wait = self._rate_backoff(attempt)
         if err.retry_after is not None:
             wait = max(wait, err.retry_after.total_seconds())
-        wait = min(wait, _MAX_RETRY_AFTER)
+        wait = min(wait, MAX_RETRY_AFTER)
         self._not_before = max(self._not_before, time.monotonic() + wait)
         log.warning("video API rate limit (429): holding requests for %.1fs", wait)
 
@@ -311,75 +278,7 @@ class HttpProvider:
         ceiling: float = min(self._retry_base * 2**attempt, 8.0)
         return ceiling * (1 - 0.25 * self._rng.random())
 
-    def _body(self, response: httpx.Response) -> dict[str, Any]:
-        try:
-            return _json(response)
-        except ProviderTransient as err:
-            raise ProviderTransient(self._redact(str(err))) from None
-
-    def _redact(self, text: str) -> str:
-        """A gateway may echo the key it refused; it must not reach a log, a user or the ledger."""
-        if self._secret and len(self._secret) >= 4:
-            text = text.replace(self._secret, "[redacted]")
-        return text
-
-
-def outcome(err: ProviderError) -> str:
-    """The metrics label for a failed exchange (ProviderError's tree, most specific first)."""
-    if isinstance(err, RateLimited):
-        return "rate_limited"
-    if isinstance(err, ProviderTransient):
-        return "transient"
-    if isinstance(err, ProviderAuthError):
-        return "auth"
-    if isinstance(err, TaskNotFound | ResultExpired):
-        return "not_found"
-    if isinstance(err, SubmitAmbiguous):
-        return "ambiguous"
-    return "rejected"
-
 
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     return parts.scheme, parts.hostname or "", parts.port
-
-
-def _json(response: httpx.Response, quiet: bool = False) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        if quiet:
-            return {}
-        raise ProviderTransient(f"not JSON: {_clip(response.text)}") from None
-    return data if isinstance(data, dict) else {"data": data}
-
-
-def _seconds(value: float) -> timedelta | None:
-    if not math.isfinite(value) or value < 0:
-        return None
-    return timedelta(seconds=min(value, _MAX_RETRY_AFTER))
-
-
-def _retry_after(headers: httpx.Headers) -> timedelta | None:
-    if ms := headers.get("retry-after-ms"):
-        try:
-            if (parsed := _seconds(float(ms) / 1000)) is not None:
-                return parsed
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return _seconds(float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return timedelta(seconds=max(0.0, min(when.timestamp() - time.time(), _MAX_RETRY_AFTER)))
-
-
-def _clip(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"

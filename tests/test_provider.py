@@ -22,7 +22,8 @@ from aiohttp import web
 
 from adapters.dialects import DIALECTS, GuideDialect
 from adapters.fetch import SafeFetcher
-from adapters.provider import HttpProvider, _retry_after
+from adapters.provider import HttpProvider
+from adapters.provider_answer import retry_after
 from adapters.simulator import IDEMPOTENCY_HEADER, RunningSimulator
 from bot.domain import MediaRef, Mode, VideoRequest
 from bot.errors import (
@@ -666,12 +667,12 @@ async def test_a_result_link_to_a_private_address_is_refused_not_fetched(
     ],
 )
 def test_retry_after_header_forms(headers: dict[str, str], expected: float | None) -> None:
-    parsed = _retry_after(httpx.Headers(headers))
+    parsed = retry_after(httpx.Headers(headers))
     assert (parsed.total_seconds() if parsed is not None else None) == expected
 
 
 def test_retry_after_as_an_http_date() -> None:
     from email.utils import formatdate
 
-    parsed = _retry_after(httpx.Headers({"retry-after": formatdate(time.time() + 30, usegmt=True)}))
+    parsed = retry_after(httpx.Headers({"retry-after": formatdate(time.time() + 30, usegmt=True)}))
     assert parsed is not None and 25 <= parsed.total_seconds() <= 31

@@ -1,0 +1,128 @@
+"""How the video API's HTTP answers read: a failed response becomes the ProviderError it means
+(Retry-After included), a body becomes JSON, and a key the gateway echoes never gets through."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from bot.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRejected,
+    ProviderTransient,
+    RateLimited,
+    ResultExpired,
+    SubmitAmbiguous,
+    TaskNotFound,
+)
+
+MAX_RETRY_AFTER = 120.0
+
+
+class AnswerReader:
+    """Reads answers with the API key in mind: it is redacted from anything quoted back."""
+
+    def __init__(self, api_key: str) -> None:
+        self._secret = api_key.strip()
+
+    def error(self, response: httpx.Response) -> ProviderError:
+        status = response.status_code
+        wire = _json(response, quiet=True).get("error")
+        wire = wire if isinstance(wire, dict) else {"message": wire} if wire else {}
+        message = self.redact(
+            str(wire.get("message") or response.reason_phrase or f"HTTP {status}")
+        )
+        raw_code = wire.get("code") or wire.get("type")
+        code = str(raw_code) if raw_code is not None else None
+        request_id = response.headers.get("x-request-id")
+        if "invalid apitype" in message.lower():
+            message += " (VIDEO_API_URL points at a chat endpoint; use the gateway's task API root)"
+        if status == 429:
+            limited = RateLimited(
+                clip(message), retry_after=retry_after(response.headers), code=code
+            )
+            limited.request_id = request_id
+            return limited
+        if status in (401, 403):
+            return ProviderAuthError(clip(message), code=code, request_id=request_id)
+        if status == 404:
+            return TaskNotFound(clip(message), code=code, request_id=request_id)
+        if status >= 500 or status in (408, 409):
+            # 409: a request with the same idempotency key is still being processed.
+            suffix = f" (request id {request_id})" if request_id else ""
+            return ProviderTransient(clip(message) + suffix, code=code, request_id=request_id)
+        return ProviderRejected(clip(message), code=code, request_id=request_id)
+
+    def body(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            return _json(response)
+        except ProviderTransient as err:
+            raise ProviderTransient(self.redact(str(err))) from None
+
+    def redact(self, text: str) -> str:
+        """A gateway may echo the key it refused; it must not reach a log, a user or the ledger."""
+        if self._secret and len(self._secret) >= 4:
+            text = text.replace(self._secret, "[redacted]")
+        return text
+
+
+def outcome(err: ProviderError) -> str:
+    """The metrics label for a failed exchange (ProviderError's tree, most specific first)."""
+    if isinstance(err, RateLimited):
+        return "rate_limited"
+    if isinstance(err, ProviderTransient):
+        return "transient"
+    if isinstance(err, ProviderAuthError):
+        return "auth"
+    if isinstance(err, TaskNotFound | ResultExpired):
+        return "not_found"
+    if isinstance(err, SubmitAmbiguous):
+        return "ambiguous"
+    return "rejected"
+
+
+def retry_after(headers: httpx.Headers) -> timedelta | None:
+    if ms := headers.get("retry-after-ms"):
+        try:
+            if (parsed := _seconds(float(ms) / 1000)) is not None:
+                return parsed
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return _seconds(float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return timedelta(seconds=max(0.0, min(when.timestamp() - time.time(), MAX_RETRY_AFTER)))
+
+
+def clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _json(response: httpx.Response, quiet: bool = False) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        if quiet:
+            return {}
+        raise ProviderTransient(f"not JSON: {clip(response.text)}") from None
+    return data if isinstance(data, dict) else {"data": data}
+
+
+def _seconds(value: float) -> timedelta | None:
+    if not math.isfinite(value) or value < 0:
+        return None
+    return timedelta(seconds=min(value, MAX_RETRY_AFTER))
