@@ -7,15 +7,16 @@ retries of a 5xx can never post a duplicate."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import aiohttp
 import discord
 
+from adapters.discord_error import UNKNOWN_CHANNEL, UNKNOWN_MESSAGE, translated
+from adapters.discord_thread import open_thread, reply_reference, send_in_thread, thread_name
 from adapters.discord_views import buttons_view, status_embed
 from bot.domain import ReplyTarget
 from bot.errors import DeliveryError, DeliveryTransient, MessageGone
@@ -30,45 +31,9 @@ _STATUS_KEY = re.compile(r"vb([0-9A-Z]{4,12})s")
 # A 429 asking for longer than this is handed back to the worker (which reschedules the task
 # and frees its slot) instead of discord.py sleeping on it inside the call, five times over.
 MAX_INLINE_RATE_LIMIT_WAIT = 5.0
-_UNKNOWN_CHANNEL = 10003
-_UNKNOWN_MESSAGE = 10008
-_MISSING_ACCESS = 50001
-_MISSING_PERMISSIONS = 50013
-_ARCHIVED_THREAD = 50083
-_THREAD_EXISTS = 160004
-# Posting into the task's thread failed, but its channel may still take a reply: the thread
-# was deleted, is archived and locked, or the bot lost access to it.
-_THREAD_UNUSABLE = frozenset(
-    {_UNKNOWN_CHANNEL, _MISSING_ACCESS, _MISSING_PERMISSIONS, _ARCHIVED_THREAD}
-)
 
 _NO_MENTIONS = discord.AllowedMentions.none()
 _USER_MENTION = discord.AllowedMentions(users=True, everyone=False, roles=False)
-
-_Send = Callable[[discord.PartialMessageable, bool], Awaitable[discord.Message]]
-
-
-def thread_name(view: StatusView) -> str:
-    """Threads are named after the prompt (Discord allows 1-100 characters)."""
-    return clip(" ".join(view.prompt.split()), 90) or f"videobot {view.ref}"
-
-
-@contextlib.contextmanager
-def translated(what: str) -> Iterator[None]:
-    """Map discord.py and network errors onto the port's DeliveryError / DeliveryTransient."""
-    try:
-        yield
-    except discord.RateLimited as err:
-        raise DeliveryTransient(
-            f"Discord rate-limited {what}", timedelta(seconds=err.retry_after)
-        ) from err
-    except discord.HTTPException as err:
-        if err.status == 429 or err.status >= 500:
-            raise DeliveryTransient(f"Discord failed {what} ({err.status})") from err
-        detail = f"{err.status}/{err.code}: {err.text}"
-        raise DeliveryError(f"Discord refused {what} ({detail})") from err
-    except (aiohttp.ClientError, OSError, TimeoutError) as err:
-        raise DeliveryTransient(f"could not reach Discord for {what} ({err!r})") from err
 
 
 class DiscordChat:
@@ -126,7 +91,7 @@ class DiscordChat:
         finally:
             _forget(components)
         if target.thread_id is None:
-            await self._open_thread(message, thread_name(view))
+            await open_thread(message, thread_name(view))
         return str(message.id)
 
     async def update_status(self, target: ReplyTarget, message_id: str, view: StatusView) -> None:
@@ -140,8 +105,8 @@ class DiscordChat:
         except DeliveryError as err:
             cause = err.__cause__
             if isinstance(cause, discord.NotFound) and cause.code in (
-                _UNKNOWN_MESSAGE,
-                _UNKNOWN_CHANNEL,
+                UNKNOWN_MESSAGE,
+                UNKNOWN_CHANNEL,
             ):
                 # Deleted (with its channel or thread, perhaps): the board posts a new one.
                 self._deleted.add(message_id)
@@ -171,7 +136,7 @@ class DiscordChat:
 
         async def send(channel: discord.PartialMessageable, reply: bool) -> discord.Message:
             file = discord.File(delivery.path, filename=delivery.filename)
-            reference = self._reference(target, status_message_id) if reply else None
+            reference = reply_reference(target, status_message_id) if reply else None
             if reference is None:
                 return await channel.send(
                     content, file=file, nonce=delivery.key, allowed_mentions=_USER_MENTION
@@ -185,7 +150,7 @@ class DiscordChat:
                 mention_author=False,
             )
 
-        message = await self._send_in_thread(target, status_message_id, "the video", send)
+        message = await send_in_thread(target, status_message_id, "the video", send, self._channel)
         return f"{message.channel.id}/{message.id}"
 
     async def post_link(
@@ -194,7 +159,7 @@ class DiscordChat:
         content = clip(f"<@{target.user_id}> {text}", 2000)
 
         async def send(channel: discord.PartialMessageable, reply: bool) -> discord.Message:
-            reference = self._reference(target, status_message_id) if reply else None
+            reference = reply_reference(target, status_message_id) if reply else None
             if reference is None:
                 return await channel.send(content, nonce=key, allowed_mentions=_USER_MENTION)
             return await channel.send(
@@ -205,7 +170,7 @@ class DiscordChat:
                 mention_author=False,
             )
 
-        message = await self._send_in_thread(target, status_message_id, "the link", send)
+        message = await send_in_thread(target, status_message_id, "the link", send, self._channel)
         return f"{message.channel.id}/{message.id}"
 
     # -- helpers -------------------------------------------------------------------------------
@@ -214,60 +179,6 @@ class DiscordChat:
             raise DeliveryTransient("not connected to Discord yet", timedelta(seconds=5))
         guild_id = int(target.workspace_id) if target.workspace_id.isdigit() else None
         return self._client.get_partial_messageable(int(channel_id), guild_id=guild_id)
-
-    def _reference(
-        self, target: ReplyTarget, status_message_id: str | None
-    ) -> discord.MessageReference | None:
-        if status_message_id is None:
-            return None
-        guild_id = int(target.workspace_id) if target.workspace_id.isdigit() else None
-        return discord.MessageReference(
-            message_id=int(status_message_id),
-            channel_id=int(target.channel_id),
-            guild_id=guild_id,
-            fail_if_not_exists=False,
-        )
-
-    async def _send_in_thread(
-        self,
-        target: ReplyTarget,
-        status_message_id: str | None,
-        what: str,
-        send: _Send,
-    ) -> discord.Message:
-        """Into the task's thread (a thread started on a message has that message's id); when
-        no thread could be opened, into the channel as a reply to the status message."""
-        thread_id = target.thread_id or status_message_id
-        if thread_id is not None:
-            try:
-                with translated(f"posting {what}"):
-                    return await send(self._channel(thread_id, target), False)
-            except DeliveryError as err:
-                cause = err.__cause__
-                nowhere_else = target.thread_id == target.channel_id  # the user's own thread
-                if nowhere_else or not (
-                    isinstance(cause, discord.HTTPException) and cause.code in _THREAD_UNUSABLE
-                ):
-                    raise  # not a thread problem, or the channel is that same thread
-                log.info(
-                    "cannot post in thread %s (%s); posting %s in the channel",
-                    thread_id,
-                    cause.code,
-                    what,
-                )
-        with translated(f"posting {what}"):
-            return await send(self._channel(target.channel_id, target), True)
-
-    async def _open_thread(self, message: discord.Message, name: str) -> None:
-        """A thread on the status message, named after the prompt. Not fatal: DMs have no
-        threads, and the bot may lack the permission; then the video replies in the channel."""
-        try:
-            await message.create_thread(name=name, auto_archive_duration=1440)
-        except discord.HTTPException as err:
-            if err.code != _THREAD_EXISTS:  # already opened before a crash: fine
-                log.warning("could not open a thread on %s: %s", message.id, err)
-        except (discord.RateLimited, aiohttp.ClientError, OSError, TimeoutError) as err:
-            log.warning("could not open a thread on %s: %r", message.id, err)
 
     async def _find_posted(
         self, target: ReplyTarget, status_message_id: str | None, filename: str
@@ -298,7 +209,7 @@ class DiscordChat:
             return None
         if target.thread_id is None and found.thread is None:
             # The crash may have come between the post and opening its thread.
-            await self._open_thread(found, f"videobot {match.group(1)}")
+            await open_thread(found, f"videobot {match.group(1)}")
         return str(found.id)
 
     async def _find_own(
@@ -333,4 +244,4 @@ def _forget(view: discord.ui.View | None) -> None:
         view.stop()
 
 
-__all__ = ["DEFAULT_UPLOAD_LIMIT", "DiscordChat", "thread_name", "translated"]
+__all__ = ["DEFAULT_UPLOAD_LIMIT", "DiscordChat"]

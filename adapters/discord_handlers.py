@@ -10,17 +10,17 @@ import logging
 import re
 from collections.abc import Sequence
 
-import aiohttp
 import discord
 
+from adapters.discord_attachment import download_attachments, media_attachments
 from adapters.discord_chat import DiscordChat
+from adapters.discord_error import DISCORD_TROUBLE
 from adapters.discord_views import PromptModal
-from adapters.fetch import FetchError, FetchRefused, SafeFetcher
+from adapters.fetch import SafeFetcher
 from adapters.intake import MediaIntake
 from bot import checks, commands, messages
-from bot.domain import MediaRef, Profile, ReplyTarget, TaskState
-from bot.errors import MediaError, VideobotError
-from bot.media import MAX_VIDEO_BYTES
+from bot.domain import Profile, ReplyTarget, TaskState
+from bot.errors import VideobotError
 from bot.service import VideoService
 
 log = logging.getLogger("videobot.discord")
@@ -31,15 +31,6 @@ THREAD_TYPES = frozenset(
      discord.ChannelType.news_thread}
 )  # fmt: skip
 _MENTION = re.compile(r"<@!?\d+>")
-# What a call to Discord may raise: its refusals, a 429 too long to wait out inline (see
-# DiscordChat), and the network.
-_DISCORD_TROUBLE = (
-    discord.HTTPException,
-    discord.RateLimited,
-    aiohttp.ClientError,
-    OSError,
-    TimeoutError,
-)
 _DISCORD_HELP = (
     "On Discord: `/video` takes the options as fields (attach images or a clip there); "
     "`/videobot status|cancel|retry|list` handle tasks; right-click a message with an image, "
@@ -84,17 +75,6 @@ def message_target(message: discord.Message) -> ReplyTarget:
     return _target(guild_id, message.channel, message.channel.id, message.author)
 
 
-def media_attachments(attachments: Sequence[discord.Attachment]) -> list[discord.Attachment]:
-    """The attachments worth downloading: images and videos by Discord's hint (intake re-checks
-    the bytes themselves)."""
-    return [
-        a
-        for a in attachments
-        if (a.content_type or "").startswith(("image/", "video/"))
-        or a.filename.lower().endswith((".png", ".jpg", ".jpeg", ".webp", ".mp4", ".mov"))
-    ]
-
-
 class DiscordHandlers:
     """Every inbound path (slash command, context menu, modal, button, mention) ends here."""
 
@@ -119,7 +99,7 @@ class DiscordHandlers:
             self.chat.learn_limit(str(interaction.guild_id), interaction.filesize_limit)
         try:
             await interaction.response.defer(ephemeral=True, thinking=True)
-        except _DISCORD_TROUBLE as err:
+        except DISCORD_TROUBLE as err:
             log.warning("interaction %s could not be deferred (%s): ignored", interaction.id, err)
             return False
         return True
@@ -128,7 +108,7 @@ class DiscordHandlers:
         """An ephemeral follow-up (the token is minutes old at most here)."""
         try:
             await interaction.followup.send(text[:2000], ephemeral=True)
-        except _DISCORD_TROUBLE as err:
+        except DISCORD_TROUBLE as err:
             log.warning("could not answer interaction %s: %s", interaction.id, err)
 
     # -- creating videos -----------------------------------------------------------------------
@@ -141,38 +121,10 @@ class DiscordHandlers:
     ) -> str:
         """Download, validate, record. Returns the reply text; raises VideobotError."""
         self.service.check_access(target)
-        images, video = await self.download(attachments)
+        images, video = await download_attachments(attachments, self.fetcher, self.intake)
         request = checks.build_request(command, images, video, self.profile)
         task, created = await self.service.accept(request, target, idem_key)
         return messages.accepted_reply(task, duplicate=not created)
-
-    async def download(
-        self, attachments: Sequence[discord.Attachment]
-    ) -> tuple[list[MediaRef], MediaRef | None]:
-        """Fetch every attachment now: Discord's CDN URLs are signed and expire."""
-        images: list[MediaRef] = []
-        videos: list[MediaRef] = []
-        for attachment in attachments:
-            if attachment.size > MAX_VIDEO_BYTES:
-                raise MediaError(f"{attachment.filename} is too large to use.")
-            try:
-                fetched = await self.fetcher.fetch_bytes(
-                    attachment.url, max_bytes=MAX_VIDEO_BYTES, source="discord"
-                )
-            except FetchRefused:
-                raise MediaError(
-                    f"{attachment.filename} is not on Discord's CDN, so I will not fetch it."
-                ) from None
-            except FetchError:
-                raise MediaError(
-                    f"I could not download {attachment.filename} from Discord; send it again."
-                ) from None
-            data = fetched.data or b""
-            media = await self.intake.from_bytes(data, attachment.filename)
-            (images if media.kind == "image" else videos).append(media)
-        if len(videos) > 1:
-            raise MediaError("Video edit takes one clip; you attached several.")
-        return images, (videos[0] if videos else None)
 
     async def video_command(
         self,
@@ -235,7 +187,7 @@ class DiscordHandlers:
             reply = str(err)
         try:
             await message.reply(reply[:2000], mention_author=False)
-        except _DISCORD_TROUBLE as err:
+        except DISCORD_TROUBLE as err:
             log.warning("could not reply to message %s: %s", message.id, err)
 
     # -- task verbs ----------------------------------------------------------------------------
