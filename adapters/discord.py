@@ -20,7 +20,8 @@ from discord.gateway import DiscordWebSocket
 from adapters.discord_chat import DiscordChat
 from adapters.discord_handlers import PLATFORM, DiscordHandlers
 from adapters.discord_views import TaskButton
-from adapters.fetch import FetchPolicy, SafeFetcher
+from adapters.fetch import SafeFetcher
+from adapters.hop import FetchPolicy
 from adapters.intake import MediaIntake
 from bot import commands
 from bot.config import Settings

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import discord
 
-from adapters.fetch import FetchError, FetchRefused, SafeFetcher
+from adapters.fetch import SafeFetcher
+from adapters.fetch_error import FetchError, FetchRefused
 from adapters.intake import MediaIntake
 from bot.domain import MediaRef
 from bot.errors import MediaError

@@ -1,58 +1,30 @@
 """The one SSRF-safe fetcher: every URL videobot downloads that is not a constant (image links,
-chat attachments, provider result URLs) goes through `SafeFetcher`.
-
-Each hop of a fetch is checked before anything is sent:
-
-1. the scheme is https (plain http only to a loopback address, and only under a policy with
-   `allow_loopback=True`, which tests and the local simulator use; it is off by default);
-2. the URL carries no credentials, its host is on the source's allowlist when the policy has
-   one, and it is not an odd spelling of an IPv4 address (`0x7f.1`, `2130706433`, `0177.1`);
-3. the host is resolved once (`loop.getaddrinfo`) and every address it resolves to must be a
-   public one: private, loopback, link-local (cloud metadata at 169.254.169.254), CGNAT,
-   multicast, reserved, IPv4-mapped/compatible IPv6 and 6to4/Teredo/NAT64 wrappers around such
-   addresses are refused;
-4. the connection goes to the validated address itself (`PinnedTransport`), with the `Host`
-   header and the TLS server name (SNI, certificate check) still those of the URL's host, so a
-   second DNS answer cannot steer the request elsewhere (DNS rebinding).
-
-Redirects are never followed automatically: each `Location` is a new hop, checked as above, and
-the caller's headers (e.g. `Authorization`) are dropped for good once the origin changes. The
-body is streamed (to disk for `fetch_to_file`) under a byte cap that holds whatever
-`Content-Length` says, with connect/read timeouts and a deadline for the whole fetch; the
-response is asked for and read without content coding, so no gzip bomb can inflate past the cap.
-`trust_env=False`: no proxy or certificate settings from the environment, no cookie jar.
-
-Error messages name the host, never the whole URL (query strings of signed URLs are secrets).
-"""
+chat attachments, provider result URLs) goes through `SafeFetcher`, which checks each hop with
+`adapters.hop` and streams the body under a byte cap."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
 import logging
 import os
 import ssl
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
 import httpx
 
-from adapters.addresses import (
-    IPAddress,
-    Resolver,
-    address_refusal,
-    host_allowed,
-    ip_literal,
-    is_odd_ipv4,
-    origin,
-    system_resolver,
+from adapters.addresses import Resolver, origin, system_resolver
+from adapters.fetch_error import (
+    FetchRefused,
+    FetchStatus,
+    FetchTooLarge,
+    FetchUnavailable,
 )
+from adapters.hop import FetchPolicy, Hop, check_hop
 from adapters.pinned import PIN_EXTENSION, PinnedTransport
-from bot.errors import MediaError
-from bot.media import MAX_VIDEO_BYTES
 
 log = logging.getLogger("videobot.fetch")
 
@@ -63,69 +35,6 @@ _CHUNK = 64 * 1024
 _RESERVED_HEADERS = frozenset(
     {"host", "accept-encoding", "connection", "content-length", "transfer-encoding", "te"}
 )
-ACCEPTED_URLS = "public https addresses"
-
-
-# -- errors -------------------------------------------------------------------------------------
-class FetchError(MediaError):
-    """A download failed. The text is safe to show a user: it names the host, not the URL."""
-
-    def __init__(self, message: str, *, host: str = "") -> None:
-        super().__init__(message)
-        self.host = host
-
-
-class FetchRefused(FetchError):
-    """The policy refused the URL or a redirect before anything was sent there."""
-
-
-class FetchTooLarge(FetchError):
-    """The body is (or claims to be) larger than the cap; nothing was kept."""
-
-    def __init__(self, message: str, *, host: str = "", limit: int = 0) -> None:
-        super().__init__(message, host=host)
-        self.limit = limit
-
-
-class FetchStatus(FetchError):
-    """The server answered with a status other than 200 (after redirects)."""
-
-    def __init__(
-        self, message: str, *, host: str = "", status: int, retry_after: str | None = None
-    ) -> None:
-        super().__init__(message, host=host)
-        self.status = status
-        self.retry_after = retry_after  # the raw Retry-After header, if any
-
-
-class FetchUnavailable(FetchError):
-    """DNS, connect, TLS, timeout or a broken transfer: trying again later may work."""
-
-
-# -- policy -------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class FetchPolicy:
-    """What the fetcher may reach. The defaults are the production ones.
-
-    `hosts` maps a source name (e.g. "slack", "discord", "provider") to the host names that
-    source may fetch from, on every hop: `files.slack.com` matches exactly, `*.example.com` any
-    subdomain. A source with no entry may fetch from any public host.
-    """
-
-    schemes: frozenset[str] = frozenset({"https"})
-    hosts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    allow_loopback: bool = False  # tests and the local simulator only
-    max_bytes: int = MAX_VIDEO_BYTES
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    total_timeout: float = 300.0  # the whole fetch: DNS, every hop and the body
-    max_redirects: int = 5
-
-    def __post_init__(self) -> None:
-        if not self.schemes or not self.schemes <= {"http", "https"}:
-            raise ValueError("FetchPolicy.schemes must be a subset of {'http', 'https'}")
-        if self.max_bytes <= 0 or self.max_redirects < 0:
-            raise ValueError("FetchPolicy limits must be positive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,15 +51,16 @@ class FetchResult:
 
 
 # -- the fetcher --------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class _Hop:
-    url: httpx.URL
-    host: str
-    addresses: tuple[str, ...]
-
-
 class SafeFetcher:
-    """Downloads URLs under a `FetchPolicy`. One instance is shared; `aclose()` at shutdown."""
+    """Downloads URLs under a `FetchPolicy`. One instance is shared; `aclose()` at shutdown.
+
+    Redirects are never followed automatically: each `Location` is a new hop for `check_hop`, and
+    the caller's headers (e.g. `Authorization`) are dropped for good once the origin changes. Each
+    request goes to the address `check_hop` validated (`PinnedTransport`: no DNS rebinding). The
+    body is streamed under a byte cap that holds whatever `Content-Length` says, read without
+    content coding (no gzip bomb can inflate past the cap). `trust_env=False`: no proxy or
+    certificate settings from the environment, no cookie jar.
+    """
 
     def __init__(
         self,
@@ -266,9 +176,9 @@ class SafeFetcher:
 
     async def _open(
         self, url: str, headers: Mapping[str, str] | None, source: str
-    ) -> tuple[httpx.Response, _Hop, str, int]:
+    ) -> tuple[httpx.Response, Hop, str, int]:
         extra = {k: v for k, v in (headers or {}).items() if k.lower() not in _RESERVED_HEADERS}
-        hop = await self._check(url, source)
+        hop = await check_hop(url, source, self.policy, self._resolver)
         first = origin(hop.url)
         for redirects in range(self.policy.max_redirects + 1):
             response, address = await self._send(hop, extra)
@@ -294,7 +204,7 @@ class SafeFetcher:
                     f"{hop.host} redirected to a broken URL.", host=hop.host
                 ) from None
             try:
-                hop = await self._check(target, source)
+                hop = await check_hop(target, source, self.policy, self._resolver)
             except FetchRefused as err:
                 raise FetchRefused(
                     f"Refused a redirect from {hop.host}: {err}", host=err.host
@@ -306,7 +216,7 @@ class SafeFetcher:
             f"{hop.host} redirected more than {self.policy.max_redirects} times.", host=hop.host
         )
 
-    async def _send(self, hop: _Hop, headers: Mapping[str, str]) -> tuple[httpx.Response, str]:
+    async def _send(self, hop: Hop, headers: Mapping[str, str]) -> tuple[httpx.Response, str]:
         failure: httpx.HTTPError | None = None
         for address in hop.addresses:  # the next address only if connecting failed
             request = self._client.build_request(
@@ -364,82 +274,6 @@ class SafeFetcher:
             ) from None
         return size, digest.hexdigest()
 
-    # -- per-hop checks -------------------------------------------------------------------------
-    async def _check(self, raw: str, source: str) -> _Hop:
-        """Parse, check and resolve one hop; refuse before anything is sent."""
-        try:
-            url = httpx.URL(raw)
-        except (httpx.InvalidURL, TypeError, ValueError):
-            raise FetchRefused(f"That is not a valid URL; I take {ACCEPTED_URLS}.") from None
-        scheme = url.scheme.lower()
-        host = url.raw_host.decode("ascii", "replace").rstrip(".").lower()  # IDNA: xn--...
-        if not scheme or not host:
-            raise FetchRefused(f"That is not a web link; I take {ACCEPTED_URLS}.")
-        if scheme not in ("http", "https"):
-            raise FetchRefused(f"I do not fetch {scheme}: links; I take {ACCEPTED_URLS}.")
-        if url.userinfo:
-            raise FetchRefused(
-                f"The link to {host} carries a user name or password; I take {ACCEPTED_URLS} "
-                "without credentials.",
-                host=host,
-            )
-        patterns = self.policy.hosts.get(source)
-        if patterns is not None and not host_allowed(host, patterns):
-            raise FetchRefused(
-                f"{host} is not a host I fetch {source} files from (only "
-                f"{', '.join(patterns) or 'none'}).",
-                host=host,
-            )
-        if is_odd_ipv4(host):
-            raise FetchRefused(
-                f"{host} is an unusual spelling of an IP address; I take {ACCEPTED_URLS}.",
-                host=host,
-            )
-        plain = scheme == "http" and "http" not in self.policy.schemes
-        if (plain and not self.policy.allow_loopback) or (
-            scheme == "https" and "https" not in self.policy.schemes
-        ):
-            raise FetchRefused(
-                f"The link to {host} is {scheme}; I only fetch {ACCEPTED_URLS}.", host=host
-            )
-        addresses = await self._resolve(url, host)
-        if plain and not all(ipaddress.ip_address(a).is_loopback for a in addresses):
-            raise FetchRefused(
-                f"The link to {host} is plain http; I only fetch {ACCEPTED_URLS}.", host=host
-            )
-        return _Hop(url=url, host=host, addresses=addresses)
-
-    async def _resolve(self, url: httpx.URL, host: str) -> tuple[str, ...]:
-        literal = ip_literal(url.host)
-        if literal is not None:
-            found: list[IPAddress] = [literal]
-        else:
-            port = url.port or (443 if url.scheme == "https" else 80)
-            try:
-                async with asyncio.timeout(self.policy.connect_timeout):
-                    answers = await self._resolver(url.raw_host.decode("ascii"), port)
-                found = []
-                for answer in answers:
-                    address = ipaddress.ip_address(answer)
-                    if address not in found:
-                        found.append(address)
-            except (OSError, UnicodeError, TimeoutError, ValueError):
-                raise FetchUnavailable(
-                    f"Could not find {host} (DNS); check the link.", host=host
-                ) from None
-        if not found:
-            raise FetchUnavailable(f"{host} has no address I can reach.", host=host)
-        for address in found:  # one bad answer taints the name: no picking the good one
-            why = address_refusal(address, allow_loopback=self.policy.allow_loopback)
-            if why is not None:
-                shown = host if str(address) == host else f"{host} ({address})"
-                raise FetchRefused(
-                    f"I will not fetch from {shown}: it is {why}. I only fetch from "
-                    f"{ACCEPTED_URLS}.",
-                    host=host,
-                )
-        return tuple(str(a) for a in found)
-
 
 def _too_large(host: str, cap: int) -> str:
     return f"The file at {host} is larger than {_mb(cap)}; send something smaller."
@@ -447,3 +281,4 @@ def _too_large(host: str, cap: int) -> str:
 
 def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):g} MB" if size >= 1024 * 1024 else f"{size} bytes"
+

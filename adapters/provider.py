@@ -16,13 +16,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from adapters.dialects import Dialect
-from adapters.fetch import (
-    FetchRefused,
-    FetchStatus,
-    FetchTooLarge,
-    FetchUnavailable,
-    SafeFetcher,
-)
+from adapters.fetch import SafeFetcher
+from adapters.fetch_error import FetchRefused, FetchStatus, FetchTooLarge, FetchUnavailable
 from adapters.provider_answer import MAX_RETRY_AFTER, AnswerReader, clip, outcome, retry_after
 from bot.domain import MediaRef, VideoRequest
 from bot.errors import (

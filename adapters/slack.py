@@ -19,7 +19,8 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters import slack_blocks as blocks
-from adapters.fetch import FetchPolicy, SafeFetcher
+from adapters.fetch import SafeFetcher
+from adapters.hop import FetchPolicy
 from adapters.intake import MediaIntake
 from adapters.slack_chat import EditBudget, SlackChat
 from adapters.slack_files import SLACK_FILE_ORIGIN, SlackFiles, origin

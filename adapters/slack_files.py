@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.fetch import FetchError, FetchRefused, FetchStatus, FetchTooLarge, SafeFetcher
+from adapters.fetch import SafeFetcher
+from adapters.fetch_error import FetchError, FetchRefused, FetchStatus, FetchTooLarge
 from adapters.intake import MediaIntake
 from adapters.slack_chat import error_code
 from bot.domain import MediaRef

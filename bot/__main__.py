@@ -23,7 +23,8 @@ from adapters.console import PLATFORM as CONSOLE
 from adapters.console import ConsoleChat, ConsoleSession
 from adapters.dialects import DIALECTS
 from adapters.doctor import run_doctor
-from adapters.fetch import FetchPolicy, SafeFetcher
+from adapters.fetch import SafeFetcher
+from adapters.hop import FetchPolicy
 from adapters.intake import MediaIntake
 from adapters.metrics import MetricsServer, PrometheusObserver
 from adapters.ops import run_tasks_command

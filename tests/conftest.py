@@ -16,7 +16,8 @@ import pytest
 
 from adapters.console import PLATFORM, ConsoleChat, ConsoleSession
 from adapters.dialects import DIALECTS
-from adapters.fetch import FetchPolicy, SafeFetcher
+from adapters.fetch import SafeFetcher
+from adapters.hop import FetchPolicy
 from adapters.intake import MediaIntake
 from adapters.provider import HttpProvider
 from adapters.simulator import IDEMPOTENCY_HEADER, RunningSimulator, SimConfig, start_simulator

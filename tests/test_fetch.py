@@ -25,15 +25,15 @@ import pytest
 from aiohttp import web
 
 from adapters.addresses import address_refusal, host_allowed, is_odd_ipv4
-from adapters.fetch import (
+from adapters.fetch import SafeFetcher
+from adapters.fetch_error import (
     FetchError,
-    FetchPolicy,
     FetchRefused,
     FetchStatus,
     FetchTooLarge,
     FetchUnavailable,
-    SafeFetcher,
 )
+from adapters.hop import FetchPolicy
 from adapters.pinned import PIN_EXTENSION, PinnedTransport, UncheckedAddress
 from bot.errors import MediaError
 
