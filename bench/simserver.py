@@ -28,8 +28,9 @@ from typing import Any
 from aiohttp import web
 
 from adapters.mp4 import render_mp4
+from adapters.simconfig import SimConfig
 from adapters.simstate import SimTask
-from adapters.simulator import SimConfig, Simulator
+from adapters.simulator import Simulator
 
 BIG_MARK = "[big]"
 _CHUNK = 1 << 20

@@ -29,7 +29,8 @@ from adapters.intake import MediaIntake
 from adapters.metrics import MetricsServer, PrometheusObserver
 from adapters.ops import run_tasks_command
 from adapters.provider import HttpProvider
-from adapters.simulator import IDEMPOTENCY_HEADER, SimConfig, start_simulator
+from adapters.simconfig import SimConfig
+from adapters.simulator import IDEMPOTENCY_HEADER, start_simulator
 from bot import cli, logs
 from bot.config import Settings
 from bot.media import MAX_VIDEO_BYTES

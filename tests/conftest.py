@@ -20,7 +20,8 @@ from adapters.fetch import SafeFetcher
 from adapters.hop import FetchPolicy
 from adapters.intake import MediaIntake
 from adapters.provider import HttpProvider
-from adapters.simulator import IDEMPOTENCY_HEADER, RunningSimulator, SimConfig, start_simulator
+from adapters.simconfig import SimConfig
+from adapters.simulator import IDEMPOTENCY_HEADER, RunningSimulator, start_simulator
 from bot.domain import Mode, Profile, ReplyTarget, VideoRequest
 from bot.policy import WorkerPolicy
 from bot.service import VideoService

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from adapters.simulator import SimConfig, start_simulator
+from adapters.simconfig import SimConfig
+from adapters.simulator import start_simulator
 from bot.domain import TaskState
 from bot.policy import WorkerPolicy
 from storage.ledger import SqliteLedger

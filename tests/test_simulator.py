@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from adapters.mp4 import frame_size, render_mp4
-from adapters.simulator import IDEMPOTENCY_HEADER, RunningSimulator, SimConfig, start_simulator
+from adapters.simconfig import SimConfig
+from adapters.simulator import IDEMPOTENCY_HEADER, RunningSimulator, start_simulator
 from tests.conftest import SIM_KEY
 from tests.fakes.clock import FakeClock
 

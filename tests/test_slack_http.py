@@ -171,7 +171,8 @@ async def test_the_bot_token_is_never_sent_to_response_urls(slack: SlackHarness)
 async def test_answered_within_a_second_while_the_video_service_hangs(
     tmp_path: Path, clock: FakeClock, ledger: SqliteLedger, http: httpx.AsyncClient
 ) -> None:
-    from adapters.simulator import SimConfig, start_simulator
+    from adapters.simconfig import SimConfig
+    from adapters.simulator import start_simulator
     from tests.conftest import SIM_KEY
 
     hanging = await start_simulator(SimConfig(submit_latency=3, api_key=SIM_KEY))

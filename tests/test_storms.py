@@ -23,7 +23,8 @@ import httpx
 import pytest
 from aiohttp import web
 
-from adapters.simulator import SimConfig, Simulator
+from adapters.simconfig import SimConfig
+from adapters.simulator import Simulator
 from bot import messages
 from bot.domain import TaskState
 from bot.ports import TaskQuery
