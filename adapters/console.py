@@ -16,7 +16,7 @@ from typing import TextIO
 
 from adapters.console_bars import LiveBars
 from adapters.intake import MediaIntake
-from bot import checks, commands, messages
+from bot import checks, commands, messages, usage
 from bot.domain import MediaRef, Profile, ReplyTarget
 from bot.errors import VideobotError
 from bot.messages import StatusView
@@ -167,7 +167,7 @@ class ConsoleSession:
     async def _dispatch(self, command: commands.Command, key: str) -> None:
         if isinstance(command, commands.SimpleCommand):
             if command.verb == "help":
-                self._say(messages.help_text(self._profile))
+                self._say(usage.help_text(self._profile))
             else:
                 tasks = await self._service.recent(self._target)
                 self._say("\n".join(messages.task_line(t) for t in tasks) or messages.NO_TASKS)

@@ -18,7 +18,7 @@ from adapters.discord_error import DISCORD_TROUBLE
 from adapters.discord_views import PromptModal
 from adapters.fetch import SafeFetcher
 from adapters.intake import MediaIntake
-from bot import checks, commands, messages
+from bot import checks, commands, messages, usage
 from bot.domain import Profile, ReplyTarget, TaskState
 from bot.errors import VideobotError
 from bot.service import VideoService
@@ -258,7 +258,7 @@ class DiscordHandlers:
                 text = (
                     _DISCORD_HELP
                     + "```\n"
-                    + messages.help_text(self.profile, "/video", "/videobot")
+                    + usage.help_text(self.profile, "/video", "/videobot")
                     + "```"
                 )
             elif verb == "list":

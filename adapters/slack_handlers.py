@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters import slack_blocks as blocks
 from adapters.slack_files import SlackFiles, describe, is_media
-from bot import checks, commands, messages
+from bot import checks, commands, messages, usage
 from bot.domain import Mode, Profile, ReplyTarget
 from bot.errors import CommandError, VideobotError
 from bot.service import VideoService
@@ -108,7 +108,7 @@ class SlackHandlers:
         command = commands.parse(text) if text else commands.VideoCommand(prompt="")
         if isinstance(command, commands.SimpleCommand):
             if command.verb == "help":
-                await answer(f"```{messages.help_text(self._profile, '/video')}```")
+                await answer(f"```{usage.help_text(self._profile, '/video')}```")
             else:
                 tasks = await self._service.recent(target)
                 lines = "\n".join(messages.task_line(t) for t in tasks)
@@ -262,7 +262,7 @@ class SlackHandlers:
             await _ephemeral(client, target, message)
 
         if not text and not files:
-            await _quietly(answer, f"```{messages.help_text(self._profile, '@videobot')}```")
+            await _quietly(answer, f"```{usage.help_text(self._profile, '@videobot')}```")
             return
         await self._guard(answer, self._run(text, target, key, files, answer, announce=False))
 

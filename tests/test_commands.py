@@ -18,7 +18,7 @@ from bot.commands import (
 )
 from bot.domain import MediaRef, Mode, Profile
 from bot.errors import CommandError
-from bot.messages import help_text
+from bot.usage import help_text
 
 PROFILE = Profile()
 
