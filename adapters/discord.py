@@ -3,7 +3,7 @@ the "Animate with videobot" message menu, mentions, and persistent task buttons.
 
 Intents: `guilds` (server upload limits, threads), `guild_messages` and `dm_messages` (mentions);
 no privileged intent: Discord sends the content of messages that mention the bot anyway.
-Commands are synced deliberately (`sync_commands`), never on boot."""
+Commands are synced deliberately (adapters/discord_setup.py), never on boot."""
 
 from __future__ import annotations
 
@@ -30,32 +30,12 @@ from bot.service import VideoService
 
 log = logging.getLogger("videobot.discord")
 
-# View channels, send messages (and in threads), create public threads, embed links, attach
-# files, read message history (to reconcile an upload after a crash).
-PERMISSIONS = discord.Permissions(
-    view_channel=True,
-    send_messages=True,
-    send_messages_in_threads=True,
-    create_public_threads=True,
-    embed_links=True,
-    attach_files=True,
-    read_message_history=True,
-)
-
-
 def intents() -> discord.Intents:
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_messages = True
     wanted.dm_messages = True
     return wanted
-
-
-def invite_url(application_id: int) -> str:
-    """The OAuth2 URL that adds the bot with the minimal permissions it needs."""
-    return discord.utils.oauth_url(
-        application_id, permissions=PERMISSIONS, scopes=("bot", "applications.commands")
-    )
 
 
 def point_at(settings: Settings) -> None:
@@ -237,40 +217,3 @@ class DiscordAdapter:
                 await self.client.close()
                 await self._fetcher.aclose()
             await running  # re-raises a login/gateway failure; returns once closed
-
-
-async def sync_commands(settings: Settings, global_: bool = False) -> list[str]:
-    """Register the commands with Discord: to DISCORD_GUILD_ID (instant, for setup) and, only
-    when asked, globally. Command creation is rate limited (200/day/guild): never on boot.
-    Returns the names synced."""
-    if settings.discord_token is None:
-        raise ValueError("DISCORD_TOKEN is not set")
-    if not global_ and settings.discord_guild_id is None:
-        raise ValueError("set DISCORD_GUILD_ID, or sync globally (takes up to an hour to show)")
-    point_at(settings)
-    client = VideoBot(settings.profile())
-    async with client:
-        await client.login(settings.discord_token.get_secret_value())
-        guild = discord.Object(id=settings.discord_guild_id or 0)
-        if global_:
-            synced = await client.tree.sync()
-            if settings.discord_guild_id is not None:
-                # Drop the setup-time guild copies, or the guild would list every command twice.
-                await client.tree.sync(guild=guild)
-        else:
-            client.tree.copy_global_to(guild=guild)
-            synced = await client.tree.sync(guild=guild)
-        log.info("synced %d Discord commands", len(synced))
-        return [command.name for command in synced]
-
-
-async def application_invite(settings: Settings) -> str:
-    """Log in (REST only) to learn the application id, and build the invite URL from it."""
-    if settings.discord_token is None:
-        raise ValueError("DISCORD_TOKEN is not set")
-    point_at(settings)
-    client = VideoBot(settings.profile())
-    async with client:
-        await client.login(settings.discord_token.get_secret_value())
-        assert client.application_id is not None
-        return invite_url(client.application_id)

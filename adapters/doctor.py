@@ -246,7 +246,7 @@ async def check_discord(settings: Settings, http: httpx.AsyncClient) -> list[Che
                 "reset the bot token in the Developer Portal and set DISCORD_TOKEN",
             )
         ]
-    from adapters.discord import invite_url  # noqa: PLC0415  (discord.py only when configured)
+    from adapters.discord_setup import invite_url  # noqa: PLC0415  (discord.py only when configured)
 
     app = response.json()
     app_id = app.get("id", "?")

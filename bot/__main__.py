@@ -255,27 +255,6 @@ async def run(settings: Settings) -> int:
     return 0
 
 
-async def discord_setup(settings: Settings, args: argparse.Namespace) -> int:
-    """Command sync is deliberate (creation is rate limited per day), never done on boot."""
-    if settings.discord_token is None:
-        print("Set DISCORD_TOKEN first (Developer Portal > your app > Bot).", file=sys.stderr)
-        return 2
-    from adapters.discord import application_invite, sync_commands  # noqa: PLC0415
-
-    if args.command == "discord-sync":
-        if not args.global_ and settings.discord_guild_id is None:
-            print(
-                "Set DISCORD_GUILD_ID to sync to your server instantly, or pass --global.",
-                file=sys.stderr,
-            )
-            return 2
-        names = await sync_commands(settings, global_=args.global_)
-        where = "globally" if args.global_ else f"to guild {settings.discord_guild_id}"
-        print(f"synced {', '.join(names)} {where}")
-    print(f"invite: {await application_invite(settings)}")
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = cli.parser(__doc__ or "").parse_args(argv)
     try:
@@ -286,19 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             name = str(problem["loc"][0]).upper() if problem["loc"] else "?"
             print(f"  {name}: {problem['msg']}", file=sys.stderr)
         return 2
-    secrets = [
-        s.get_secret_value()
-        for s in (
-            settings.video_api_key,
-            settings.slack_bot_token,
-            settings.slack_app_token,
-            settings.slack_signing_secret,
-            settings.discord_token,
-        )
-        if s is not None
-    ]
     quiet = args.command == "demo" and settings.log_level.upper() == "INFO"
-    logs.setup("WARNING" if quiet else settings.log_level, secrets, settings.log_format)
+    level = "WARNING" if quiet else settings.log_level
+    logs.setup(level, settings.secret_values(), settings.log_format)
     try:
         if args.command == "demo":
             return asyncio.run(demo(settings))
@@ -307,7 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "tasks":
             return asyncio.run(run_tasks_command(settings, args))
         if args.command in ("discord-sync", "invite"):
-            return asyncio.run(discord_setup(settings, args))
+            from adapters.discord_setup import run_discord_setup  # noqa: PLC0415
+
+            return asyncio.run(run_discord_setup(settings, args))
         if args.command == "doctor":
             return asyncio.run(run_doctor(settings, sys.stdout, offline=args.offline))
         return asyncio.run(run(settings))

@@ -144,6 +144,17 @@ class Settings(BaseSettings):
     def media_dir(self) -> Path:
         return self.data_dir / "media"
 
+    def secret_values(self) -> list[str]:
+        """Every secret that is set, for the log filter to redact wherever it turns up."""
+        tokens = (
+            self.video_api_key,
+            self.slack_bot_token,
+            self.slack_app_token,
+            self.slack_signing_secret,
+            self.discord_token,
+        )
+        return [token.get_secret_value() for token in tokens if token is not None]
+
     def profile(self) -> Profile:
         return Profile(
             durations=self.durations,

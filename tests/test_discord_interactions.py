@@ -9,7 +9,7 @@ from tests.fakes import quiet_audioop  # noqa: F401  (before discord.py; see the
 import copy
 from urllib.parse import parse_qs, urlparse
 
-from adapters.discord import PERMISSIONS, application_invite, invite_url, sync_commands
+from adapters.discord_setup import PERMISSIONS, application_invite, invite_url, sync_commands
 from adapters.mp4 import render_mp4
 from bot.domain import Mode, TaskState
 from tests.fakes import discord_payloads as p
