@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import baseline
-from bench.common import SIM_KEY, Row, Sim, pct, run_side, side_main, videobot
+from bench.common import SIM_KEY, Row, Sim, pair, pct, run_side, side_main, videobot
 
 _WARMUP = 5
 
@@ -120,10 +120,8 @@ def rows(count: int) -> list[Row]:
             target, met = "", None
             if key == "p99_ms" and vb and targeted:
                 target, met = "< 20 ms", vb[key] < 20
-            out.append(Row(name, label, vb.get(key), base.get(key), "ms", target, met))
-        out.append(
-            Row(name, "burst wall", vb.get("burst_s"), base.get("burst_s"), "s", fmt="{:.2f}")
-        )
+            out.append(pair(name, label, key, vb, base, "ms", "{:.1f}", target, met))
+        out.append(pair(name, "burst wall", "burst_s", vb, base, "s"))
     return out
 
 

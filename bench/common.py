@@ -225,6 +225,21 @@ class Row:
     fmt: str = "{:.1f}"
 
 
+def pair(
+    bench: str,
+    metric: str,
+    key: str,
+    vb: dict[str, Any],
+    base: dict[str, Any],
+    unit: str = "",
+    fmt: str = "{:.2f}",
+    target: str = "",
+    met: bool | None = None,
+) -> Row:
+    """One row from the two sides' figures under `key` (a side that failed has none)."""
+    return Row(bench, metric, vb.get(key), base.get(key), unit, target, met, fmt)
+
+
 def _cell(value: float | None, fmt: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"

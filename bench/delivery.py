@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from bench import baseline
-from bench.common import SIM_KEY, Row, Sim, proc_status_kb, run_side, side_main, videobot
+from bench.common import SIM_KEY, Row, Sim, pair, proc_status_kb, run_side, side_main, videobot
 from bench.simserver import BIG_MARK
 
 BIG_BYTES = 200 * 1000 * 1000
@@ -143,38 +143,13 @@ def rows() -> list[Row]:
     met = None
     if vb:
         met = vb["delta_mb"] < 32 and vb["big"] == "delivered" and vb["temp_leftovers"] == 0
+    leftovers_met = vb.get("temp_leftovers") == 0 if vb else None
     return [
-        Row(
-            name,
-            "peak RSS rise",
-            vb.get("delta_mb"),
-            base.get("delta_mb"),
-            "MB",
-            "< 32 MB",
-            met,
-            "{:.1f}",
-        ),
-        Row(name, "relay time", vb.get("relay_s"), base.get("relay_s"), "s", fmt="{:.1f}"),
-        Row(
-            name,
-            "bytes at the upload URL",
-            vb.get("uploaded_max_mb"),
-            base.get("uploaded_max_mb"),
-            "MB",
-            fmt="{:.0f}",
-        ),
-        Row(
-            name,
-            "temp files left",
-            vb.get("temp_leftovers"),
-            base.get("temp_leftovers"),
-            "",
-            "0",
-            vb.get("temp_leftovers") == 0 if vb else None,
-            "{:.0f}",
-        ),
+        pair(name, "peak RSS rise", "delta_mb", vb, base, "MB", "{:.1f}", "< 32 MB", met),
+        pair(name, "relay time", "relay_s", vb, base, "s", "{:.1f}"),
+        pair(name, "bytes at the upload URL", "uploaded_max_mb", vb, base, "MB", "{:.0f}"),
+        pair(name, "temp files left", "temp_leftovers", vb, base, "", "{:.0f}", "0", leftovers_met),
     ]
-
 
 if __name__ == "__main__":
     side_main({"videobot": videobot_side, "baseline": baseline_side})

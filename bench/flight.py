@@ -25,6 +25,7 @@ from bench.common import (
     SIM_KEY,
     Row,
     Sim,
+    pair,
     pct,
     proc_status_kb,
     run_side,
@@ -219,29 +220,12 @@ def polling_rows(count: int) -> list[Row]:
         lag_met = vb["lag_p50_s"] < 1.5 and vb["lag_p50_s"] < base["lag_p50_s"]
         polls_met = vb["polls_per_task"] <= 5 and vb["polls_per_task"] < base["polls_per_task"]
     return [
-        Row(
-            name,
-            "lag p50",
-            vb.get("lag_p50_s"),
-            base.get("lag_p50_s"),
-            "s",
-            "< 1.5 s, < base",
-            lag_met,
-            "{:.2f}",
-        ),
-        Row(name, "lag p99", vb.get("lag_p99_s"), base.get("lag_p99_s"), "s", fmt="{:.2f}"),
-        Row(
-            name,
-            "status polls/task",
-            vb.get("polls_per_task"),
-            base.get("polls_per_task"),
-            "",
-            "<= 5, < base",
-            polls_met,
-            "{:.2f}",
-        ),
-        Row(name, "status polls max", vb.get("polls_max"), base.get("polls_max"), "", fmt="{:.0f}"),
-        Row(name, "delivered", vb.get("delivered"), base.get("delivered"), "", fmt="{:.0f}"),
+        pair(name, "lag p50", "lag_p50_s", vb, base, "s", target="< 1.5 s, < base", met=lag_met),
+        pair(name, "lag p99", "lag_p99_s", vb, base, "s"),
+        pair(name, "status polls/task", "polls_per_task", vb, base, target="<= 5, < base",
+             met=polls_met),
+        pair(name, "status polls max", "polls_max", vb, base, fmt="{:.0f}"),
+        pair(name, "delivered", "delivered", vb, base, fmt="{:.0f}"),
     ]
 
 
@@ -251,54 +235,19 @@ def scale_rows(count: int, render: float) -> list[Row]:
     vb, base = figures["videobot"], figures["baseline"]
     name = f"scale {count} in flight, {render:g}s"
     rss_met = vb["peak_rss_mb"] < 250 if vb else None
+    whole = "{:.0f}"
     return [
-        Row(
-            name,
-            "CPU per task",
-            vb.get("cpu_ms_per_task"),
-            base.get("cpu_ms_per_task"),
-            "ms",
-            fmt="{:.2f}",
-        ),
-        Row(
-            name,
-            "peak RSS",
-            vb.get("peak_rss_mb"),
-            base.get("peak_rss_mb"),
-            "MB",
-            "< 250 MB",
-            rss_met,
-            "{:.0f}",
-        ),
-        Row(
-            name,
-            "requests/task",
-            vb.get("requests_per_task"),
-            base.get("requests_per_task"),
-            fmt="{:.2f}",
-        ),
-        Row(name, "lag p50", vb.get("lag_p50_s"), base.get("lag_p50_s"), "s", fmt="{:.2f}"),
-        Row(name, "lag p99", vb.get("lag_p99_s"), base.get("lag_p99_s"), "s", fmt="{:.2f}"),
-        Row(
-            name,
-            "lag max (starvation)",
-            vb.get("lag_max_s"),
-            base.get("lag_max_s"),
-            "s",
-            fmt="{:.2f}",
-        ),
-        Row(name, "burst (all acked)", vb.get("burst_s"), base.get("burst_s"), "s", fmt="{:.1f}"),
-        Row(name, "commands acked", vb.get("answered"), base.get("answered"), "", fmt="{:.0f}"),
-        Row(name, "tasks seen done", vb.get("lag_count"), base.get("lag_count"), "", fmt="{:.0f}"),
-        Row(
-            name,
-            "wall, burst to last delivery",
-            vb.get("wall_s"),
-            base.get("wall_s"),
-            "s",
-            fmt="{:.0f}",
-        ),
-        Row(name, "delivered", vb.get("delivered"), base.get("delivered"), "", fmt="{:.0f}"),
+        pair(name, "CPU per task", "cpu_ms_per_task", vb, base, "ms"),
+        pair(name, "peak RSS", "peak_rss_mb", vb, base, "MB", whole, "< 250 MB", rss_met),
+        pair(name, "requests/task", "requests_per_task", vb, base),
+        pair(name, "lag p50", "lag_p50_s", vb, base, "s"),
+        pair(name, "lag p99", "lag_p99_s", vb, base, "s"),
+        pair(name, "lag max (starvation)", "lag_max_s", vb, base, "s"),
+        pair(name, "burst (all acked)", "burst_s", vb, base, "s", "{:.1f}"),
+        pair(name, "commands acked", "answered", vb, base, fmt=whole),
+        pair(name, "tasks seen done", "lag_count", vb, base, fmt=whole),
+        pair(name, "wall, burst to last delivery", "wall_s", vb, base, "s", whole),
+        pair(name, "delivered", "delivered", vb, base, fmt=whole),
     ]
 
 
