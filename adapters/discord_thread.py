@@ -41,6 +41,11 @@ def thread_name(view: StatusView) -> str:
 async def open_thread(message: discord.Message, name: str) -> None:
     """A thread on the status message, named after the prompt. Not fatal: DMs have no
     threads, and the bot may lack the permission; then the video replies in the channel."""
+    if message.guild is None:
+        # A DM. discord.py refuses a thread on a guild-less message itself, with a ValueError
+        # rather than an HTTPException, so asking would only fail the status post.
+        log.debug("no thread on %s: not a guild message", message.id)
+        return
     try:
         await message.create_thread(name=name, auto_archive_duration=1440)
     except discord.HTTPException as err:

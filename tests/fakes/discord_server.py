@@ -5,7 +5,9 @@ delivers READY, GUILD_CREATE and whatever events a test dispatches.
 Faithful where it matters to us: JSON answered with exactly `application/json` (discord.py
 parses nothing else), interaction callbacks answered in the `?with_response=1` shape, 10062 for
 an expired interaction and 40060 for one acknowledged twice, interaction tokens that die after
-15 minutes (on the test's clock), and `enforce_nonce` returning the first message."""
+15 minutes (on the test's clock), `enforce_nonce` returning the first message, and DMs with the
+bot (`open_dm`): messages there carry no `guild_id`, a thread cannot be started in one (400
+50024), and an id that is no channel (a message's, where no thread was opened) is 404 10003."""
 
 from __future__ import annotations
 
@@ -85,6 +87,8 @@ class FakeDiscord:
     faults: dict[str, list[Fault]] = field(default_factory=dict)  # see fail()
     no_access: set[str] = field(default_factory=set)  # channel/thread ids: 403 50001
     channels: set[str] = field(default_factory=lambda: {str(p.CHANNEL_ID)})  # text channels
+    dms: dict[str, Json] = field(default_factory=dict)  # DM channels with the bot, by id
+    _token_channels: dict[str, str] = field(default_factory=dict)  # interaction token -> channel
     _nonces: dict[tuple[str, str], str] = field(default_factory=dict)
     _tokens: dict[str, datetime] = field(default_factory=dict)
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -203,6 +207,22 @@ class FakeDiscord:
         ]
         return _json(answer)
 
+    # -- DMs -----------------------------------------------------------------------------------
+    def open_dm(self, recipient: Json | None = None) -> Json:
+        """A user's DM channel with the bot, as an interaction from it carries it: type 1, no
+        guild, the user as its recipient (the shape Discord sends, recorded in
+        tests/payloads/discord/)."""
+        channel: Json = {
+            "id": str(p.snowflake()),
+            "type": 1,
+            "flags": 0,
+            "last_message_id": None,
+            "recipient_flags": 0,
+            "recipients": [recipient or p.user()],
+        }
+        self.dms[channel["id"]] = channel
+        return channel
+
     # -- interactions --------------------------------------------------------------------------
     async def _callback(self, request: web.Request) -> web.Response:
         interaction_id = request.match_info["id"]
@@ -233,11 +253,27 @@ class FakeDiscord:
             return _error(401, 50027, "Invalid Webhook Token")
         body, _ = await _read_body(request)
         self.followups.append(body)
-        return _json(p.message(p.CHANNEL_ID, p.BOT_USER, body.get("content") or "", flags=64))
+        # In a DM the follow-up is in that DM (and has no guild); guild answers stay as they were.
+        channel_id = self._token_channels.get(request.match_info["token"], "")
+        channel_id = channel_id if channel_id in self.dms else str(p.CHANNEL_ID)
+        return _json(
+            p.message(
+                int(channel_id),
+                p.BOT_USER,
+                body.get("content") or "",
+                guild_id=self._guild_of(channel_id),
+                flags=64,
+            )
+        )
 
     # -- channel messages ----------------------------------------------------------------------
     def _channel_known(self, channel_id: str) -> bool:
-        return channel_id in self.channels or channel_id in self.threads
+        # Anything else, such as a message id on which no thread was opened, is no channel.
+        return channel_id in self.channels or channel_id in self.threads or channel_id in self.dms
+
+    def _guild_of(self, channel_id: str) -> int | None:
+        """Messages in a DM carry no guild_id (discord.py then gives them no guild)."""
+        return None if channel_id in self.dms else p.GUILD_ID
 
     async def _create(self, request: web.Request) -> web.Response:
         channel_id = request.match_info["cid"]
@@ -259,6 +295,7 @@ class FakeDiscord:
             int(channel_id),
             p.BOT_USER,
             body.get("content") or "",
+            guild_id=self._guild_of(channel_id),
             embeds=body.get("embeds") or [],
             components=body.get("components") or [],
             attachments=attachments,
@@ -306,6 +343,9 @@ class FakeDiscord:
 
     async def _thread(self, request: web.Request) -> web.Response:
         channel_id, message_id = request.match_info["cid"], request.match_info["mid"]
+        if channel_id in self.dms:
+            # DMs have no threads: Discord refuses by channel type, whatever the message.
+            return _error(400, 50024, "Cannot execute action on this channel type")
         message = self.messages.get(message_id)
         if message is None or message["channel_id"] != channel_id:
             return _error(404, 10008, "Unknown Message")
@@ -375,6 +415,7 @@ class FakeDiscord:
             raise AssertionError("no gateway connection: is the client running?")
         if event == "INTERACTION_CREATE":
             self._tokens.setdefault(data["token"], self.clock())
+            self._token_channels.setdefault(data["token"], str(data["channel_id"]))
         for ws in list(self._sockets):
             await self._send(ws, event, data)
 
