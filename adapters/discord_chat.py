@@ -28,6 +28,7 @@ log = logging.getLogger("videobot.discord")
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # 10 MiB for every unboosted server and DMs
 RECONCILE_DEPTH = 50
 _STATUS_KEY = re.compile(r"vb([0-9A-Z]{4,12})s")
+_SENDING = "discord:sending"  # the checkpoint: this task's video may already be out
 # A 429 asking for longer than this is handed back to the worker (which reschedules the task
 # and frees its slot) instead of discord.py sleeping on it inside the call, five times over.
 MAX_INLINE_RATE_LIMIT_WAIT = 5.0
@@ -129,9 +130,12 @@ class DiscordChat:
                 f"the video is {delivery.size / 2**20:.1f} MB, over this server's "
                 f"{limit / 2**20:.0f} MB upload limit"
             )
-        posted = await self._find_posted(target, status_message_id, delivery.filename)
+        posted = await self._find_posted(target, status_message_id, delivery)
         if posted:
             return posted
+        # Marked before sending: a later attempt then also looks in the channel, where the
+        # video lands when the thread cannot take it (a DM, no thread permission).
+        await checkpoint(_SENDING)
         content = clip(f"<@{target.user_id}> {delivery.caption}", 2000)
 
         async def send(channel: discord.PartialMessageable, reply: bool) -> discord.Message:
@@ -181,17 +185,21 @@ class DiscordChat:
         return self._client.get_partial_messageable(int(channel_id), guild_id=guild_id)
 
     async def _find_posted(
-        self, target: ReplyTarget, status_message_id: str | None, filename: str
+        self, target: ReplyTarget, status_message_id: str | None, delivery: Delivery
     ) -> str | None:
-        """Reconcile after a crash: the nonce only de-duplicates for a few minutes, so look in
-        the thread for our own message carrying this task's file name."""
-        thread_id = target.thread_id or status_message_id
-        if thread_id is None:
-            return None
-        found = await self._find_own(
-            thread_id, target, lambda m: any(a.filename == filename for a in m.attachments)
-        )
-        return None if found is None else f"{found.channel.id}/{found.id}"
+        """Reconcile after a crash or a lost answer: the nonce only de-duplicates for a few
+        minutes, so look for our own message carrying this task's file name in the thread and,
+        if an earlier attempt got as far as sending, in the channel too."""
+        places = [p for p in (target.thread_id or status_message_id,) if p is not None]
+        if delivery.resume_ref is not None and target.channel_id not in places:
+            places.append(target.channel_id)
+        for place in places:
+            found = await self._find_own(
+                place, target, lambda m: any(a.filename == delivery.filename for a in m.attachments)
+            )
+            if found is not None:
+                return f"{found.channel.id}/{found.id}"
+        return None
 
     async def find_status(self, target: ReplyTarget, key: str) -> str | None:
         """The status message posted before a crash (past the nonce's few minutes): our own

@@ -218,3 +218,22 @@ async def test_a_status_message_posted_before_a_crash_is_found_in_the_channel(
     assert await chat.find_status(task.target, task.nonce("s")) == task.status_message_id
     assert await chat.find_status(task.target, "vbZZZZZZs") is None
     assert await chat.find_status(task.target, "not-a-status-key") is None
+
+
+async def test_a_video_lost_in_the_channel_after_the_nonce_window_is_found_not_posted_again(
+    bot: DiscordBot,
+) -> None:
+    """No thread permission, so the video goes to the channel; its answer is lost and the retry
+    comes after Discord forgot the nonce: the worker finds the video in the channel."""
+    bot.fake.refuse_threads = True
+    await accepted(bot, video("a harbour at dawn"))
+    await bot.worker.step()  # the status message
+    bot.fake.drop_after_create = 1  # the video is created, its answer lost
+    bot.fake.nonces_expired = True
+    await bot.run_until_idle()
+
+    task = await bot.only_task()
+    assert task.state is TaskState.DELIVERED
+    videos = [m for m in bot.fake.in_channel(p.CHANNEL_ID) if m["attachments"]]
+    assert len(videos) == 1
+    assert task.delivery_ref == f"{p.CHANNEL_ID}/{videos[0]['id']}"

@@ -200,3 +200,20 @@ async def test_the_fake_refuses_what_discord_refuses_in_a_dm(bot: DiscordBot) ->
     else:
         raise AssertionError("a message id took a message as if it were a channel")
     assert not bot.fake.threads and bot.fake.in_channel(status_id) == []
+
+
+async def test_a_video_lost_in_a_dm_after_the_nonce_window_is_found_not_posted_again(
+    bot: DiscordBot,
+) -> None:
+    dm = bot.fake.open_dm()
+    await answered(bot, in_dm(dm, video("a lantern on the water")))
+    await bot.worker.step()  # the status message
+    bot.fake.drop_after_create = 1  # the video is created in the DM, its answer lost
+    bot.fake.nonces_expired = True
+    await bot.run_until_idle()
+
+    task = await bot.only_task()
+    assert task.state is TaskState.DELIVERED
+    videos = [m for m in bot.fake.in_channel(dm["id"]) if m["attachments"]]
+    assert len(videos) == 1
+    assert task.delivery_ref == f"{dm['id']}/{videos[0]['id']}"

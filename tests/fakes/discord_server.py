@@ -83,6 +83,8 @@ class FakeDiscord:
     fail_after_create: int = 0  # next N message creates: create, then answer 502
     drop_after_create: int = 0  # next N message creates: create, then drop the connection
     refuse_threads: bool = False  # 50013 Missing Permissions on thread creation
+    # Discord de-duplicates a nonce for a few minutes only; True models a retry after that.
+    nonces_expired: bool = False
     callback_delay: float = 0.0
     faults: dict[str, list[Fault]] = field(default_factory=dict)  # see fail()
     no_access: set[str] = field(default_factory=set)  # channel/thread ids: 403 50001
@@ -283,7 +285,7 @@ class FakeDiscord:
         if (fault := self._fault("create", channel_id)) is not None:
             return fault
         nonce = body.get("nonce")
-        if nonce is not None and body.get("enforce_nonce"):
+        if nonce is not None and body.get("enforce_nonce") and not self.nonces_expired:
             existing = self._nonces.get((channel_id, str(nonce)))
             if existing is not None:
                 return _json(self.messages.get(existing) or self.deleted[existing])
