@@ -16,7 +16,13 @@ import aiohttp
 import discord
 
 from adapters.discord_error import UNKNOWN_CHANNEL, UNKNOWN_MESSAGE, translated
-from adapters.discord_thread import open_thread, reply_reference, send_in_thread, thread_name
+from adapters.discord_thread import (
+    in_dm,
+    open_thread,
+    reply_reference,
+    send_in_thread,
+    thread_name,
+)
 from adapters.discord_views import buttons_view, status_embed
 from bot.domain import ReplyTarget
 from bot.errors import DeliveryError, DeliveryTransient, MessageGone
@@ -28,7 +34,10 @@ log = logging.getLogger("videobot.discord")
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # 10 MiB for every unboosted server and DMs
 RECONCILE_DEPTH = 50
 _STATUS_KEY = re.compile(r"vb([0-9A-Z]{4,12})s")
-_SENDING = "discord:sending"  # the checkpoint: this task's video may already be out
+# The checkpoint before a video is sent, with a snowflake from a little before then: a later
+# attempt reads the channel from that point on, however busy the channel has been since.
+_SENDING = "discord:sending:"
+_CLOCK_MARGIN = timedelta(minutes=5)  # our clock against Discord's
 # A 429 asking for longer than this is handed back to the worker (which reschedules the task
 # and frees its slot) instead of discord.py sleeping on it inside the call, five times over.
 MAX_INLINE_RATE_LIMIT_WAIT = 5.0
@@ -92,7 +101,7 @@ class DiscordChat:
         finally:
             _forget(components)
         if target.thread_id is None:
-            await open_thread(message, thread_name(view))
+            await open_thread(self._client.http, target, message, thread_name(view))
         return str(message.id)
 
     async def update_status(self, target: ReplyTarget, message_id: str, view: StatusView) -> None:
@@ -135,7 +144,8 @@ class DiscordChat:
             return posted
         # Marked before sending: a later attempt then also looks in the channel, where the
         # video lands when the thread cannot take it (a DM, no thread permission).
-        await checkpoint(_SENDING)
+        anchor = discord.utils.time_snowflake(discord.utils.utcnow() - _CLOCK_MARGIN)
+        await checkpoint(f"{_SENDING}{anchor}")
         content = clip(f"<@{target.user_id}> {delivery.caption}", 2000)
 
         async def send(channel: discord.PartialMessageable, reply: bool) -> discord.Message:
@@ -189,14 +199,20 @@ class DiscordChat:
     ) -> str | None:
         """Reconcile after a crash or a lost answer: the nonce only de-duplicates for a few
         minutes, so look for our own message carrying this task's file name in the thread and,
-        if an earlier attempt got as far as sending, in the channel too."""
-        places = [p for p in (target.thread_id or status_message_id,) if p is not None]
-        if delivery.resume_ref is not None and target.channel_id not in places:
-            places.append(target.channel_id)
-        for place in places:
-            found = await self._find_own(
-                place, target, lambda m: any(a.filename == delivery.filename for a in m.attachments)
-            )
+        if an earlier attempt got as far as sending, in the channel since that attempt."""
+
+        def ours(message: discord.Message) -> bool:
+            return any(a.filename == delivery.filename for a in message.attachments)
+
+        thread_id = target.thread_id or status_message_id
+        if thread_id is not None and not in_dm(target):
+            found = await self._find_own(thread_id, target, ours)
+            if found is not None:
+                return f"{found.channel.id}/{found.id}"
+        resume = delivery.resume_ref or ""
+        if resume.startswith(_SENDING) and thread_id != target.channel_id:
+            since = discord.Object(int(resume.removeprefix(_SENDING)))
+            found = await self._find_own(target.channel_id, target, ours, after=since)
             if found is not None:
                 return f"{found.channel.id}/{found.id}"
         return None
@@ -217,19 +233,24 @@ class DiscordChat:
             return None
         if target.thread_id is None and found.thread is None:
             # The crash may have come between the post and opening its thread.
-            await open_thread(found, f"videobot {match.group(1)}")
+            await open_thread(self._client.http, target, found, f"videobot {match.group(1)}")
         return str(found.id)
 
     async def _find_own(
-        self, channel_id: str, target: ReplyTarget, matches: Callable[[discord.Message], bool]
+        self,
+        channel_id: str,
+        target: ReplyTarget,
+        matches: Callable[[discord.Message], bool],
+        after: discord.abc.Snowflake | None = None,
     ) -> discord.Message | None:
-        """Our own most recent message in a channel or thread that `matches`."""
+        """Our own message in a channel or thread that `matches`: the most recent one, or with
+        `after`, the first one after that point."""
         if self._client.user is None:
             return None
         me = self._client.user.id
         channel = self._channel(channel_id, target)
         try:
-            async for message in channel.history(limit=RECONCILE_DEPTH):
+            async for message in channel.history(limit=RECONCILE_DEPTH, after=after):
                 if message.author.id == me and matches(message):
                     return message
         except discord.HTTPException as err:

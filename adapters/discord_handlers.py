@@ -15,6 +15,7 @@ import discord
 from adapters.discord_attachment import download_attachments, media_attachments
 from adapters.discord_chat import DiscordChat
 from adapters.discord_error import DISCORD_TROUBLE
+from adapters.discord_thread import DM_WORKSPACE
 from adapters.discord_views import PromptModal
 from adapters.fetch import SafeFetcher
 from adapters.intake import MediaIntake
@@ -54,7 +55,7 @@ def _target(
     parent = getattr(channel, "parent_id", None) if in_thread else None
     return ReplyTarget(
         platform=PLATFORM,
-        workspace_id=str(guild_id) if guild_id else "@me",
+        workspace_id=str(guild_id) if guild_id else DM_WORKSPACE,
         channel_id=str(parent or channel_id),
         user_id=str(user.id),
         # Inside a thread the status goes into that thread (threads cannot nest).

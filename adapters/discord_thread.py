@@ -23,6 +23,8 @@ from bot.messages import StatusView, clip
 
 log = logging.getLogger("videobot.discord")
 
+DM_WORKSPACE = "@me"  # a DM's ReplyTarget.workspace_id (Discord's own path for "no guild")
+
 # Posting into the task's thread failed, but its channel may still take a reply: the thread
 # was deleted, is archived and locked, or the bot lost access to it.
 _THREAD_UNUSABLE = frozenset(
@@ -38,16 +40,24 @@ def thread_name(view: StatusView) -> str:
     return clip(" ".join(view.prompt.split()), 90) or f"videobot {view.ref}"
 
 
-async def open_thread(message: discord.Message, name: str) -> None:
+def in_dm(target: ReplyTarget) -> bool:
+    """A DM with the bot (no guild): it has no threads, so nothing is ever tried there."""
+    return target.workspace_id == DM_WORKSPACE
+
+
+async def open_thread(
+    http: discord.http.HTTPClient, target: ReplyTarget, message: discord.Message, name: str
+) -> None:
     """A thread on the status message, named after the prompt. Not fatal: DMs have no
-    threads, and the bot may lack the permission; then the video replies in the channel."""
-    if message.guild is None:
-        # A DM. discord.py refuses a thread on a guild-less message itself, with a ValueError
-        # rather than an HTTPException, so asking would only fail the status post.
-        log.debug("no thread on %s: not a guild message", message.id)
+    threads, and the bot may lack the permission; then the video replies in the channel.
+    Through the HTTP client, not Message.create_thread, which refuses whenever the guild is
+    not in discord.py's cache yet (a restart resuming tasks before the gateway is ready)."""
+    if in_dm(target):
         return
     try:
-        await message.create_thread(name=name, auto_archive_duration=1440)
+        await http.start_thread_with_message(
+            message.channel.id, message.id, name=name, auto_archive_duration=1440
+        )
     except discord.HTTPException as err:
         if err.code != THREAD_EXISTS:  # already opened before a crash: fine
             log.warning("could not open a thread on %s: %s", message.id, err)
@@ -79,7 +89,7 @@ async def send_in_thread(
     """Into the task's thread (a thread started on a message has that message's id); when
     no thread could be opened, into the channel as a reply to the status message."""
     thread_id = target.thread_id or status_message_id
-    if thread_id is not None:
+    if thread_id is not None and not in_dm(target):
         try:
             with translated(f"posting {what}"):
                 return await send(channel(thread_id, target), False)

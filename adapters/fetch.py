@@ -281,4 +281,3 @@ def _too_large(host: str, cap: int) -> str:
 
 def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):g} MB" if size >= 1024 * 1024 else f"{size} bytes"
-

@@ -236,7 +236,8 @@ def pair(
     target: str = "",
     met: bool | None = None,
 ) -> Row:
-    """One row from the two sides' figures under `key` (a side that failed has none)."""
+    """One row from the two sides' figures under `key` (a side that failed has none); two
+    decimals unless `fmt` says otherwise."""
     return Row(bench, metric, vb.get(key), base.get(key), unit, target, met, fmt)
 
 

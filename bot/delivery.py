@@ -34,6 +34,11 @@ def video_filename(task: Task) -> str:
     return f"videobot-{task.ref}-{words or 'video'}.mp4"
 
 
+
+class _Superseded(Exception):
+    """The task changed elsewhere mid-delivery: stop, post nothing more (no fallback link)."""
+
+
 class Deliverer:
     def __init__(
         self,
@@ -95,13 +100,16 @@ class Deliverer:
             nonlocal current
             saved = await save(current, current.delivery_started(ref, self._clock()))
             if saved is None:
-                raise DeliveryError("the task changed while its video was being posted")
+                raise _Superseded
             current = saved
 
         try:
             posted = await chat.upload_video(
                 task.target, task.status_message_id, delivery, checkpoint
             )
+        except _Superseded:
+            log.info("task %s changed while its video was being posted; leaving it", task.ref)
+            return None
         except DeliveryTransient as err:
             self._observer.delivery_failed(task.target.platform, permanent=False)
             return await self._retry_later(current, chat, save, str(err), err.retry_after)

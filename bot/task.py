@@ -133,7 +133,8 @@ class Task:
         return self._to(TaskState.DELIVERING, now, next_check_at=now)
 
     def delivery_started(self, delivery_ref: str, now: datetime) -> Task:
-        """Record a half-done upload (Slack's file id) so a crash finishes it, never redoes it."""
+        """Record a half-done upload (Slack's file id, Discord's mark before sending) so a crash
+        finishes or finds it, never redoes it."""
         self._expect(TaskState.DELIVERING)
         return replace(self, delivery_ref=delivery_ref, updated_at=now)
 

@@ -14,6 +14,7 @@ import av
 import discord
 from discord.gateway import DiscordWebSocket
 
+from adapters.discord_chat import RECONCILE_DEPTH
 from bot.domain import Mode, TaskState
 from bot.ports import Delivery, StatusFinder
 from tests.fakes import discord_payloads as p
@@ -230,6 +231,31 @@ async def test_a_video_lost_in_the_channel_after_the_nonce_window_is_found_not_p
     await bot.worker.step()  # the status message
     bot.fake.drop_after_create = 1  # the video is created, its answer lost
     bot.fake.nonces_expired = True
+    await bot.run_until_idle()
+
+    task = await bot.only_task()
+    assert task.state is TaskState.DELIVERED
+    videos = [m for m in bot.fake.in_channel(p.CHANNEL_ID) if m["attachments"]]
+    assert len(videos) == 1
+    assert task.delivery_ref == f"{p.CHANNEL_ID}/{videos[0]['id']}"
+
+
+async def test_a_lost_video_is_found_however_busy_the_channel_got_since(bot: DiscordBot) -> None:
+    """The video went to the channel (no thread permission), its answer was lost, and before
+    the retry the channel moved on by more than a reconcile page of other messages."""
+    bot.fake.refuse_threads = True
+    bot.fake.nonces_expired = True
+    await accepted(bot, video("a harbour at night"))
+    await bot.worker.step()  # the status message
+    bot.fake.drop_after_create = 1  # the next create is the video: made, its answer lost
+    for _ in range(600):
+        if any(m["attachments"] for m in bot.fake.in_channel(p.CHANNEL_ID)):
+            break
+        bot.clock.advance(1)
+        await bot.worker.step()
+    for i in range(3 * RECONCILE_DEPTH):  # other tasks' messages, newer than the lost video
+        chatter = p.message(p.CHANNEL_ID, p.BOT_USER, f"another task's update {i}")
+        bot.fake.messages[chatter["id"]] = chatter
     await bot.run_until_idle()
 
     task = await bot.only_task()

@@ -1,6 +1,6 @@
 """`/video` in a DM with the bot: no guild, no member, a channel of type 1. A DM has no threads,
-so the status message stays thread-less and the video replies to it in the DM itself (after the
-status message id, tried as a thread, answers 404 10003).
+so the status message stays thread-less and the video replies to it in the DM itself; nothing
+is ever tried as a thread there.
 
 The interaction envelope is the shape Discord sends from a bot DM, recorded in
 tests/payloads/discord/slash_in_bot_dm.json: `user` instead of `member`, no `guild_id` or
@@ -83,9 +83,8 @@ def assert_video_replies_to_its_status(bot: DiscordBot, task: Task, posted: p.Js
     with av.open(io.BytesIO(bot.fake.cdn[file["url"].rsplit("/", 1)[1]])) as container:
         assert container.streams.video
     assert task.delivery_ref == f"{task.target.channel_id}/{posted['id']}"
-    # The status message id was tried as a thread once (404 10003 Unknown Channel): nothing
-    # landed there, and only then did the video go to the DM.
-    assert posts_to(bot, status_id) == ["GET", "POST"]  # the reconcile look, the one try
+    # A DM has no threads: the status message id is never tried as one (no look, no post).
+    assert posts_to(bot, status_id) == []
     assert bot.fake.in_channel(status_id) == []
 
 

@@ -14,8 +14,9 @@ from PIL import Image
 
 from adapters.intake import MediaIntake
 from bot import messages
-from bot.domain import Mode, Profile, TaskState, VideoRequest
+from bot.domain import Mode, Profile, ReplyTarget, TaskState, VideoRequest
 from bot.errors import DeliveryError, DeliveryTransient
+from bot.ports import Checkpoint, Delivery
 from bot.worker import Worker
 from tests.conftest import SIM_KEY, TEST_POLICY, Engine, EngineFactory, t2v, target
 
@@ -406,3 +407,47 @@ async def test_a_crash_between_posting_the_status_and_saving_it_posts_once(
     other, _ = await engine.service.accept(t2v("fresh"), target(), "evt-2")
     await replace(engine, worker=worker, chat=chat).run_until_idle()
     assert chat.marked_before_post == [True, True]  # the marker is always written first
+
+
+async def test_a_task_changed_elsewhere_mid_upload_posts_nothing_more(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Another writer moves the row while the chat is uploading: the checkpoint finds it
+    changed, and the worker leaves the task alone: no video, and no fallback link either."""
+    from tests.fakes.chat import FakeChat
+
+    class ChangedMidUpload(FakeChat):
+        async def upload_video(
+            self,
+            target: ReplyTarget,
+            status_message_id: str | None,
+            delivery: Delivery,
+            checkpoint: Checkpoint,
+        ) -> str:
+            row = await engine.ledger.get(target_ref[0])
+            assert row is not None
+            await engine.ledger.save(row, replace(row, note="changed by another writer"))
+            await checkpoint("upload-1")
+            return await super().upload_video(target, status_message_id, delivery, checkpoint)
+
+    chat = ChangedMidUpload()
+    worker = Worker(
+        engine.ledger,
+        engine.provider,
+        {"test": chat},
+        TEST_POLICY,
+        engine.clock.now,
+        scratch_dir=tmp_path / "scratch",
+    )
+    task, _ = await engine.service.accept(t2v(), target(), "evt")
+    target_ref = [task.ref]
+    runner = replace(engine, worker=worker, chat=chat)
+    for _ in range(600):
+        current = await engine.ledger.get(task.ref)
+        if current is not None and current.note == "changed by another writer":
+            break
+        engine.clock.advance(1)
+        await runner.worker.step()
+    current = await engine.ledger.get(task.ref)
+    assert current is not None and current.state is TaskState.DELIVERING
+    assert chat.uploads == [] and chat.links == []

@@ -3,7 +3,6 @@ and INTERACTION_CREATE payloads as Discord sends them (the fields discord.py 2.7
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,11 +16,16 @@ USER_ID = 1_300_000_000_000_000_300
 BOT_TOKEN = "fake-bot-token.not-a-real-secret.0000"
 TEN_MIB = 10 * 1024 * 1024
 
-_ids = itertools.count(1_300_000_000_000_100_000)
+_DISCORD_EPOCH_MS = 1_420_070_400_000
+_minted = [0]  # the last id handed out
 
 
 def snowflake() -> int:
-    return next(_ids)
+    """A new id, as Discord mints them: the time in its top bits, so ids made later sort
+    later (and a message is found `after` a time-based id, as on Discord), never repeated."""
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    _minted[0] = max(_minted[0] + 1, (now_ms - _DISCORD_EPOCH_MS) << 22)
+    return _minted[0]
 
 
 def now_iso() -> str:

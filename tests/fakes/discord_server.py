@@ -326,7 +326,15 @@ class FakeDiscord:
         if (fault := self._fault("history", channel_id)) is not None:
             return fault
         limit = int(request.query.get("limit", "50"))
-        found = [m for m in self.messages.values() if m["channel_id"] == channel_id]
+        found = sorted(
+            (m for m in self.messages.values() if m["channel_id"] == channel_id),
+            key=lambda m: int(m["id"]),
+        )
+        if "after" in request.query:  # the oldest ones after it, newest first, as Discord
+            after = int(request.query["after"])
+            return _json(list(reversed([m for m in found if int(m["id"]) > after][:limit])))
+        if "before" in request.query:
+            found = [m for m in found if int(m["id"]) < int(request.query["before"])]
         return _json(list(reversed(found))[:limit])
 
     async def _edit(self, request: web.Request) -> web.Response:
