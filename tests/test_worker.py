@@ -424,7 +424,7 @@ async def test_a_task_changed_elsewhere_mid_upload_posts_nothing_more(
             delivery: Delivery,
             checkpoint: Checkpoint,
         ) -> str:
-            row = await engine.ledger.get(target_ref[0])
+            row = await engine.ledger.get(task.ref)
             assert row is not None
             await engine.ledger.save(row, replace(row, note="changed by another writer"))
             await checkpoint("upload-1")
@@ -440,7 +440,6 @@ async def test_a_task_changed_elsewhere_mid_upload_posts_nothing_more(
         scratch_dir=tmp_path / "scratch",
     )
     task, _ = await engine.service.accept(t2v(), target(), "evt")
-    target_ref = [task.ref]
     runner = replace(engine, worker=worker, chat=chat)
     for _ in range(600):
         current = await engine.ledger.get(task.ref)
