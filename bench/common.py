@@ -145,8 +145,8 @@ def run_side(module: str, side: str, params: dict[str, Any], timeout: float) -> 
 @dataclass
 class Stack:
     engine: Any  # bot.__main__.Engine
-    session: Any  # adapters.console.ConsoleSession
-    chat: Any  # adapters.console.ConsoleChat
+    session: Any  # adapters.console.session.ConsoleSession
+    chat: Any  # adapters.console.session.ConsoleChat
     settings: Any
     known: dict[str, float] = field(default_factory=dict)  # provider task -> when we knew
 
@@ -157,9 +157,9 @@ async def videobot(sim_url: str, data_dir: Path, **policy: Any) -> AsyncIterator
     composition root), the console adapter on top, the worker running. Policy fields given
     override the production defaults. `known` records when a status poll first saw a task
     done (bench instrumentation on the provider instance; nothing else is changed)."""
-    from adapters.console import PLATFORM, ConsoleChat, ConsoleSession
-    from adapters.intake import MediaIntake
-    from adapters.simulator import IDEMPOTENCY_HEADER
+    from adapters.console.session import PLATFORM, ConsoleChat, ConsoleSession
+    from adapters.media.intake import MediaIntake
+    from adapters.simulator.server import IDEMPOTENCY_HEADER
     from bot.__main__ import open_engine
     from bot.config import Settings
     from bot.ports import ProviderState

@@ -32,7 +32,7 @@ async def _uploaded(slack_url: str) -> dict[str, int]:
 async def videobot_side(params: dict[str, Any]) -> dict[str, Any]:
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from adapters.slack_chat import SlackChat
+    from adapters.slack.chat import SlackChat
     from bot.domain import Mode, ReplyTarget, VideoRequest
 
     with tempfile.TemporaryDirectory(prefix="vb-bench-") as tmp:

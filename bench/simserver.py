@@ -1,4 +1,4 @@
-"""The benchmarks' upstream: adapters/simulator.py as it stands, plus three bench-only knobs the
+"""The benchmarks' upstream: adapters/simulator/ as it stands, plus three bench-only knobs the
 simulator lacks today (kept here so adapters/ stays untouched):
 
 - render jitter: each task renders `render_seconds * uniform(1 - j, 1 + j)` (seeded), so a
@@ -27,10 +27,10 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.mp4 import render_mp4
-from adapters.simconfig import SimConfig
-from adapters.simstate import SimTask
-from adapters.simulator import Simulator
+from adapters.simulator.knobs import SimConfig
+from adapters.simulator.mp4 import render_mp4
+from adapters.simulator.server import Simulator
+from adapters.simulator.state import SimTask
 
 BIG_MARK = "[big]"
 _CHUNK = 1 << 20

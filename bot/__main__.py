@@ -19,18 +19,18 @@ from typing import Protocol
 import httpx
 from pydantic import SecretStr, ValidationError
 
-from adapters.console import PLATFORM as CONSOLE
-from adapters.console import ConsoleChat, ConsoleSession
-from adapters.dialects import DIALECTS
-from adapters.doctor import run_doctor
-from adapters.fetch import SafeFetcher
-from adapters.hop import FetchPolicy
-from adapters.intake import MediaIntake
-from adapters.metrics import MetricsServer, PrometheusObserver
-from adapters.ops import run_tasks_command
-from adapters.provider import HttpProvider
-from adapters.simconfig import SimConfig
-from adapters.simulator import IDEMPOTENCY_HEADER, start_simulator
+from adapters.console.session import PLATFORM as CONSOLE
+from adapters.console.session import ConsoleChat, ConsoleSession
+from adapters.fetch.fetcher import SafeFetcher
+from adapters.fetch.hop import FetchPolicy
+from adapters.media.intake import MediaIntake
+from adapters.ops.doctor import run_doctor
+from adapters.ops.metrics import MetricsServer, PrometheusObserver
+from adapters.ops.tasks import run_tasks_command
+from adapters.provider.client import HttpProvider
+from adapters.provider.dialects.base import DIALECTS
+from adapters.simulator.knobs import SimConfig
+from adapters.simulator.server import IDEMPOTENCY_HEADER, start_simulator
 from bot import cli, logs
 from bot.config import Settings
 from bot.media import MAX_VIDEO_BYTES
@@ -38,7 +38,7 @@ from bot.policy import WorkerPolicy
 from bot.ports import Chat, NullObserver, Observer
 from bot.service import VideoService
 from bot.worker import Worker
-from storage.ledger import LedgerError, SqliteLedger
+from storage.sqlite.ledger import LedgerError, SqliteLedger
 
 log = logging.getLogger("videobot")
 
@@ -219,11 +219,11 @@ class ChatAdapter(Protocol):
 def _adapters(settings: Settings, engine: Engine, intake: MediaIntake) -> list[ChatAdapter]:
     adapters: list[ChatAdapter] = []
     if settings.slack_bot_token is not None:
-        from adapters.slack import SlackAdapter  # noqa: PLC0415  (SDK imported only when used)
+        from adapters.slack.app import SlackAdapter  # noqa: PLC0415  (SDK imported only when used)
 
         adapters.append(SlackAdapter(settings, engine.service, intake))
     if settings.discord_token is not None:
-        from adapters.discord import DiscordAdapter  # noqa: PLC0415
+        from adapters.discord.client import DiscordAdapter  # noqa: PLC0415
 
         adapters.append(DiscordAdapter(settings, engine.service, intake))
     return adapters
@@ -276,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "tasks":
             return asyncio.run(run_tasks_command(settings, args))
         if args.command in ("discord-sync", "invite"):
-            from adapters.discord_setup import run_discord_setup  # noqa: PLC0415
+            from adapters.discord.setup import run_discord_setup  # noqa: PLC0415
 
             return asyncio.run(run_discord_setup(settings, args))
         if args.command == "doctor":

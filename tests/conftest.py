@@ -14,19 +14,19 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from adapters.console import PLATFORM, ConsoleChat, ConsoleSession
-from adapters.dialects import DIALECTS
-from adapters.fetch import SafeFetcher
-from adapters.hop import FetchPolicy
-from adapters.intake import MediaIntake
-from adapters.provider import HttpProvider
-from adapters.simconfig import SimConfig
-from adapters.simulator import IDEMPOTENCY_HEADER, RunningSimulator, start_simulator
+from adapters.console.session import PLATFORM, ConsoleChat, ConsoleSession
+from adapters.fetch.fetcher import SafeFetcher
+from adapters.fetch.hop import FetchPolicy
+from adapters.media.intake import MediaIntake
+from adapters.provider.client import HttpProvider
+from adapters.provider.dialects.base import DIALECTS
+from adapters.simulator.knobs import SimConfig
+from adapters.simulator.server import IDEMPOTENCY_HEADER, RunningSimulator, start_simulator
 from bot.domain import Mode, Profile, ReplyTarget, VideoRequest
 from bot.policy import WorkerPolicy
 from bot.service import VideoService
 from bot.worker import Worker
-from storage.ledger import SqliteLedger
+from storage.sqlite.ledger import SqliteLedger
 from tests.fakes.chat import FakeChat
 
 if TYPE_CHECKING:  # the harnesses import this module's helpers: import them lazily below

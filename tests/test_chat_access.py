@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.simulator import RunningSimulator
+from adapters.simulator.server import RunningSimulator
 from bot import messages
 from bot.domain import TaskState
 from bot.service import AccessPolicy
-from storage.ledger import SqliteLedger
+from storage.sqlite.ledger import SqliteLedger
 from tests.conftest import TEST_POLICY, make_provider
 from tests.fakes import discord_payloads as p
 from tests.fakes.clock import FakeClock

@@ -24,15 +24,15 @@ from typing import Protocol
 import httpx
 import pytest
 
-from adapters.ops import print_tasks
-from adapters.simulator import RunningSimulator
+from adapters.ops.tasks import print_tasks
+from adapters.simulator.server import RunningSimulator
 from bot.cli import parser
 from bot.domain import TaskState
 from bot.errors import DeliveryTransient
 from bot.messages import status_view
 from bot.task import Task
 from bot.worker import Worker
-from storage.ledger import SqliteLedger
+from storage.sqlite.ledger import SqliteLedger
 from tests.conftest import TEST_POLICY
 from tests.fakes import discord_payloads as p
 from tests.fakes.clock import FakeClock

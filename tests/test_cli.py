@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 from PIL import Image
 
-from adapters.mp4 import render_mp4
+from adapters.simulator.mp4 import render_mp4
 
 
 def videobot(
@@ -97,7 +97,7 @@ def test_image_bytes_sniffed_not_trusted_by_name(tmp_path: Path) -> None:
 async def test_tasks_filters_history_and_operator_cancel(tmp_path: Path) -> None:
     from bot.policy import WorkerPolicy
     from bot.service import VideoService
-    from storage.ledger import SqliteLedger
+    from storage.sqlite.ledger import SqliteLedger
     from tests.conftest import t2v, target
 
     db = tmp_path / "ops.db"

@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.simconfig import SimConfig
-from adapters.simulator import RunningSimulator, start_simulator
+from adapters.simulator.knobs import SimConfig
+from adapters.simulator.server import RunningSimulator, start_simulator
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent  # where `videobot` and `python` are, as on the image's PATH

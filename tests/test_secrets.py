@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from adapters.ops import task_record
+from adapters.ops.tasks import task_record
 from bot import logs
 from bot.domain import TaskState
 from bot.ports import TaskQuery

@@ -23,14 +23,14 @@ import httpx
 import pytest
 from aiohttp import web
 
-from adapters.simconfig import SimConfig
-from adapters.simulator import Simulator
+from adapters.simulator.knobs import SimConfig
+from adapters.simulator.server import Simulator
 from bot import messages
 from bot.domain import TaskState
 from bot.ports import TaskQuery
 from bot.service import VideoService
 from bot.worker import Worker
-from storage.ledger import SqliteLedger
+from storage.sqlite.ledger import SqliteLedger
 from tests.conftest import SIM_KEY, TEST_POLICY, make_provider, t2v, target
 from tests.fakes.chat import FakeChat
 from tests.fakes.clock import FakeClock

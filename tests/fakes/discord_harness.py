@@ -20,16 +20,16 @@ from discord.gateway import DiscordWebSocket
 from PIL import Image
 from pydantic import SecretStr
 
-from adapters.discord import DiscordAdapter
-from adapters.intake import MediaIntake
-from adapters.simulator import RunningSimulator
+from adapters.discord.client import DiscordAdapter
+from adapters.media.intake import MediaIntake
+from adapters.simulator.server import RunningSimulator
 from bot.config import Settings
 from bot.policy import WorkerPolicy
 from bot.ports import Chat, TaskQuery
 from bot.service import AccessPolicy, VideoService
 from bot.task import Task
 from bot.worker import Worker
-from storage.ledger import SqliteLedger
+from storage.sqlite.ledger import SqliteLedger
 from tests.conftest import make_provider
 from tests.fakes import discord_payloads as p
 from tests.fakes.clock import FakeClock

@@ -22,17 +22,17 @@ from PIL import Image
 from pydantic import SecretStr
 from slack_sdk.signature import SignatureVerifier
 
-from adapters.intake import MediaIntake
-from adapters.simulator import RunningSimulator
-from adapters.slack import EVENTS_PATH, SlackAdapter
-from adapters.slack_chat import EditBudget
+from adapters.media.intake import MediaIntake
+from adapters.simulator.server import RunningSimulator
+from adapters.slack.app import EVENTS_PATH, SlackAdapter
+from adapters.slack.chat import EditBudget
 from bot.config import Settings
 from bot.policy import WorkerPolicy
 from bot.ports import Chat
 from bot.service import AccessPolicy, VideoService
 from bot.task import Task
 from bot.worker import Worker
-from storage.ledger import SqliteLedger
+from storage.sqlite.ledger import SqliteLedger
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, BOT_USER, TEAM, FakeSlack
 

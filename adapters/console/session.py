@@ -1,0 +1,233 @@
+"""The offline console chat behind `videobot demo`: type commands, watch each task's status
+as a rendered thread, find the MP4 under the output folder. On a terminal each live task is a
+progress bar under the thread lines (rich); otherwise every status edit is one plain line, and
+with stdin not a terminal it exits once every task it started has ended (scriptable)."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import shutil
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TextIO
+
+from adapters.console.bars import LiveBars
+from adapters.media.intake import MediaIntake
+from bot import checks, commands, messages, usage
+from bot.domain import MediaRef, Profile, ReplyTarget
+from bot.errors import VideobotError
+from bot.messages import StatusView
+from bot.ports import Checkpoint, Delivery
+from bot.service import VideoService
+
+PLATFORM = "console"
+
+
+class ConsoleChat:
+    """The Chat port on a terminal: a status message is a thread header, edits are lines (or,
+    when `live`, one progress bar per task kept under the thread lines and redrawn in place)."""
+
+    def __init__(self, out: TextIO, output_dir: Path, live: bool | None = None) -> None:
+        self._out = out
+        self._output_dir = output_dir
+        self._count = 0
+        self.finished: set[str] = set()
+        self.changed = asyncio.Event()
+        # Scripts and tests read plain lines; control codes are for a person at a terminal.
+        self.live = out.isatty() if live is None else live
+        self._bars = LiveBars(out) if self.live else None
+
+    def say(self, text: str) -> None:
+        """One line of the transcript (above the progress bars when they are showing)."""
+        if self._bars is not None:
+            self._bars.say(text)
+            return
+        self._out.write(text + "\n")
+        self._out.flush()
+
+    async def post_status(self, target: ReplyTarget, view: StatusView, key: str) -> str:
+        self._count += 1
+        self.say(f"┌─ thread {view.ref} " + "─" * 40)
+        self.say("│ " + view.summary)
+        self._line(view)
+        return f"console-{self._count}"
+
+    async def update_status(self, target: ReplyTarget, message_id: str, view: StatusView) -> None:
+        self._line(view)
+
+    def _line(self, view: StatusView) -> None:
+        corner = "└" if view.final else "│"
+        line = f"{corner} {view.ref}  {view.headline}  {view.detail}".rstrip()
+        if self._bars is None:
+            self.say(line)
+        elif view.final:
+            self._bars.remove(view.ref)
+            self.say(line)
+        else:
+            self._bars.show(view)
+        if view.final:
+            self.finished.add(view.ref)
+            self.changed.set()
+
+    def typed(self, line: str) -> None:
+        """The person pressed Enter under the bars: keep their command in the transcript."""
+        if self._bars is not None:
+            self._bars.typed(line)
+
+    def close(self) -> None:
+        """Take the bars off the screen (the thread lines stay)."""
+        if self._bars is not None:
+            self._bars.close()
+
+    async def upload_video(
+        self,
+        target: ReplyTarget,
+        status_message_id: str | None,
+        delivery: Delivery,
+        checkpoint: Checkpoint,
+    ) -> str:
+        dest = self._output_dir / delivery.filename
+        if dest.exists():  # reconcile: posted before a crash; never post (or announce) twice
+            return str(dest)
+        self._output_dir.mkdir(parents=True, exist_ok=True)
+        part = dest.with_suffix(".part")
+        await asyncio.to_thread(shutil.copyfile, delivery.path, part)
+        part.replace(dest)
+        self.say(f"│ 🎞  {delivery.caption}\n│    saved: {dest}")
+        return str(dest)
+
+    async def post_link(
+        self, target: ReplyTarget, status_message_id: str | None, text: str, key: str
+    ) -> str:
+        self.say(f"│ 🔗 {text}")
+        return key
+
+
+class ConsoleSession:
+    """Reads commands and answers them the way a chat adapter would: at once."""
+
+    def __init__(
+        self,
+        service: VideoService,
+        intake: MediaIntake,
+        chat: ConsoleChat,
+        profile: Profile,
+        out: TextIO,
+    ) -> None:
+        self._service = service
+        self._intake = intake
+        self._chat = chat
+        self._profile = profile
+        self._out = out
+        user = getpass.getuser()
+        self._target = ReplyTarget(PLATFORM, "local", "console", user, None, user)
+        self._session = uuid.uuid4().hex[:8]
+        self._lines = 0
+        self.started: set[str] = set()
+
+    def _say(self, text: str) -> None:
+        if self._chat.live:  # through the chat, so the line lands above the progress bars
+            self._chat.say(text)
+            return
+        self._out.write(text + "\n")
+        self._out.flush()
+
+    async def handle(self, line: str) -> bool:
+        """Answer one line; False means the user asked to quit."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return True
+        if line.lower() in ("quit", "exit", "/quit", "/exit"):
+            return False
+        self._lines += 1
+        key = f"console:{self._session}:{self._lines}"
+        if line.startswith("@") and " " in line:
+            # `@<id> <command>`: a scripted driver names its event, so replaying the line
+            # (after a crash, say) is the same command, as a platform retry would be.
+            event, line = line[1:].split(" ", 1)
+            key = f"console:event:{event}"
+        text = line
+        for prefix in ("/video", "video"):
+            if text.lower().startswith(prefix + " ") or text.lower() == prefix:
+                text = text[len(prefix) :]
+                break
+        else:
+            if text.split()[0].lower() not in ("help", "list", "status", "cancel", "retry"):
+                self._say("Type /video <prompt> to make a video, or `help`.")
+                return True
+        try:
+            await self._dispatch(commands.parse(text), key)
+        except VideobotError as err:
+            self._say(f"⚠️  {err}")
+        return True
+
+    async def _dispatch(self, command: commands.Command, key: str) -> None:
+        if isinstance(command, commands.SimpleCommand):
+            if command.verb == "help":
+                self._say(usage.help_text(self._profile))
+            else:
+                tasks = await self._service.recent(self._target)
+                self._say("\n".join(messages.task_line(t) for t in tasks) or messages.NO_TASKS)
+            return
+        if isinstance(command, commands.TaskCommand):
+            if command.verb == "status":
+                task = await self._service.status(command.ref)
+                view = messages.status_view(task, task.updated_at)
+                self._say(view.text())
+            elif command.verb == "cancel":
+                task = await self._service.cancel(command.ref, self._target)
+                self._say(messages.CANCEL_DONE.format(ref=task.ref))
+            else:
+                task, _ = await self._service.retry(command.ref, self._target, key)
+                self.started.add(task.ref)
+                self._say(messages.accepted_reply(task))
+            return
+        images = [await self._intake.from_path(Path(p)) for p in (*command.images, *command.refs)]
+        video: MediaRef | None = None
+        if command.video:
+            video = await self._intake.from_path(Path(command.video))
+        request = checks.build_request(command, images, video, self._profile)
+        task, created = await self._service.accept(request, self._target, key)
+        self.started.add(task.ref)
+        if not created and task.state.is_terminal:
+            self._chat.finished.add(task.ref)  # it ended before this session: nothing to wait for
+        self._say(messages.accepted_reply(task, duplicate=not created))
+
+    async def run(self, stdin: TextIO) -> None:
+        interactive = stdin.isatty()
+        if interactive:
+            self._say(
+                "videobot console. Type /video <prompt> (e.g. /video a paper boat on a river "
+                "--ar 9:16), `help`, or `quit`."
+            )
+        async for line in _lines(stdin):
+            if interactive:
+                self._chat.typed(line)
+            if not await self.handle(line):
+                return
+        if not interactive:
+            await self.wait_for_started()
+
+    async def wait_for_started(self) -> None:
+        """Scripted runs end when every task they started has shown its final status."""
+        while not self.started <= self._chat.finished:
+            self._chat.changed.clear()
+            await self._chat.changed.wait()
+
+
+async def _lines(stdin: TextIO) -> AsyncIterator[str]:
+    """Lines from stdin without blocking the loop; a daemon thread so quitting never hangs."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def pump() -> None:
+        for line in stdin:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+    while (line := await queue.get()) is not None:
+        yield line

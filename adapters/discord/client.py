@@ -1,0 +1,219 @@
+"""videobot on Discord: a discord.py Client with an app-command tree (`/video`, `/videobot`),
+the "Animate with videobot" message menu, mentions, and persistent task buttons.
+
+Intents: `guilds` (server upload limits, threads), `guild_messages` and `dm_messages` (mentions);
+no privileged intent: Discord sends the content of messages that mention the bot anyway.
+Commands are synced deliberately (adapters/discord/setup.py), never on boot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+
+from adapters.discord.chat import DiscordChat
+from adapters.discord.handlers import PLATFORM, DiscordHandlers
+from adapters.discord.views import TaskButton
+from adapters.fetch.fetcher import SafeFetcher
+from adapters.fetch.hop import FetchPolicy
+from adapters.media.intake import MediaIntake
+from bot import commands
+from bot.config import Settings
+from bot.domain import Mode, Profile
+from bot.service import VideoService
+
+log = logging.getLogger("videobot.discord")
+
+def intents() -> discord.Intents:
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.dm_messages = True
+    return wanted
+
+
+def point_at(settings: Settings) -> None:
+    """DISCORD_API_URL / DISCORD_GATEWAY_URL (a local fake, a proxy). discord.py reads both from
+    class attributes: a plain Client ignores the URL /gateway/bot returns."""
+    if settings.discord_api_url:
+        discord.http.Route.BASE = settings.discord_api_url.rstrip("/")
+    if settings.discord_gateway_url:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+CDN_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
+
+
+class VideoBot(discord.Client):
+    """The client; `handlers` is what the persistent buttons find on `interaction.client`."""
+
+    def __init__(self, profile: Profile, **options: Any) -> None:
+        super().__init__(intents=intents(), **options)
+        self.tree = app_commands.CommandTree(self)
+        self.handlers: DiscordHandlers | None = None
+        self.tree.error(self._command_failed)
+        add_commands(self.tree, profile, self)
+
+    async def setup_hook(self) -> None:
+        # Persistent buttons: one template for every task, so old messages work after restarts.
+        self.add_dynamic_items(TaskButton)
+
+    async def on_message(self, message: discord.Message) -> None:
+        if self.handlers is None or self.user is None or message.author.id == self.user.id:
+            return
+        await self.handlers.on_mention(message, self.user)
+
+    async def _command_failed(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """A bug (or the ledger down) inside a handler: log it, and tell the user something
+        better than an endless "thinking..."."""
+        log.error("command %s failed", interaction.command and interaction.command.name,
+                  exc_info=error)  # fmt: skip
+        text = "Something went wrong on my side; nothing was started. Please try again."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException as err:
+            log.warning("could not report the failure to the user: %s", err)
+
+    def get_handlers(self) -> DiscordHandlers:
+        if self.handlers is None:
+            raise RuntimeError("videobot handlers are not attached")
+        return self.handlers
+
+
+def add_commands(tree: app_commands.CommandTree[Any], profile: Profile, bot: VideoBot) -> None:
+    """`/video` (choices from the provider profile), `/videobot ...`, the message menu."""
+
+    @app_commands.command(name="video", description="Make a short video from a prompt")
+    @app_commands.describe(
+        prompt="What the video shows",
+        mode="Inferred from the attachments when left out",
+        aspect_ratio="Landscape or portrait",
+        duration="Seconds",
+        image="An image to animate (image-to-video)",
+        ref1="A reference image (reference-to-video)",
+        ref2="Another reference image",
+        ref3="Another reference image",
+        video="A clip to edit (video edit)",
+    )
+    @app_commands.choices(
+        mode=[app_commands.Choice(name=m.label, value=m.value) for m in Mode],
+        aspect_ratio=[app_commands.Choice(name=r, value=r) for r in profile.aspect_ratios],
+    )
+    @app_commands.choices(
+        duration=[app_commands.Choice(name=f"{d} s", value=d) for d in profile.durations],
+    )
+    async def make_video(  # noqa: PLR0917  (discord.py maps positional parameters to options)
+        interaction: discord.Interaction,
+        prompt: str,
+        mode: str | None = None,
+        aspect_ratio: str | None = None,
+        duration: int | None = None,
+        image: discord.Attachment | None = None,
+        ref1: discord.Attachment | None = None,
+        ref2: discord.Attachment | None = None,
+        ref3: discord.Attachment | None = None,
+        video: discord.Attachment | None = None,
+    ) -> None:
+        command = commands.VideoCommand(
+            prompt=prompt,
+            mode=Mode(mode) if mode else None,
+            aspect_ratio=aspect_ratio,
+            duration=duration,
+        )
+        files = [a for a in (image, ref1, ref2, ref3, video) if a is not None]
+        await bot.get_handlers().video_command(interaction, command, files)
+
+    group = app_commands.Group(name="videobot", description="Your videobot tasks")
+
+    @group.command(name="status", description="Where a task is")
+    @app_commands.describe(ref="The task reference, e.g. 7KQ2MX")
+    async def status(interaction: discord.Interaction, ref: str) -> None:
+        await bot.get_handlers().task_verb(interaction, "status", ref)
+
+    @group.command(name="cancel", description="Stop a task that has not finished")
+    @app_commands.describe(ref="The task reference")
+    async def cancel(interaction: discord.Interaction, ref: str) -> None:
+        await bot.get_handlers().task_verb(interaction, "cancel", ref)
+
+    @group.command(name="retry", description="Run an ended task again (a new, billed video)")
+    @app_commands.describe(ref="The task reference")
+    async def retry(interaction: discord.Interaction, ref: str) -> None:
+        await bot.get_handlers().task_verb(interaction, "retry", ref)
+
+    @group.command(name="list", description="Your recent tasks")
+    async def list_(interaction: discord.Interaction) -> None:
+        await bot.get_handlers().task_verb(interaction, "list")
+
+    @group.command(name="help", description="How to use videobot")
+    async def help_(interaction: discord.Interaction) -> None:
+        await bot.get_handlers().task_verb(interaction, "help")
+
+    @app_commands.context_menu(name="Animate with videobot")
+    async def animate(interaction: discord.Interaction, message: discord.Message) -> None:
+        await bot.get_handlers().animate(interaction, message)
+
+    tree.add_command(make_video)
+    tree.add_command(group)
+    tree.add_command(animate)
+
+
+class DiscordAdapter:
+    """What `videobot run` serves: the client, its handlers and the Chat port it feeds."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        settings: Settings,
+        service: VideoService,
+        intake: MediaIntake,
+        *,
+        guild_ready_timeout: float = 2.0,
+        max_upload_bytes: int | None = None,
+    ) -> None:
+        if settings.discord_token is None:
+            raise ValueError("DISCORD_TOKEN is not set")
+        point_at(settings)
+        self._token = settings.discord_token
+        profile = settings.profile()
+        self.client = VideoBot(
+            profile,
+            guild_ready_timeout=guild_ready_timeout,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.chat = DiscordChat(self.client, max_upload_bytes)
+        # Attachments come through the one SSRF-safe fetcher, allowlisted to Discord's CDN (and
+        # to DISCORD_API_URL's host when it points at another server, as in tests).
+        hosts = list(CDN_HOSTS)
+        if settings.discord_api_url:
+            hosts.append(urlsplit(settings.discord_api_url).hostname or "")
+        self._fetcher = SafeFetcher(
+            FetchPolicy(
+                hosts={"discord": tuple(hosts)}, allow_loopback=settings.fetch_allow_loopback
+            )
+        )
+        self.client.handlers = DiscordHandlers(service, intake, self.chat, profile, self._fetcher)
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Connect and serve until `stop` is set; then close the gateway and HTTP session."""
+        async with self.client:
+            running = asyncio.create_task(self.client.start(self._token.get_secret_value()))
+            stopping = asyncio.create_task(stop.wait())
+            try:
+                await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopping.cancel()
+                await self.client.close()
+                await self._fetcher.aclose()
+            await running  # re-raises a login/gateway failure; returns once closed

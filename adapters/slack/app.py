@@ -1,0 +1,149 @@
+"""The Slack adapter: a slack-bolt AsyncApp served through Socket Mode (SLACK_APP_TOKEN set, no
+public URL needed) or HTTP (signed requests on /slack/events), its listeners, and SlackChat for
+the worker. SLACK_API_URL points every Web API call (and the trusted file host) at another
+Slack, e.g. a local fake."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.fetch.fetcher import SafeFetcher
+from adapters.fetch.hop import FetchPolicy
+from adapters.media.intake import MediaIntake
+from adapters.slack import blocks
+from adapters.slack.chat import EditBudget, SlackChat
+from adapters.slack.files import SLACK_FILE_ORIGIN, SlackFiles, origin
+from adapters.slack.handlers import PLATFORM, SlackHandlers, utc_now
+from bot.config import Settings
+from bot.service import VideoService
+
+log = logging.getLogger("videobot.slack")
+
+EVENTS_PATH = "/slack/events"
+_DRAIN_SECONDS = 10.0
+_DOWNLOAD_TIMEOUT = 60.0
+
+
+def register_listeners(app: AsyncApp, handlers: SlackHandlers) -> None:
+    """Every trigger videobot answers; slack-manifest.yml declares the same set."""
+    app.command("/video")(handlers.command)
+    app.action(re.compile(f"^{blocks.ACTION_PREFIX}(cancel|retry|flip|edit)$"))(handlers.button)
+    app.shortcut(blocks.ANIMATE_SHORTCUT)(handlers.shortcut)
+    for callback_id in (blocks.CREATE_VIEW, blocks.ANIMATE_VIEW, blocks.EDIT_VIEW):
+        app.view(callback_id)(handlers.submitted)
+    app.event("app_mention")(handlers.mention)
+    app.event("message")(handlers.message)
+
+
+class SlackAdapter:
+    """What `videobot run` serves for Slack: `chat` for the worker, `serve()` for triggers."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        settings: Settings,
+        service: VideoService,
+        intake: MediaIntake,
+        *,
+        host: str | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        budget: EditBudget | None = None,
+    ) -> None:
+        if settings.slack_bot_token is None:
+            raise SystemExit("SLACK_BOT_TOKEN is required for the Slack adapter.")
+        self._app_token = settings.slack_app_token
+        secret = settings.slack_signing_secret
+        if self._app_token is None and secret is None:
+            raise SystemExit(
+                "Slack HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket "
+                "Mode): unsigned requests are never accepted."
+            )
+        token = settings.slack_bot_token.get_secret_value()
+        base_url = settings.slack_api_url or AsyncWebClient.BASE_URL
+        self.client = AsyncWebClient(token=token, base_url=base_url)
+        self.chat = SlackChat(self.client, budget)
+        # Bolt verifies every HTTP request with the secret; Socket Mode requests come over an
+        # authenticated websocket and are not signed.
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=secret.get_secret_value() if secret else "",
+            request_verification_enabled=secret is not None,
+        )
+        origins = {SLACK_FILE_ORIGIN}
+        if settings.slack_api_url:
+            origins.add(origin(settings.slack_api_url))
+        # Private files come through the one SSRF-safe fetcher, limited to Slack's file host.
+        hosts = tuple(urlsplit(o).hostname or "" for o in origins)
+        self._fetcher = SafeFetcher(
+            FetchPolicy(
+                hosts={"slack": hosts},
+                allow_loopback=settings.fetch_allow_loopback,
+                read_timeout=_DOWNLOAD_TIMEOUT,
+            )
+        )
+        files = SlackFiles(self.client, token, intake, self._fetcher, origins)
+        self.handlers = SlackHandlers(service, files, settings.profile(), clock)
+        register_listeners(self.app, self.handlers)
+        self._host = host or settings.slack_host
+        self._port = settings.slack_port
+        self.port: int | None = None  # the bound HTTP port, once serving
+        self.ready = asyncio.Event()
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Take triggers until `stop` is set, then close every connection we opened."""
+        try:
+            if self._app_token is not None:
+                await self._serve_socket_mode(stop, self._app_token.get_secret_value())
+            else:
+                await self._serve_http(stop)
+        finally:
+            await self.handlers.drain(_DRAIN_SECONDS)
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.chat.close()
+        await self._fetcher.aclose()
+
+    async def _serve_socket_mode(self, stop: asyncio.Event, app_token: str) -> None:
+        handler = AsyncSocketModeHandler(self.app, app_token)
+        await handler.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it untyped
+        log.info("slack: connected through Socket Mode")
+        self.ready.set()
+        try:
+            await stop.wait()
+        finally:
+            await handler.close_async()  # type: ignore[no-untyped-call]  # bolt leaves it untyped
+
+    async def _serve_http(self, stop: asyncio.Event) -> None:
+        web_app = web.Application()
+        web_app.router.add_post(EVENTS_PATH, self._dispatch)
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self._host, self._port)
+            await site.start()
+            server = site._server  # aiohttp exposes the bound port only here (port 0 in tests)
+            sockets = getattr(server, "sockets", None) or []
+            self.port = sockets[0].getsockname()[1] if sockets else self._port
+            log.info("slack: listening on %s:%s%s", self._host, self.port, EVENTS_PATH)
+            self.ready.set()
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    async def _dispatch(self, request: web.Request) -> web.Response:
+        # Bolt answers as soon as a listener acks; the listener keeps running after that.
+        response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)

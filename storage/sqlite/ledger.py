@@ -1,0 +1,262 @@
+"""SQLite task ledger (aiosqlite): WAL, synchronous=FULL, migrations by PRAGMA user_version,
+guarded transitions (UPDATE ... WHERE version=?), and the one `due` query the worker runs on."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.domain import LIVE_STATES, TaskState, new_ref
+from bot.errors import QuotaExceeded
+from bot.ports import TaskQuery, UserLimits
+from bot.task import Task
+from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
+from storage.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+from storage.sqlite.writer import GroupWriter, WriteFailed
+
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM tasks"
+_FAIR_WINDOW = 256
+_LIVE = ", ".join(f"'{s.value}'" for s in LIVE_STATES)
+_INSERT = (
+    f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
+    "ON CONFLICT(idem_key) DO NOTHING"
+)
+# The caps are read in the statement that inserts, so concurrent commands cannot both pass.
+_INSERT_LIMITED = (
+    f"INSERT INTO tasks ({', '.join(COLUMNS)}) SELECT {', '.join('?' * len(COLUMNS))} "
+    "WHERE (SELECT COUNT(*) FROM tasks WHERE user_key = ? AND created_at >= ? "
+    "AND state != 'rejected') < ? "
+    f"AND (SELECT COUNT(*) FROM tasks WHERE user_key = ? AND state IN ({_LIVE})) < ? "
+    "ON CONFLICT(idem_key) DO NOTHING"
+)
+
+
+def _insert(task: Task, limits: UserLimits | None) -> tuple[str, tuple[Any, ...]]:
+    row = task_to_row(task)
+    if limits is None:
+        return _INSERT, row
+    user = task.target.user_key
+    daily = limits.daily if limits.daily is not None else 2**62
+    concurrent = limits.concurrent if limits.concurrent is not None else 2**62
+    return _INSERT_LIMITED, (*row, user, to_ms(limits.day_start), daily, user, concurrent)
+
+
+_UPDATE = (
+    "UPDATE tasks SET state=?, version=?, updated_at=?, next_check_at=?, provider_task_id=?, "
+    "body=? WHERE task_id=? AND version=?"
+)
+
+
+class LedgerError(RuntimeError):
+    """The ledger file cannot be opened or written (read-only, full disk, newer schema)."""
+
+
+class SqliteLedger:
+    """The Ledger port on one SQLite file: reads through aiosqlite, every write through one
+    group-committing writer (storage/sqlite/writer.py). Each write is a single statement: triggers
+    keep the history, so a transition needs nothing more."""
+
+    def __init__(self, conn: aiosqlite.Connection, writer: GroupWriter) -> None:
+        self._conn = conn
+        self._writer = writer
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, path: Path) -> AsyncIterator[SqliteLedger]:
+        # The writer connects first: a plain sqlite3 connect fails cleanly, whereas a failed
+        # aiosqlite connect leaves its thread behind.
+        writer = GroupWriter(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            mode = await writer.open(
+                [
+                    "PRAGMA busy_timeout=5000",
+                    "PRAGMA journal_mode=WAL",
+                    # FULL: an `accepted` or `submitting` row lost to a power cut can mean a
+                    # lost request or a second charge; group commit makes the fsync cheap.
+                    "PRAGMA synchronous=FULL",
+                    "PRAGMA foreign_keys=ON",
+                ]
+            )
+            if str(mode[1]).lower() != "wal":
+                raise LedgerError(
+                    f"the ledger at {path} cannot use WAL (journal_mode={mode[1]}); "
+                    "keep it on a local disk, not a network filesystem"
+                )
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error, LedgerError) as err:
+            await writer.close()
+            if isinstance(err, LedgerError):
+                raise
+            raise LedgerError(f"cannot open the ledger at {path}: {err}") from err
+        ledger = cls(conn, writer)
+        try:
+            await ledger._prepare(path)
+            yield ledger
+        finally:
+            await writer.close()
+            await conn.close()
+
+    async def _prepare(self, path: Path) -> None:
+        try:
+            await self._conn.execute("PRAGMA busy_timeout=5000")
+            await self._migrate()
+            # Prove now, not mid-task, that the file takes writes (read-only mount, full disk).
+            await self._writer.script(
+                f"BEGIN IMMEDIATE; PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+            )
+        except sqlite3.Error as err:
+            raise LedgerError(f"the ledger at {path} is not usable: {err}") from err
+
+    async def _migrate(self) -> None:
+        version = int(await self._scalar("PRAGMA user_version"))
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"the ledger's schema is version {version}, newer than this videobot "
+                f"({SCHEMA_VERSION}); upgrade videobot"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            # One script per step (triggers hold semicolons), all or nothing.
+            step = f"{MIGRATIONS[number]};PRAGMA user_version={number + 1};"
+            await self._writer.script(f"BEGIN IMMEDIATE;{step}COMMIT;")
+
+    async def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        async with self._conn.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else row[0]
+
+    async def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        try:
+            return await self._writer.write(sql, params)
+        except WriteFailed as err:
+            raise LedgerError(str(err)) from err
+
+    # -- the Ledger port ---------------------------------------------------------------------
+    async def add(self, task: Task, limits: UserLimits | None = None) -> tuple[Task, bool]:
+        for _ in range(8):
+            sql, params = _insert(task, limits)
+            try:
+                if await self._write(sql, params) == 1:
+                    return task, True
+            except sqlite3.IntegrityError:
+                task = replace(task, ref=new_ref())  # a reference collision: draw again
+                continue
+            existing = await self._one("idem_key = ?", (task.idem_key,))
+            if existing is not None:
+                return existing, False
+            assert limits is not None, "an insert without limits only fails on a duplicate"
+            raise await self._which_limit(task, limits)
+        raise LedgerError("could not draw a free task reference")
+
+    async def _which_limit(self, task: Task, limits: UserLimits) -> QuotaExceeded:
+        user = task.target.user_key
+        if limits.concurrent is not None:
+            live = await self._scalar(
+                f"SELECT COUNT(*) FROM tasks WHERE user_key = ? AND state IN ({_LIVE})", (user,)
+            )
+            if live >= limits.concurrent:
+                return QuotaExceeded("concurrent limit", "concurrent", limits.concurrent)
+        return QuotaExceeded("daily limit", "daily", limits.daily or 0)
+
+    async def save(self, old: Task, new: Task) -> Task | None:
+        stored = replace(new, version=old.version + 1)
+        row = task_to_row(stored)
+        params = (row[3], row[4], row[7], row[8], row[9], row[10], old.task_id, old.version)
+        return stored if await self._write(_UPDATE, params) == 1 else None
+
+    async def get(self, ref_or_id: str) -> Task | None:
+        key = ref_or_id.strip()
+        return await self._one("ref = ? OR task_id = ?", (key.upper(), key.lower()))
+
+    async def due(self, now: datetime, limit: int, exclude: frozenset[str]) -> list[Task]:
+        # Round-robin across users: each user's rows are numbered oldest first and the batch
+        # takes every user's first row before anyone's second, so one user's burst never makes
+        # another user's single task wait behind all of it. The numbering runs over the oldest
+        # due rows only (read through the tasks_due index), so a claim stays cheap with 10,000
+        # rows due; a row outside that window still comes in as the rows ahead of it move on.
+        skip = f"AND task_id NOT IN ({', '.join('?' * len(exclude))})" if exclude else ""
+        window = max(_FAIR_WINDOW, limit * 8)
+        sql = (
+            f"SELECT {', '.join(COLUMNS)} FROM (SELECT *, ROW_NUMBER() OVER "
+            "(PARTITION BY user_key ORDER BY next_check_at) AS lane FROM "
+            f"(SELECT * FROM tasks WHERE next_check_at <= ? {skip} "
+            "ORDER BY next_check_at LIMIT ?)) ORDER BY lane, next_check_at LIMIT ?"
+        )
+        async with self._conn.execute(sql, (to_ms(now), *exclude, window, limit)) as cursor:
+            return [row_to_task(r) for r in await cursor.fetchall()]
+
+    async def count(
+        self, states: frozenset[TaskState], created_before: datetime | None = None
+    ) -> int:
+        sql = f"SELECT COUNT(*) FROM tasks WHERE state IN ({', '.join('?' * len(states))})"
+        params: list[Any] = [s.value for s in states]
+        if created_before is not None:
+            sql += " AND created_at < ?"
+            params.append(to_ms(created_before))
+        return int(await self._scalar(sql, tuple(params)))
+
+    async def next_due_at(self, after: datetime | None = None) -> datetime | None:
+        # `IS NOT NULL` lets SQLite answer from the partial tasks_due index, not a table scan.
+        if after is None:
+            sql = "SELECT MIN(next_check_at) FROM tasks WHERE next_check_at IS NOT NULL"
+            return from_ms(await self._scalar(sql))
+        sql = (
+            "SELECT MIN(next_check_at) FROM tasks "
+            "WHERE next_check_at IS NOT NULL AND next_check_at > ?"
+        )
+        return from_ms(await self._scalar(sql, (to_ms(after),)))
+
+    async def find(self, query: TaskQuery) -> list[Task]:
+        where: list[str] = ["1=1"]
+        params: list[Any] = []
+        if query.states:
+            where.append(f"state IN ({', '.join('?' * len(query.states))})")
+            params.extend(s.value for s in query.states)
+        if query.user_key:
+            where.append("user_key = ?")
+            params.append(query.user_key)
+        if query.since:
+            where.append("created_at >= ?")
+            params.append(to_ms(query.since))
+        sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY created_at DESC LIMIT ?"
+        async with self._conn.execute(sql, (*params, query.limit)) as cursor:
+            return [row_to_task(r) for r in await cursor.fetchall()]
+
+    # -- beyond the port: operator views -----------------------------------------------------
+    async def history(self, task_id: str) -> list[tuple[datetime, str, str | None]]:
+        async with self._conn.execute(
+            "SELECT at, state, detail FROM task_events WHERE task_id = ? ORDER BY rowid",
+            (task_id,),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            (from_ms(at) or datetime.fromtimestamp(0, UTC), state, detail)
+            for at, state, detail in rows
+        ]
+
+    async def user_keys_for(self, user_id: str) -> list[str]:
+        """Every user key (platform:workspace:user) whose user part is `user_id`."""
+        async with self._conn.execute(
+            "SELECT DISTINCT user_key FROM tasks WHERE user_key LIKE ? ESCAPE '\\'",
+            ("%:" + user_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"),),
+        ) as cursor:
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def count_by_state(self) -> dict[str, int]:
+        async with self._conn.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state") as cur:
+            return {state: count for state, count in await cur.fetchall()}
+
+    async def integrity_check(self) -> str:
+        return str(await self._scalar("PRAGMA integrity_check"))
+
+    async def _one(self, where: str, params: tuple[Any, ...]) -> Task | None:
+        async with self._conn.execute(f"{_SELECT} WHERE {where} LIMIT 1", params) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else row_to_task(row)

@@ -1,0 +1,141 @@
+"""Accepting requests: idempotency, quotas checked in the same statement that records the task,
+allowlists, and the task verbs (cancel, retry, edit) with ownership."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.domain import Mode, ReplyTarget, TaskState
+from bot.errors import ActionRefused, NotFound, QuotaExceeded
+from bot.policy import WorkerPolicy
+from bot.service import AccessPolicy, VideoService
+from storage.sqlite.ledger import SqliteLedger
+from tests.conftest import t2v, target
+from tests.fakes.clock import FakeClock
+
+Woken = list[int]
+
+
+def service(ledger: SqliteLedger, clock: FakeClock, woken: Woken, **access: object) -> VideoService:
+    return VideoService(
+        ledger,
+        WorkerPolicy(),
+        clock.now,
+        lambda: woken.append(1),
+        AccessPolicy(**access),  # type: ignore[arg-type]
+    )
+
+
+async def test_accept_records_wakes_and_dedups(ledger: SqliteLedger, clock: FakeClock) -> None:
+    woken: Woken = []
+    svc = service(ledger, clock, woken)
+    first, created = await svc.accept(t2v(), target(), "slack:trigger-1")
+    again, created_again = await svc.accept(t2v(), target(), "slack:trigger-1")
+    assert created and not created_again and again.task_id == first.task_id
+    assert woken == [1]
+    assert first.deadline_at - first.created_at == WorkerPolicy().task_deadline
+
+
+async def test_daily_limit_refuses_with_the_reset_time(
+    ledger: SqliteLedger, clock: FakeClock
+) -> None:
+    svc = service(ledger, clock, [], daily_limit=2)
+    await svc.accept(t2v(), target(), "a")
+    await svc.accept(t2v(), target(), "b")
+    with pytest.raises(QuotaExceeded) as caught:
+        await svc.accept(t2v(), target(), "c")
+    assert caught.value.kind == "daily"
+    assert "made 2 videos today" in str(caught.value) and "in 12h 00m" in str(caught.value)
+    assert len(await svc.recent(target())) == 2  # the refusal recorded nothing
+    await svc.accept(t2v(), target("U2"), "d")  # someone else is not affected
+    clock.advance(12 * 3600 + 1)  # past midnight UTC
+    await svc.accept(t2v(), target(), "e")
+
+
+async def test_concurrent_limit_holds_under_a_simultaneous_burst(
+    ledger: SqliteLedger, clock: FakeClock
+) -> None:
+    svc = service(ledger, clock, [], user_concurrency=3)
+    results = await asyncio.gather(
+        *(svc.accept(t2v(), target(), f"k{i}") for i in range(10)), return_exceptions=True
+    )
+    accepted = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, QuotaExceeded)]
+    assert len(accepted) == 3 and len(refused) == 7
+    assert "3 videos in progress" in str(refused[0])
+    task = accepted[0][0]
+    await svc.cancel(task.ref, target())
+    await svc.accept(t2v(), target(), "after-cancel")  # a slot came free
+
+
+async def test_admins_are_exempt_and_allowlists_refuse_politely(
+    ledger: SqliteLedger, clock: FakeClock
+) -> None:
+    svc = service(
+        ledger,
+        clock,
+        [],
+        daily_limit=1,
+        allowed_channels=frozenset({"C1"}),
+        allowed_users=frozenset({"U1", "test:U9"}),
+        admins=frozenset({"BOSS"}),
+    )
+    await svc.accept(t2v(), target("U1"), "a")
+    with pytest.raises(QuotaExceeded):
+        await svc.accept(t2v(), target("U1"), "b")
+    with pytest.raises(ActionRefused, match="not enabled in this channel"):
+        await svc.accept(t2v(), target("U9", channel="C2"), "c")
+    with pytest.raises(ActionRefused, match="not on the list"):
+        await svc.accept(t2v(), target("U3"), "d")
+    guarded = service(ledger, clock, [], allowed_workspaces=frozenset({"discord:G1"}))
+    with pytest.raises(ActionRefused, match="not enabled for this workspace or server"):
+        await guarded.accept(t2v(), target("U1"), "ws")  # the test target's workspace is T1
+    for i in range(3):
+        await svc.accept(t2v(), target("BOSS", channel="C7"), f"boss-{i}")
+
+
+async def test_cancel_rules(ledger: SqliteLedger, clock: FakeClock) -> None:
+    svc = service(ledger, clock, [])
+    task, _ = await svc.accept(t2v(), target(), "a")
+    with pytest.raises(ActionRefused, match="belongs to someone else"):
+        await svc.cancel(task.ref, target("U2"))
+    with pytest.raises(NotFound, match="No task ZZZZZZ"):
+        await svc.cancel("ZZZZZZ", target())
+    cancelled = await svc.cancel(task.ref.lower(), target())
+    assert cancelled.state is TaskState.CANCELLED
+    with pytest.raises(ActionRefused, match="already ended"):
+        await svc.cancel(task.ref, target())
+    sending, _ = await svc.accept(t2v(), target(), "b")
+    await ledger.save(sending, sending.submitting(clock.now()))
+    with pytest.raises(ActionRefused, match="being sent right now"):
+        await svc.cancel(sending.ref, target())
+
+
+async def test_retry_flip_and_edit(ledger: SqliteLedger, clock: FakeClock) -> None:
+    svc = service(ledger, clock, [])
+    task, _ = await svc.accept(t2v(ratio="16:9"), target(), "a")
+    with pytest.raises(ActionRefused, match="still running"):
+        await svc.retry(task.ref, target(), "r0")
+    await svc.cancel(task.ref, target())
+    flipped, created = await svc.retry(task.ref, target(), "r1", aspect_ratio="9:16")
+    assert created and flipped.request.aspect_ratio == "9:16" and flipped.retry_of == task.ref
+    with pytest.raises(ActionRefused, match="no finished video"):
+        await svc.edit(task.ref, "make it rain", target(), "e0")
+    done = await ledger.get(flipped.ref)
+    assert done is not None
+    moved = done.submitting(clock.now()).submitted("p", clock.now(), clock.now())
+    moved = moved.succeeded("http://sim/files/p.mp4", None, clock.now()).delivering(clock.now())
+    moved = moved.delivered("f", clock.now())
+    await ledger.save(done, moved)
+    edit, _ = await svc.edit(flipped.ref, "make it rain", target("U2"), "e1")
+    assert edit.request.mode is Mode.EDIT
+    assert edit.request.video is not None and edit.request.video.url == "http://sim/files/p.mp4"
+    assert edit.target.user_id == "U2"
+
+
+def test_qualified_ids_match_the_platform() -> None:
+    policy = AccessPolicy(admins=frozenset({"discord:42"}))
+    assert policy.is_admin(ReplyTarget("discord", "g", "c", "42"))
+    assert not policy.is_admin(ReplyTarget("slack", "g", "c", "42"))
