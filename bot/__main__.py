@@ -28,7 +28,7 @@ from adapters.ops.doctor import run_doctor
 from adapters.ops.metrics import MetricsServer, PrometheusObserver
 from adapters.ops.tasks import run_tasks_command
 from adapters.provider.client import HttpProvider
-from adapters.provider.dialects.base import DIALECTS
+from adapters.provider.dialects import DIALECTS
 from adapters.simulator.knobs import SimConfig
 from adapters.simulator.server import IDEMPOTENCY_HEADER, start_simulator
 from bot import cli, logs

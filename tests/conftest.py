@@ -19,7 +19,7 @@ from adapters.fetch.fetcher import SafeFetcher
 from adapters.fetch.hop import FetchPolicy
 from adapters.media.intake import MediaIntake
 from adapters.provider.client import HttpProvider
-from adapters.provider.dialects.base import DIALECTS
+from adapters.provider.dialects import DIALECTS
 from adapters.simulator.knobs import SimConfig
 from adapters.simulator.server import IDEMPOTENCY_HEADER, RunningSimulator, start_simulator
 from bot.domain import Mode, Profile, ReplyTarget, VideoRequest

@@ -1,6 +1,6 @@
-"""Wire formats ("dialects") of the gateways that serve the video model. Each dialect maps our
-VideoRequest to a submit body and a poll answer to a ProviderStatus; another gateway is one more
-small class here. Wire JSON is validated with pydantic at this boundary."""
+"""What every dialect shares: the `Dialect` contract (our VideoRequest to a submit body, a poll
+answer to a ProviderStatus) and the readers of the loose fields gateways send (state names,
+progress, times, error objects). Wire JSON is validated with pydantic at this boundary."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import math
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from bot.domain import Mode, VideoRequest
+from bot.domain import VideoRequest
 from bot.ports import ProviderState, ProviderStatus
 
 _STATES = {
@@ -65,11 +65,11 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _state(raw: str) -> ProviderState:
+def read_state(raw: str) -> ProviderState:
     return _STATES.get(raw.strip().lower(), ProviderState.RUNNING)
 
 
-def _progress(value: Any) -> int | None:
+def read_progress(value: Any) -> int | None:
     """0-100, or None when unknown. Fractions (0.42) become percentages; "42%" is read."""
     if isinstance(value, bool):
         return None
@@ -86,7 +86,7 @@ def _progress(value: Any) -> int | None:
     return max(0, min(100, round(number)))
 
 
-def _error(value: Any) -> WireError:
+def read_error(value: Any) -> WireError:
     if isinstance(value, dict):
         return WireError.model_validate(value)
     if value:
@@ -107,7 +107,7 @@ class Dialect(Protocol):
     def parse_status(self, data: Any) -> ProviderStatus: ...
 
 
-def _media_urls(request: VideoRequest) -> tuple[list[str], str | None]:
+def media_urls(request: VideoRequest) -> tuple[list[str], str | None]:
     images = [m.url for m in request.images if m.url]
     video = request.video.url if request.video else None
     if len(images) != len(request.images) or (request.video and not video):
@@ -115,129 +115,10 @@ def _media_urls(request: VideoRequest) -> tuple[list[str], str | None]:
     return images, video
 
 
-class _GuideSubmit(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-    task_id: str = Field(min_length=1)
-
-
-class _GuideTask(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    task_id: str | None = None
-    status: str
-    progress: Any = None
-    video_url: str | None = None
-    expires_at: Any = None
-    error: Any = None
-
-
-class _TaskApi:
+class TaskApi:
     """Both published dialects submit to and poll the same collection path."""
 
     submit_path = "/v1/videos/generations"
 
     def poll_path(self, provider_task_id: str) -> str:
         return f"{self.submit_path}/{provider_task_id}"
-
-
-class GuideDialect(_TaskApi):
-    """The model guide page's format: `mode` plus a nested `input` object."""
-
-    name = "guide"
-    _MODES = {
-        Mode.T2V: "text-to-video",
-        Mode.I2V: "image-to-video",
-        Mode.R2V: "r2v",
-        Mode.EDIT: "video-edit",
-    }
-
-    def submit_body(self, request: VideoRequest, model: str, resolution: str) -> dict[str, Any]:
-        images, video = _media_urls(request)
-        body: dict[str, Any] = {
-            "prompt": request.prompt,
-            "duration": request.duration,
-            "aspect_ratio": request.aspect_ratio,
-            "resolution": resolution,
-        }
-        if images:
-            body["image_urls"] = images
-        if video:
-            body["video_url"] = video
-        return {"model": model, "mode": self._MODES[request.mode], "input": body}
-
-    def parse_submit(self, data: Any) -> str:
-        return _GuideSubmit.model_validate(data).task_id
-
-    def parse_status(self, data: Any) -> ProviderStatus:
-        wire = _GuideTask.model_validate(data)
-        error = _error(wire.error)
-        return ProviderStatus(
-            state=_state(wire.status),
-            progress=_progress(wire.progress),
-            video_url=wire.video_url,
-            expires_at=parse_time(wire.expires_at),
-            error_code=error.code or error.type,
-            error_message=error.message,
-        )
-
-
-class _ToapisSubmit(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-    id: str = Field(min_length=1)
-
-
-class _ToapisTask(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: str | None = None
-    status: str
-    progress: Any = None
-    result: Any = None
-    expires_at: Any = None
-    error: Any = None
-
-
-class ToapisDialect(_TaskApi):
-    """The vendor's OpenAI-like reference: a flat body, `id`, and `result` on success."""
-
-    name = "toapis"
-
-    def submit_body(self, request: VideoRequest, model: str, resolution: str) -> dict[str, Any]:
-        images, video = _media_urls(request)
-        body: dict[str, Any] = {
-            "model": model,
-            "prompt": request.prompt,
-            "duration": request.duration,
-            "aspect_ratio": request.aspect_ratio,
-            "resolution": resolution,
-        }
-        if images:
-            body["image_urls"] = images
-        if video:
-            body["video_url"] = video
-        return body
-
-    def parse_submit(self, data: Any) -> str:
-        return _ToapisSubmit.model_validate(data).id
-
-    def parse_status(self, data: Any) -> ProviderStatus:
-        wire = _ToapisTask.model_validate(data)
-        error = _error(wire.error)
-        return ProviderStatus(
-            state=_state(wire.status),
-            progress=_progress(wire.progress),
-            video_url=_result_url(wire.result),
-            expires_at=parse_time(wire.expires_at),
-            error_code=error.code or error.type,
-            error_message=error.message,
-        )
-
-
-def _result_url(result: Any) -> str | None:
-    """`result` is a URL, `{"url": ...}`, or a list of either; anything else means no video."""
-    if isinstance(result, list):
-        result = result[0] if result else None
-    if isinstance(result, dict):
-        result = result.get("url") or result.get("video_url")
-    return result if isinstance(result, str) and result else None
-
-
-DIALECTS: dict[str, Dialect] = {"guide": GuideDialect(), "toapis": ToapisDialect()}

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from adapters.media.intake import MediaIntake
 from adapters.ops.metrics import MetricsServer, PrometheusObserver
 from adapters.provider.client import HttpProvider
-from adapters.provider.dialects.base import DIALECTS
+from adapters.provider.dialects import DIALECTS
 from adapters.simulator.server import RunningSimulator
 from bot.domain import Mode, Profile, TaskState, VideoRequest
 from bot.errors import DeliveryError, DeliveryTransient, RateLimited

@@ -23,7 +23,8 @@ from aiohttp import web
 from adapters.fetch.fetcher import SafeFetcher
 from adapters.provider.answer import retry_after
 from adapters.provider.client import HttpProvider
-from adapters.provider.dialects.base import DIALECTS, GuideDialect
+from adapters.provider.dialects import DIALECTS
+from adapters.provider.dialects.guide import GuideDialect
 from adapters.simulator.server import IDEMPOTENCY_HEADER, RunningSimulator
 from bot.domain import MediaRef, Mode, VideoRequest
 from bot.errors import (

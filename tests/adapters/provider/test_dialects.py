@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.provider.dialects.base import DIALECTS, _progress, _state, parse_time
+from adapters.provider.dialects import DIALECTS
+from adapters.provider.dialects.base import parse_time, read_progress, read_state
 from bot.domain import MediaRef, Mode, VideoRequest
 from bot.ports import ProviderState, ProviderStatus
 from tests.paths import PAYLOADS
@@ -236,7 +237,7 @@ def test_toapis_result_shapes(result: Any, url: str | None) -> None:
     ],
 )
 def test_state_names(raw: str, state: ProviderState) -> None:
-    assert _state(raw) is state
+    assert read_state(raw) is state
 
 
 @pytest.mark.parametrize(
@@ -261,7 +262,7 @@ def test_state_names(raw: str, state: ProviderState) -> None:
     ],
 )
 def test_progress_is_normalised_to_0_100_or_unknown(raw: Any, percent: int | None) -> None:
-    assert _progress(raw) == percent
+    assert read_progress(raw) == percent
 
 
 @pytest.mark.parametrize(

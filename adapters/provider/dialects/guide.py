@@ -1,0 +1,75 @@
+"""The model guide page's dialect: `mode` plus a nested `input` object, `task_id` on submit,
+`video_url` on success."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.provider.dialects.base import (
+    TaskApi,
+    media_urls,
+    parse_time,
+    read_error,
+    read_progress,
+    read_state,
+)
+from bot.domain import Mode, VideoRequest
+from bot.ports import ProviderStatus
+
+
+class _GuideSubmit(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    task_id: str = Field(min_length=1)
+
+
+class _GuideTask(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    task_id: str | None = None
+    status: str
+    progress: Any = None
+    video_url: str | None = None
+    expires_at: Any = None
+    error: Any = None
+
+
+class GuideDialect(TaskApi):
+    """The model guide page's format: `mode` plus a nested `input` object."""
+
+    name = "guide"
+    _MODES = {
+        Mode.T2V: "text-to-video",
+        Mode.I2V: "image-to-video",
+        Mode.R2V: "r2v",
+        Mode.EDIT: "video-edit",
+    }
+
+    def submit_body(self, request: VideoRequest, model: str, resolution: str) -> dict[str, Any]:
+        images, video = media_urls(request)
+        body: dict[str, Any] = {
+            "prompt": request.prompt,
+            "duration": request.duration,
+            "aspect_ratio": request.aspect_ratio,
+            "resolution": resolution,
+        }
+        if images:
+            body["image_urls"] = images
+        if video:
+            body["video_url"] = video
+        return {"model": model, "mode": self._MODES[request.mode], "input": body}
+
+    def parse_submit(self, data: Any) -> str:
+        return _GuideSubmit.model_validate(data).task_id
+
+    def parse_status(self, data: Any) -> ProviderStatus:
+        wire = _GuideTask.model_validate(data)
+        error = read_error(wire.error)
+        return ProviderStatus(
+            state=read_state(wire.status),
+            progress=read_progress(wire.progress),
+            video_url=wire.video_url,
+            expires_at=parse_time(wire.expires_at),
+            error_code=error.code or error.type,
+            error_message=error.message,
+        )

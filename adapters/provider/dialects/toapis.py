@@ -1,0 +1,79 @@
+"""The vendor's OpenAI-like reference dialect: a flat body, `id` on submit, and `result` (a URL,
+an object or a list) on success."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.provider.dialects.base import (
+    TaskApi,
+    media_urls,
+    parse_time,
+    read_error,
+    read_progress,
+    read_state,
+)
+from bot.domain import VideoRequest
+from bot.ports import ProviderStatus
+
+
+class _ToapisSubmit(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    id: str = Field(min_length=1)
+
+
+class _ToapisTask(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str | None = None
+    status: str
+    progress: Any = None
+    result: Any = None
+    expires_at: Any = None
+    error: Any = None
+
+
+class ToapisDialect(TaskApi):
+    """The vendor's OpenAI-like reference: a flat body, `id`, and `result` on success."""
+
+    name = "toapis"
+
+    def submit_body(self, request: VideoRequest, model: str, resolution: str) -> dict[str, Any]:
+        images, video = media_urls(request)
+        body: dict[str, Any] = {
+            "model": model,
+            "prompt": request.prompt,
+            "duration": request.duration,
+            "aspect_ratio": request.aspect_ratio,
+            "resolution": resolution,
+        }
+        if images:
+            body["image_urls"] = images
+        if video:
+            body["video_url"] = video
+        return body
+
+    def parse_submit(self, data: Any) -> str:
+        return _ToapisSubmit.model_validate(data).id
+
+    def parse_status(self, data: Any) -> ProviderStatus:
+        wire = _ToapisTask.model_validate(data)
+        error = read_error(wire.error)
+        return ProviderStatus(
+            state=read_state(wire.status),
+            progress=read_progress(wire.progress),
+            video_url=_result_url(wire.result),
+            expires_at=parse_time(wire.expires_at),
+            error_code=error.code or error.type,
+            error_message=error.message,
+        )
+
+
+def _result_url(result: Any) -> str | None:
+    """`result` is a URL, `{"url": ...}`, or a list of either; anything else means no video."""
+    if isinstance(result, list):
+        result = result[0] if result else None
+    if isinstance(result, dict):
+        result = result.get("url") or result.get("video_url")
+    return result if isinstance(result, str) and result else None
