@@ -22,8 +22,13 @@ def main() -> None:
         f"chaos: {args.kills} stops over {args.tasks} tasks "
         f"({kills} SIGKILL, {report.graceful_stops} SIGTERM)"
     )
+    print(
+        f"killed mid-submit: {report.killed_mid_submit} ({report.aimed_kills} kills aimed there), "
+        f"ended unknown: {report.reported_unknown}, provider tasks: {report.provider_tasks}"
+    )
     print(report.table())
     bad = report.lost or report.submitted_twice or report.posted_twice or report.untold
+    bad = bad or report.reported_unknown != report.killed_mid_submit
     raise SystemExit(1 if bad or report.integrity != "ok" else 0)
 
 

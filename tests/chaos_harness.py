@@ -1,7 +1,9 @@
 """Crash anywhere, lose nothing, pay once, post once: the real `videobot` process (console
 adapter) against the simulator in its own process, SIGKILLed at random moments and restarted
 on the same ledger, then audited from the ledger file, the simulator's counters and the chat
-transcript. Used by tests/test_chaos.py (default size) and bench/chaos.py (--kills/--tasks)."""
+transcript. Some kills are aimed at the submit window (the provider has created the task, its
+answer is not back yet): each task caught there must end `unknown`, never be sent again.
+Used by tests/test_chaos.py (default size) and bench/chaos.py (--kills/--tasks)."""
 
 from __future__ import annotations
 
@@ -39,6 +41,8 @@ class ChaosReport:
     integrity: str
     graceful_stops: int = 0
     graceful_failures: int = 0
+    aimed_kills: int = 0
+    killed_mid_submit: int = 0
 
     def table(self) -> str:
         rows = [(name, value) for name, value in asdict(self).items()]
@@ -98,6 +102,8 @@ def run_chaos(workdir: Path, tasks: int = 50, kills: int = 20, seed: int = 1) ->
     lines = [f"@c{i} /video chaos scene {i}" for i in range(tasks)]
     per_run = -(-tasks // (kills + 1))
     terms: list[int] = []
+    aimed = 0
+    mid_submit: set[str] = set()
     try:
         for run in range(kills + 1):
             sent = lines[: min(tasks, (run + 1) * per_run)]
@@ -128,6 +134,8 @@ def run_chaos(workdir: Path, tasks: int = 50, kills: int = 20, seed: int = 1) ->
                         time.sleep(rng.uniform(0.0, 1.2))
                         bot.terminate()
                         terms.append(bot.wait(timeout=60))
+                    elif run % 4 == 1:
+                        aimed += _kill_mid_submit(bot, url)
                     else:
                         time.sleep(rng.uniform(0.05, 1.6))  # the kill lands wherever it lands
                         bot.kill()
@@ -135,15 +143,51 @@ def run_chaos(workdir: Path, tasks: int = 50, kills: int = 20, seed: int = 1) ->
                 finally:
                     with contextlib.suppress(BrokenPipeError):
                         bot.stdin.close()
+            # The process is gone: a row it left `submitting` may have been billed, so it must
+            # end `unknown` (never a second POST). Counted here, checked by the audit.
+            mid_submit |= _refs_in_state(workdir / "ledger.db", "submitting")
         report = _audit(workdir, url, tasks, kills)
         report.graceful_stops = len(terms)
         report.graceful_failures = sum(1 for code in terms if code != 0)
+        report.aimed_kills = aimed
+        report.killed_mid_submit = len(mid_submit)
         return report
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)
         if simulator.stdout is not None:
             simulator.stdout.close()
+
+
+def _sim_created(url: str) -> int:
+    with urllib.request.urlopen(f"{url}/_sim/state", timeout=10) as response:
+        return int(json.loads(response.read())["tasks_created"])
+
+
+def _kill_mid_submit(bot: subprocess.Popen[str], url: str, limit: float = 15.0) -> int:
+    """SIGKILL the bot the moment the provider creates a task: its answer is still on the way
+    (the simulator's submit latency), so the bot is inside the submit window. 1 if aimed so."""
+    before = _sim_created(url)
+    deadline = time.monotonic() + limit
+    hit = False
+    while time.monotonic() < deadline and bot.poll() is None:
+        if _sim_created(url) > before:
+            hit = True
+            break
+        time.sleep(0.002)
+    bot.kill()
+    bot.wait(timeout=30)
+    return int(hit)
+
+
+def _refs_in_state(ledger: Path, state: str) -> set[str]:
+    if not ledger.exists():
+        return set()
+    conn = sqlite3.connect(ledger)
+    try:
+        return {ref for (ref,) in conn.execute("SELECT ref FROM tasks WHERE state = ?", (state,))}
+    finally:
+        conn.close()
 
 
 def _wait_until_serving(transcript: Path, limit: float = 30.0) -> None:
