@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.slack.mrkdwn import inert, inert_but_mention
 from bot.domain import Profile
-from bot.messages import StatusView, clip
+from bot.messages import StatusView
 
 Block = dict[str, Any]
 
@@ -34,16 +35,19 @@ NO_MEDIA_ON_MESSAGE = (
 PROMPT_NEEDED = "Describe the video you want."
 
 _STYLES = {"primary": "primary", "danger": "danger"}
+_SECTION_TEXT = 3000  # a section's text, in characters (Block Kit)
 
 
-def status_blocks(view: StatusView) -> list[Block]:
-    """The status message: headline, summary, detail (progress bar included), buttons."""
+def status_blocks(view: StatusView, mention: str | None = None) -> list[Block]:
+    """The status message: headline, summary, detail (progress bar included), buttons. The
+    summary and detail carry the prompt and the provider's words: escaped, except `mention`
+    (the requester, written by the core at the end of the summary)."""
     blocks: list[Block] = [
-        {"type": "section", "text": _mrkdwn(f"*{view.headline}*  `{view.ref}`")},
-        {"type": "context", "elements": [_mrkdwn(clip(view.summary, 2900))]},
+        {"type": "section", "text": _mrkdwn(f"*{inert(view.headline, 200)}*  `{view.ref}`")},
+        {"type": "context", "elements": [_mrkdwn(inert_but_mention(view.summary, mention, 2900))]},
     ]
     if view.detail:
-        blocks.append({"type": "section", "text": _mrkdwn(clip(view.detail, 2900))})
+        blocks.append({"type": "section", "text": _mrkdwn(inert(view.detail, _SECTION_TEXT))})
     if view.buttons:
         elements = []
         for button in view.buttons:
@@ -60,9 +64,9 @@ def status_blocks(view: StatusView) -> list[Block]:
     return blocks
 
 
-def status_text(view: StatusView) -> str:
+def status_text(view: StatusView, mention: str | None = None) -> str:
     """The notification / screen-reader fallback that goes with the blocks."""
-    return clip(f"{view.headline} [{view.ref}] {view.summary}", 3000)
+    return inert_but_mention(f"{view.headline} [{view.ref}] {view.summary}", mention, 3000)
 
 
 def _mrkdwn(text: str) -> Block:

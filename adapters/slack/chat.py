@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import status_blocks, status_text
+from adapters.slack.mrkdwn import MESSAGE_TEXT, inert, inert_but_mention
 from bot.domain import ReplyTarget
 from bot.errors import DeliveryError, DeliveryTransient, MessageGone
 from bot.messages import StatusView
@@ -33,6 +34,7 @@ _TRANSIENT_ERRORS = frozenset(
 _GONE_ERRORS = frozenset({"file_not_found", "file_deleted"})
 _WINDOW = 60.0
 _UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=600, connect=15)
+_COMMENT = 4_000
 
 
 class EditBudget:
@@ -83,8 +85,8 @@ class SlackChat:
             "chat_postMessage",
             channel=target.channel_id,
             thread_ts=target.thread_id,
-            text=status_text(view),
-            blocks=status_blocks(view),
+            text=status_text(view, _mention(target)),
+            blocks=status_blocks(view, _mention(target)),
             unfurl_links=False,
             unfurl_media=False,
             metadata={"event_type": "videobot_status", "event_payload": {"key": key}},
@@ -124,8 +126,8 @@ class SlackChat:
             "chat_update",
             channel=target.channel_id,
             ts=message_id,
-            text=status_text(view),
-            blocks=status_blocks(view),
+            text=status_text(view, _mention(target)),
+            blocks=status_blocks(view, _mention(target)),
         )
 
     async def post_link(
@@ -135,7 +137,7 @@ class SlackChat:
             "chat_postMessage",
             channel=target.channel_id,
             thread_ts=target.thread_id or status_message_id,
-            text=text,
+            text=inert(text, MESSAGE_TEXT),  # the provider's link and failure reason
             unfurl_links=False,
             metadata={"event_type": "videobot_link", "event_payload": {"key": key}},
         )
@@ -214,7 +216,7 @@ class SlackChat:
             files=[{"id": file_id, "title": delivery.title}],
             channel_id=target.channel_id,
             thread_ts=thread_ts,
-            initial_comment=delivery.caption,
+            initial_comment=inert_but_mention(delivery.caption, _mention(target), _COMMENT),
         )
 
     # -- errors ------------------------------------------------------------------------------
@@ -262,6 +264,13 @@ def _retry_after(headers: dict[str, Any]) -> timedelta:
             except ValueError:
                 break
     return timedelta(seconds=30)
+
+
+def _mention(target: ReplyTarget) -> str | None:
+    """The requester's mention, the one live sequence in our text; None if the target's name
+    is not exactly that user's mention."""
+    mention = f"<@{target.user_id}>"
+    return mention if target.user_name == mention else None
 
 
 def _shared_in(file: dict[str, Any], channel_id: str) -> bool:

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
+from adapters.slack.answer import Answer, ephemeral, quietly, reply
 from adapters.slack.files import SlackFiles, describe, is_media
 from bot import checks, commands, messages, usage
 from bot.domain import Mode, Profile, ReplyTarget
@@ -26,7 +27,6 @@ from bot.service import VideoService
 log = logging.getLogger("videobot.slack")
 
 PLATFORM = "slack"
-Answer = Callable[[str], Awaitable[None]]
 Body = dict[str, Any]
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _OOPS = "Something went wrong on my side; nothing was charged. Try again in a minute."
@@ -89,7 +89,7 @@ class SlackHandlers:
             return
 
         async def answer(message: str) -> None:
-            await respond(text=message, response_type="ephemeral")
+            await reply(respond, message)
 
         key = f"slack:{target.workspace_id}:cmd:{body['trigger_id']}"
         await self._guard(answer, self._run(text, target, key, [], answer))
@@ -149,7 +149,7 @@ class SlackHandlers:
         by = who(_team(body), channel, body["user"]["id"])
 
         async def answer(message: str) -> None:
-            await respond(text=message, response_type="ephemeral", replace_original=False)
+            await reply(respond, message, replace_original=False)
 
         if verb == "edit":
             meta = blocks.ModalMeta(channel_id=channel, ref=ref)
@@ -180,7 +180,7 @@ class SlackHandlers:
         message = body.get("message") or {}
         files = [f for f in message.get("files") or [] if is_media(f)]
         if not files:
-            await respond(text=blocks.NO_MEDIA_ON_MESSAGE, response_type="ephemeral")
+            await reply(respond, blocks.NO_MEDIA_ON_MESSAGE)
             return
         meta = blocks.ModalMeta(
             channel_id=str(body["channel"]["id"]),
@@ -205,7 +205,7 @@ class SlackHandlers:
         key = f"slack:{by.workspace_id}:view:{view['id']}"
 
         async def answer(message: str) -> None:
-            await _ephemeral(client, by, message)
+            await ephemeral(client, by, message)
 
         await self._guard(answer, self._submit(view["callback_id"], values, meta, by, key))
 
@@ -259,10 +259,10 @@ class SlackHandlers:
         key = f"slack:{target.workspace_id}:evt:{body.get('event_id')}"
 
         async def answer(message: str) -> None:
-            await _ephemeral(client, target, message)
+            await ephemeral(client, target, message)
 
         if not text and not files:
-            await _quietly(answer, f"```{usage.help_text(self._profile, '@videobot')}```")
+            await quietly(answer, f"```{usage.help_text(self._profile, '@videobot')}```")
             return
         await self._guard(answer, self._run(text, target, key, files, answer, announce=False))
 
@@ -274,27 +274,15 @@ class SlackHandlers:
             await client.views_open(trigger_id=body["trigger_id"], view=view)
         except SlackClientError as err:
             log.warning("views.open failed: %s", err)
-            await respond(text="I could not open the form; try again.", response_type="ephemeral")
+            await reply(respond, "I could not open the form; try again.")
 
     async def _guard(self, answer: Answer, work: Awaitable[None]) -> None:
         """Run `work` after the ack; whatever fails, the user hears about it."""
         try:
             await work
         except VideobotError as err:
-            await _quietly(answer, f"⚠️ {err}")
+            await quietly(answer, f"⚠️ {err}")
         except Exception:  # the listener boundary: log it, tell the user, keep serving
             log.exception("slack handler failed")
-            await _quietly(answer, _OOPS)
+            await quietly(answer, _OOPS)
 
-
-async def _ephemeral(client: AsyncWebClient, target: ReplyTarget, text: str) -> None:
-    await client.chat_postEphemeral(
-        channel=target.channel_id, user=target.user_id, text=text, thread_ts=target.thread_id
-    )
-
-
-async def _quietly(answer: Answer, text: str) -> None:
-    try:
-        await answer(text)
-    except Exception as err:  # answering is best effort; the status message tells the rest
-        log.warning("could not answer in Slack: %s", type(err).__name__)
