@@ -36,6 +36,7 @@ PROMPT_NEEDED = "Describe the video you want."
 
 _STYLES = {"primary": "primary", "danger": "danger"}
 _SECTION_TEXT = 3000  # a section's text, in characters (Block Kit)
+_MAX_FILES = 10  # file_input.max_files: Slack refuses a view that asks for more
 
 
 def status_blocks(view: StatusView, mention: str | None = None) -> list[Block]:
@@ -161,7 +162,7 @@ def create_modal(profile: Profile, meta: ModalMeta) -> Block:
             "type": "file_input",
             "action_id": "files",
             "filetypes": ["png", "jpg", "jpeg", "webp", "mp4"],
-            "max_files": max(1, profile.max_reference_images),
+            "max_files": min(_MAX_FILES, max(1, profile.max_reference_images)),
         },
     }
     blocks = [
