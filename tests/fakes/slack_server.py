@@ -67,6 +67,11 @@ class FakeSlack:
         self.retry_after: dict[str, str] = {}  # method -> Retry-After of its queued 429s
         self.kicked: set[str] = set()  # channels the bot was removed from: not_in_channel
         self.socket_acks: list[dict[str, Any]] = []
+        # response_url answers take this long unless release_responses() lets them go sooner;
+        # `timeline` records when each arrived and was answered, in order (tests add marks).
+        self.response_delay = 0.0
+        self.timeline: list[str] = []
+        self._responses_released = asyncio.Event()
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._sockets: list[web.WebSocketResponse] = []
@@ -121,6 +126,10 @@ class FakeSlack:
             self.failures.setdefault(method, []).append((status, {"error": error, **extra}))
         if retry_after is not None:
             self.retry_after[method] = str(retry_after)
+
+    def release_responses(self) -> None:
+        """Let every held (and every later) response_url request answer at once."""
+        self._responses_released.set()
 
     def delete_message(self, ts: str) -> None:
         """A user (an admin) deleted the message: edits now answer message_not_found."""
@@ -279,7 +288,16 @@ class FakeSlack:
     async def _response(self, request: web.Request) -> web.Response:
         params = await request.json()
         auth = request.headers.get("Authorization")
+        self.timeline.append("response_url received")
         await self._record(Call(request.path, "response", request.host, auth, params))
+        if self.response_delay:
+            try:
+                await asyncio.wait_for(self._responses_released.wait(), self.response_delay)
+            except TimeoutError:
+                pass  # a slow response_url: it answers after its full delay
+        self.timeline.append("response_url answered")
+        async with self._changed:
+            self._changed.notify_all()
         return web.Response(text="ok")
 
     async def _file(self, request: web.Request) -> web.Response:
