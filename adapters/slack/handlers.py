@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import blocks
 from adapters.slack.answer import Answer, ephemeral, quietly, reply
 from adapters.slack.files import SlackFiles, describe, is_media
+from adapters.slack.mrkdwn import unescape
 from bot import checks, commands, messages, usage
 from bot.domain import Mode, Profile, ReplyTarget
 from bot.errors import CommandError, VideobotError
@@ -81,7 +82,7 @@ class SlackHandlers:
     ) -> None:
         self._track()
         await ack()
-        text = str(body.get("text") or "").strip()
+        text = unescape(str(body.get("text") or "")).strip()
         target = who(_team(body), body["channel_id"], body["user_id"])
         if not text:
             meta = blocks.ModalMeta(channel_id=target.channel_id)
@@ -254,7 +255,7 @@ class SlackHandlers:
             return  # never answer bots (loops), ourselves included
         thread = str(event.get("thread_ts") or event["ts"])
         target = who(_team(body), str(event["channel"]), str(event["user"]), thread)
-        text = _MENTION.sub("", str(event.get("text") or "")).strip()
+        text = unescape(_MENTION.sub("", str(event.get("text") or ""))).strip()
         files = [f for f in event.get("files") or [] if is_media(f)]
         key = f"slack:{target.workspace_id}:evt:{body.get('event_id')}"
 

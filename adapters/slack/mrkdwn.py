@@ -17,6 +17,12 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unescape(text: str) -> str:
+    """What the user typed: Slack escapes `&`, `<` and `>` in the message and command text it
+    sends us (live mentions and links stay `<...>`)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def inert(text: str, limit: int) -> str:
     """`text` escaped, at most `limit` characters once escaped; a cut ends in an ellipsis and
     falls between two escaped characters, never inside `&amp;`."""

@@ -28,7 +28,7 @@ MINE = f"<@{USER}>"
 _NASTY = (
     "🦊🎬 a fox <!channel> <!here> @everyone @here <@U0BOB> <#C0SECRET> <!subteam^S0ADMINS>\n"
     "<https://evil.example|slack.com> [click](https://evil.example) *bold* _it_ ~s~ `code`\n"
-    "```block``` > quote & &amp; &lt;b&gt; 👩‍👩‍👧‍👦 "
+    "```block``` > quote & <b> 1<2 👩‍👩‍👧‍👦 "
 )
 CAP = Profile().prompt_max_chars
 WORST = (_NASTY * (CAP // len(_NASTY) + 1))[:CAP]

@@ -55,8 +55,7 @@ async def test_a_hostile_prompt_is_inert_in_every_request_the_bot_sends(
     # Escaped, not dropped: Slack shows the prompt as typed...
     (comment,) = [c.params["initial_comment"] for c in slack.fake.named(
         "files.completeUploadExternal")]
-    assert "&lt;!channel&gt;" in comment and "fish &amp; chips" in comment
-    assert "&amp;lt;b&amp;gt;" in comment
+    assert "&lt;!channel&gt;" in comment and "fish &amp; chips &lt;b&gt;" in comment
     # ...and the requester's mention the bot writes itself is still live, once.
     assert comment.startswith(MINE) and comment.count(MINE) == 1
     final = slack.fake.messages[done.status_message_id or ""]
@@ -114,3 +113,24 @@ def test_escape_and_clip_rules() -> None:
         f"“&lt;@{USER}&gt;” · by {MINE}"
     )
     assert inert_but_mention("<@U1|spoof>", "<@U1|spoof>", 100) == "&lt;@U1|spoof&gt;"
+
+
+async def test_text_slack_sent_escaped_is_read_as_typed_and_shown_as_typed(
+    slack: SlackHarness,
+) -> None:
+    # Slack escapes what a user types: "fish & chips <b>" arrives as below.
+    await slack.command("fish &amp; chips &lt;b&gt;")
+    await slack.event(
+        {"type": "app_mention", "user": USER, "text": f"<@{BOT_USER}> salt &amp; vinegar",
+         "ts": "1690000001.000100", "channel": "C0GENERAL"},
+        "Ev0AMP",
+    )
+    await slack.wait_responses(1)
+    tasks = await slack.settle()
+    assert sorted(t.request.prompt for t in tasks) == ["fish & chips <b>", "salt & vinegar"]
+    await slack.run_until_idle()
+    comments = sorted(
+        c.params["initial_comment"] for c in slack.fake.named("files.completeUploadExternal")
+    )
+    assert "“fish &amp; chips &lt;b&gt;”" in comments[0]  # shown once escaped, not twice
+    assert "“salt &amp; vinegar”" in comments[1]
