@@ -286,4 +286,3 @@ class SlackHandlers:
         except Exception:  # the listener boundary: log it, tell the user, keep serving
             log.exception("slack handler failed")
             await quietly(answer, _OOPS)
-

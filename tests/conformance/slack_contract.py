@@ -15,7 +15,7 @@ from slack_sdk.models.attachments import Attachment
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from tests.fakes.slack_server import Call
+from tests.fakes.slack_web_api import Call
 
 MESSAGE_TEXT_LIMIT = 40_000  # chat.postMessage `text`; Slack truncates longer messages
 MAX_FILES = range(1, 11)  # file_input.max_files

@@ -18,7 +18,8 @@ from referencing import Registry, Resource
 from bot.domain import Profile, TaskState
 from tests.conformance.slack_contract import call_problems, problems
 from tests.fakes.slack_harness import CHANNEL, USER, SlackHarness, png_bytes
-from tests.fakes.slack_server import BOT_USER, Call
+from tests.fakes.slack_server import BOT_USER
+from tests.fakes.slack_web_api import Call
 from tests.paths import ROOT
 
 # The platforms' published contracts sit in `shared/` next to the checkout (a git worktree

@@ -1,6 +1,7 @@
-"""A local fake Slack on loopback (aiohttp): the Web API methods videobot uses, the upload URL
-of the external-upload flow, response_url webhooks, a private file host and a Socket Mode
-websocket. It records every request (with its Authorization header) and can be told to fail."""
+"""A local fake Slack on loopback (aiohttp): the Web API methods videobot uses (answered in
+slack_web_api.py), the upload URL of the external-upload flow, response_url webhooks, a private
+file host and a Socket Mode websocket. It records every request (with its Authorization header)
+and can be told to fail."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import itertools
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.slack_web_api import Call, Message, SlackFile, WebApiMethods
 
 BOT_TOKEN = "xoxb-fake-0000-test-bot-token"
 APP_TOKEN = "xapp-1-fake-test-app-token"
@@ -22,41 +24,12 @@ _PROXY_PAGE = "<html><body><h1>503 Service Unavailable</h1></body></html>"
 LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>"
 
 
-@dataclass
-class Call:
-    path: str
-    method: str  # Web API method, or "upload" / "response" / "file" / "other"
-    host: str
-    auth: str | None
-    params: dict[str, Any]
-    body: bytes = b""
-    at: float = 0.0  # FakeSlack.clock() when it arrived
+class FakeSlack(WebApiMethods):
+    """The workspace TEAM, whose bot user is BOT_USER."""
 
+    team_id = TEAM
+    bot_user_id = BOT_USER
 
-@dataclass
-class Message:
-    channel: str
-    ts: str
-    text: str
-    blocks: list[dict[str, Any]]
-    thread_ts: str | None
-    edits: list[dict[str, Any]] = field(default_factory=list)
-    metadata: dict[str, Any] | None = None
-
-
-@dataclass
-class SlackFile:
-    id: str
-    name: str
-    mimetype: str
-    data: bytes = b""
-    title: str = ""
-    uploaded: bool = False
-    shares: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    comment: str = ""
-
-
-class FakeSlack:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.calls: list[Call] = []
@@ -190,90 +163,6 @@ class FakeSlack:
         result: dict[str, Any] = handler(params)
         return _json(result)
 
-    def _m_auth_test(self, _: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "user_id": BOT_USER, "bot_id": "B0BOT", "team_id": TEAM,
-                "user": "videobot", "team": "Test", "url": "https://test.slack.com/"}
-
-    def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
-        ts = f"1700000{next(self._ids):03d}.000100"
-        message = Message(p["channel"], ts, p.get("text", ""), p.get("blocks") or [],
-                          p.get("thread_ts"), metadata=p.get("metadata"))
-        self.messages[ts] = message
-        return {"ok": True, "channel": p["channel"], "ts": ts}
-
-    def _listed(self, message: Message, with_metadata: bool) -> dict[str, Any]:
-        shown: dict[str, Any] = {"type": "message", "ts": message.ts, "text": message.text,
-                                 "bot_id": "B0BOT", "user": BOT_USER}
-        if message.thread_ts:
-            shown["thread_ts"] = message.thread_ts
-        if with_metadata and message.metadata:
-            shown["metadata"] = message.metadata
-        return shown
-
-    def _m_conversations_history(self, p: dict[str, Any]) -> dict[str, Any]:
-        """Top-level messages of a channel, newest first (metadata only when asked)."""
-        with_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
-        found = [m for m in self.messages.values() if m.channel == p["channel"] and not m.thread_ts]
-        found.sort(key=lambda m: m.ts, reverse=True)
-        return {"ok": True, "messages": [self._listed(m, with_metadata) for m in found]}
-
-    def _m_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
-        with_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
-        root = p["ts"]
-        found = [m for m in self.messages.values() if m.channel == p["channel"]
-                 and root in (m.ts, m.thread_ts)]
-        found.sort(key=lambda m: m.ts)
-        return {"ok": True, "messages": [self._listed(m, with_metadata) for m in found]}
-
-    def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
-        message = self.messages.get(p["ts"])
-        if message is None or message.channel != p["channel"]:
-            return {"ok": False, "error": "message_not_found"}
-        message.edits.append(p)
-        message.text, message.blocks = p.get("text", ""), p.get("blocks") or []
-        return {"ok": True, "channel": p["channel"], "ts": p["ts"]}
-
-    def _m_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "message_ts": f"1700009{next(self._ids):03d}.000200"}
-
-    def _m_views_open(self, p: dict[str, Any]) -> dict[str, Any]:
-        view = p["view"] if isinstance(p["view"], dict) else json.loads(p["view"])
-        return {"ok": True, "view": {**view, "id": f"V{next(self._ids):06d}"}}
-
-    def _m_files_getUploadURLExternal(self, p: dict[str, Any]) -> dict[str, Any]:
-        file = SlackFile(f"F{next(self._ids):06d}", p["filename"], "video/mp4")
-        self.files[file.id] = file
-        return {"ok": True, "file_id": file.id, "upload_url": f"{self.url}/upload/{file.id}"}
-
-    def _m_files_completeUploadExternal(self, p: dict[str, Any]) -> dict[str, Any]:
-        done = []
-        for entry in json.loads(p["files"]):
-            file = self.files.get(entry["id"])
-            if file is None or not file.uploaded:
-                return {"ok": False, "error": "file_not_found"}
-            file.title = entry.get("title", file.name)
-            file.comment = p.get("initial_comment", "")
-            share = {"ts": f"1700008{next(self._ids):03d}.000300", "thread_ts": p.get("thread_ts")}
-            file.shares.setdefault(p["channel_id"], []).append(share)
-            done.append({"id": file.id, "title": file.title})
-        return {"ok": True, "files": done}
-
-    def _m_files_info(self, p: dict[str, Any]) -> dict[str, Any]:
-        file = self.files.get(p["file"])
-        if file is None:
-            return {"ok": False, "error": "file_not_found"}
-        return {"ok": True, "file": self._file_object(file)}
-
-    def _file_object(self, file: SlackFile) -> dict[str, Any]:
-        private = f"{self.url}/files-pri/{TEAM}-{file.id}/{file.name}"
-        return {
-            "id": file.id, "name": file.name, "title": file.title, "mimetype": file.mimetype,
-            "filetype": file.name.rsplit(".", 1)[-1], "size": len(file.data),
-            "url_private": private, "url_private_download": private,
-            "shares": {"public": file.shares} if file.shares else {},
-        }
-
-    # -- upload URL, response_url, file host, socket -----------------------------------------
     async def _upload(self, request: web.Request) -> web.Response:
         data = await request.read()
         auth = request.headers.get("Authorization")
