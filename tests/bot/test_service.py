@@ -10,6 +10,7 @@ import pytest
 from bot.domain import Mode, ReplyTarget, TaskState
 from bot.errors import ActionRefused, NotFound, QuotaExceeded
 from bot.policy import WorkerPolicy
+from bot.ports import TaskQuery
 from bot.service import AccessPolicy, VideoService
 from storage.sqlite.ledger import SqliteLedger
 from tests.conftest import t2v, target
@@ -68,6 +69,26 @@ async def test_concurrent_limit_holds_under_a_simultaneous_burst(
     task = accepted[0][0]
     await svc.cancel(task.ref, target())
     await svc.accept(t2v(), target(), "after-cancel")  # a slot came free
+
+
+async def test_daily_limit_holds_under_a_simultaneous_burst(
+    ledger: SqliteLedger, clock: FakeClock
+) -> None:
+    svc = service(ledger, clock, [], daily_limit=3)
+    results = await asyncio.gather(
+        *(svc.accept(t2v(), target(), f"d{i}") for i in range(10)), return_exceptions=True
+    )
+    accepted = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, QuotaExceeded)]
+    assert (len(accepted), len(refused)) == (3, 7), results
+    assert {r.kind for r in refused} == {"daily"}
+    recorded = await ledger.find(TaskQuery(user_key=target().user_key, limit=100))
+    assert len(recorded) == 3  # the refusals recorded nothing
+    # Ending them does not give the day's videos back: the cap counts what was made.
+    for task, _ in accepted:
+        await svc.cancel(task.ref, target())
+    with pytest.raises(QuotaExceeded, match="made 3 videos today"):
+        await svc.accept(t2v(), target(), "d-after")
 
 
 async def test_admins_are_exempt_and_allowlists_refuse_politely(
