@@ -20,7 +20,7 @@ from bot.domain import (
     new_ref,
     new_task_id,
 )
-from bot.errors import ActionRefused, NotFound, QuotaExceeded
+from bot.errors import ActionRefused, LedgerUnavailable, NotFound, QuotaExceeded
 from bot.policy import WorkerPolicy
 from bot.ports import Ledger, TaskQuery, UserLimits
 from bot.task import Task
@@ -101,6 +101,9 @@ class VideoService:
             stored, created = await self._ledger.add(task, self._limits(target, now))
         except QuotaExceeded as err:
             raise QuotaExceeded(_quota_message(err, now), err.kind, err.limit) from None
+        except LedgerUnavailable as err:
+            log.warning("a request from %s could not be recorded: %s", target.user_key, err)
+            raise LedgerUnavailable(messages.NOT_RECORDED) from None
         if created:
             log.info(
                 "task %s accepted: %s %s %ss from %s",

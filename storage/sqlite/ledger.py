@@ -14,7 +14,7 @@ from typing import Any
 import aiosqlite
 
 from bot.domain import LIVE_STATES, TaskState, new_ref
-from bot.errors import QuotaExceeded
+from bot.errors import LedgerUnavailable, QuotaExceeded
 from bot.ports import TaskQuery, UserLimits
 from bot.task import Task
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
@@ -23,6 +23,7 @@ from storage.sqlite.writer import GroupWriter, WriteFailed
 
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM tasks"
 _FAIR_WINDOW = 256
+_ADD_ATTEMPTS = 3
 _LIVE = ", ".join(f"'{s.value}'" for s in LIVE_STATES)
 _INSERT = (
     f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
@@ -138,18 +139,19 @@ class SqliteLedger:
         rows = await self._rows(sql, params)
         return rows[0][0] if rows else None
 
-    async def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+    async def _write(self, sql: str, params: tuple[Any, ...], attempts: int | None) -> int:
         try:
-            return await self._writer.write(sql, params)
+            return await self._writer.write(sql, params, attempts)
         except WriteFailed as err:
-            raise LedgerError(str(err)) from err
+            raise LedgerUnavailable(str(err)) from err
 
     # -- the Ledger port ---------------------------------------------------------------------
     async def add(self, task: Task, limits: UserLimits | None = None) -> tuple[Task, bool]:
         for _ in range(8):
             sql, params = _insert(task, limits)
             try:
-                if await self._write(sql, params) == 1:
+                # A new command is answered, not held: a few tries, then the user is told.
+                if await self._write(sql, params, _ADD_ATTEMPTS) == 1:
                     return task, True
             except sqlite3.IntegrityError:
                 task = replace(task, ref=new_ref())  # a reference collision: draw again
@@ -175,7 +177,8 @@ class SqliteLedger:
         stored = replace(new, version=old.version + 1)
         row = task_to_row(stored)
         params = (row[3], row[4], row[7], row[8], row[9], row[10], old.task_id, old.version)
-        return stored if await self._write(_UPDATE, params) == 1 else None
+        # A transition must not be lost: it waits (retrying) until the disk takes it.
+        return stored if await self._write(_UPDATE, params, None) == 1 else None
 
     async def get(self, ref_or_id: str) -> Task | None:
         key = ref_or_id.strip()
