@@ -6,8 +6,11 @@ writer's connection, after the free pages are used up, so any write needing a pa
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import messages
 from bot.domain import Profile, TaskState
 from bot.errors import VideobotError
 from bot.policy import WorkerPolicy
@@ -24,6 +28,7 @@ from storage.sqlite.ledger import SqliteLedger
 from tests.bot.test_domain import T0
 from tests.conftest import t2v, target
 from tests.fakes.clock import FakeClock
+from tests.paths import ROOT
 from tests.storage.test_ledger import fresh
 
 # Longer than a page: the row needs overflow pages, which only fresh pages can hold.
@@ -118,3 +123,25 @@ async def test_a_save_on_a_full_disk_backs_off_and_lands_when_space_returns(
     assert stored is not None and stored.note == BIG and stored.state is TaskState.ACCEPTED
     assert await ledger.integrity_check() == "ok"
     no_traceback(caplog)
+
+
+def test_the_engine_rides_out_a_full_disk_without_a_traceback(tmp_path: Path) -> None:
+    """The real engine in a child process whose files may not grow (RLIMIT_FSIZE) for a while:
+    the command sent meanwhile is refused in plain words, the worker's transition waits and
+    retries, and after space returns the video is delivered once. See full_disk_child.py."""
+    child = subprocess.run(  # noqa: S603 - our own interpreter running our own module
+        [sys.executable, "-m", "tests.storage.full_disk_child", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "Traceback" not in child.stderr, child.stderr
+    assert child.returncode == 0, child.stderr
+    summary = json.loads(child.stdout)
+    assert summary["refused"] == messages.NOT_RECORDED
+    assert summary["held_while_full"] is True and summary["failures"] >= 4
+    assert "retrying in" in child.stderr and "takes writes again" in child.stderr
+    assert (summary["state"], summary["uploads"], summary["second_recorded"]) == ("delivered", 1, 0)
+    assert summary["tasks"] == {"delivered": 1} and summary["integrity"] == "ok"
