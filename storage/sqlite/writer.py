@@ -39,6 +39,7 @@ class GroupWriter:
         self._conn: sqlite3.Connection | None = None
         self._queue: list[tuple[Statement, asyncio.Future[int]]] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._failing = False  # the last commit failed: say so once when writes land again
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
@@ -91,12 +92,9 @@ class GroupWriter:
                 if attempts is not None and failures >= attempts:
                     raise
                 delay = min(MAX_RETRY_S, FIRST_RETRY_S * 2 ** (failures - 1))
-                # The failure is the disk's, not a bug: say so plainly, without a traceback.
-                log.warning("%s; retrying in %.1f s (attempt %d)", err, delay, failures)
+                log.debug("%s; retrying in %.1f s (attempt %d)", err, delay, failures)
                 await asyncio.sleep(delay)
                 continue
-            if failures:
-                log.warning("the ledger takes writes again after %d failed attempts", failures)
             return count
 
     async def _write_once(self, sql: str, params: tuple[Any, ...]) -> int:
@@ -112,10 +110,21 @@ class GroupWriter:
             try:
                 outcomes: list[Outcome] = await self._call(self._apply, [s for s, _ in batch])
             except Exception as err:  # the batch failed as a whole: tell every caller
+                # The disk's failure, not a bug: one plain line per failed commit, no traceback.
+                log.warning(
+                    "the ledger could not commit %d write(s): %s; each is tried again shortly "
+                    "(free some disk space if it is full)",
+                    len(batch),
+                    err,
+                )
+                self._failing = True
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(WriteFailed(f"the ledger write failed: {err}"))
                 continue
+            if self._failing:
+                self._failing = False
+                log.warning("the ledger takes writes again")
             for (_, done), (count, error) in zip(batch, outcomes, strict=True):
                 if done.done():
                     continue  # the caller gave up waiting; its write is committed all the same

@@ -34,7 +34,7 @@ class Failures(logging.Handler):
         self.count = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.count += "retrying" in record.getMessage()
+        self.count += "could not commit" in record.getMessage()
 
 
 def disk_full(full: bool) -> None:
