@@ -1,7 +1,8 @@
 """A ledger write that fails mid-run (the disk is full): a command that cannot be recorded is
 answered plainly, the worker's saves back off and retry, and everything resumes once space
-returns, with no traceback. SQLITE_FULL comes from SQLite itself: `PRAGMA max_page_count` on the
-writer's connection, after the free pages are used up, so any write needing a page fails."""
+returns, with no traceback. In process, SQLITE_FULL comes from SQLite itself (`PRAGMA
+max_page_count` on the writer's connection once the free pages are used up, so a write needing a
+page fails); the whole engine meets a real full disk in a child process (RLIMIT_FSIZE)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import logging
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -72,12 +72,6 @@ async def retries_seen(
 def no_traceback(caplog: pytest.LogCaptureFixture) -> None:
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
     assert all(r.levelno < logging.ERROR for r in caplog.records), caplog.text
-
-
-@pytest.fixture
-async def ledger(tmp_path: Path) -> AsyncIterator[SqliteLedger]:
-    async with SqliteLedger.open(tmp_path / "ledger.db") as opened:
-        yield opened
 
 
 async def test_a_command_that_cannot_be_recorded_is_answered_plainly(
