@@ -113,7 +113,9 @@ async def open_engine(
             resubmit_safe=provider.resubmit_safe,
             observer=observer,
         )
-        service = VideoService(ledger, policy, clock, worker.wake, settings.access_policy())
+        service = VideoService(
+            ledger, policy, clock, worker.wake, settings.access_policy(), settings.profile()
+        )
         metrics = None
         if isinstance(observer, PrometheusObserver) and settings.metrics_port is not None:
             # Bound before anything is served, so a taken port stops the start cleanly.

@@ -3,6 +3,7 @@ provider profile allows, or a CommandError that says what is allowed."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 from bot.commands import VideoCommand
@@ -20,17 +21,7 @@ def build_request(
     """Check a parsed command plus its media against the provider profile.
 
     `images` are every image the user supplied (attachments or --image/--ref), in order."""
-    prompt = " ".join(command.prompt.split())
-    if not prompt:
-        raise CommandError(
-            "Describe the video you want, e.g. `/video a paper boat on a river --ar 9:16`. "
-            "`/video help` shows every option."
-        )
-    if len(prompt) > profile.prompt_max_chars:
-        raise CommandError(
-            f"The prompt is {len(prompt)} characters; the limit is {profile.prompt_max_chars}. "
-            "Shorten it and send it again."
-        )
+    prompt = check_prompt(command.prompt, profile.prompt_max_chars)
     ratio = command.aspect_ratio or profile.default_aspect_ratio
     if ratio not in profile.aspect_ratios:
         raise CommandError(
@@ -50,6 +41,31 @@ def build_request(
         images=tuple(images),
         video=video,
     )
+
+
+def check_prompt(text: str, max_chars: int, edit: bool = False) -> str:
+    """The prompt (or an edit's instruction) with its whitespace collapsed, or a CommandError:
+    empty, longer than `max_chars`, or holding control characters (a NUL, a terminal escape)
+    that no description needs and a provider or a log should never receive."""
+    prompt = " ".join(text.split())
+    if not prompt:
+        raise CommandError(
+            "Describe the change you want, e.g. “make it rain”, and send it again."
+            if edit
+            else "Describe the video you want, e.g. `/video a paper boat on a river --ar 9:16`. "
+            "`/video help` shows every option."
+        )
+    if any(unicodedata.category(char) == "Cc" for char in prompt):
+        raise CommandError(
+            "The text contains control characters (invisible codes pasted with it). "
+            "Type it again as plain text and send it again."
+        )
+    if len(prompt) > max_chars:
+        raise CommandError(
+            f"The prompt is {len(prompt)} characters; the limit is {max_chars}. "
+            "Shorten it and send it again."
+        )
+    return prompt
 
 
 def _infer_mode(images: Sequence[MediaRef], video: MediaRef | None) -> Mode:

@@ -3,6 +3,7 @@ down as plain values. Names follow the platforms' own env vars plus VIDEO_API_* 
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -120,6 +121,29 @@ class Settings(BaseSettings):
                 )
             return tuple(int(p) for p in parts)
         return value
+
+    @field_validator(
+        "task_deadline",
+        "first_poll",
+        "poll_floor",
+        "poll_ceiling",
+        "status_interval",
+        mode="before",
+    )
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        # The README documents plain seconds (`VIDEOBOT_TASK_DEADLINE=3600`); pydantic alone
+        # reads a string only as an ISO 8601 duration.
+        if isinstance(value, timedelta):
+            seconds = value.total_seconds()
+        else:
+            try:
+                seconds = float(str(value).strip())
+            except ValueError:
+                raise ValueError(f"give a number of seconds, e.g. 30 (not {value!r})") from None
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise ValueError(f"give a number of seconds above zero (not {value!r})")
+        return timedelta(seconds=seconds)
 
     @field_validator("metrics_port", mode="before")
     @classmethod

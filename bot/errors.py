@@ -6,6 +6,8 @@ VideobotError
 ├── NotFound                no task with that reference (or not yours)
 ├── ActionRefused           cancel/retry that no longer applies, or access refused
 │   └── QuotaExceeded       a per-user cap was reached; nothing was recorded or paid
+├── LedgerUnavailable       the ledger could not record a request (disk full); nothing was
+│                           recorded, so the user can simply send it again later
 ├── DeliveryError           the chat platform refused a post or an upload
 │   ├── DeliveryTransient   ...but trying again later may work (429, 5xx, network)
 │   └── MessageGone         the status message was deleted: post a new one
@@ -52,6 +54,10 @@ class QuotaExceeded(ActionRefused):
         super().__init__(message)
         self.kind = kind
         self.limit = limit
+
+
+class LedgerUnavailable(VideobotError):
+    """The ledger could not record a new task (disk full, I/O error): nothing was recorded."""
 
 
 class DeliveryError(VideobotError):

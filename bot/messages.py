@@ -248,6 +248,11 @@ DAILY_LIMIT = (
     "You have made {limit} videos today, the daily limit here. It resets at 00:00 UTC "
     "(in {wait}). Nothing was charged for this request."
 )
+NOT_RECORDED = (
+    "Your request could not be saved just now because the bot's storage is full or failing, "
+    "so nothing was started and nothing will be charged. Please try again in a few minutes; "
+    "if this keeps happening, tell whoever runs the bot."
+)
 CONCURRENT_LIMIT = (
     "You already have {limit} videos in progress, the most one person can run at once. "
     "Send this again when one finishes (or cancel one with `cancel <ref>`)."

@@ -43,12 +43,15 @@ class Ledger(Protocol):
     async def add(self, task: Task, limits: UserLimits | None = None) -> tuple[Task, bool]:
         """Insert `task`; if its idem_key exists already, return the stored task and False.
         Idempotent on the key, so platform retries and double clicks are harmless. Raises
-        QuotaExceeded, recording nothing, when the user is at one of `limits`."""
+        QuotaExceeded, recording nothing, when the user is at one of `limits`, and
+        LedgerUnavailable, recording nothing, when the storage cannot take the write (disk
+        full) after a short retry."""
         ...
 
     async def save(self, old: Task, new: Task) -> Task | None:
         """Persist `new` only if the stored row is still `old` (same version). Returns the stored
-        task (version bumped), or None if someone else moved it first."""
+        task (version bumped), or None if someone else moved it first. A write the storage
+        cannot take (disk full) is retried with backoff until it lands: the caller waits."""
         ...
 
     async def get(self, ref_or_id: str) -> Task | None:

@@ -9,8 +9,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot import messages
-from bot.domain import MediaRef, Mode, ReplyTarget, TaskState, VideoRequest, new_ref, new_task_id
-from bot.errors import ActionRefused, NotFound, QuotaExceeded
+from bot.checks import check_prompt
+from bot.domain import (
+    MediaRef,
+    Mode,
+    Profile,
+    ReplyTarget,
+    TaskState,
+    VideoRequest,
+    new_ref,
+    new_task_id,
+)
+from bot.errors import ActionRefused, LedgerUnavailable, NotFound, QuotaExceeded
 from bot.policy import WorkerPolicy
 from bot.ports import Ledger, TaskQuery, UserLimits
 from bot.task import Task
@@ -48,12 +58,14 @@ class VideoService:
         clock: Clock,
         wake: Callable[[], None],
         access: AccessPolicy | None = None,
+        profile: Profile | None = None,
     ) -> None:
         self._ledger = ledger
         self._policy = policy
         self._clock = clock
         self._wake = wake
         self._access = access or AccessPolicy()
+        self._profile = profile or Profile()
 
     async def accept(
         self,
@@ -66,6 +78,12 @@ class VideoService:
         idem_key (platform retry, double click) returns the first task and created=False."""
         now = self._clock()
         self.check_access(target)
+        # Every request passes the prompt checks here, whichever path built it (an edit
+        # instruction from a modal included), so nothing unchecked becomes a paid task.
+        edit = request.mode is Mode.EDIT
+        prompt = check_prompt(request.prompt, self._profile.prompt_max_chars, edit)
+        if prompt != request.prompt:
+            request = replace(request, prompt=prompt)
         task = Task(
             task_id=new_task_id(),
             ref=new_ref(),
@@ -83,6 +101,9 @@ class VideoService:
             stored, created = await self._ledger.add(task, self._limits(target, now))
         except QuotaExceeded as err:
             raise QuotaExceeded(_quota_message(err, now), err.kind, err.limit) from None
+        except LedgerUnavailable as err:
+            log.warning("a request from %s could not be recorded: %s", target.user_key, err)
+            raise LedgerUnavailable(messages.NOT_RECORDED) from None
         if created:
             log.info(
                 "task %s accepted: %s %s %ss from %s",

@@ -14,7 +14,7 @@ from typing import Any
 import aiosqlite
 
 from bot.domain import LIVE_STATES, TaskState, new_ref
-from bot.errors import QuotaExceeded
+from bot.errors import LedgerUnavailable, QuotaExceeded
 from bot.ports import TaskQuery, UserLimits
 from bot.task import Task
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
@@ -23,6 +23,7 @@ from storage.sqlite.writer import GroupWriter, WriteFailed
 
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM tasks"
 _FAIR_WINDOW = 256
+_ADD_ATTEMPTS = 3
 _LIVE = ", ".join(f"'{s.value}'" for s in LIVE_STATES)
 _INSERT = (
     f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
@@ -106,7 +107,7 @@ class SqliteLedger:
 
     async def _prepare(self, path: Path) -> None:
         try:
-            await self._conn.execute("PRAGMA busy_timeout=5000")
+            await self._rows("PRAGMA busy_timeout=5000")
             await self._migrate()
             # Prove now, not mid-task, that the file takes writes (read-only mount, full disk).
             await self._writer.script(
@@ -127,23 +128,30 @@ class SqliteLedger:
             step = f"{MIGRATIONS[number]};PRAGMA user_version={number + 1};"
             await self._writer.script(f"BEGIN IMMEDIATE;{step}COMMIT;")
 
-    async def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        async with self._conn.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else row[0]
+    async def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        # Run and drain the statement in one hop to the reader thread. A statement left open
+        # across hops (execute, then fetch later) keeps the connection's read transaction, and
+        # with it a WAL snapshot, alive; every other coroutine's read then shares that snapshot
+        # and misses writes committed since. Drained at once, each read starts a fresh one.
+        return list(await self._conn.execute_fetchall(sql, params))
 
-    async def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+    async def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        rows = await self._rows(sql, params)
+        return rows[0][0] if rows else None
+
+    async def _write(self, sql: str, params: tuple[Any, ...], attempts: int | None) -> int:
         try:
-            return await self._writer.write(sql, params)
+            return await self._writer.write(sql, params, attempts)
         except WriteFailed as err:
-            raise LedgerError(str(err)) from err
+            raise LedgerUnavailable(str(err)) from err
 
     # -- the Ledger port ---------------------------------------------------------------------
     async def add(self, task: Task, limits: UserLimits | None = None) -> tuple[Task, bool]:
         for _ in range(8):
             sql, params = _insert(task, limits)
             try:
-                if await self._write(sql, params) == 1:
+                # A new command is answered, not held: a few tries, then the user is told.
+                if await self._write(sql, params, _ADD_ATTEMPTS) == 1:
                     return task, True
             except sqlite3.IntegrityError:
                 task = replace(task, ref=new_ref())  # a reference collision: draw again
@@ -169,7 +177,8 @@ class SqliteLedger:
         stored = replace(new, version=old.version + 1)
         row = task_to_row(stored)
         params = (row[3], row[4], row[7], row[8], row[9], row[10], old.task_id, old.version)
-        return stored if await self._write(_UPDATE, params) == 1 else None
+        # A transition must not be lost: it waits (retrying) until the disk takes it.
+        return stored if await self._write(_UPDATE, params, None) == 1 else None
 
     async def get(self, ref_or_id: str) -> Task | None:
         key = ref_or_id.strip()
@@ -189,8 +198,8 @@ class SqliteLedger:
             f"(SELECT * FROM tasks WHERE next_check_at <= ? {skip} "
             "ORDER BY next_check_at LIMIT ?)) ORDER BY lane, next_check_at LIMIT ?"
         )
-        async with self._conn.execute(sql, (to_ms(now), *exclude, window, limit)) as cursor:
-            return [row_to_task(r) for r in await cursor.fetchall()]
+        rows = await self._rows(sql, (to_ms(now), *exclude, window, limit))
+        return [row_to_task(r) for r in rows]
 
     async def count(
         self, states: frozenset[TaskState], created_before: datetime | None = None
@@ -226,16 +235,14 @@ class SqliteLedger:
             where.append("created_at >= ?")
             params.append(to_ms(query.since))
         sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY created_at DESC LIMIT ?"
-        async with self._conn.execute(sql, (*params, query.limit)) as cursor:
-            return [row_to_task(r) for r in await cursor.fetchall()]
+        return [row_to_task(r) for r in await self._rows(sql, (*params, query.limit))]
 
     # -- beyond the port: operator views -----------------------------------------------------
     async def history(self, task_id: str) -> list[tuple[datetime, str, str | None]]:
-        async with self._conn.execute(
+        rows = await self._rows(
             "SELECT at, state, detail FROM task_events WHERE task_id = ? ORDER BY rowid",
             (task_id,),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return [
             (from_ms(at) or datetime.fromtimestamp(0, UTC), state, detail)
             for at, state, detail in rows
@@ -243,20 +250,19 @@ class SqliteLedger:
 
     async def user_keys_for(self, user_id: str) -> list[str]:
         """Every user key (platform:workspace:user) whose user part is `user_id`."""
-        async with self._conn.execute(
+        rows = await self._rows(
             "SELECT DISTINCT user_key FROM tasks WHERE user_key LIKE ? ESCAPE '\\'",
             ("%:" + user_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"),),
-        ) as cursor:
-            return [row[0] for row in await cursor.fetchall()]
+        )
+        return [row[0] for row in rows]
 
     async def count_by_state(self) -> dict[str, int]:
-        async with self._conn.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state") as cur:
-            return {state: count for state, count in await cur.fetchall()}
+        rows = await self._rows("SELECT state, COUNT(*) FROM tasks GROUP BY state")
+        return {state: count for state, count in rows}
 
     async def integrity_check(self) -> str:
         return str(await self._scalar("PRAGMA integrity_check"))
 
     async def _one(self, where: str, params: tuple[Any, ...]) -> Task | None:
-        async with self._conn.execute(f"{_SELECT} WHERE {where} LIMIT 1", params) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else row_to_task(row)
+        rows = await self._rows(f"{_SELECT} WHERE {where} LIMIT 1", params)
+        return row_to_task(rows[0]) if rows else None

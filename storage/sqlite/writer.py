@@ -5,11 +5,13 @@ next transaction, in one hop to the writer thread; a failing statement is undone
 (SQLite's statement-level abort) and a caller resumes only after the COMMIT that holds its
 write. A burst of a thousand commands therefore costs one or two fsyncs and thread hops, not a
 thousand of each. Reads go through aiosqlite on their own connection (WAL lets them run while
-the writer commits)."""
+the writer commits). A batch that fails as a whole (disk full) is tried again with backoff for
+callers that must not lose their write."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +20,11 @@ from typing import Any, TypeVar
 Statement = tuple[str, tuple[Any, ...]]
 Outcome = tuple[int, sqlite3.IntegrityError | None]
 T = TypeVar("T")
+
+log = logging.getLogger("videobot.ledger")
+# A full disk is freed by a person: retry soon at first, then every half minute at most.
+FIRST_RETRY_S = 0.25
+MAX_RETRY_S = 30.0
 
 
 class WriteFailed(RuntimeError):
@@ -32,6 +39,7 @@ class GroupWriter:
         self._conn: sqlite3.Connection | None = None
         self._queue: list[tuple[Statement, asyncio.Future[int]]] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._failing = False  # the last commit failed: say so once when writes land again
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
@@ -70,9 +78,26 @@ class GroupWriter:
             self._conn = None
         self._thread.shutdown(wait=True)
 
-    async def write(self, sql: str, params: tuple[Any, ...]) -> int:
+    async def write(self, sql: str, params: tuple[Any, ...], attempts: int | None = None) -> int:
         """Run one statement in the next group commit; returns its row count once durable.
-        Raises sqlite3.IntegrityError for that statement alone, WriteFailed for the batch."""
+        Raises sqlite3.IntegrityError for that statement alone. When the whole batch fails
+        (disk full, I/O error) the statement is tried again with backoff, at most `attempts`
+        times (None: until it lands), then WriteFailed is raised."""
+        failures = 0
+        while True:
+            try:
+                count = await self._write_once(sql, params)
+            except WriteFailed as err:
+                failures += 1
+                if attempts is not None and failures >= attempts:
+                    raise
+                delay = min(MAX_RETRY_S, FIRST_RETRY_S * 2 ** (failures - 1))
+                log.debug("%s; retrying in %.1f s (attempt %d)", err, delay, failures)
+                await asyncio.sleep(delay)
+                continue
+            return count
+
+    async def _write_once(self, sql: str, params: tuple[Any, ...]) -> int:
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._queue.append(((sql, params), done))
         if self._drainer is None or self._drainer.done():
@@ -85,10 +110,21 @@ class GroupWriter:
             try:
                 outcomes: list[Outcome] = await self._call(self._apply, [s for s, _ in batch])
             except Exception as err:  # the batch failed as a whole: tell every caller
+                # The disk's failure, not a bug: one plain line per failed commit, no traceback.
+                log.warning(
+                    "the ledger could not commit %d write(s): %s; each is tried again shortly "
+                    "(free some disk space if it is full)",
+                    len(batch),
+                    err,
+                )
+                self._failing = True
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(WriteFailed(f"the ledger write failed: {err}"))
                 continue
+            if self._failing:
+                self._failing = False
+                log.warning("the ledger takes writes again")
             for (_, done), (count, error) in zip(batch, outcomes, strict=True):
                 if done.done():
                     continue  # the caller gave up waiting; its write is committed all the same

@@ -132,6 +132,13 @@ def test_gateway_image_count_rule_is_enforced_early() -> None:
         build_request(command, [image(1), image(2)], None, profile)
 
 
+@pytest.mark.parametrize("text", ["a boat\x00", "\x1b[2Ja boat", "a boat \x7f\x85 here"])
+def test_control_characters_in_a_prompt_are_refused(text: str) -> None:
+    command = VideoCommand(prompt=text)
+    with pytest.raises(CommandError, match="control characters"):
+        build_request(command, [], None, PROFILE)
+
+
 def test_prompt_length_cap() -> None:
     command = parse("x" * 2001)
     assert isinstance(command, VideoCommand)

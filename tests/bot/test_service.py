@@ -8,9 +8,11 @@ import asyncio
 import pytest
 
 from bot.domain import Mode, ReplyTarget, TaskState
-from bot.errors import ActionRefused, NotFound, QuotaExceeded
+from bot.errors import ActionRefused, CommandError, NotFound, QuotaExceeded
 from bot.policy import WorkerPolicy
+from bot.ports import TaskQuery
 from bot.service import AccessPolicy, VideoService
+from bot.task import Task
 from storage.sqlite.ledger import SqliteLedger
 from tests.conftest import t2v, target
 from tests.fakes.clock import FakeClock
@@ -68,6 +70,26 @@ async def test_concurrent_limit_holds_under_a_simultaneous_burst(
     task = accepted[0][0]
     await svc.cancel(task.ref, target())
     await svc.accept(t2v(), target(), "after-cancel")  # a slot came free
+
+
+async def test_daily_limit_holds_under_a_simultaneous_burst(
+    ledger: SqliteLedger, clock: FakeClock
+) -> None:
+    svc = service(ledger, clock, [], daily_limit=3)
+    results = await asyncio.gather(
+        *(svc.accept(t2v(), target(), f"d{i}") for i in range(10)), return_exceptions=True
+    )
+    accepted = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, QuotaExceeded)]
+    assert (len(accepted), len(refused)) == (3, 7), results
+    assert {r.kind for r in refused} == {"daily"}
+    recorded = await ledger.find(TaskQuery(user_key=target().user_key, limit=100))
+    assert len(recorded) == 3  # the refusals recorded nothing
+    # Ending them does not give the day's videos back: the cap counts what was made.
+    for task, _ in accepted:
+        await svc.cancel(task.ref, target())
+    with pytest.raises(QuotaExceeded, match="made 3 videos today"):
+        await svc.accept(t2v(), target(), "d-after")
 
 
 async def test_admins_are_exempt_and_allowlists_refuse_politely(
@@ -133,6 +155,51 @@ async def test_retry_flip_and_edit(ledger: SqliteLedger, clock: FakeClock) -> No
     assert edit.request.mode is Mode.EDIT
     assert edit.request.video is not None and edit.request.video.url == "http://sim/files/p.mp4"
     assert edit.target.user_id == "U2"
+
+
+async def _delivered(ledger: SqliteLedger, clock: FakeClock, svc: VideoService) -> Task:
+    task, _ = await svc.accept(t2v(), target(), "to-edit")
+    now = clock.now()
+    moved = task.submitting(now).submitted("p", now, now)
+    moved = moved.succeeded("http://sim/files/p.mp4", None, now).delivering(now)
+    saved = await ledger.save(task, moved.delivered("f", now))
+    assert saved is not None
+    return saved
+
+
+@pytest.mark.parametrize(
+    ("instruction", "says"),
+    [
+        ("", "Describe the change"),
+        ("   \n\t  ", "Describe the change"),  # what Discord's edit modal sends when left blank
+        ("x" * 2001, "the limit is 2000"),
+        ("make it rain\x00", "control characters"),
+        ("\x1b[31mmake it red", "control characters"),
+    ],
+    ids=["empty", "whitespace", "too-long", "nul", "escape"],
+)
+async def test_edit_instructions_pass_the_prompt_checks(
+    ledger: SqliteLedger, clock: FakeClock, instruction: str, says: str
+) -> None:
+    woken: Woken = []
+    svc = service(ledger, clock, woken)
+    done = await _delivered(ledger, clock, svc)
+    with pytest.raises(CommandError, match=says):
+        await svc.edit(done.ref, instruction, target("U2"), "e-bad")
+    assert len(await ledger.find(TaskQuery(limit=10))) == 1  # nothing new, nothing to pay
+    assert woken == [1]  # only the original accept woke the worker
+    edit, created = await svc.edit(done.ref, "  make   it rain ", target("U2"), "e-ok")
+    assert created and edit.request.prompt == "make it rain"
+
+
+@pytest.mark.parametrize("prompt", ["  ", "x" * 2001, "a boat\x07"], ids=["blank", "long", "bel"])
+async def test_accept_refuses_a_prompt_the_checks_refuse(
+    ledger: SqliteLedger, clock: FakeClock, prompt: str
+) -> None:
+    svc = service(ledger, clock, [])
+    with pytest.raises(CommandError):
+        await svc.accept(t2v(prompt), target(), "bad-prompt")
+    assert await ledger.find(TaskQuery(limit=10)) == []
 
 
 def test_qualified_ids_match_the_platform() -> None:

@@ -1,0 +1,105 @@
+"""The README's settings table is the contract: every row starts the bot with its documented
+example, every documented default is the code's default, and table and code list the same
+variables."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import AliasChoices, ValidationError
+
+from bot.config import Settings
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+_TICKED = re.compile(r"`([^`]*)`")
+_TIMES = ("task_deadline", "first_poll", "poll_floor", "poll_ceiling", "status_interval")
+
+
+def _rows() -> list[tuple[list[str], str, list[str]]]:
+    """(names, default cell, examples) for each row of the table under `## Settings`."""
+    text = README.read_text(encoding="utf-8").split("\n## Settings\n", 1)[1]
+    lines = [line for line in text.split("\n## ", 1)[0].splitlines() if line.startswith("|")]
+    assert lines[0] == "| variable | default | example | meaning |", lines[0]
+    rows = []
+    for line in lines[2:]:
+        variable, default, example, _ = (cell.strip() for cell in line.strip("|").split(" | "))
+        names, examples = _TICKED.findall(variable), _TICKED.findall(example)
+        assert len(names) == len(examples), f"one example per variable in: {line}"
+        rows.append((names, default, examples))
+    return rows
+
+
+ROWS = _rows()
+
+
+def _field(name: str) -> str:
+    for field, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices) and alias.choices[0] == name:
+            return field
+    raise AssertionError(f"{name} is in the README but no setting reads it")
+
+
+def _settings(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Settings:
+    for names, _, _ in ROWS:
+        for name in names:
+            monkeypatch.delenv(name, raising=False)
+            monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return Settings(_env_file=None)
+
+
+def test_the_table_and_the_code_list_the_same_settings() -> None:
+    documented = {name for names, _, _ in ROWS for name in names}
+    coded = set()
+    for info in Settings.model_fields.values():
+        assert isinstance(info.validation_alias, AliasChoices)
+        coded.add(str(info.validation_alias.choices[0]))
+    assert documented - coded == set(), "documented but not read by bot/config.py"
+    assert coded - documented == set(), "read by bot/config.py but missing from the README"
+
+
+@pytest.mark.parametrize(("names", "examples"), [(n, e) for n, _, e in ROWS], ids=str)
+def test_every_row_starts_with_its_documented_example(
+    monkeypatch: pytest.MonkeyPatch, names: list[str], examples: list[str]
+) -> None:
+    settings = _settings(monkeypatch, dict(zip(names, examples, strict=True)))
+    for name, example in zip(names, examples, strict=True):
+        field = _field(name)
+        assert field in settings.model_fields_set, f"{name}={example} was not read"
+        if field in _TIMES:
+            assert getattr(settings, field) == timedelta(seconds=float(example)), name
+
+
+def test_every_example_together_starts_the_bot(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {n: e for names, _, examples in ROWS for n, e in zip(names, examples, strict=True)}
+    settings = _settings(monkeypatch, env)
+    policy = settings.worker_policy()
+    assert policy.task_deadline == timedelta(seconds=float(env["VIDEOBOT_TASK_DEADLINE"]))
+    assert policy.poll_floor == timedelta(seconds=float(env["VIDEOBOT_POLL_FLOOR"]))
+
+
+def test_documented_defaults_are_the_code_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = _settings(monkeypatch, {})
+    for names, cell, _ in ROWS:
+        values = _TICKED.findall(cell)
+        if not cell.startswith("`") or len(values) < len(names):
+            continue  # no default ("—", "off", "Slack"): nothing to compare
+        for name, value in zip(names, values, strict=False):
+            if value.startswith("$"):
+                continue  # derived from another setting
+            field = _field(name)
+            given = _settings(monkeypatch, {name: value})
+            assert getattr(given, field) == getattr(defaults, field), f"{name} default {value}"
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "soon", "1h"])
+def test_a_time_that_is_not_positive_seconds_is_refused_plainly(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    with pytest.raises(ValidationError, match="seconds"):
+        _settings(monkeypatch, {"VIDEOBOT_POLL_FLOOR": value})
