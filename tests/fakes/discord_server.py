@@ -5,7 +5,8 @@ delivers READY, GUILD_CREATE and whatever events a test dispatches.
 Faithful where it matters to us: JSON answered with exactly `application/json` (discord.py
 parses nothing else), interaction callbacks answered in the `?with_response=1` shape, 10062 for
 an expired interaction and 40060 for one acknowledged twice, interaction tokens that die after
-15 minutes (on the test's clock), `enforce_nonce` returning the first message, and DMs with the
+15 minutes (on the test's clock), `enforce_nonce` returning the same author's first message
+with that nonce (any channel; a nonce over 25 characters is 400 50035), and DMs with the
 bot (`open_dm`): messages there carry no `guild_id`, a thread cannot be started in one (400
 50024), and an id that is no channel (a message's, where no thread was opened) is 404 10003."""
 
@@ -59,6 +60,17 @@ class Fault:
 
 
 @dataclass
+class Sent:
+    """One request the client made, as Discord would see it: the JSON body, or for a
+    multipart upload its `payload_json` (with the names of the files beside it)."""
+
+    method: str
+    path: str
+    body: Json | None = None
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Callback:
     interaction_id: str
     type: int
@@ -79,6 +91,7 @@ class FakeDiscord:
     synced: dict[str, list[Json]] = field(default_factory=dict)
     cdn: dict[str, bytes] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    sent: list[Sent] = field(default_factory=list)  # every request with its body, in order
     expired: set[str] = field(default_factory=set)  # interaction ids answered 10062
     fail_after_create: int = 0  # next N message creates: create, then answer 502
     drop_after_create: int = 0  # next N message creates: create, then drop the connection
@@ -91,7 +104,7 @@ class FakeDiscord:
     channels: set[str] = field(default_factory=lambda: {str(p.CHANNEL_ID)})  # text channels
     dms: dict[str, Json] = field(default_factory=dict)  # DM channels with the bot, by id
     _token_channels: dict[str, str] = field(default_factory=dict)  # interaction token -> channel
-    _nonces: dict[tuple[str, str], str] = field(default_factory=dict)
+    _nonces: dict[tuple[str, str], str] = field(default_factory=dict)  # (author, nonce) -> id
     _tokens: dict[str, datetime] = field(default_factory=dict)
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _seq: int = 0
@@ -156,6 +169,8 @@ class FakeDiscord:
     @web.middleware
     async def _log(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
+        request["sent"] = Sent(request.method, request.path)
+        self.sent.append(request["sent"])
         response: web.StreamResponse = await handler(request)
         self.changed.set()
         return response
@@ -193,7 +208,7 @@ class FakeDiscord:
         return self.base_url + "/api/v10"
 
     async def _sync(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body, _ = await _read_body(request)
         scope = request.match_info.get("guild", "global")
         self.synced[scope] = body
         answer = [
@@ -228,13 +243,13 @@ class FakeDiscord:
     # -- interactions --------------------------------------------------------------------------
     async def _callback(self, request: web.Request) -> web.Response:
         interaction_id = request.match_info["id"]
+        body, _ = await _read_body(request)
         if self.callback_delay:
             await asyncio.sleep(self.callback_delay)
         if interaction_id in self.expired:
             return _error(404, 10062, "Unknown interaction")
         if any(c.interaction_id == interaction_id for c in self.callbacks):
             return _error(400, 40060, "Interaction has already been acknowledged.")
-        body = await request.json()
         self.callbacks.append(Callback(interaction_id, body["type"], body.get("data") or {}))
         flags = (body.get("data") or {}).get("flags", 0)
         return _json(
@@ -250,10 +265,10 @@ class FakeDiscord:
         )
 
     async def _followup(self, request: web.Request) -> web.Response:
+        body, _ = await _read_body(request)
         born = self._tokens.get(request.match_info["token"])
         if born is None or self.clock() - born > TOKEN_TTL:
             return _error(401, 50027, "Invalid Webhook Token")
-        body, _ = await _read_body(request)
         self.followups.append(body)
         # In a DM the follow-up is in that DM (and has no guild); guild answers stay as they were.
         channel_id = self._token_channels.get(request.match_info["token"], "")
@@ -279,14 +294,20 @@ class FakeDiscord:
 
     async def _create(self, request: web.Request) -> web.Response:
         channel_id = request.match_info["cid"]
+        body, files = await _read_body(request)
         if not self._channel_known(channel_id):
             return _error(404, 10003, "Unknown Channel")
-        body, files = await _read_body(request)
         if (fault := self._fault("create", channel_id)) is not None:
             return fault
         nonce = body.get("nonce")
+        if isinstance(nonce, str) and len(nonce) > 25:
+            return _error(400, 50035, "Invalid Form Body (nonce: at most 25 characters)")
+        # Discord: with `enforce_nonce`, a nonce already used by the same author in the past
+        # few minutes returns that message and creates none (whatever the channel). Without
+        # `enforce_nonce` the nonce is only echoed back. Every message here is the bot's.
+        author = str(p.BOT_USER["id"])
         if nonce is not None and body.get("enforce_nonce") and not self.nonces_expired:
-            existing = self._nonces.get((channel_id, str(nonce)))
+            existing = self._nonces.get((author, str(nonce)))
             if existing is not None:
                 return _json(self.messages.get(existing) or self.deleted[existing])
         attachments = [
@@ -310,7 +331,7 @@ class FakeDiscord:
             }
         self.messages[created["id"]] = created
         if nonce is not None:
-            self._nonces[(channel_id, str(nonce))] = created["id"]
+            self._nonces[(author, str(nonce))] = created["id"]
         if self.fail_after_create:
             self.fail_after_create -= 1
             return web.Response(status=502, text="<html>502 Bad Gateway</html>")
@@ -353,6 +374,7 @@ class FakeDiscord:
 
     async def _thread(self, request: web.Request) -> web.Response:
         channel_id, message_id = request.match_info["cid"], request.match_info["mid"]
+        body, _ = await _read_body(request)
         if channel_id in self.dms:
             # DMs have no threads: Discord refuses by channel type, whatever the message.
             return _error(400, 50024, "Cannot execute action on this channel type")
@@ -363,7 +385,6 @@ class FakeDiscord:
             return _error(403, 50013, "Missing Permissions")
         if message_id in self.threads:
             return _error(400, 160004, "A thread has already been created for this message")
-        body = await request.json()
         thread = p.thread_channel(int(message_id), int(channel_id), body["name"])
         self.threads[message_id] = thread
         if self._sockets:  # Discord tells the creator's gateway, so the client caches it
@@ -448,8 +469,17 @@ class FakeDiscord:
                 await self.changed.wait()
 
 
-async def _read_body(request: web.Request) -> tuple[Json, list[tuple[str, bytes]]]:
-    """JSON, or multipart with `payload_json` and `files[n]`, as discord.py sends them."""
+async def _read_body(request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
+    """JSON, or multipart with `payload_json` and `files[n]`, as discord.py sends them;
+    recorded on the request's `Sent` for the conformance suite."""
+    body, files = await _parse_body(request)
+    if "sent" in request:
+        request["sent"].body = body
+        request["sent"].files = [name for name, _ in files]
+    return body, files
+
+
+async def _parse_body(request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
     if not request.content_type.startswith("multipart/"):
         return (await request.json() if request.can_read_body else {}), []
     body: Json = {}
