@@ -18,7 +18,8 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
 from adapters.discord.chat import DiscordChat
-from adapters.discord.handlers import PLATFORM, DiscordHandlers
+from adapters.discord.handlers import DiscordHandlers
+from adapters.discord.target import PLATFORM
 from adapters.discord.views import TaskButton
 from adapters.fetch.fetcher import SafeFetcher
 from adapters.fetch.hop import FetchPolicy
