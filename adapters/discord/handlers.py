@@ -134,7 +134,11 @@ class DiscordHandlers:
 
         await interaction.response.send_modal(
             PromptModal(
-                "Animate with videobot", "Prompt", "What should happen in the video?", submitted
+                "Animate with videobot",
+                "Prompt",
+                "What should happen in the video?",
+                submitted,
+                self.profile.prompt_max_chars,
             )
         )
 
@@ -230,7 +234,13 @@ class DiscordHandlers:
             await self.answer(modal_interaction, text)
 
         await interaction.response.send_modal(
-            PromptModal("Edit this video", "Instruction", "e.g. make it black and white", submitted)
+            PromptModal(
+                "Edit this video",
+                "Instruction",
+                "e.g. make it black and white",
+                submitted,
+                self.profile.prompt_max_chars,
+            )
         )
 
     async def task_verb(self, interaction: discord.Interaction, verb: str, ref: str = "") -> None:

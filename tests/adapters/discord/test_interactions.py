@@ -175,3 +175,29 @@ async def test_a_useless_attachment_is_explained(bot: DiscordBot) -> None:
     text = await answered(bot, payload)
     assert "notes.png" in text and "PNG, JPEG or WebP" in text
     assert await bot.tasks() == []
+
+
+async def test_the_prompt_option_is_capped_at_the_prompt_limit(bot: DiscordBot) -> None:
+    """Discord's own form refuses an over-long prompt before anything reaches the bot."""
+    await sync_commands(bot.settings)
+    video = next(c for c in bot.fake.synced[str(p.GUILD_ID)] if c["name"] == "video")
+    prompt = next(o for o in video["options"] if o["name"] == "prompt")
+    assert prompt["type"] == 3 and prompt["max_length"] == bot.settings.prompt_max_chars == 2000
+
+    shorter = bot.settings.model_copy(update={"prompt_max_chars": 500})
+    await sync_commands(shorter)
+    video = next(c for c in bot.fake.synced[str(p.GUILD_ID)] if c["name"] == "video")
+    prompt = next(o for o in video["options"] if o["name"] == "prompt")
+    assert prompt["max_length"] == 500
+
+
+async def test_the_animate_form_is_capped_at_the_prompt_limit(bot: DiscordBot) -> None:
+    image = bot.fake.attach("a.png", png(), "image/png")
+    target = p.message(p.CHANNEL_ID, p.user(), "look", attachments=[image])
+    payload = p.message_command("Animate with videobot", target)
+    await modal_for(bot, payload)
+    callback = bot.fake.callback_for(payload)
+    assert callback is not None
+    field = callback.data["components"][0]
+    text_input = field.get("component") or field["components"][0]
+    assert text_input["max_length"] == bot.settings.prompt_max_chars
