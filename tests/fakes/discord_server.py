@@ -26,6 +26,7 @@ from tests.fakes import discord_payloads as p
 
 Json = dict[str, Any]
 TOKEN_TTL = timedelta(minutes=15)
+STARTED: list[FakeDiscord] = []  # every fake started in this run, for the contract check
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -500,6 +501,7 @@ async def start_fake_discord(
     clock: Callable[[], datetime], guild_tier: int = 0
 ) -> tuple[FakeDiscord, web.AppRunner]:
     fake = FakeDiscord(clock=clock, guild_tier=guild_tier)
+    STARTED.append(fake)
     runner = web.AppRunner(fake.app())
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
