@@ -96,6 +96,7 @@ def operation(sent: Sent) -> Operation:
 
 
 def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    """Follow `$ref`s to the schema itself."""
     while "$ref" in schema:
         schema = _at(schema["$ref"])
     return schema
@@ -132,16 +133,47 @@ def _validator(method: str, template: str, multipart: bool) -> Draft202012Valida
     return Draft202012Validator({**schema, "components": patched()["components"]})
 
 
+_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+
+
+def _query_problems(sent: Sent, template: str) -> list[str]:
+    """Each query parameter must be one the operation names, of its type (a query string
+    carries text: integers and booleans are read the way Discord reads them)."""
+    where = f"{sent.method} {template}"
+    item = patched()["paths"][template]
+    declared = {
+        p["name"]: p["schema"]
+        for p in [*item.get("parameters", []), *item[sent.method.lower()].get("parameters", [])]
+        if p.get("in") == "query"
+    }
+    found = []
+    for name, text in sent.query.items():
+        schema = declared.get(name)
+        if schema is None:
+            found.append(f"{where}: ?{name}: not a query parameter of this operation")
+            continue
+        kind = _resolve(schema).get("type")
+        value: object = text
+        if kind == "integer" and text.lstrip("-").isdigit():
+            value = int(text)
+        elif kind == "boolean" and text.lower() in _BOOLEANS:
+            value = _BOOLEANS[text.lower()]
+        validator = Draft202012Validator({**schema, "components": patched()["components"]})
+        found += [f"{where}: ?{name}={text}: {e.message}" for e in validator.iter_errors(value)]
+    return found
+
+
 def problems(sent: Sent) -> list[str]:
     """Every way one request breaks the published contract (empty: it conforms)."""
     op = operation(sent)
     where = f"{sent.method} {op.template}"
+    queried = _query_problems(sent, op.template)
     if sent.body is None or sent.method in ("GET", "DELETE"):
-        return []
+        return queried
     if op.schema is None:
-        return [f"{where}: Discord's API takes no body here, but one was sent"]
+        return [*queried, f"{where}: Discord's API takes no body here, but one was sent"]
     validator = _validator(sent.method, op.template, bool(sent.files))
-    found = [_said(where, e) for e in validator.iter_errors(sent.body)]
+    found = queried + [_said(where, e) for e in validator.iter_errors(sent.body)]
     if isinstance(sent.body, dict):
         found += _embed_total(where, sent.body)
         fields = _named_fields(op.schema)

@@ -126,6 +126,25 @@ def test_a_body_that_breaks_the_published_contract_is_caught(
         assert any(complaint in problem for problem in found), found
 
 
+@pytest.mark.parametrize(
+    ("query", "complaint"),
+    [
+        ({"limit": "50", "after": "1300000000000000201"}, None),
+        ({"limit": "500"}, "?limit=500"),
+        ({"after": "yesterday"}, "?after=yesterday"),
+        ({"newest": "1"}, "?newest: not a query parameter"),
+    ],
+)
+def test_a_query_that_breaks_the_published_contract_is_caught(
+    query: dict[str, str], complaint: str | None
+) -> None:
+    found = problems(Sent("GET", _CREATE, query=query))
+    if complaint is None:
+        assert found == []
+    else:
+        assert any(complaint in problem for problem in found), found
+
+
 def test_a_request_discord_does_not_publish_is_caught() -> None:
     with pytest.raises(AssertionError, match="no such path"):
         problems(Sent("POST", "/api/v10/channels/1/messages/2/nonsense", {}))

@@ -69,6 +69,7 @@ class Sent:
     path: str
     body: Json | None = None
     files: list[str] = field(default_factory=list)
+    query: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -170,7 +171,7 @@ class FakeDiscord:
     @web.middleware
     async def _log(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
-        request["sent"] = Sent(request.method, request.path)
+        request["sent"] = Sent(request.method, request.path, query=dict(request.query))
         self.sent.append(request["sent"])
         response: web.StreamResponse = await handler(request)
         self.changed.set()
