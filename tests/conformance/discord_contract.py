@@ -28,7 +28,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from tests.fakes.discord_server import Sent
+from tests.fakes.discord_wire import Sent
 from tests.paths import ROOT
 
 API_PREFIX = "/api/v10"

@@ -19,7 +19,7 @@ from tests.conformance.discord_contract import (
 )
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_harness import DiscordBot, answered, modal_for
-from tests.fakes.discord_server import Sent
+from tests.fakes.discord_wire import Sent
 
 _PIECES = (
     "🦊🎬👨‍👩‍👧‍👦 a fox\nin the snow\r\n",

@@ -12,7 +12,7 @@ import re
 from bot.domain import TaskState
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_harness import DiscordBot, answered
-from tests.fakes.discord_server import Sent
+from tests.fakes.discord_wire import Sent
 
 OTHER_ID = p.USER_ID + 7
 ROLE_ID = p.GUILD_ID + 9
