@@ -43,7 +43,17 @@ _CLOCK_MARGIN = timedelta(minutes=5)  # our clock against Discord's
 MAX_INLINE_RATE_LIMIT_WAIT = 5.0
 
 _NO_MENTIONS = discord.AllowedMentions.none()
-_USER_MENTION = discord.AllowedMentions(users=True, everyone=False, roles=False)
+
+
+def requester_only(target: ReplyTarget) -> discord.AllowedMentions:
+    """Ping the requester and no one else: `parse: ["users"]` would ping every `<@id>` a
+    prompt carries into the caption, so the one user is named instead (and no reply ping)."""
+    return discord.AllowedMentions(
+        everyone=False,
+        roles=False,
+        users=[discord.Object(int(target.user_id))],
+        replied_user=False,
+    )
 
 
 class DiscordChat:
@@ -110,7 +120,7 @@ class DiscordChat:
         try:
             with translated("editing the status message"):
                 await channel.get_partial_message(int(message_id)).edit(
-                    embed=status_embed(view), view=components
+                    embed=status_embed(view), view=components, allowed_mentions=_NO_MENTIONS
                 )
         except DeliveryError as err:
             cause = err.__cause__
@@ -147,19 +157,20 @@ class DiscordChat:
         anchor = discord.utils.time_snowflake(discord.utils.utcnow() - _CLOCK_MARGIN)
         await checkpoint(f"{_SENDING}{anchor}")
         content = clip(f"<@{target.user_id}> {delivery.caption}", 2000)
+        mentions = requester_only(target)
 
         async def send(channel: discord.PartialMessageable, reply: bool) -> discord.Message:
             file = discord.File(delivery.path, filename=delivery.filename)
             reference = reply_reference(target, status_message_id) if reply else None
             if reference is None:
                 return await channel.send(
-                    content, file=file, nonce=delivery.key, allowed_mentions=_USER_MENTION
+                    content, file=file, nonce=delivery.key, allowed_mentions=mentions
                 )
             return await channel.send(
                 content,
                 file=file,
                 nonce=delivery.key,
-                allowed_mentions=_USER_MENTION,
+                allowed_mentions=mentions,
                 reference=reference,
                 mention_author=False,
             )
@@ -171,15 +182,16 @@ class DiscordChat:
         self, target: ReplyTarget, status_message_id: str | None, text: str, key: str
     ) -> str:
         content = clip(f"<@{target.user_id}> {text}", 2000)
+        mentions = requester_only(target)
 
         async def send(channel: discord.PartialMessageable, reply: bool) -> discord.Message:
             reference = reply_reference(target, status_message_id) if reply else None
             if reference is None:
-                return await channel.send(content, nonce=key, allowed_mentions=_USER_MENTION)
+                return await channel.send(content, nonce=key, allowed_mentions=mentions)
             return await channel.send(
                 content,
                 nonce=key,
-                allowed_mentions=_USER_MENTION,
+                allowed_mentions=mentions,
                 reference=reference,
                 mention_author=False,
             )

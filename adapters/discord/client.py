@@ -18,7 +18,8 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
 from adapters.discord.chat import DiscordChat
-from adapters.discord.handlers import PLATFORM, DiscordHandlers
+from adapters.discord.handlers import DiscordHandlers
+from adapters.discord.target import PLATFORM
 from adapters.discord.views import TaskButton
 from adapters.fetch.fetcher import SafeFetcher
 from adapters.fetch.hop import FetchPolicy
@@ -94,7 +95,6 @@ class VideoBot(discord.Client):
 def add_commands(tree: app_commands.CommandTree[Any], profile: Profile, bot: VideoBot) -> None:
     """`/video` (choices from the provider profile), `/videobot ...`, the message menu."""
 
-    @app_commands.command(name="video", description="Make a short video from a prompt")
     @app_commands.describe(
         prompt="What the video shows",
         mode="Inferred from the attachments when left out",
@@ -134,6 +134,14 @@ def add_commands(tree: app_commands.CommandTree[Any], profile: Profile, bot: Vid
         files = [a for a in (image, ref1, ref2, ref3, video) if a is not None]
         await bot.get_handlers().video_command(interaction, command, files)
 
+    # Discord's own form refuses a prompt over the core's limit (a string option takes at most
+    # 6000). Set before the command is built: its options are read from the annotations.
+    cap = min(profile.prompt_max_chars, 6000)
+    make_video.__annotations__["prompt"] = app_commands.Range[str, None, cap]
+    video_command: app_commands.Command[Any, ..., None] = app_commands.command(
+        name="video", description="Make a short video from a prompt"
+    )(make_video)
+
     group = app_commands.Group(name="videobot", description="Your videobot tasks")
 
     @group.command(name="status", description="Where a task is")
@@ -163,7 +171,7 @@ def add_commands(tree: app_commands.CommandTree[Any], profile: Profile, bot: Vid
     async def animate(interaction: discord.Interaction, message: discord.Message) -> None:
         await bot.get_handlers().animate(interaction, message)
 
-    tree.add_command(make_video)
+    tree.add_command(video_command)
     tree.add_command(group)
     tree.add_command(animate)
 

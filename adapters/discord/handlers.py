@@ -15,7 +15,13 @@ import discord
 from adapters.discord.attachment import download_attachments, media_attachments
 from adapters.discord.chat import DiscordChat
 from adapters.discord.errors import DISCORD_TROUBLE
-from adapters.discord.thread import DM_WORKSPACE
+from adapters.discord.target import (
+    edit_key,
+    interaction_key,
+    interaction_target,
+    message_target,
+    press_key,
+)
 from adapters.discord.views import PromptModal
 from adapters.fetch.fetcher import SafeFetcher
 from adapters.media.intake import MediaIntake
@@ -26,11 +32,6 @@ from bot.service import VideoService
 
 log = logging.getLogger("videobot.discord")
 
-PLATFORM = "discord"
-THREAD_TYPES = frozenset(
-    {discord.ChannelType.public_thread, discord.ChannelType.private_thread,
-     discord.ChannelType.news_thread}
-)  # fmt: skip
 _MENTION = re.compile(r"<@!?\d+>")
 _DISCORD_HELP = (
     "On Discord: `/video` takes the options as fields (attach images or a clip there); "
@@ -39,41 +40,15 @@ _DISCORD_HELP = (
 )
 
 
-def interaction_key(interaction: discord.Interaction) -> str:
-    return f"discord:i:{interaction.id}"
-
-
-def _target(
-    guild_id: int | None,
-    channel: object,
-    channel_id: int,
-    user: discord.User | discord.Member,
-) -> ReplyTarget:
-    in_thread = getattr(channel, "type", None) in THREAD_TYPES
-    # A thread belongs to its parent channel: that is the channel an allowlist names (and
-    # where a video goes when the thread can no longer take it).
-    parent = getattr(channel, "parent_id", None) if in_thread else None
-    return ReplyTarget(
-        platform=PLATFORM,
-        workspace_id=str(guild_id) if guild_id else DM_WORKSPACE,
-        channel_id=str(parent or channel_id),
-        user_id=str(user.id),
-        # Inside a thread the status goes into that thread (threads cannot nest).
-        thread_id=str(channel_id) if in_thread else None,
-        user_name=user.display_name,
-    )
-
-
-def interaction_target(interaction: discord.Interaction) -> ReplyTarget:
-    assert interaction.channel_id is not None
-    return _target(
-        interaction.guild_id, interaction.channel, interaction.channel_id, interaction.user
-    )
-
-
-def message_target(message: discord.Message) -> ReplyTarget:
-    guild_id = message.guild.id if message.guild else None
-    return _target(guild_id, message.channel, message.channel.id, message.author)
+# Said to whoever presses a button (or sends the Edit form) that already started a task.
+PRESSED_BEFORE = (
+    "Task {ref} already exists: this button already started it, so nothing new was started. "
+    "Follow it in its status message, or use `/videobot retry {ref}` once it has ended."
+)
+EDITED_BEFORE = (
+    "Task {ref} already exists: this same edit was already asked for, so nothing new was "
+    "started. Follow it in its status message."
+)
 
 
 class DiscordHandlers:
@@ -159,7 +134,11 @@ class DiscordHandlers:
 
         await interaction.response.send_modal(
             PromptModal(
-                "Animate with videobot", "Prompt", "What should happen in the video?", submitted
+                "Animate with videobot",
+                "Prompt",
+                "What should happen in the video?",
+                submitted,
+                self.profile.prompt_max_chars,
             )
         )
 
@@ -200,7 +179,6 @@ class DiscordHandlers:
         if not await self.defer(interaction):
             return
         by = interaction_target(interaction)
-        key = interaction_key(interaction)
         try:
             if action == "cancel":
                 task = await self.service.cancel(ref, by)
@@ -210,8 +188,13 @@ class DiscordHandlers:
                 if action == "flip":
                     old = await self.service.status(ref)
                     ratio = "16:9" if old.request.aspect_ratio == "9:16" else "9:16"
+                key = press_key(interaction, action, ref)
                 task, created = await self.service.retry(ref, by, key, aspect_ratio=ratio)
-                text = messages.accepted_reply(task, duplicate=not created)
+                text = (
+                    messages.accepted_reply(task)
+                    if created
+                    else PRESSED_BEFORE.format(ref=task.ref)
+                )
         except VideobotError as err:
             text = str(err)
         await self.answer(interaction, text)
@@ -229,6 +212,10 @@ class DiscordHandlers:
             )
             return
 
+        # Keyed on the status message the form was opened from (a modal's own interaction
+        # is new on every send) and on what was asked.
+        message_id = interaction.message.id if interaction.message else interaction.id
+
         async def submitted(modal_interaction: discord.Interaction, instruction: str) -> None:
             if not await self.defer(modal_interaction):
                 return
@@ -237,15 +224,23 @@ class DiscordHandlers:
                     ref,
                     instruction,
                     interaction_target(modal_interaction),
-                    interaction_key(modal_interaction),
+                    edit_key(message_id, ref, instruction),
                 )
-                text = messages.accepted_reply(new, duplicate=not created)
+                text = (
+                    messages.accepted_reply(new) if created else EDITED_BEFORE.format(ref=new.ref)
+                )
             except VideobotError as err:
                 text = str(err)
             await self.answer(modal_interaction, text)
 
         await interaction.response.send_modal(
-            PromptModal("Edit this video", "Instruction", "e.g. make it black and white", submitted)
+            PromptModal(
+                "Edit this video",
+                "Instruction",
+                "e.g. make it black and white",
+                submitted,
+                self.profile.prompt_max_chars,
+            )
         )
 
     async def task_verb(self, interaction: discord.Interaction, verb: str, ref: str = "") -> None:

@@ -100,13 +100,15 @@ Submit = Callable[[discord.Interaction, str], Awaitable[None]]
 class PromptModal(discord.ui.Modal):
     """Asks for one line of text (the prompt, or an edit instruction) and hands it on."""
 
-    def __init__(self, title: str, label: str, placeholder: str, on_submit: Submit) -> None:
+    def __init__(
+        self, title: str, label: str, placeholder: str, on_submit: Submit, max_length: int
+    ) -> None:
         super().__init__(title=title[:45], timeout=600)
         self.text: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
             label=label[:45],
             placeholder=placeholder[:100],
             style=discord.TextStyle.paragraph,
-            max_length=2000,
+            max_length=min(max_length, 4000),  # Discord's most for a text input
         )
         self.add_item(self.text)
         self._submit = on_submit

@@ -135,6 +135,34 @@ class DiscordBot:
         return tasks[0]
 
 
+async def answered(bot: DiscordBot, payload: p.Json) -> str:
+    """Deliver an interaction; return the ephemeral answer (follow-up or immediate reply)."""
+    before = len(bot.fake.followups)
+    await bot.fake.interact(payload)
+
+    def done() -> bool:
+        callback = bot.fake.callback_for(payload)
+        return len(bot.fake.followups) > before or (callback is not None and callback.type == 4)
+
+    await bot.fake.wait_for(done)
+    callback = bot.fake.callback_for(payload)
+    if callback is not None and callback.type == 4:
+        assert callback.data["flags"] & 64  # ephemeral
+        return str(callback.data["content"])
+    return str(bot.fake.followups[-1]["content"])
+
+
+async def modal_for(bot: DiscordBot, payload: p.Json) -> tuple[str, str]:
+    """Deliver an interaction that must answer with a modal; return (modal id, input id)."""
+    await bot.fake.interact(payload)
+    await bot.fake.wait_for(lambda: bot.fake.callback_for(payload) is not None)
+    callback = bot.fake.callback_for(payload)
+    assert callback is not None and callback.type == 9, callback
+    field = callback.data["components"][0]
+    text_input = field.get("component") or field["components"][0]  # label or action row
+    return callback.data["custom_id"], text_input["custom_id"]
+
+
 @contextlib.asynccontextmanager
 async def discord_bot(
     tmp_path: Path,

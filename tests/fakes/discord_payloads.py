@@ -255,7 +255,10 @@ def message_command(name: str, target: Json, *, channel: Json | None = None) -> 
     )
 
 
-def button_press(custom_id: str, on_message: Json, *, channel: Json | None = None) -> Json:
+def button_press(
+    custom_id: str, on_message: Json, *, channel: Json | None = None, by: Json | None = None
+) -> Json:
+    """A click on a button of `on_message`, by the default user or the member `by`."""
     data = {"custom_id": custom_id, "component_type": 2}
     return _interaction(
         3,
@@ -264,15 +267,27 @@ def button_press(custom_id: str, on_message: Json, *, channel: Json | None = Non
         guild_id=GUILD_ID,
         size_limit=TEN_MIB,
         message=on_message,
+        member=by or member(),
     )
 
 
-def modal_submit(custom_id: str, values: dict[str, str], *, channel: Json | None = None) -> Json:
+def modal_submit(
+    custom_id: str,
+    values: dict[str, str],
+    *,
+    channel: Json | None = None,
+    by: Json | None = None,
+) -> Json:
     rows = [
         {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
         for key, value in values.items()
     ]
     data = {"custom_id": custom_id, "components": rows}
     return _interaction(
-        5, data, channel=channel or text_channel(), guild_id=GUILD_ID, size_limit=TEN_MIB
+        5,
+        data,
+        channel=channel or text_channel(),
+        guild_id=GUILD_ID,
+        size_limit=TEN_MIB,
+        member=by or member(),
     )

@@ -263,3 +263,30 @@ async def test_a_lost_video_is_found_however_busy_the_channel_got_since(bot: Dis
     videos = [m for m in bot.fake.in_channel(p.CHANNEL_ID) if m["attachments"]]
     assert len(videos) == 1
     assert task.delivery_ref == f"{p.CHANNEL_ID}/{videos[0]['id']}"
+
+
+async def test_a_lost_video_post_with_unreadable_history_is_caught_by_the_nonce(
+    bot: DiscordBot,
+) -> None:
+    """The video is created but its answer is lost, and the bot may not read the thread or
+    the channel (403 50001), so reconciling finds nothing: only the task's nonce, with
+    `enforce_nonce`, stops the second post from making a second video."""
+    await accepted(bot, video("a lantern on a lake"))
+    await bot.worker.step()  # the status message and its thread
+    task = await bot.only_task()
+    thread_id = task.status_message_id or ""
+    assert thread_id in bot.fake.threads
+    bot.fake.drop_after_create = 1  # the next create is the video: made, its answer lost
+    bot.fake.fail("history", 403, 50001, "Missing Access", times=20)
+    await bot.run_until_idle()
+
+    task = await bot.only_task()
+    assert task.state is TaskState.DELIVERED
+    everywhere = [*bot.fake.in_channel(thread_id), *bot.fake.in_channel(p.CHANNEL_ID)]
+    videos = [m for m in everywhere if m["attachments"]]
+    assert len(videos) == 1, videos
+    # discord.py sends a random nonce of its own when given none, which covers only its own
+    # retries of one call: the task's nonce is what covers the worker's second attempt.
+    creates = [s for s in bot.fake.sent if s.method == "POST" and s.files]
+    assert len(creates) >= 2  # the lost post and at least one more after it
+    assert {s.body["nonce"] for s in creates if s.body} == {task.nonce("v")}

@@ -13,35 +13,7 @@ from adapters.discord.setup import PERMISSIONS, application_invite, invite_url, 
 from adapters.simulator.mp4 import render_mp4
 from bot.domain import Mode, TaskState
 from tests.fakes import discord_payloads as p
-from tests.fakes.discord_harness import DiscordBot, png
-
-
-async def answered(bot: DiscordBot, payload: p.Json) -> str:
-    """Deliver an interaction; return the ephemeral answer (follow-up or immediate reply)."""
-    before = len(bot.fake.followups)
-    await bot.fake.interact(payload)
-
-    def done() -> bool:
-        callback = bot.fake.callback_for(payload)
-        return len(bot.fake.followups) > before or (callback is not None and callback.type == 4)
-
-    await bot.fake.wait_for(done)
-    callback = bot.fake.callback_for(payload)
-    if callback is not None and callback.type == 4:
-        assert callback.data["flags"] & 64  # ephemeral
-        return str(callback.data["content"])
-    return str(bot.fake.followups[-1]["content"])
-
-
-async def modal_for(bot: DiscordBot, payload: p.Json) -> tuple[str, str]:
-    """Deliver an interaction that must answer with a modal; return (modal id, input id)."""
-    await bot.fake.interact(payload)
-    await bot.fake.wait_for(lambda: bot.fake.callback_for(payload) is not None)
-    callback = bot.fake.callback_for(payload)
-    assert callback is not None and callback.type == 9, callback
-    field = callback.data["components"][0]
-    text_input = field.get("component") or field["components"][0]  # label or action row
-    return callback.data["custom_id"], text_input["custom_id"]
+from tests.fakes.discord_harness import DiscordBot, answered, modal_for, png
 
 
 async def delivered_task(bot: DiscordBot, prompt: str = "a paper boat") -> str:
@@ -203,3 +175,29 @@ async def test_a_useless_attachment_is_explained(bot: DiscordBot) -> None:
     text = await answered(bot, payload)
     assert "notes.png" in text and "PNG, JPEG or WebP" in text
     assert await bot.tasks() == []
+
+
+async def test_the_prompt_option_is_capped_at_the_prompt_limit(bot: DiscordBot) -> None:
+    """Discord's own form refuses an over-long prompt before anything reaches the bot."""
+    await sync_commands(bot.settings)
+    video = next(c for c in bot.fake.synced[str(p.GUILD_ID)] if c["name"] == "video")
+    prompt = next(o for o in video["options"] if o["name"] == "prompt")
+    assert prompt["type"] == 3 and prompt["max_length"] == bot.settings.prompt_max_chars == 2000
+
+    shorter = bot.settings.model_copy(update={"prompt_max_chars": 500})
+    await sync_commands(shorter)
+    video = next(c for c in bot.fake.synced[str(p.GUILD_ID)] if c["name"] == "video")
+    prompt = next(o for o in video["options"] if o["name"] == "prompt")
+    assert prompt["max_length"] == 500
+
+
+async def test_the_animate_form_is_capped_at_the_prompt_limit(bot: DiscordBot) -> None:
+    image = bot.fake.attach("a.png", png(), "image/png")
+    target = p.message(p.CHANNEL_ID, p.user(), "look", attachments=[image])
+    payload = p.message_command("Animate with videobot", target)
+    await modal_for(bot, payload)
+    callback = bot.fake.callback_for(payload)
+    assert callback is not None
+    field = callback.data["components"][0]
+    text_input = field.get("component") or field["components"][0]
+    assert text_input["max_length"] == bot.settings.prompt_max_chars
