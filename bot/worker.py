@@ -16,30 +16,10 @@ from pathlib import Path
 from bot.board import StatusBoard
 from bot.delivery import Deliverer
 from bot.domain import RENDERING_STATES, TaskState
-from bot.errors import (
-    ProviderAuthError,
-    ProviderError,
-    RateLimited,
-    TaskNotFound,
-)
-from bot.policy import (
-    IntakeGate,
-    RenderHistory,
-    WorkerPolicy,
-    backoff,
-    next_poll_delay,
-    predicted_remaining,
-)
-from bot.ports import (
-    Chat,
-    Ledger,
-    NullObserver,
-    Observer,
-    Provider,
-    ProviderState,
-    TaskQuery,
-)
-from bot.submitter import AUTH_PAUSE, MISCONFIGURED, Submitter
+from bot.policy import IntakeGate, WorkerPolicy, backoff
+from bot.poller import Poller
+from bot.ports import Chat, Ledger, NullObserver, Observer, Provider, TaskQuery
+from bot.submitter import Submitter
 from bot.task import Task
 
 log = logging.getLogger("videobot.worker")
@@ -69,14 +49,12 @@ class Worker:
         self._clock = clock
         self._rng = rng or random.Random()
         self._resubmit_safe = resubmit_safe
-        self._history = RenderHistory()
         self._observer = observer or NullObserver()
         self._in_flight: set[str] = set()
         self._wake = asyncio.Event()
         self._gate = IntakeGate(
             policy.intake_quiet.total_seconds(), policy.intake_hold_max.total_seconds()
         )
-        self._overdue: dict[str, int] = {}  # polls that found a task past its predicted end
         self._deliverer = Deliverer(provider, policy, clock, scratch_dir, self._rng, self._observer)
         self._board = StatusBoard(ledger, chats, policy, clock, self._save, self._rng)
         self._submitter = Submitter(
@@ -89,6 +67,9 @@ class Worker:
             self._finish,
             self._rng,
             resubmit_safe,
+        )
+        self._poller = Poller(
+            provider, policy, clock, self._board, self._save, self._finish, self._deliver, self._rng
         )
 
     # -- running -----------------------------------------------------------------------------
@@ -201,7 +182,7 @@ class Worker:
         elif task.state is TaskState.ACCEPTED:
             await self._submitter.submit(task)
         elif task.state in RENDERING_STATES:
-            await self._poll(task)
+            await self._poller.poll(task)
 
     async def _save(self, old: Task, new: Task) -> Task | None:
         saved = await self._ledger.save(old, new)
@@ -219,62 +200,6 @@ class Worker:
             }
             log.info("task %s %s -> %s", new.ref, old.state.value, new.state.value, extra=context)
         return saved
-
-    async def _poll(self, task: Task) -> None:
-        assert task.provider_task_id is not None
-        now = self._clock()
-        try:
-            status = await self._provider.fetch(task.provider_task_id)
-        except ProviderError as err:
-            await self._poll_failed(task, err)
-            return
-        now = self._clock()
-        if status.state in (ProviderState.QUEUED, ProviderState.RUNNING):
-            expected = self._history.expected(task.request.mode, task.request.duration)
-            remaining = predicted_remaining(task.elapsed(now), status.progress, expected)
-            overdue = 0
-            if remaining is not None and remaining <= self._policy.poll_floor:
-                overdue = self._overdue[task.task_id] = self._overdue.get(task.task_id, 0) + 1
-            delay = next_poll_delay(task.elapsed(now), remaining, overdue, self._policy)
-            polled = await self._save(
-                task,
-                task.polled(
-                    status.state is ProviderState.RUNNING, status.progress, now, now + delay
-                ),
-            )
-            if polled:
-                await self._board.show(polled)
-            return
-        if status.state is ProviderState.SUCCEEDED and status.video_url:
-            self._history.record(task.request.mode, task.request.duration, task.elapsed(now))
-            done = await self._save(task, task.succeeded(status.video_url, status.expires_at, now))
-            if done:
-                await self._deliver(done)
-            return
-        failed = await self._save(task, task.failed(*status.failure(), now))
-        if failed:
-            await self._finish(failed)
-
-    async def _poll_failed(self, task: Task, err: ProviderError) -> None:
-        now = self._clock()
-        delay = backoff(
-            task.attempts + 1, timedelta(seconds=1), self._policy.poll_ceiling, self._rng
-        )
-        if isinstance(err, TaskNotFound) and task.attempts + 1 >= self._policy.lost_after_not_found:
-            lost = await self._save(
-                task, task.failed("not_found", "the video service no longer knows this task", now)
-            )
-            if lost:
-                await self._finish(lost)
-            return
-        if isinstance(err, RateLimited):
-            delay = max(delay, err.retry_after or timedelta(0))
-        if isinstance(err, ProviderAuthError):
-            log.error("OPERATOR: the video API refused the API key while polling (401: %s)", err)
-            delay, note = AUTH_PAUSE, MISCONFIGURED
-        else:
-            note = f"checking again shortly ({err})"
-        await self._save(task, task.poll_failed(now, now + delay, note))
 
     async def _deliver(self, task: Task) -> None:
         chat = self._chats[task.target.platform]
@@ -296,5 +221,4 @@ class Worker:
 
     async def _finish(self, task: Task) -> None:
         if await self._board.finish(task):
-            self._overdue.pop(task.task_id, None)
-
+            self._poller.forget(task.task_id)
