@@ -21,6 +21,7 @@ from bot.poller import Poller
 from bot.ports import Chat, Ledger, NullObserver, Observer, Provider, TaskQuery
 from bot.submitter import Submitter
 from bot.task import Task
+from bot.timekeeper import Timekeeper
 
 log = logging.getLogger("videobot.worker")
 
@@ -37,6 +38,7 @@ class Worker:
         policy: WorkerPolicy,
         clock: Clock,
         *,
+        monotonic: Callable[[], float] = time.monotonic,
         scratch_dir: Path,
         resubmit_safe: bool = False,
         rng: random.Random | None = None,
@@ -55,6 +57,7 @@ class Worker:
         self._gate = IntakeGate(
             policy.intake_quiet.total_seconds(), policy.intake_hold_max.total_seconds()
         )
+        self._time = Timekeeper(ledger, clock, monotonic)
         self._deliverer = Deliverer(provider, policy, clock, scratch_dir, self._rng, self._observer)
         self._board = StatusBoard(ledger, chats, policy, clock, self._save, self._rng)
         self._submitter = Submitter(
@@ -122,6 +125,7 @@ class Worker:
     async def _claim(self, group: asyncio.TaskGroup) -> tuple[datetime, int]:
         """Start every due row there is a slot for; returns the time the claim looked at and
         how many rows it started."""
+        await self._time.absorb_steps()
         now = self._clock()
         free = self._policy.concurrency - len(self._in_flight)
         if free <= 0:
@@ -174,7 +178,13 @@ class Worker:
             await self._finish(task)
         elif task.state in (TaskState.SUCCEEDED, TaskState.DELIVERING):
             await self._deliver(task)
-        elif task.is_past_deadline(now) and task.state is not TaskState.SUBMITTING:
+        elif task.state is TaskState.SUBMITTING:
+            return  # another step of this process is sending it
+        elif self._time.past_deadline(task, now):
+            if task.state in RENDERING_STATES:
+                # Ask once more before giving up: the video may have finished meanwhile.
+                await self._poller.poll(task, last=True)
+                return
             timed_out = await self._save(task, task.timed_out(now))
             if timed_out:
                 log.warning("task %s timed out in state %s", task.ref, task.state.value)
@@ -222,3 +232,4 @@ class Worker:
     async def _finish(self, task: Task) -> None:
         if await self._board.finish(task):
             self._poller.forget(task.task_id)
+            self._time.forget(task.task_id)

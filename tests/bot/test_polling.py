@@ -93,6 +93,7 @@ def build_rig(
         {"test": chat},
         policy,
         clock.now,
+        monotonic=clock.monotonic,
         scratch_dir=tmp_path / "scratch",
         rng=random.Random(4),
     )
