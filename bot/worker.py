@@ -8,7 +8,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ from bot.timekeeper import Timekeeper
 log = logging.getLogger("videobot.worker")
 
 Clock = Callable[[], datetime]
+Spawn = Callable[[Coroutine[None, None, None]], asyncio.Task[None]]
 _MAX_IDLE = timedelta(seconds=30)
 
 
@@ -99,30 +100,52 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim due rows whenever a slot is free; sleep until the next row is due, new work
-        arrives, or `stop` is set. In-flight steps finish before this returns."""
+        arrives, or `stop` is set. Once stopped, in-flight steps get `policy.stop_grace` to
+        finish and are then cancelled, so a stuck upstream cannot keep the process alive."""
         await self.recover()
         stopping = asyncio.create_task(stop.wait())
+        steps: set[asyncio.Task[None]] = set()
+
+        def spawn(step: Coroutine[None, None, None]) -> asyncio.Task[None]:
+            task = asyncio.create_task(step)
+            steps.add(task)
+            task.add_done_callback(steps.discard)
+            return task
+
         try:
-            async with asyncio.TaskGroup() as group:
-                while not stop.is_set():
-                    self._observer.heartbeat()
-                    self._wake.clear()
-                    hold = self._gate.hold(time.monotonic())
-                    if hold > 0:  # commands are arriving: answer them first
-                        await asyncio.wait({stopping}, timeout=hold)
-                        continue
-                    claimed_at, _ = await self._claim(group)
-                    await self._idle(stopping, claimed_at)
+            while not stop.is_set():
+                self._observer.heartbeat()
+                self._wake.clear()
+                hold = self._gate.hold(time.monotonic())
+                if hold > 0:  # commands are arriving: answer them first
+                    await asyncio.wait({stopping}, timeout=hold)
+                    continue
+                claimed_at, _ = await self._claim(spawn)
+                await self._idle(stopping, claimed_at)
         finally:
             stopping.cancel()
+            await self._wind_down(steps)
+
+    async def _wind_down(self, steps: set[asyncio.Task[None]]) -> None:
+        """Let in-flight steps finish for a moment, then cancel the rest. A cancelled step
+        leaves its row as a crash would (a submit stays `submitting` and becomes `unknown`
+        at the next start, never a second POST), so recovery handles it."""
+        if not steps:
+            return
+        _, pending = await asyncio.wait(steps, timeout=self._policy.stop_grace.total_seconds())
+        for step in pending:
+            step.cancel()
+        if pending:
+            log.warning("stopping: cancelled %d step(s) still waiting on the network", len(pending))
+            await asyncio.wait(pending, timeout=self._policy.stop_grace.total_seconds())
 
     async def step(self) -> int:
         """Run every row due now once and wait for them (tests drive time with this)."""
         async with asyncio.TaskGroup() as group:
-            _, started = await self._claim(group)
+            _, started = await self._claim(group.create_task)
         return started
 
-    async def _claim(self, group: asyncio.TaskGroup) -> tuple[datetime, int]:
+    async def _claim(self, spawn: Spawn) -> tuple[datetime, int]:
         """Start every due row there is a slot for; returns the time the claim looked at and
         how many rows it started."""
         await self._time.absorb_steps()
@@ -133,7 +156,7 @@ class Worker:
         due = await self._ledger.due(now, free, frozenset(self._in_flight))
         for task in due:
             self._in_flight.add(task.task_id)
-            group.create_task(self._isolated(task))
+            spawn(self._isolated(task))
         return now, len(due)
 
     async def _idle(self, stopping: asyncio.Task[bool], claimed_at: datetime) -> None:

@@ -29,6 +29,7 @@ def tiny_mp4() -> bytes:
 class Answer:
     status: int
     body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -40,6 +41,7 @@ class ScriptedUpstream:
     submits: int = 0
     hang_submits: bool = False
     submit_seen: asyncio.Event = field(default_factory=asyncio.Event)
+    poll_seen: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""
 
@@ -86,12 +88,13 @@ class ScriptedUpstream:
         if task_id not in self.polls:
             return _error(404, "not_found", "No such task.")
         self.polls[task_id] += 1
+        self.poll_seen.set()
         script = self.scripts.get(task_id)
         if not script:
             answer = self.done(task_id)
         else:
             answer = script.pop(0) if len(script) > 1 else script[0]
-        return web.json_response(answer.body, status=answer.status)
+        return web.json_response(answer.body, status=answer.status, headers=answer.headers)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         return web.Response(body=tiny_mp4(), content_type="video/mp4")
