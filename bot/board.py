@@ -72,7 +72,10 @@ class StatusBoard:
                 if posted is not None:
                     self._shown[task.task_id] = (key, now)
                 return posted
-            recent = last is not None and now - last[1] < self._policy.status_interval
+            # An edit "in the future" means the wall clock stepped back: not recent.
+            recent = (
+                last is not None and timedelta(0) <= now - last[1] < self._policy.status_interval
+            )
             if last and not force and (last[0] == key or recent):
                 return task
             await chat.update_status(task.target, task.status_message_id, view)

@@ -42,12 +42,18 @@ async def test_a_wall_clock_jump_back_does_not_stop_polling(engine: Engine) -> N
     engine.clock.advance(8)
     await engine.worker.step()
     engine.clock.step_wall(-2 * HOURS)  # every check scheduled so far is now hours away
+    row = await engine.ledger.get(first.ref)
+    assert row is not None and row.status_message_id is not None
+    shown_before = len(engine.chat.posts[row.status_message_id])
     second, _ = await engine.service.accept(t2v("after the jump"), target("U2"), "evt-2")
     await engine.run_until_idle(max_steps=120)
     for task in (first, second):
         done = await engine.ledger.get(task.ref)
         assert done is not None and done.state is TaskState.DELIVERED
     assert polls(engine) <= 30  # brought back, not polled in a tight loop
+    # Progress edits went on too: the last edit is not "hours in the future" by the new clock.
+    after = engine.chat.posts[row.status_message_id][shown_before:]
+    assert [v.state for v in after if not v.final], [v.state for v in after]
 
 
 async def test_a_task_past_its_deadline_is_polled_once_more_and_delivered_if_done(
