@@ -52,6 +52,8 @@ class StatusBoard:
     ) -> Task | None:
         """Post or edit the status message. Returns the task (with its message id once
         posted), or None if the row moved meanwhile. Raises DeliveryTransient only if forced."""
+        if task.task_id in self._ended and task.state.is_live:
+            return None  # a stale copy of a row whose final status is on screen already
         chat = self._chats[task.target.platform]
         now = self._clock()
         view = messages.status_view(task, now, queue_position)

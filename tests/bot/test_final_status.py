@@ -178,3 +178,23 @@ async def test_a_stale_read_after_the_final_status_does_not_post_it_again(
     assert await ledger.next_due_at() is None
     assert final_posts(chat) == {done.ref: 1, gone.ref: 1}
     assert len(chat.uploads) == 1
+
+
+async def test_a_stale_live_copy_never_overwrites_a_final_status(
+    ledger: SqliteLedger, clock: FakeClock
+) -> None:
+    """A step that started from a stale read (the row before its cancel) would render
+    "Queued" or "Rendering" over "Cancelled"; the board refuses once the end is shown."""
+    from bot.board import StatusBoard
+
+    chat = FakeChat()
+    board = StatusBoard(ledger, {"test": chat}, POLICY, clock.now, ledger.save, random.Random(1))
+    service = VideoService(ledger, POLICY, clock.now, lambda: None)
+    task, _ = await service.accept(t2v(), target(), "evt")
+    shown = await board.show(task)
+    assert shown is not None and shown.status_message_id is not None
+    cancelled = await service.cancel(task.ref, target())
+    assert await board.finish(cancelled)
+    assert await board.show(shown) is None  # the copy from before the cancel
+    views = chat.posts[shown.status_message_id]
+    assert [v.state for v in views] == ["accepted", "cancelled"]
