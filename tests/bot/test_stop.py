@@ -88,7 +88,7 @@ async def test_stop_while_a_submit_hangs_returns_within_the_grace_and_never_rese
     await asyncio.wait_for(upstream.submit_seen.wait(), timeout=10)
 
     took = await stop_and_time(stop, runner)
-    assert took < GRACE.total_seconds() + 2
+    assert took < GRACE.total_seconds() + 4  # margin for a loaded machine; unfixed: 110 s
     cut = await ledger.get(task.ref)
     assert cut is not None and cut.state is TaskState.SUBMITTING  # as a crash leaves it
     assert await ledger.integrity_check() == "ok"
@@ -130,7 +130,7 @@ async def test_stop_during_a_long_429_hold_returns_within_the_grace(
     await asyncio.wait_for(upstream.poll_seen.wait(), timeout=10)
 
     took = await stop_and_time(stop, runner)
-    assert took < GRACE.total_seconds() + 2
+    assert took < GRACE.total_seconds() + 4  # margin for a loaded machine; unfixed: 110 s
     row = await ledger.get(task.ref)
     assert row is not None and row.state is TaskState.SUBMITTED  # polled again after a restart
     assert row.provider_task_id == "t-held"
