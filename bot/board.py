@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot import messages
+from bot.domain import TaskState
 from bot.errors import DeliveryError, DeliveryTransient, MessageGone
 from bot.messages import StatusView
 from bot.policy import WorkerPolicy, backoff
@@ -20,6 +22,7 @@ from bot.task import Task
 log = logging.getLogger("videobot.worker")
 
 Save = Callable[[Task, Task], Awaitable[Task | None]]
+_REMEMBERED = 10_000  # final statuses remembered; a row that ended longer ago is long done
 
 
 class StatusBoard:
@@ -40,12 +43,17 @@ class StatusBoard:
         self._rng = rng
         self._shown: dict[str, tuple[tuple[str, ...], datetime]] = {}
         self._unpostable: set[str] = set()  # status posts refused for good (until the end)
+        # The final state each task was shown in. A stale read, or a lost race to record
+        # `notified`, brings an ended row back; it must not post its final status again.
+        self._ended: OrderedDict[str, TaskState] = OrderedDict()
 
     async def show(
         self, task: Task, force: bool = False, queue_position: int | None = None
     ) -> Task | None:
         """Post or edit the status message. Returns the task (with its message id once
         posted), or None if the row moved meanwhile. Raises DeliveryTransient only if forced."""
+        if task.task_id in self._ended and task.state.is_live:
+            return None  # a stale copy of a row whose final status is on screen already
         chat = self._chats[task.target.platform]
         now = self._clock()
         view = messages.status_view(task, now, queue_position)
@@ -66,7 +74,10 @@ class StatusBoard:
                 if posted is not None:
                     self._shown[task.task_id] = (key, now)
                 return posted
-            recent = last is not None and now - last[1] < self._policy.status_interval
+            # An edit "in the future" means the wall clock stepped back: not recent.
+            recent = (
+                last is not None and timedelta(0) <= now - last[1] < self._policy.status_interval
+            )
             if last and not force and (last[0] == key or recent):
                 return task
             await chat.update_status(task.target, task.status_message_id, view)
@@ -111,21 +122,35 @@ class StatusBoard:
         return await self._save(task, task.with_status_message(message_id, self._clock()))
 
     async def finish(self, task: Task) -> bool:
-        """Show the final status; only then is the row done (next_check_at cleared).
+        """Show the final status once; only then is the row done (next_check_at cleared).
         Returns False when the platform asked us to come back later."""
-        try:
-            await self.show(task, force=True)
-        except DeliveryTransient as err:
-            now = self._clock()
-            wait = err.retry_after or backoff(
-                task.attempts, timedelta(seconds=2), self._policy.retry_cap, self._rng
-            )
-            later = replace(task.rescheduled(now, now + wait), attempts=task.attempts + 1)
-            await self._save(task, later)
-            return False
-        current = await self._ledger.get(task.task_id)
-        if current is not None and current.state.is_terminal and current.next_check_at:
-            await self._ledger.save(current, current.notified(self._clock()))
+        if self._ended.get(task.task_id) is not task.state:
+            try:
+                await self.show(task, force=True)
+            except DeliveryTransient as err:
+                now = self._clock()
+                wait = err.retry_after or backoff(
+                    task.attempts, timedelta(seconds=2), self._policy.retry_cap, self._rng
+                )
+                later = replace(task.rescheduled(now, now + wait), attempts=task.attempts + 1)
+                await self._save(task, later)
+                return False
+            self._ended[task.task_id] = task.state
+            while len(self._ended) > _REMEMBERED:
+                self._ended.popitem(last=False)
+        await self._notified(task)
         self._shown.pop(task.task_id, None)
         self._unpostable.discard(task.task_id)
         return True
+
+    async def _notified(self, task: Task) -> None:
+        """Record that nothing is left to do for the row. The row we hold may be older than
+        the stored one (the status post saved a message id), and a read may come back stale,
+        so read again a few times before leaving it to the next claim (which finds the final
+        status already shown and only records this)."""
+        for _ in range(3):
+            current = await self._ledger.get(task.task_id)
+            if current is None or current.state.is_live or current.next_check_at is None:
+                return
+            if await self._ledger.save(current, current.notified(self._clock())) is not None:
+                return

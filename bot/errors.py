@@ -14,6 +14,7 @@ VideobotError
 └── ProviderError           the video API said no, or could not be reached
     ├── ProviderRejected    400: the request itself is wrong; never retried
     ├── ProviderAuthError   401: the operator's key is wrong; never retried
+    │   └── ProviderForbidden   403: this key may not do that (e.g. read this task)
     ├── ProviderTransient   429 / 5xx / network on an idempotent call; retry later
     │   ├── RateLimited     429, with the provider's Retry-After
     │   └── Unreachable     the request provably never reached the provider (connect/DNS)
@@ -93,6 +94,10 @@ class ProviderRejected(ProviderError):
 
 class ProviderAuthError(ProviderError):
     """HTTP 401: the API key is missing or wrong: an operator problem, not the user's."""
+
+
+class ProviderForbidden(ProviderAuthError):
+    """HTTP 403: the key works but may not do this; asking again cannot change that."""
 
 
 class ProviderTransient(ProviderError):

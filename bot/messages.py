@@ -266,6 +266,14 @@ CHANNEL_NOT_ALLOWED = (
     "where videobot works."
 )
 USER_NOT_ALLOWED = "You are not on the list of people who can make videos here; ask an admin."
+UNFAMILIAR_STATUS = (
+    "the video service reports “{status}”, a status this bot does not recognise; it keeps checking"
+)
+POLL_TROUBLE = (
+    "the video service has not answered the last {count} checks ({error}); "
+    "I keep trying until {until}, nothing for you to do yet"
+)
+POLL_REFUSED = "the video service refused to report on this task: {reason}"
 NO_TASKS = "No tasks yet. Try `/video a paper boat on a river`."
 MISCONFIGURED = (
     "The bot is misconfigured (the video service refused its API key). An operator has been "

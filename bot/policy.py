@@ -25,6 +25,8 @@ class WorkerPolicy:
     delivery_attempts: int = 5
     lost_after_not_found: int = 4
     retry_cap: timedelta = timedelta(minutes=2)
+    # After stop, how long in-flight steps may finish before they are cancelled.
+    stop_grace: timedelta = timedelta(seconds=3)
     # Commands first: while they arrive less than `intake_quiet` apart, new background steps
     # wait (at most `intake_hold_max`, then run unheld as long again). 0 turns it off.
     intake_quiet: timedelta = timedelta(milliseconds=20)

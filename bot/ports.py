@@ -85,6 +85,7 @@ class ProviderState(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    UNKNOWN = "unknown"  # a status name the dialect does not know, with nothing final in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,7 @@ class ProviderStatus:
     expires_at: datetime | None = None
     error_code: str | None = None
     error_message: str | None = None
+    raw_state: str | None = None  # the provider's own word, kept when state is UNKNOWN
 
     def failure(self) -> tuple[str | None, str]:
         """(code, message) to record when this status ends a task without a video."""

@@ -125,7 +125,7 @@ class Submitter:
             sending, sending.submitted(provider_task_id, now, now + self._policy.first_poll)
         )
         if submitted:
-            log.info("task %s submitted as %s", submitted.ref, provider_task_id)
+            log.info("task %s submitted as %r", submitted.ref, provider_task_id)
             await self._board.show(submitted)
 
     async def _stage(self, task: Task) -> Task:

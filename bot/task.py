@@ -90,7 +90,15 @@ class Task:
             note=None,
         )
 
-    def polled(self, running: bool, progress: int | None, now: datetime, next_at: datetime) -> Task:
+    def polled(
+        self,
+        running: bool,
+        progress: int | None,
+        now: datetime,
+        next_at: datetime,
+        note: str | None = None,
+    ) -> Task:
+        """The provider still has it; `note` says what the status message should add."""
         self._expect(*RENDERING_STATES)
         state = TaskState.RUNNING if running or self.state is TaskState.RUNNING else self.state
         return self._to(
@@ -100,7 +108,7 @@ class Task:
             next_check_at=next_at,
             polls=self.polls + 1,
             attempts=0,
-            note=None,
+            note=note,
         )
 
     def poll_failed(self, now: datetime, next_at: datetime, note: str) -> Task:

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,35 +16,17 @@ from pathlib import Path
 from bot.board import StatusBoard
 from bot.delivery import Deliverer
 from bot.domain import RENDERING_STATES, TaskState
-from bot.errors import (
-    ProviderAuthError,
-    ProviderError,
-    RateLimited,
-    TaskNotFound,
-)
-from bot.policy import (
-    IntakeGate,
-    RenderHistory,
-    WorkerPolicy,
-    backoff,
-    next_poll_delay,
-    predicted_remaining,
-)
-from bot.ports import (
-    Chat,
-    Ledger,
-    NullObserver,
-    Observer,
-    Provider,
-    ProviderState,
-    TaskQuery,
-)
-from bot.submitter import AUTH_PAUSE, MISCONFIGURED, Submitter
+from bot.policy import IntakeGate, WorkerPolicy, backoff
+from bot.poller import Poller
+from bot.ports import Chat, Ledger, NullObserver, Observer, Provider, TaskQuery
+from bot.submitter import Submitter
 from bot.task import Task
+from bot.timekeeper import Timekeeper
 
 log = logging.getLogger("videobot.worker")
 
 Clock = Callable[[], datetime]
+Spawn = Callable[[Coroutine[None, None, None]], asyncio.Task[None]]
 _MAX_IDLE = timedelta(seconds=30)
 
 
@@ -57,6 +39,7 @@ class Worker:
         policy: WorkerPolicy,
         clock: Clock,
         *,
+        monotonic: Callable[[], float] = time.monotonic,
         scratch_dir: Path,
         resubmit_safe: bool = False,
         rng: random.Random | None = None,
@@ -69,14 +52,13 @@ class Worker:
         self._clock = clock
         self._rng = rng or random.Random()
         self._resubmit_safe = resubmit_safe
-        self._history = RenderHistory()
         self._observer = observer or NullObserver()
         self._in_flight: set[str] = set()
         self._wake = asyncio.Event()
         self._gate = IntakeGate(
             policy.intake_quiet.total_seconds(), policy.intake_hold_max.total_seconds()
         )
-        self._overdue: dict[str, int] = {}  # polls that found a task past its predicted end
+        self._time = Timekeeper(ledger, clock, monotonic)
         self._deliverer = Deliverer(provider, policy, clock, scratch_dir, self._rng, self._observer)
         self._board = StatusBoard(ledger, chats, policy, clock, self._save, self._rng)
         self._submitter = Submitter(
@@ -89,6 +71,9 @@ class Worker:
             self._finish,
             self._rng,
             resubmit_safe,
+        )
+        self._poller = Poller(
+            provider, policy, clock, self._board, self._save, self._finish, self._deliver, self._rng
         )
 
     # -- running -----------------------------------------------------------------------------
@@ -115,32 +100,55 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim due rows whenever a slot is free; sleep until the next row is due, new work
-        arrives, or `stop` is set. In-flight steps finish before this returns."""
+        arrives, or `stop` is set. Once stopped, in-flight steps get `policy.stop_grace` to
+        finish and are then cancelled, so a stuck upstream cannot keep the process alive."""
         await self.recover()
         stopping = asyncio.create_task(stop.wait())
+        steps: set[asyncio.Task[None]] = set()
+
+        def spawn(step: Coroutine[None, None, None]) -> asyncio.Task[None]:
+            task = asyncio.create_task(step)
+            steps.add(task)
+            task.add_done_callback(steps.discard)
+            return task
+
         try:
-            async with asyncio.TaskGroup() as group:
-                while not stop.is_set():
-                    self._observer.heartbeat()
-                    self._wake.clear()
-                    hold = self._gate.hold(time.monotonic())
-                    if hold > 0:  # commands are arriving: answer them first
-                        await asyncio.wait({stopping}, timeout=hold)
-                        continue
-                    claimed_at, _ = await self._claim(group)
-                    await self._idle(stopping, claimed_at)
+            while not stop.is_set():
+                self._observer.heartbeat()
+                self._wake.clear()
+                hold = self._gate.hold(time.monotonic())
+                if hold > 0:  # commands are arriving: answer them first
+                    await asyncio.wait({stopping}, timeout=hold)
+                    continue
+                claimed_at, _ = await self._claim(spawn)
+                await self._idle(stopping, claimed_at)
         finally:
             stopping.cancel()
+            await self._wind_down(steps)
+
+    async def _wind_down(self, steps: set[asyncio.Task[None]]) -> None:
+        """Let in-flight steps finish for a moment, then cancel the rest. A cancelled step
+        leaves its row as a crash would (a submit stays `submitting` and becomes `unknown`
+        at the next start, never a second POST), so recovery handles it."""
+        if not steps:
+            return
+        _, pending = await asyncio.wait(steps, timeout=self._policy.stop_grace.total_seconds())
+        for step in pending:
+            step.cancel()
+        if pending:
+            log.warning("stopping: cancelled %d step(s) still waiting on the network", len(pending))
+            await asyncio.wait(pending, timeout=self._policy.stop_grace.total_seconds())
 
     async def step(self) -> int:
         """Run every row due now once and wait for them (tests drive time with this)."""
         async with asyncio.TaskGroup() as group:
-            _, started = await self._claim(group)
+            _, started = await self._claim(group.create_task)
         return started
 
-    async def _claim(self, group: asyncio.TaskGroup) -> tuple[datetime, int]:
+    async def _claim(self, spawn: Spawn) -> tuple[datetime, int]:
         """Start every due row there is a slot for; returns the time the claim looked at and
         how many rows it started."""
+        await self._time.absorb_steps()
         now = self._clock()
         free = self._policy.concurrency - len(self._in_flight)
         if free <= 0:
@@ -148,7 +156,7 @@ class Worker:
         due = await self._ledger.due(now, free, frozenset(self._in_flight))
         for task in due:
             self._in_flight.add(task.task_id)
-            group.create_task(self._isolated(task))
+            spawn(self._isolated(task))
         return now, len(due)
 
     async def _idle(self, stopping: asyncio.Task[bool], claimed_at: datetime) -> None:
@@ -193,7 +201,13 @@ class Worker:
             await self._finish(task)
         elif task.state in (TaskState.SUCCEEDED, TaskState.DELIVERING):
             await self._deliver(task)
-        elif task.is_past_deadline(now) and task.state is not TaskState.SUBMITTING:
+        elif task.state is TaskState.SUBMITTING:
+            return  # another step of this process is sending it
+        elif self._time.past_deadline(task, now):
+            if task.state in RENDERING_STATES:
+                # Ask once more before giving up: the video may have finished meanwhile.
+                await self._poller.poll(task, last=True)
+                return
             timed_out = await self._save(task, task.timed_out(now))
             if timed_out:
                 log.warning("task %s timed out in state %s", task.ref, task.state.value)
@@ -201,7 +215,7 @@ class Worker:
         elif task.state is TaskState.ACCEPTED:
             await self._submitter.submit(task)
         elif task.state in RENDERING_STATES:
-            await self._poll(task)
+            await self._poller.poll(task)
 
     async def _save(self, old: Task, new: Task) -> Task | None:
         saved = await self._ledger.save(old, new)
@@ -219,62 +233,6 @@ class Worker:
             }
             log.info("task %s %s -> %s", new.ref, old.state.value, new.state.value, extra=context)
         return saved
-
-    async def _poll(self, task: Task) -> None:
-        assert task.provider_task_id is not None
-        now = self._clock()
-        try:
-            status = await self._provider.fetch(task.provider_task_id)
-        except ProviderError as err:
-            await self._poll_failed(task, err)
-            return
-        now = self._clock()
-        if status.state in (ProviderState.QUEUED, ProviderState.RUNNING):
-            expected = self._history.expected(task.request.mode, task.request.duration)
-            remaining = predicted_remaining(task.elapsed(now), status.progress, expected)
-            overdue = 0
-            if remaining is not None and remaining <= self._policy.poll_floor:
-                overdue = self._overdue[task.task_id] = self._overdue.get(task.task_id, 0) + 1
-            delay = next_poll_delay(task.elapsed(now), remaining, overdue, self._policy)
-            polled = await self._save(
-                task,
-                task.polled(
-                    status.state is ProviderState.RUNNING, status.progress, now, now + delay
-                ),
-            )
-            if polled:
-                await self._board.show(polled)
-            return
-        if status.state is ProviderState.SUCCEEDED and status.video_url:
-            self._history.record(task.request.mode, task.request.duration, task.elapsed(now))
-            done = await self._save(task, task.succeeded(status.video_url, status.expires_at, now))
-            if done:
-                await self._deliver(done)
-            return
-        failed = await self._save(task, task.failed(*status.failure(), now))
-        if failed:
-            await self._finish(failed)
-
-    async def _poll_failed(self, task: Task, err: ProviderError) -> None:
-        now = self._clock()
-        delay = backoff(
-            task.attempts + 1, timedelta(seconds=1), self._policy.poll_ceiling, self._rng
-        )
-        if isinstance(err, TaskNotFound) and task.attempts + 1 >= self._policy.lost_after_not_found:
-            lost = await self._save(
-                task, task.failed("not_found", "the video service no longer knows this task", now)
-            )
-            if lost:
-                await self._finish(lost)
-            return
-        if isinstance(err, RateLimited):
-            delay = max(delay, err.retry_after or timedelta(0))
-        if isinstance(err, ProviderAuthError):
-            log.error("OPERATOR: the video API refused the API key while polling (401: %s)", err)
-            delay, note = AUTH_PAUSE, MISCONFIGURED
-        else:
-            note = f"checking again shortly ({err})"
-        await self._save(task, task.poll_failed(now, now + delay, note))
 
     async def _deliver(self, task: Task) -> None:
         chat = self._chats[task.target.platform]
@@ -296,5 +254,5 @@ class Worker:
 
     async def _finish(self, task: Task) -> None:
         if await self._board.finish(task):
-            self._overdue.pop(task.task_id, None)
-
+            self._poller.forget(task.task_id)
+            self._time.forget(task.task_id)

@@ -145,6 +145,7 @@ def make_engine(
             {"test": chat},
             policy,
             clock.now,
+            monotonic=clock.monotonic,
             scratch_dir=tmp_path / "scratch",
             resubmit_safe=idempotent,
             rng=random.Random(3),
@@ -180,6 +181,7 @@ def console_engine(
         {PLATFORM: chat},
         TEST_POLICY,
         base.clock.now,
+        monotonic=base.clock.monotonic,
         scratch_dir=tmp_path / "scratch",
         rng=random.Random(2),
     )

@@ -127,6 +127,7 @@ def storm_engine(
         {"test": chat},
         policy,
         clock.now,
+        monotonic=clock.monotonic,
         scratch_dir=tmp_path / "scratch",
         rng=random.Random(3),
     )

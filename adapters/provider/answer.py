@@ -14,6 +14,7 @@ import httpx
 from bot.errors import (
     ProviderAuthError,
     ProviderError,
+    ProviderForbidden,
     ProviderRejected,
     ProviderTransient,
     RateLimited,
@@ -49,7 +50,9 @@ class AnswerReader:
             )
             limited.request_id = request_id
             return limited
-        if status in (401, 403):
+        if status == 403:
+            return ProviderForbidden(clip(message), code=code, request_id=request_id)
+        if status == 401:
             return ProviderAuthError(clip(message), code=code, request_id=request_id)
         if status == 404:
             return TaskNotFound(clip(message), code=code, request_id=request_id)

@@ -37,6 +37,7 @@ def restarted(engine: Engine, resubmit_safe: bool = False) -> Engine:
         {"test": engine.chat},
         TEST_POLICY,
         engine.clock.now,
+        monotonic=engine.clock.monotonic,
         scratch_dir=Path("/tmp") / "videobot-test-scratch",
         resubmit_safe=resubmit_safe,
         rng=random.Random(5),
@@ -389,6 +390,7 @@ async def test_a_crash_between_posting_the_status_and_saving_it_posts_once(
         {"test": chat},
         TEST_POLICY,
         engine.clock.now,
+        monotonic=engine.clock.monotonic,
         scratch_dir=Path("/tmp") / "videobot-test-scratch",
     )
     task, _ = await engine.service.accept(t2v(), target(), "evt")
@@ -437,6 +439,7 @@ async def test_a_task_changed_elsewhere_mid_upload_posts_nothing_more(
         {"test": chat},
         TEST_POLICY,
         engine.clock.now,
+        monotonic=engine.clock.monotonic,
         scratch_dir=tmp_path / "scratch",
     )
     task, _ = await engine.service.accept(t2v(), target(), "evt")

@@ -1,4 +1,5 @@
-"""A clock tests move by hand: the worker reads `now()`, the simulator reads `monotonic()`."""
+"""A clock tests move by hand: the worker reads `now()` and `monotonic()`, the simulator
+reads `monotonic()`. `step_wall` moves the wall clock alone, as NTP or a VM resume does."""
 
 from __future__ import annotations
 
@@ -18,4 +19,10 @@ class FakeClock:
 
     def advance(self, seconds: float) -> datetime:
         self._now += timedelta(seconds=seconds)
+        return self._now
+
+    def step_wall(self, seconds: float) -> datetime:
+        """The wall clock jumps (NTP, a VM resumed) while monotonic time does not move."""
+        self._now += timedelta(seconds=seconds)
+        self._origin += timedelta(seconds=seconds)
         return self._now

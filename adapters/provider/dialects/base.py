@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
@@ -66,7 +67,37 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def read_state(raw: str) -> ProviderState:
-    return _STATES.get(raw.strip().lower(), ProviderState.RUNNING)
+    """The canonical state for a status name; UNKNOWN for a name no dialect has used yet."""
+    return _STATES.get(raw.strip().lower(), ProviderState.UNKNOWN)
+
+
+def provider_status(
+    raw_state: str,
+    *,
+    progress: Any,
+    video_url: str | None,
+    expires_at: Any,
+    error: Any,
+) -> ProviderStatus:
+    """A poll answer as a ProviderStatus. A status name we do not know is not "still running":
+    an answer that looks final (an error object, a result URL) is read as what it looks like,
+    and only an answer with nothing final in it stays UNKNOWN (the worker keeps polling)."""
+    state = read_state(raw_state)
+    wire_error = read_error(error)
+    failed = bool(wire_error.code or wire_error.type or wire_error.message)
+    if state is ProviderState.UNKNOWN and failed:
+        state = ProviderState.FAILED
+    elif state is ProviderState.UNKNOWN and video_url:
+        state = ProviderState.SUCCEEDED
+    return ProviderStatus(
+        state=state,
+        progress=read_progress(progress),
+        video_url=video_url,
+        expires_at=parse_time(expires_at),
+        error_code=wire_error.code or wire_error.type,
+        error_message=wire_error.message,
+        raw_state=raw_state if state is ProviderState.UNKNOWN else None,
+    )
 
 
 def read_progress(value: Any) -> int | None:
@@ -121,4 +152,12 @@ class TaskApi:
     submit_path = "/v1/videos/generations"
 
     def poll_path(self, provider_task_id: str) -> str:
-        return f"{self.submit_path}/{provider_task_id}"
+        return f"{self.submit_path}/{task_segment(provider_task_id)}"
+
+
+def task_segment(provider_task_id: str) -> str:
+    """A provider's task id as one path segment: `/`, `?`, `#`, spaces and control characters
+    percent-encoded, and a bare `.` or `..` too (an HTTP client would resolve them as dot
+    segments and poll the collection or its parent instead of the task)."""
+    segment = quote(provider_task_id, safe="")
+    return segment.replace(".", "%2E") if segment in (".", "..") else segment

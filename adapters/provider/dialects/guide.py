@@ -10,10 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from adapters.provider.dialects.base import (
     TaskApi,
     media_urls,
-    parse_time,
-    read_error,
-    read_progress,
-    read_state,
+    provider_status,
 )
 from bot.domain import Mode, VideoRequest
 from bot.ports import ProviderStatus
@@ -64,12 +61,10 @@ class GuideDialect(TaskApi):
 
     def parse_status(self, data: Any) -> ProviderStatus:
         wire = _GuideTask.model_validate(data)
-        error = read_error(wire.error)
-        return ProviderStatus(
-            state=read_state(wire.status),
-            progress=read_progress(wire.progress),
+        return provider_status(
+            wire.status,
+            progress=wire.progress,
             video_url=wire.video_url,
-            expires_at=parse_time(wire.expires_at),
-            error_code=error.code or error.type,
-            error_message=error.message,
+            expires_at=wire.expires_at,
+            error=wire.error,
         )

@@ -10,10 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from adapters.provider.dialects.base import (
     TaskApi,
     media_urls,
-    parse_time,
-    read_error,
-    read_progress,
-    read_state,
+    provider_status,
 )
 from bot.domain import VideoRequest
 from bot.ports import ProviderStatus
@@ -59,14 +56,12 @@ class ToapisDialect(TaskApi):
 
     def parse_status(self, data: Any) -> ProviderStatus:
         wire = _ToapisTask.model_validate(data)
-        error = read_error(wire.error)
-        return ProviderStatus(
-            state=read_state(wire.status),
-            progress=read_progress(wire.progress),
+        return provider_status(
+            wire.status,
+            progress=wire.progress,
             video_url=_result_url(wire.result),
-            expires_at=parse_time(wire.expires_at),
-            error_code=error.code or error.type,
-            error_message=error.message,
+            expires_at=wire.expires_at,
+            error=wire.error,
         )
 
 

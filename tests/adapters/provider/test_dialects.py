@@ -233,7 +233,7 @@ def test_toapis_result_shapes(result: Any, url: str | None) -> None:
         ("cancelled", ProviderState.CANCELLED),
         ("canceled", ProviderState.CANCELLED),
         ("expired", ProviderState.EXPIRED),
-        ("warming_up", ProviderState.RUNNING),  # unknown: keep polling, never end a task
+        ("warming_up", ProviderState.UNKNOWN),  # unknown: not "running"; the worker decides
     ],
 )
 def test_state_names(raw: str, state: ProviderState) -> None:
@@ -325,3 +325,55 @@ def test_any_status_payload_maps_or_raises_value_error_only(  # noqa: PLR0917
     assert parsed.progress is None or 0 <= parsed.progress <= 100
     assert parsed.video_url is None or isinstance(parsed.video_url, str)
     assert parsed.expires_at is None or parsed.expires_at.tzinfo is not None
+
+
+# -- statuses no dialect knows --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ["guide", "toapis"])
+def test_an_unknown_status_with_an_error_object_is_a_failure(dialect: str) -> None:
+    data = {"status": "aborted", "error": {"code": "blocked", "message": "It was blocked."}}
+    status = DIALECTS[dialect].parse_status(data)
+    assert status == ProviderStatus(
+        ProviderState.FAILED, error_code="blocked", error_message="It was blocked."
+    )
+
+
+@pytest.mark.parametrize("dialect", ["guide", "toapis"])
+def test_an_unknown_status_with_a_result_url_is_a_success(dialect: str) -> None:
+    url = "https://cdn.example/v.mp4"
+    status = DIALECTS[dialect].parse_status(
+        {"status": "finalised", "video_url": url, "result": url}
+    )
+    assert status.state is ProviderState.SUCCEEDED and status.video_url == url
+
+
+@pytest.mark.parametrize("dialect", ["guide", "toapis"])
+def test_an_unknown_status_alone_keeps_the_providers_word(dialect: str) -> None:
+    status = DIALECTS[dialect].parse_status({"status": "Warming_Up", "progress": 5})
+    assert status == ProviderStatus(ProviderState.UNKNOWN, 5, raw_state="Warming_Up")
+    known = DIALECTS[dialect].parse_status({"status": "running"})
+    assert known.raw_state is None
+
+
+# -- task ids in the poll path --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("provider_task_id", "path"),
+    [
+        ("task_01HV8Z", "/v1/videos/generations/task_01HV8Z"),
+        ("gen/2026/abc", "/v1/videos/generations/gen%2F2026%2Fabc"),
+        ("a?b=1#c", "/v1/videos/generations/a%3Fb%3D1%23c"),
+        ("line\nbreak\x00", "/v1/videos/generations/line%0Abreak%00"),
+        ("a b%2F", "/v1/videos/generations/a%20b%252F"),
+        ("..", "/v1/videos/generations/%2E%2E"),
+        (".", "/v1/videos/generations/%2E"),
+        ("v1.2", "/v1/videos/generations/v1.2"),
+    ],
+)
+@pytest.mark.parametrize("dialect", ["guide", "toapis"])
+def test_poll_paths_encode_the_task_id_as_one_segment(
+    dialect: str, provider_task_id: str, path: str
+) -> None:
+    assert DIALECTS[dialect].poll_path(provider_task_id) == path
