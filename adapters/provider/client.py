@@ -1,6 +1,8 @@
 """The Provider port over HTTP (one shared httpx.AsyncClient) with RELIABILITY.md's retries: a 429
 holds the whole client (Retry-After honoured); polls and downloads retry transient failures, never
-400/401; a submit is re-sent only if nothing was sent or the gateway takes an idempotency key."""
+400/401; a submit is re-sent only if nothing was sent or the gateway takes an idempotency key.
+A request waits out a short hold; a long one raises RateLimited at once (nothing sent), so the
+caller reschedules instead of keeping a worker slot, and a stopping process, waiting."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,9 +57,12 @@ class HttpProvider:
         rng: random.Random | None = None,
         observer: Observer | None = None,
         fetcher: SafeFetcher | None = None,
+        hold_patience: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """`fetcher` downloads results (SSRF-checked); without one, a default production
-        fetcher is made (public https only) and closed by `aclose()`."""
+        fetcher is made (public https only) and closed by `aclose()`. `hold_patience`: the
+        longest 429 hold a request waits out in place; `monotonic` times the hold."""
         self._client = client
         self._owns_fetcher = fetcher is None
         self._fetcher = fetcher or SafeFetcher()
@@ -73,12 +79,18 @@ class HttpProvider:
         self._attempts = attempts
         self._rng = rng or random.Random()
         self._observer = observer or NullObserver()
-        self._not_before = 0.0  # monotonic time before which no request leaves (429 back-off)
+        self._hold_patience = hold_patience
+        self._monotonic = monotonic
+        self._not_before = monotonic()  # the time before which no request leaves (429 hold)
         self.rate_limited = 0
 
     @property
     def resubmit_safe(self) -> bool:
         return self._idem_header is not None
+
+    def held_for(self) -> timedelta:
+        """How much longer the client-wide 429 hold lasts (zero: requests may leave now)."""
+        return timedelta(seconds=max(0.0, self._not_before - self._monotonic()))
 
     # -- the Provider port -------------------------------------------------------------------
     async def stage(self, media: MediaRef) -> str:
@@ -95,7 +107,10 @@ class HttpProvider:
             raise ProviderError("the upload endpoint answered without a URL")
         return str(url)
 
-    async def submit(self, request: VideoRequest, task_id: str) -> str:
+    async def submit(self, request: VideoRequest, task_id: str, *, wait: bool = True) -> str:
+        """`wait=False` is for a caller whose ledger row already says `submitting`: this call
+        then never waits (for a 429 hold or a retry back-off) and raises RateLimited or
+        Unreachable instead, nothing sent, so the task can go back to the queue."""
         body = self._dialect.submit_body(request, self._model, self._resolution)
         headers = {self._idem_header: task_id} if self._idem_header else {}
         try:
@@ -106,6 +121,7 @@ class HttpProvider:
                 json=body,
                 headers=headers,
                 idempotent=self.resubmit_safe,
+                wait=wait,
             )
         except TaskNotFound as err:
             # No route at that path: nothing was created. It is a configuration error, not a
@@ -140,7 +156,7 @@ class HttpProvider:
         headers = self._auth if _origin(url) == self._origin else {}
         last: ProviderError = ProviderTransient("download failed")
         for attempt in range(self._attempts):
-            await self._gate()
+            await self._gate(self._hold_patience)
             started = time.monotonic()
             try:
                 size = await self._stream_to(url, headers, dest, max_bytes)
@@ -201,11 +217,14 @@ class HttpProvider:
         json: Any = None,
         files: Any = None,
         headers: Mapping[str, str] | None = None,
+        wait: bool = True,
     ) -> httpx.Response:
         url = f"{self._base}{path}"
         last: ProviderError = ProviderTransient("no attempt made")
-        for attempt in range(self._attempts):
-            await self._gate()
+        # Without waiting, only a request that may be repeated gets more than one attempt.
+        attempts = self._attempts if wait or idempotent else 1
+        for attempt in range(attempts):
+            await self._gate(self._hold_patience if wait else 0.0)
             started = time.monotonic()
             try:
                 response = await self._client.request(
@@ -238,7 +257,7 @@ class HttpProvider:
                     raise last
                 elif not idempotent:
                     raise SubmitAmbiguous(str(last), request_id=last.request_id) from None
-            if attempt + 1 < self._attempts and not isinstance(last, RateLimited):
+            if attempt + 1 < attempts and not isinstance(last, RateLimited):
                 await asyncio.sleep(self._backoff(attempt))
         raise last
 
@@ -252,14 +271,26 @@ class HttpProvider:
         if err.retry_after is not None:
             wait = max(wait, err.retry_after.total_seconds())
         wait = min(wait, MAX_RETRY_AFTER)
-        self._not_before = max(self._not_before, time.monotonic() + wait)
+        self._not_before = max(self._not_before, self._monotonic() + wait)
         log.warning("video API rate limit (429): holding requests for %.1fs", wait)
 
-    async def _gate(self) -> None:
-        # Look again after each wait: a 429 that came meanwhile may have pushed the hold out.
-        # (A deadline that moves is not an Event's job; the loop ends once it stops moving.)
-        while (delay := self._not_before - time.monotonic()) > 0:  # noqa: ASYNC110
+    async def _gate(self, patience: float) -> None:
+        """Wait out a hold of at most `patience` seconds (cancellable at any moment); a longer
+        one raises RateLimited before anything is sent, carrying what is left of it."""
+        until = self._not_before
+        while (delay := until - self._monotonic()) > 0:
+            if delay > patience:
+                raise RateLimited(
+                    "the video service asked us to slow down; trying again later",
+                    retry_after=timedelta(seconds=delay),
+                    code="rate_limit_exceeded",
+                )
             await asyncio.sleep(delay)
+            # Look again only if a 429 that came meanwhile pushed the hold out: the clock that
+            # times the hold need not be the one asyncio sleeps on.
+            if self._not_before <= until:
+                return
+            until = self._not_before
 
     def _backoff(self, attempt: int) -> float:
         """Transient retries: exponential with full jitter, `uniform(0, min(cap, base * 2**n))`
