@@ -20,8 +20,10 @@ import httpx
 
 from adapters.fetch.errors import FetchRefused, FetchStatus, FetchTooLarge, FetchUnavailable
 from adapters.fetch.fetcher import SafeFetcher
-from adapters.provider.answer import MAX_RETRY_AFTER, AnswerReader, clip, outcome, retry_after
+from adapters.provider.answer import AnswerReader, clip, outcome, retry_after
 from adapters.provider.dialects.base import Dialect
+from adapters.provider.exchange import AnswerTooLarge, TimeLimitExceeded, exchange
+from adapters.provider.hold import RateHold
 from bot.domain import MediaRef, VideoRequest
 from bot.errors import (
     ProviderError,
@@ -59,10 +61,15 @@ class HttpProvider:
         fetcher: SafeFetcher | None = None,
         hold_patience: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        total_timeout: float = 60.0,
+        download_timeout: float = 600.0,
+        max_answer_bytes: int = 1 << 20,
     ) -> None:
         """`fetcher` downloads results (SSRF-checked); without one, a default production
         fetcher is made (public https only) and closed by `aclose()`. `hold_patience`: the
-        longest 429 hold a request waits out in place; `monotonic` times the hold."""
+        longest 429 hold a request waits out in place; `monotonic` times the hold.
+        `total_timeout` bounds one API exchange from start to last byte (`download_timeout`
+        one download); `max_answer_bytes` caps the JSON answer read into memory."""
         self._client = client
         self._owns_fetcher = fetcher is None
         self._fetcher = fetcher or SafeFetcher()
@@ -75,22 +82,26 @@ class HttpProvider:
         self._resolution = resolution
         self._upload_path = upload_path
         self._idem_header = idempotency_header
-        self._retry_base = retry_base
         self._attempts = attempts
-        self._rng = rng or random.Random()
         self._observer = observer or NullObserver()
         self._hold_patience = hold_patience
-        self._monotonic = monotonic
-        self._not_before = monotonic()  # the time before which no request leaves (429 hold)
-        self.rate_limited = 0
+        self._total_timeout = total_timeout
+        self._download_timeout = download_timeout
+        self._max_answer = max_answer_bytes
+        self._hold = RateHold(retry_base, rng or random.Random(), monotonic)
 
     @property
     def resubmit_safe(self) -> bool:
         return self._idem_header is not None
 
+    @property
+    def rate_limited(self) -> int:
+        """How many 429s this client has met (each one held every request)."""
+        return self._hold.rate_limited
+
     def held_for(self) -> timedelta:
         """How much longer the client-wide 429 hold lasts (zero: requests may leave now)."""
-        return timedelta(seconds=max(0.0, self._not_before - self._monotonic()))
+        return self._hold.held_for()
 
     # -- the Provider port -------------------------------------------------------------------
     async def stage(self, media: MediaRef) -> str:
@@ -156,7 +167,7 @@ class HttpProvider:
         headers = self._auth if _origin(url) == self._origin else {}
         last: ProviderError = ProviderTransient("download failed")
         for attempt in range(self._attempts):
-            await self._gate(self._hold_patience)
+            await self._hold.gate(self._hold_patience)
             started = time.monotonic()
             try:
                 size = await self._stream_to(url, headers, dest, max_bytes)
@@ -165,7 +176,7 @@ class HttpProvider:
                 if not isinstance(err, ProviderTransient):
                     raise
                 if isinstance(err, RateLimited):
-                    self._slow_down(err, attempt)
+                    self._hold.slow_down(err, attempt)
                     last = err
                     continue  # the gate holds the next attempt back
                 last = err
@@ -173,7 +184,7 @@ class HttpProvider:
                 self._report("download", started, "ok")
                 return size
             if attempt + 1 < self._attempts:
-                await asyncio.sleep(self._backoff(attempt))
+                await asyncio.sleep(self._hold.backoff(attempt))
         raise last
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -186,9 +197,14 @@ class HttpProvider:
         so it may not lead anywhere private; each redirect hop is checked the same way and the
         key is dropped once a redirect leaves the API's origin."""
         try:
-            result = await self._fetcher.fetch_to_file(
-                url, dest, max_bytes=cap, headers=headers, source="provider"
-            )
+            async with asyncio.timeout(self._download_timeout):
+                result = await self._fetcher.fetch_to_file(
+                    url, dest, max_bytes=cap, headers=headers, source="provider"
+                )
+        except TimeoutError:
+            raise ProviderTransient(
+                f"the download did not complete within {self._download_timeout:g}s"
+            ) from None
         except FetchTooLarge as err:
             raise ProviderError(str(err), code="too_large") from None
         except FetchStatus as err:
@@ -224,12 +240,27 @@ class HttpProvider:
         # Without waiting, only a request that may be repeated gets more than one attempt.
         attempts = self._attempts if wait or idempotent else 1
         for attempt in range(attempts):
-            await self._gate(self._hold_patience if wait else 0.0)
+            await self._hold.gate(self._hold_patience if wait else 0.0)
             started = time.monotonic()
             try:
-                response = await self._client.request(
-                    method, url, json=json, files=files, headers={**self._auth, **(headers or {})}
+                response = await exchange(
+                    self._client,
+                    method,
+                    url,
+                    limit=self._total_timeout,
+                    cap=self._max_answer,
+                    json=json,
+                    files=files,
+                    headers={**self._auth, **(headers or {})},
                 )
+            except (TimeLimitExceeded, AnswerTooLarge) as err:
+                sent = not isinstance(err, TimeLimitExceeded) or err.sent
+                self._report(
+                    operation, started, "ambiguous" if sent and not idempotent else "transient"
+                )
+                if sent and not idempotent:
+                    raise SubmitAmbiguous(f"the video service {err}") from None
+                last = (ProviderTransient if sent else Unreachable)(f"the video service: {err}")
             except _NOT_SENT as err:
                 self._report(operation, started, "transient")
                 last = Unreachable(f"cannot reach the video service ({type(err).__name__})")
@@ -252,57 +283,17 @@ class HttpProvider:
                 )
                 self._report(operation, started, "ambiguous" if ambiguous else outcome(last))
                 if isinstance(last, RateLimited):
-                    self._slow_down(last, attempt)
+                    self._hold.slow_down(last, attempt)
                 elif not isinstance(last, ProviderTransient):
                     raise last
                 elif not idempotent:
                     raise SubmitAmbiguous(str(last), request_id=last.request_id) from None
             if attempt + 1 < attempts and not isinstance(last, RateLimited):
-                await asyncio.sleep(self._backoff(attempt))
+                await asyncio.sleep(self._hold.backoff(attempt))
         raise last
 
     def _report(self, operation: str, started: float, result: str) -> None:
         self._observer.provider_call(operation, time.monotonic() - started, result)
-
-    def _slow_down(self, err: RateLimited, attempt: int) -> None:
-        """A 429 holds back every request this client makes, not just the one that got it."""
-        self.rate_limited += 1
-        wait = self._rate_backoff(attempt)
-        if err.retry_after is not None:
-            wait = max(wait, err.retry_after.total_seconds())
-        wait = min(wait, MAX_RETRY_AFTER)
-        self._not_before = max(self._not_before, self._monotonic() + wait)
-        log.warning("video API rate limit (429): holding requests for %.1fs", wait)
-
-    async def _gate(self, patience: float) -> None:
-        """Wait out a hold of at most `patience` seconds (cancellable at any moment); a longer
-        one raises RateLimited before anything is sent, carrying what is left of it."""
-        until = self._not_before
-        while (delay := until - self._monotonic()) > 0:
-            if delay > patience:
-                raise RateLimited(
-                    "the video service asked us to slow down; trying again later",
-                    retry_after=timedelta(seconds=delay),
-                    code="rate_limit_exceeded",
-                )
-            await asyncio.sleep(delay)
-            # Look again only if a 429 that came meanwhile pushed the hold out: the clock that
-            # times the hold need not be the one asyncio sleeps on.
-            if self._not_before <= until:
-                return
-            until = self._not_before
-
-    def _backoff(self, attempt: int) -> float:
-        """Transient retries: exponential with full jitter, `uniform(0, min(cap, base * 2**n))`
-        (RELIABILITY.md), so many clients failing together do not retry in step."""
-        ceiling: float = min(self._retry_base * 2**attempt, 8.0)
-        return self._rng.uniform(0, ceiling)
-
-    def _rate_backoff(self, attempt: int) -> float:
-        """A 429 without Retry-After: 1x/2x/4x the base with up to 25% jitter taken off, never
-        close to zero (retrying a rate limit at once only earns another 429)."""
-        ceiling: float = min(self._retry_base * 2**attempt, 8.0)
-        return ceiling * (1 - 0.25 * self._rng.random())
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
