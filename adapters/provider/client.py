@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from adapters.fetch.errors import FetchRefused, FetchStatus, FetchTooLarge, FetchUnavailable
 from adapters.fetch.fetcher import SafeFetcher
-from adapters.provider.answer import AnswerReader, clip, outcome, retry_after
+from adapters.provider.answer import AnswerReader, clip, outcome
 from adapters.provider.dialects.base import Dialect
+from adapters.provider.download import fetch_result
 from adapters.provider.exchange import AnswerTooLarge, TimeLimitExceeded, exchange
 from adapters.provider.hold import RateHold
+from adapters.provider.redact import Redactor, ResultLinks
 from bot.domain import MediaRef, VideoRequest
 from bot.errors import (
     ProviderError,
@@ -77,7 +79,9 @@ class HttpProvider:
         self._base = base_url.rstrip("/")
         self._origin = _origin(self._base)
         self._auth = {"Authorization": f"Bearer {api_key}"}
-        self._answers = AnswerReader(api_key)
+        self._redactor = Redactor(api_key)
+        self._answers = AnswerReader(self._redactor)
+        self._links = ResultLinks(self._redactor)
         self._model = model
         self._resolution = resolution
         self._upload_path = upload_path
@@ -148,7 +152,7 @@ class HttpProvider:
         except ValueError as err:
             # The provider answered 2xx, so a task may exist; we just cannot name it.
             raise SubmitAmbiguous(
-                f"unreadable submit answer: {self._answers.redact(clip(response.text))}"
+                f"unreadable submit answer: {clip(self._answers.redact(response.text))}"
             ) from err
 
     async def fetch(self, provider_task_id: str) -> ProviderStatus:
@@ -156,13 +160,26 @@ class HttpProvider:
             "poll", "GET", self._dialect.poll_path(provider_task_id), idempotent=True
         )
         try:
-            return self._dialect.parse_status(self._answers.body(response))
+            status = self._dialect.parse_status(self._answers.body(response))
         except ValueError as err:
             raise ProviderTransient(
-                f"unreadable status answer: {self._answers.redact(clip(response.text))}"
+                f"unreadable status answer: {clip(self._answers.redact(response.text))}"
             ) from err
+        # What the provider says is shown, logged and stored: no credential may ride along.
+        text = self._redactor.text
+        return replace(
+            status,
+            video_url=self._links.hide(status.video_url) if status.video_url else None,
+            error_code=text(status.error_code) if status.error_code else None,
+            error_message=text(status.error_message) if status.error_message else None,
+        )
 
     async def download(self, url: str, dest: Path, max_bytes: int) -> int:
+        if (real := self._links.reveal(url)) is None:
+            # A link that carried a credential is kept in memory only (never in the ledger):
+            # after a restart, ask the provider for a fresh one.
+            raise ResultExpired("the result link was not kept; asking for a fresh one")
+        url = real
         # The key goes only to the API's own origin, never to a CDN the result lives on.
         headers = self._auth if _origin(url) == self._origin else {}
         last: ProviderError = ProviderTransient("download failed")
@@ -170,7 +187,15 @@ class HttpProvider:
             await self._hold.gate(self._hold_patience)
             started = time.monotonic()
             try:
-                size = await self._stream_to(url, headers, dest, max_bytes)
+                size = await fetch_result(
+                    self._fetcher,
+                    url,
+                    dest,
+                    headers=headers,
+                    cap=max_bytes,
+                    limit=self._download_timeout,
+                    redact=self._redactor.text,
+                )
             except ProviderError as err:
                 self._report("download", started, outcome(err))
                 if not isinstance(err, ProviderTransient):
@@ -191,37 +216,6 @@ class HttpProvider:
     async def aclose(self) -> None:
         if self._owns_fetcher:
             await self._fetcher.aclose()
-
-    async def _stream_to(self, url: str, headers: Mapping[str, str], dest: Path, cap: int) -> int:
-        """One download through the SSRF-safe fetcher: the result URL comes from the provider,
-        so it may not lead anywhere private; each redirect hop is checked the same way and the
-        key is dropped once a redirect leaves the API's origin."""
-        try:
-            async with asyncio.timeout(self._download_timeout):
-                result = await self._fetcher.fetch_to_file(
-                    url, dest, max_bytes=cap, headers=headers, source="provider"
-                )
-        except TimeoutError:
-            raise ProviderTransient(
-                f"the download did not complete within {self._download_timeout:g}s"
-            ) from None
-        except FetchTooLarge as err:
-            raise ProviderError(str(err), code="too_large") from None
-        except FetchStatus as err:
-            status = err.status
-            if status in (403, 404, 410):
-                raise ResultExpired(f"the result link answered {status}") from None
-            if status == 429:
-                wait = retry_after(httpx.Headers({"retry-after": err.retry_after or ""}))
-                raise RateLimited("the result host is rate limiting", retry_after=wait) from None
-            if status >= 500 or status == 408:
-                raise ProviderTransient(f"the result link answered {status}") from None
-            raise ProviderRejected(f"the result link answered {status}") from None
-        except FetchUnavailable as err:
-            raise ProviderTransient(str(err)) from None
-        except FetchRefused as err:
-            raise ProviderRejected(str(err), code="refused") from None
-        return result.size
 
     async def _request(
         self,
