@@ -76,6 +76,7 @@ def _any_spelling(key: str) -> re.Pattern[str]:
     spellings = ["".join(chars), *(re.escape(w.rstrip("=")) for w in whole)]
     return re.compile("|".join(spellings), re.IGNORECASE)
 
+
 class ResultLinks:
     """A result link that carries a credential is stored and shown only redacted; the real one
     is kept here, in memory, for the download. After a restart it is gone: the download then
