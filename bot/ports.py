@@ -113,11 +113,19 @@ class Provider(Protocol):
         """Make `media` fetchable by the provider and return its URL. Free and repeatable."""
         ...
 
-    async def submit(self, request: VideoRequest, task_id: str, *, wait: bool = True) -> str:
+    async def submit(
+        self,
+        request: VideoRequest,
+        task_id: str,
+        *,
+        wait: bool = True,
+        on_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> str:
         """Start a paid generation; returns the provider's task id. Never retried blindly:
         raises SubmitAmbiguous when the provider may have created the task anyway. With
         `wait=False` it never waits (429 hold, back-off): it raises RateLimited/Unreachable,
-        nothing sent, so a row already in `submitting` can go back to the queue at once."""
+        nothing sent. `on_send` is awaited once, just before the request's first byte leaves
+        (the moment the task becomes possibly billed); if it raises, nothing is sent."""
         ...
 
     def held_for(self) -> timedelta:

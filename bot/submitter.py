@@ -37,6 +37,10 @@ MISCONFIGURED = "the bot is misconfigured (its API key was refused); an operator
 _AT_PROVIDER = frozenset({TaskState.SUBMITTING, *RENDERING_STATES})
 
 
+class _Superseded(Exception):
+    """The row changed (a cancel) just before the POST: send nothing."""
+
+
 class Submitter:
     def __init__(
         self,
@@ -118,26 +122,39 @@ class Submitter:
             except ProviderError as err:
                 await self._after_submit(task, err)
                 return
-            # From here the row says `submitting`, which a restart reads as "possibly billed":
-            # so the submit never waits (a hold that began meanwhile raises, nothing sent).
-            sending = await self._save(task, task.submitting(self._clock()))
-            if sending is None:
-                return
+            # The row says `submitting` (read after a crash as "possibly billed") from the
+            # moment the POST starts to leave, not before: a wait for a connection, a refused
+            # connect or a cancel before then leaves it queued. And the submit never waits.
+            sending: Task | None = None
+
+            async def mark_sending(ready: Task = task) -> None:
+                nonlocal sending
+                sending = await self._save(ready, ready.submitting(self._clock()))
+                if sending is None:
+                    raise _Superseded
+
             try:
                 provider_task_id = await self._provider.submit(
-                    sending.request, sending.task_id, wait=False
+                    task.request, task.task_id, wait=False, on_send=mark_sending
                 )
+            except _Superseded:
+                return
             except RateLimited as err:
                 # Nothing was created: back to `accepted` before waiting out the hold.
-                now = self._clock()
-                back = replace(sending.requeued(now, now, str(err)), attempts=sending.attempts)
-                if (saved := await self._save(sending, back)) is None:
-                    return
-                task, last = saved, err
+                if sending is not None:
+                    now = self._clock()
+                    back = replace(sending.requeued(now, now, str(err)), attempts=task.attempts)
+                    if (saved := await self._save(sending, back)) is None:
+                        return
+                    task = saved
+                last = err
                 continue
             except Exception as err:  # anything unexpected after the POST began is ambiguous
-                await self._after_submit(sending, err)
+                await self._after_submit(sending or task, err)
                 return
+            if sending is None:  # a provider that never said when it sent
+                await mark_sending()
+            assert sending is not None
             self._auth_failed_at = None
             now = self._clock()
             submitted = await self._save(

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -122,10 +122,25 @@ class HttpProvider:
             raise ProviderError("the upload endpoint answered without a URL")
         return str(url)
 
-    async def submit(self, request: VideoRequest, task_id: str, *, wait: bool = True) -> str:
-        """`wait=False` is for a caller whose ledger row already says `submitting`: this call
-        then never waits (for a 429 hold or a retry back-off) and raises RateLimited or
-        Unreachable instead, nothing sent, so the task can go back to the queue."""
+    async def submit(
+        self,
+        request: VideoRequest,
+        task_id: str,
+        *,
+        wait: bool = True,
+        on_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> str:
+        """`wait=False` never waits (for a 429 hold or a retry back-off): it raises
+        RateLimited or Unreachable instead, nothing sent. `on_send` runs once, just before the
+        first byte of the POST leaves: the caller records `submitting` then, not earlier."""
+        sending = False
+
+        async def once() -> None:
+            nonlocal sending
+            if on_send is not None and not sending:
+                await on_send()
+            sending = True
+
         body = self._dialect.submit_body(request, self._model, self._resolution)
         headers = {self._idem_header: task_id} if self._idem_header else {}
         try:
@@ -137,6 +152,7 @@ class HttpProvider:
                 headers=headers,
                 idempotent=self.resubmit_safe,
                 wait=wait,
+                on_send=once,
             )
         except TaskNotFound as err:
             # No route at that path: nothing was created. It is a configuration error, not a
@@ -228,6 +244,7 @@ class HttpProvider:
         files: Any = None,
         headers: Mapping[str, str] | None = None,
         wait: bool = True,
+        on_send: Callable[[], Awaitable[None]] | None = None,
     ) -> httpx.Response:
         url = f"{self._base}{path}"
         last: ProviderError = ProviderTransient("no attempt made")
@@ -243,6 +260,7 @@ class HttpProvider:
                     url,
                     limit=self._total_timeout,
                     cap=self._max_answer,
+                    on_send=on_send,
                     json=json,
                     files=files,
                     headers={**self._auth, **(headers or {})},

@@ -5,6 +5,7 @@ time-out never fires) or sends a body that never ends can hold neither a worker 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -35,11 +36,14 @@ async def exchange(
     *,
     limit: float,
     cap: int,
+    on_send: Callable[[], Awaitable[None]] | None = None,
     **options: Any,
 ) -> httpx.Response:
     """Send one request and read its whole answer within `limit` seconds. A failed answer
     longer than `cap` is cut there (its status still says what went wrong); a successful one
-    raises AnswerTooLarge. The returned response holds the (decoded) body in memory."""
+    raises AnswerTooLarge. The returned response holds the (decoded) body in memory.
+    `on_send` runs just before the request's first byte goes out (not at all if it never
+    does); what it raises stops the request there."""
     sent = False
 
     async def trace(event: str, info: dict[str, Any]) -> None:
@@ -47,6 +51,8 @@ async def exchange(
         # httpcore names it http11.send_request_headers.started (http2.... likewise): from
         # here on the provider may have the request.
         if event.endswith("send_request_headers.started"):
+            if on_send is not None and not sent:
+                await on_send()
             sent = True
 
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 
@@ -118,3 +119,38 @@ async def test_a_poll_that_meets_a_long_hold_ends_its_step_at_once_and_comes_bac
     assert polled.next_check_at is not None
     assert polled.next_check_at >= engine.clock.now() + timedelta(seconds=HOLD - 1)
     assert (await state(http, engine.sim))["responses_429"] == 1  # one 429, then no more asks
+
+
+async def test_a_submit_cancelled_before_its_post_left_leaves_the_task_accepted(
+    make_engine: EngineFactory, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """One connection, busy with a slow poll: the submit waits for it. The process stops
+    (the step is cancelled) while it waits: nothing was sent, so the task must stay re-queueable
+    rather than `submitting`, which recovery would report as possibly billed."""
+    engine = make_engine()
+    await engine.service.accept(t2v("slow poll"), target(), "evt-slow")
+    await _bounded_step(engine.worker)
+    await knobs(http, engine.sim, latency=3.0)
+    limits = httpx.Limits(max_connections=1)
+    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(10.0)) as one:
+        worker = Worker(
+            engine.ledger,
+            make_provider(one, engine.sim.url),
+            {"test": engine.chat},
+            TEST_POLICY,
+            engine.clock.now,
+            scratch_dir=tmp_path / "scratch",
+        )
+        waiting, _ = await engine.service.accept(t2v("queued boat"), target("U2"), "evt-q")
+        engine.clock.advance(TEST_POLICY.first_poll.total_seconds())
+        step = asyncio.create_task(worker.step())
+        await asyncio.sleep(0.5)  # the poll holds the connection; the submit waits for it
+        step.cancel()
+        await asyncio.wait({step}, timeout=1.0)
+        assert step.done()
+    await knobs(http, engine.sim, latency=0.0)
+    task = await engine.ledger.get(waiting.ref)
+    assert task is not None
+    assert task.state is TaskState.ACCEPTED, task.state
+    assert (await state(http, engine.sim))["submits_by_prompt"] == {"slow poll": 1}
+    assert await worker.recover() == 0
