@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -17,11 +18,21 @@ from aiohttp import web
 
 from adapters.provider.client import HttpProvider
 from adapters.provider.dialects import DIALECTS
+from adapters.simulator.knobs import SimConfig
+from adapters.simulator.server import Simulator
+from bot.domain import TaskState
 from bot.errors import ProviderTransient, SubmitAmbiguous
-from tests.conftest import SIM_KEY, loopback_fetcher, t2v
+from bot.ports import TaskQuery
+from bot.service import VideoService
+from bot.worker import Worker
+from storage.sqlite.ledger import SqliteLedger
+from tests.conftest import SIM_KEY, TEST_POLICY, loopback_fetcher, t2v, target
+from tests.fakes.chat import FakeChat
+from tests.fakes.clock import FakeClock
 
 LIMIT = 0.6  # seconds: the provider's total limit per exchange in these tests
 CAP = 64 * 1024  # bytes: the largest API answer the provider reads
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass
@@ -196,3 +207,69 @@ async def test_a_dripping_result_download_ends_at_its_time_limit_and_is_retried(
     assert "did not complete" in str(caught.value)
     assert time.monotonic() - started < 3 * LIMIT + 1.5
     assert hostile.requests == ["GET drip"] * 3
+
+
+async def test_a_dripping_poll_neither_holds_the_only_worker_slot_nor_outlives_its_deadline(
+    clock: FakeClock, ledger: SqliteLedger, tmp_path: Path
+) -> None:
+    """Through the engine, one worker slot: a gateway drips the poll answers of one task.
+    Each step still ends within the time limit, the other task is submitted and delivered,
+    and the dripping one ends at its deadline."""
+    simulator = Simulator(
+        SimConfig(render_seconds=20, queue_seconds=2, api_key=SIM_KEY, seed=3), clock.monotonic
+    )
+
+    @web.middleware
+    async def drip(request: web.Request, handler: Handler) -> web.StreamResponse:
+        task = simulator.tasks.get(request.match_info.get("task_id", ""))
+        if request.method != "GET" or task is None or "drip" not in task.prompt:
+            return await handler(request)
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        for _ in range(10_000):
+            await response.write(b" ")
+            await asyncio.sleep(0.05)
+        return response
+
+    app = simulator.app()
+    app.middlewares.insert(0, drip)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    simulator.base_url = f"http://127.0.0.1:{port}"
+    policy = replace(TEST_POLICY, concurrency=1, task_deadline=timedelta(minutes=1))
+    limit = 0.2
+    try:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(5.0), trust_env=False) as http:
+            provider = HttpProvider(
+                http,
+                DIALECTS["guide"],
+                base_url=simulator.base_url,
+                api_key=SIM_KEY,
+                model="gemini_omni_flash",
+                attempts=1,
+                fetcher=loopback_fetcher(),
+                total_timeout=limit,
+            )
+            chat = FakeChat()
+            worker = Worker(
+                ledger, provider, {"test": chat}, policy, clock.now, scratch_dir=tmp_path / "s"
+            )
+            service = VideoService(ledger, policy, clock.now, worker.wake)
+            dripping, _ = await service.accept(t2v("a drip of a boat"), target(), "drip")
+            await worker.step()
+            calm, _ = await service.accept(t2v("a calm boat"), target("U2"), "calm")
+            for _ in range(40):
+                started = time.monotonic()
+                await asyncio.wait_for(worker.step(), 5)
+                assert time.monotonic() - started < limit + 1.0
+                if await ledger.next_due_at() is None:
+                    break
+                clock.advance(5)
+            ended = {t.ref: t.state for t in await ledger.find(TaskQuery())}
+    finally:
+        await runner.cleanup()
+    assert ended == {dripping.ref: TaskState.TIMED_OUT, calm.ref: TaskState.DELIVERED}
+    assert len(chat.uploads) == 1
