@@ -36,6 +36,7 @@ from tests.fakes.clock import FakeClock
 
 CANARIES = {
     "provider": "sk-canary-provider-8d1f0c2b7e",
+    "provider_reserved": "sk-canary/provider+8d1f=0c2b&7e",  # changes when URL-encoded
     "slack_bot": "xoxb-1111111111-2222222222-CanarySlackBotToken",
     "slack_app": "xapp-1-A0123-4567-CanaryAppLevelToken",
     "signing": "canary-signing-secret-5a9e",
@@ -132,7 +133,7 @@ async def test_json_logs_carry_task_context(
 
 
 # -- a gateway that hands the key back: in error messages and in result links -----------------
-KEY = CANARIES["provider"]
+KEY = CANARIES["provider_reserved"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
