@@ -33,6 +33,7 @@ Finish = Callable[[Task], Awaitable[None]]
 AUTH_PAUSE = timedelta(seconds=60)
 HOLD_PATIENCE = timedelta(seconds=1)  # the longest 429 hold a step waits out in place
 SUBMIT_TRIES = 3  # POSTs per step while each one meets a 429 (which proves nothing was made)
+AT_CAPACITY = "the video service is at capacity"
 MISCONFIGURED = "the bot is misconfigured (its API key was refused); an operator has been alerted"
 _AT_PROVIDER = frozenset({TaskState.SUBMITTING, *RENDERING_STATES})
 
@@ -113,7 +114,7 @@ class Submitter:
         if shown is None:
             return
         task = shown
-        last: ProviderError = RateLimited("the video service is at capacity")
+        last: ProviderError = RateLimited(AT_CAPACITY)
         for _ in range(SUBMIT_TRIES):
             try:
                 await self._wait_for_capacity()
@@ -143,7 +144,7 @@ class Submitter:
                 # Nothing was created: back to `accepted` before waiting out the hold.
                 if sending is not None:
                     now = self._clock()
-                    back = replace(sending.requeued(now, now, str(err)), attempts=task.attempts)
+                    back = replace(sending.requeued(now, now, AT_CAPACITY), attempts=task.attempts)
                     if (saved := await self._save(sending, back)) is None:
                         return
                     task = saved
@@ -207,7 +208,7 @@ class Submitter:
             new = task.requeued(now, now + AUTH_PAUSE, MISCONFIGURED)
         elif isinstance(err, RateLimited):
             wait = max(delay, err.retry_after or timedelta(0))
-            new = task.requeued(now, now + wait, "the video service is at capacity")
+            new = task.requeued(now, now + wait, AT_CAPACITY)
         elif isinstance(err, ProviderTransient):
             new = task.requeued(now, now + delay, f"the video service is unreachable ({err})")
         elif isinstance(err, SubmitAmbiguous) and self._resubmit_safe:
