@@ -11,12 +11,27 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
+from adapters.provider.client import HttpProvider
+from adapters.provider.dialects import DIALECTS
+from adapters.simulator.server import RunningSimulator
 from bot.domain import TaskState
-from bot.ports import TaskQuery
+from bot.errors import RateLimited
+from bot.ports import ProviderState, TaskQuery
 from bot.worker import Worker
 from tests.adapters.provider.test_client import knobs, state
-from tests.conftest import TEST_POLICY, Engine, EngineFactory, make_provider, t2v, target
+from tests.conftest import (
+    SIM_KEY,
+    TEST_POLICY,
+    Engine,
+    EngineFactory,
+    loopback_fetcher,
+    make_provider,
+    t2v,
+    target,
+)
+from tests.fakes.clock import FakeClock
 
 HOLD = 100.0  # seconds: far beyond the submitter's plain back-off (2 s base, jittered)
 
@@ -154,3 +169,31 @@ async def test_a_submit_cancelled_before_its_post_left_leaves_the_task_accepted(
     assert task.state is TaskState.ACCEPTED, task.state
     assert (await state(http, engine.sim))["submits_by_prompt"] == {"slow poll": 1}
     assert await worker.recover() == 0
+
+
+async def test_the_hold_runs_on_the_injected_clock_so_tests_need_not_sleep(
+    sim: RunningSimulator, http: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    p = HttpProvider(
+        http,
+        DIALECTS["guide"],
+        base_url=sim.url,
+        api_key=SIM_KEY,
+        model="gemini_omni_flash",
+        attempts=1,
+        monotonic=clock.monotonic,
+        fetcher=loopback_fetcher(),
+    )
+    await knobs(http, sim, rate_429=1.0, retry_after=HOLD)
+    with pytest.raises(RateLimited):
+        await p.fetch("task_x")
+    await knobs(http, sim, rate_429=0.0)
+    assert p.held_for() == timedelta(seconds=HOLD)
+    clock.advance(HOLD - 30)
+    with pytest.raises(RateLimited) as held:  # at once, nothing sent
+        await p.submit(t2v(), "t-1", wait=False)
+    assert held.value.retry_after == timedelta(seconds=30)
+    assert (await state(http, sim))["requests"] == 1
+    clock.advance(30)
+    assert p.held_for() == timedelta(0)
+    assert (await p.fetch(await p.submit(t2v(), "t-1"))).state is ProviderState.QUEUED
