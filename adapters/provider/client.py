@@ -1,29 +1,26 @@
-"""The Provider port over HTTP (one shared httpx.AsyncClient) with RELIABILITY.md's retries: a 429
-holds the whole client (Retry-After honoured); polls and downloads retry transient failures, never
-400/401; a submit is re-sent only if nothing was sent or the gateway takes an idempotency key.
-A request waits out a short hold; a long one raises RateLimited at once (nothing sent), so the
-caller reschedules instead of keeping a worker slot, and a stopping process, waiting."""
+"""The Provider port over HTTP (one shared httpx.AsyncClient): requests go through the retry
+policy of caller.py (a 429 holds the whole client; a long hold raises at once, nothing sent, so
+no worker slot or stopping process waits in it); everything the provider says is cleaned of
+credentials (redact.py) before anyone sees it; results download through the SSRF-safe fetcher."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from adapters.fetch.fetcher import SafeFetcher
 from adapters.provider.answer import AnswerReader, clip, outcome
+from adapters.provider.caller import ApiCaller
 from adapters.provider.dialects.base import Dialect
 from adapters.provider.download import fetch_result
-from adapters.provider.exchange import AnswerTooLarge, TimeLimitExceeded, exchange
 from adapters.provider.hold import RateHold
 from adapters.provider.redact import Redactor, ResultLinks
 from bot.domain import MediaRef, VideoRequest
@@ -35,13 +32,8 @@ from bot.errors import (
     ResultExpired,
     SubmitAmbiguous,
     TaskNotFound,
-    Unreachable,
 )
 from bot.ports import NullObserver, Observer, ProviderStatus
-
-log = logging.getLogger("videobot.provider")
-
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 class HttpProvider:
@@ -89,10 +81,20 @@ class HttpProvider:
         self._attempts = attempts
         self._observer = observer or NullObserver()
         self._hold_patience = hold_patience
-        self._total_timeout = total_timeout
         self._download_timeout = download_timeout
-        self._max_answer = max_answer_bytes
         self._hold = RateHold(retry_base, rng or random.Random(), monotonic)
+        self._api = ApiCaller(
+            client,
+            self._base,
+            self._auth,
+            self._answers,
+            self._hold,
+            self._observer,
+            attempts=attempts,
+            patience=hold_patience,
+            total_timeout=total_timeout,
+            max_answer=max_answer_bytes,
+        )
 
     @property
     def resubmit_safe(self) -> bool:
@@ -113,14 +115,14 @@ class HttpProvider:
             return media.url
         data = await asyncio.to_thread(Path(media.path).read_bytes)
         files = {"file": (media.name or Path(media.path).name, data, media.mime)}
-        response = await self._request(
+        response = await self._api.request(
             "stage", "POST", self._upload_path, files=files, idempotent=True
         )
         body = self._answers.body(response)
         url = body.get("url") or (body.get("data") or {}).get("url")
         if not url:
             raise ProviderError("the upload endpoint answered without a URL")
-        return str(url)
+        return self._links.hide(str(url))  # a link carrying a credential is stored redacted
 
     async def submit(
         self,
@@ -141,10 +143,11 @@ class HttpProvider:
                 await on_send()
             sending = True
 
+        request = await self._links.revealed(request, self.stage)
         body = self._dialect.submit_body(request, self._model, self._resolution)
         headers = {self._idem_header: task_id} if self._idem_header else {}
         try:
-            response = await self._request(
+            response = await self._api.request(
                 "submit",
                 "POST",
                 self._dialect.submit_path,
@@ -172,7 +175,7 @@ class HttpProvider:
             ) from err
 
     async def fetch(self, provider_task_id: str) -> ProviderStatus:
-        response = await self._request(
+        response = await self._api.request(
             "poll", "GET", self._dialect.poll_path(provider_task_id), idempotent=True
         )
         try:
@@ -213,7 +216,7 @@ class HttpProvider:
                     redact=self._redactor.text,
                 )
             except ProviderError as err:
-                self._report("download", started, outcome(err))
+                self._api.report("download", started, outcome(err))
                 if not isinstance(err, ProviderTransient):
                     raise
                 if isinstance(err, RateLimited):
@@ -222,7 +225,7 @@ class HttpProvider:
                     continue  # the gate holds the next attempt back
                 last = err
             else:
-                self._report("download", started, "ok")
+                self._api.report("download", started, "ok")
                 return size
             if attempt + 1 < self._attempts:
                 await asyncio.sleep(self._hold.backoff(attempt))
@@ -232,80 +235,6 @@ class HttpProvider:
     async def aclose(self) -> None:
         if self._owns_fetcher:
             await self._fetcher.aclose()
-
-    async def _request(
-        self,
-        operation: str,
-        method: str,
-        path: str,
-        *,
-        idempotent: bool,
-        json: Any = None,
-        files: Any = None,
-        headers: Mapping[str, str] | None = None,
-        wait: bool = True,
-        on_send: Callable[[], Awaitable[None]] | None = None,
-    ) -> httpx.Response:
-        url = f"{self._base}{path}"
-        last: ProviderError = ProviderTransient("no attempt made")
-        # Without waiting, only a request that may be repeated gets more than one attempt.
-        attempts = self._attempts if wait or idempotent else 1
-        for attempt in range(attempts):
-            await self._hold.gate(self._hold_patience if wait else 0.0)
-            started = time.monotonic()
-            try:
-                response = await exchange(
-                    self._client,
-                    method,
-                    url,
-                    limit=self._total_timeout,
-                    cap=self._max_answer,
-                    on_send=on_send,
-                    json=json,
-                    files=files,
-                    headers={**self._auth, **(headers or {})},
-                )
-            except (TimeLimitExceeded, AnswerTooLarge) as err:
-                sent = not isinstance(err, TimeLimitExceeded) or err.sent
-                self._report(
-                    operation, started, "ambiguous" if sent and not idempotent else "transient"
-                )
-                if sent and not idempotent:
-                    raise SubmitAmbiguous(f"the video service {err}") from None
-                last = (ProviderTransient if sent else Unreachable)(f"the video service: {err}")
-            except _NOT_SENT as err:
-                self._report(operation, started, "transient")
-                last = Unreachable(f"cannot reach the video service ({type(err).__name__})")
-            except httpx.TransportError as err:
-                self._report(operation, started, "transient" if idempotent else "ambiguous")
-                if not idempotent:
-                    raise SubmitAmbiguous(
-                        f"the connection failed after the request was sent ({type(err).__name__})"
-                    ) from None
-                last = ProviderTransient(f"the connection failed ({type(err).__name__})")
-            else:
-                if response.is_success:
-                    self._report(operation, started, "ok")
-                    return response
-                last = self._answers.error(response)
-                ambiguous = (
-                    not idempotent
-                    and isinstance(last, ProviderTransient)
-                    and not isinstance(last, RateLimited)
-                )
-                self._report(operation, started, "ambiguous" if ambiguous else outcome(last))
-                if isinstance(last, RateLimited):
-                    self._hold.slow_down(last, attempt)
-                elif not isinstance(last, ProviderTransient):
-                    raise last
-                elif not idempotent:
-                    raise SubmitAmbiguous(str(last), request_id=last.request_id) from None
-            if attempt + 1 < attempts and not isinstance(last, RateLimited):
-                await asyncio.sleep(self._hold.backoff(attempt))
-        raise last
-
-    def _report(self, operation: str, started: float, result: str) -> None:
-        self._observer.provider_call(operation, time.monotonic() - started, result)
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

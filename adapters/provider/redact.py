@@ -7,7 +7,11 @@ from __future__ import annotations
 import base64
 import re
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+from bot.domain import MediaRef, VideoRequest
 
 REDACTED = "[redacted]"
 # Query parameters whose value is a credential whatever it holds: api_key, key, token,
@@ -102,3 +106,16 @@ class ResultLinks:
         if (real := self._real.get(url)) is not None:
             return real
         return None if REDACTED in url else url
+
+    async def revealed(
+        self, request: VideoRequest, stage: Callable[[MediaRef], Awaitable[str]]
+    ) -> VideoRequest:
+        """The request with the real links of its staged media. A redacted link this process
+        never saw (it restarted) is staged again: staging is free and repeatable."""
+        media: list[MediaRef] = []
+        for item in request.media:
+            real = self.reveal(item.url) if item.url else item.url
+            if real is None:
+                real = self.reveal(await stage(replace(item, url=None)))
+            media.append(replace(item, url=real))
+        return request.with_media(tuple(media))

@@ -4,11 +4,18 @@ gateway may use, and any query value whose name says it is one; the rest stays r
 from __future__ import annotations
 
 import base64
+import json
+from dataclasses import replace
+from pathlib import Path
 from urllib.parse import quote
 
+import httpx
 import pytest
 
+from adapters.provider.client import HttpProvider
+from adapters.provider.dialects import DIALECTS
 from adapters.provider.redact import REDACTED, Redactor, ResultLinks
+from bot.domain import MediaRef, Mode, VideoRequest
 
 KEY = "sk-live/odd+key=value&0123"
 
@@ -65,3 +72,43 @@ def test_a_link_with_a_credential_is_revealed_only_to_the_process_that_saw_it() 
     assert links.reveal(shown) == real
     assert links.reveal("https://cdn.example/plain.mp4") == "https://cdn.example/plain.mp4"
     assert ResultLinks(Redactor(KEY)).reveal(shown) is None  # after a restart: poll afresh
+
+
+async def test_a_staged_link_carrying_the_key_is_kept_out_of_the_task_but_sent_to_the_provider(
+    tmp_path: Path,
+) -> None:
+    """The gateway's upload endpoint hands back a link with the key in its query. The task
+    (and so the ledger) keeps the redacted link; the submit sends the real one; a fresh process
+    that never saw it stages the image again rather than sending a dead link."""
+    key = "sk-stage-key-0123456789"
+    uploads: list[int] = []
+    sent: list[list[str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/uploads/images":
+            uploads.append(1)
+            link = f"https://files.gw.example/u/{len(uploads)}.png?api_key={key}"
+            return httpx.Response(200, json={"url": link})
+        sent.append(json.loads(request.content)["input"]["image_urls"])
+        return httpx.Response(200, json={"task_id": f"task_{len(sent)}", "status": "queued"})
+
+    image = tmp_path / "cat.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n")
+    media = MediaRef("image", str(image), "sha", "image/png", 8, "cat.png")
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        first = HttpProvider(
+            client, DIALECTS["guide"], base_url="https://gw.example", api_key=key, model="m"
+        )
+        staged = await first.stage(media)
+        assert key not in staged and "[redacted]" in staged
+        request = VideoRequest("the cat", Mode.I2V, "16:9", 6, images=(replace(media, url=staged),))
+        assert await first.submit(request, "t-1") == "task_1"
+        restarted = HttpProvider(
+            client, DIALECTS["guide"], base_url="https://gw.example", api_key=key, model="m"
+        )
+        assert await restarted.submit(request, "t-1") == "task_2"
+    assert sent == [
+        [f"https://files.gw.example/u/1.png?api_key={key}"],
+        [f"https://files.gw.example/u/2.png?api_key={key}"],
+    ]
+    assert len(uploads) == 2
