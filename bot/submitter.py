@@ -34,12 +34,9 @@ AUTH_PAUSE = timedelta(seconds=60)
 HOLD_PATIENCE = timedelta(seconds=1)  # the longest 429 hold a step waits out in place
 SUBMIT_TRIES = 3  # POSTs per step while each one meets a 429 (which proves nothing was made)
 AT_CAPACITY = "the video service is at capacity"
+NOT_SENT = "waiting to be sent to the video service"
 MISCONFIGURED = "the bot is misconfigured (its API key was refused); an operator has been alerted"
 _AT_PROVIDER = frozenset({TaskState.SUBMITTING, *RENDERING_STATES})
-
-
-class _Superseded(Exception):
-    """The row changed (a cancel) just before the POST: send nothing."""
 
 
 class Submitter:
@@ -123,39 +120,35 @@ class Submitter:
             except ProviderError as err:
                 await self._after_submit(task, err)
                 return
-            # The row says `submitting` (read after a crash as "possibly billed") from the
-            # moment the POST starts to leave, not before: a wait for a connection, a refused
-            # connect or a cancel before then leaves it queued. And the submit never waits.
-            sending: Task | None = None
+            # `submitting` is durable before the POST (a crash after it may have billed). The
+            # submit itself never waits; if it is cancelled (the process is stopping) or fails
+            # before its first byte left, the task goes back to the queue.
+            sending = await self._save(task, task.submitting(self._clock()))
+            if sending is None:
+                return
+            posted = False
 
-            async def mark_sending(ready: Task = task) -> None:
-                nonlocal sending
-                sending = await self._save(ready, ready.submitting(self._clock()))
-                if sending is None:
-                    raise _Superseded
+            async def mark_posted() -> None:
+                nonlocal posted
+                posted = True
 
             try:
                 provider_task_id = await self._provider.submit(
-                    task.request, task.task_id, wait=False, on_send=mark_sending
+                    sending.request, sending.task_id, wait=False, on_send=mark_posted
                 )
-            except _Superseded:
-                return
+            except asyncio.CancelledError:
+                if not posted:
+                    await asyncio.shield(self._save(sending, self._unsent(sending, NOT_SENT)))
+                raise
             except RateLimited as err:
                 # Nothing was created: back to `accepted` before waiting out the hold.
-                if sending is not None:
-                    now = self._clock()
-                    back = replace(sending.requeued(now, now, AT_CAPACITY), attempts=task.attempts)
-                    if (saved := await self._save(sending, back)) is None:
-                        return
-                    task = saved
-                last = err
+                if (back := await self._save(sending, self._unsent(sending, AT_CAPACITY))) is None:
+                    return
+                task, last = back, err
                 continue
             except Exception as err:  # anything unexpected after the POST began is ambiguous
-                await self._after_submit(sending or task, err)
+                await self._after_submit(sending, err)
                 return
-            if sending is None:  # a provider that never said when it sent
-                await mark_sending()
-            assert sending is not None
             self._auth_failed_at = None
             now = self._clock()
             submitted = await self._save(
@@ -166,6 +159,11 @@ class Submitter:
                 await self._board.show(submitted)
             return
         await self._after_submit(task, last)
+
+    def _unsent(self, task: Task, note: str) -> Task:
+        """Back to the queue, due now: the POST never left, so this is no new attempt."""
+        now = self._clock()
+        return replace(task.requeued(now, now, note), attempts=task.attempts)
 
     async def _wait_for_capacity(self) -> None:
         """While the provider holds every request (a 429's Retry-After), the task waits still
