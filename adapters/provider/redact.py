@@ -21,6 +21,7 @@ _CREDENTIAL = re.compile(
 )
 _URL = re.compile(r"""https?://[^\s"'<>]+""", re.IGNORECASE)
 _MIN_SECRET = 4
+MAX_TEXT = 4000
 
 
 class Redactor:
@@ -31,7 +32,10 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """A message from the provider, with the key (in any spelling we know) and every
-        credential in a link it quotes cut out."""
+        credential in a link it quotes cut out; past MAX_TEXT characters it is cut short
+        (nobody reads more, and the scan runs on the event loop)."""
+        if len(text) > MAX_TEXT:
+            text = text[:MAX_TEXT] + "…"
         text = _URL.sub(lambda m: self.url(m.group(0)), text)
         return self._cut(text)
 

@@ -14,7 +14,7 @@ import pytest
 
 from adapters.provider.client import HttpProvider
 from adapters.provider.dialects import DIALECTS
-from adapters.provider.redact import REDACTED, Redactor, ResultLinks
+from adapters.provider.redact import MAX_TEXT, REDACTED, Redactor, ResultLinks
 from bot.domain import MediaRef, Mode, VideoRequest
 
 KEY = "sk-live/odd+key=value&0123"
@@ -112,3 +112,11 @@ async def test_a_staged_link_carrying_the_key_is_kept_out_of_the_task_but_sent_t
         [f"https://files.gw.example/u/2.png?api_key={key}"],
     ]
     assert len(uploads) == 2
+
+
+def test_a_huge_message_is_cut_before_it_is_scanned_and_a_key_at_the_cut_never_shows() -> None:
+    text = "x" * (MAX_TEXT - 5) + KEY + "y" * 100_000
+    cleaned = Redactor(KEY).text(text)
+    assert len(cleaned) <= MAX_TEXT + 1 and cleaned.endswith("…")
+    assert KEY[:5] in cleaned  # a fragment at the cut is not the key
+    assert KEY not in cleaned
