@@ -6,7 +6,6 @@ process is never kept alive by one)."""
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,12 +39,11 @@ async def _bounded_step(worker: Worker) -> None:
     """One worker step that must end promptly, by itself or (as when the process stops) when
     cancelled: a stopping process waits for its steps."""
     step = asyncio.create_task(worker.step())
-    started = time.monotonic()
     done, _ = await asyncio.wait({step}, timeout=0.5)
     if not done:
         step.cancel()
         await asyncio.wait({step}, timeout=1.0)
-    assert step.done() and time.monotonic() - started < 1.5
+    assert step.done(), "the step was still running a second after it was cancelled"
 
 
 async def _held(engine: Engine, http: httpx.AsyncClient) -> None:
