@@ -100,6 +100,7 @@ async def open_engine(
             upload_path=settings.upload_path,
             idempotency_header=settings.idempotency_header,
             retry_base=settings.retry_base_seconds,
+            total_timeout=settings.provider_timeout,
             observer=observer,
             fetcher=fetcher,
         )

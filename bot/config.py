@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     )
     upload_path: str = Field("/v1/uploads/images", validation_alias=_env("VIDEOBOT_UPLOAD_PATH"))
     http_timeout: float = Field(30.0, validation_alias=_env("VIDEOBOT_HTTP_TIMEOUT"))
+    provider_timeout: float = Field(60.0, gt=0, validation_alias=_env("VIDEOBOT_PROVIDER_TIMEOUT"))
     retry_base_seconds: float = Field(0.5, validation_alias=_env("VIDEOBOT_RETRY_BASE_SECONDS"))
 
     # -- the engine --------------------------------------------------------------------------

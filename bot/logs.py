@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from urllib.parse import quote, quote_plus
 
 _PATTERNS = (
     re.compile(r"xox[abposr]-[A-Za-z0-9-]+"),  # Slack bot/user/config tokens
@@ -25,7 +26,15 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+        known = {s for s in secrets if s and len(s) >= 6}
+        # A secret inside a URL (a provider's result link echoing its key) is percent-encoded.
+        known |= {
+            spell(s, safe=safe)
+            for s in known
+            for spell in (quote, quote_plus)
+            for safe in ("", "/")
+        }
+        self._secrets = sorted(known, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:

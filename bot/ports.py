@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -118,9 +118,24 @@ class Provider(Protocol):
         """Make `media` fetchable by the provider and return its URL. Free and repeatable."""
         ...
 
-    async def submit(self, request: VideoRequest, task_id: str) -> str:
+    async def submit(
+        self,
+        request: VideoRequest,
+        task_id: str,
+        *,
+        wait: bool = True,
+        on_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> str:
         """Start a paid generation; returns the provider's task id. Never retried blindly:
-        raises SubmitAmbiguous when the provider may have created the task anyway."""
+        raises SubmitAmbiguous when the provider may have created the task anyway. With
+        `wait=False` it never waits (429 hold, back-off): it raises RateLimited/Unreachable,
+        nothing sent. `on_send` is awaited once, just before the request's first byte leaves
+        (the moment the task becomes possibly billed); if it raises, nothing is sent."""
+        ...
+
+    def held_for(self) -> timedelta:
+        """How much longer the provider asked us to send nothing (a 429's Retry-After held
+        client-wide); zero when requests may leave now. Submits wait for it in the queue."""
         ...
 
     async def fetch(self, provider_task_id: str) -> ProviderStatus:

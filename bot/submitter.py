@@ -5,6 +5,7 @@ nothing reached the provider put a task back in the queue; the rest end it `unkn
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,10 @@ log = logging.getLogger("videobot.worker")
 Save = Callable[[Task, Task], Awaitable[Task | None]]
 Finish = Callable[[Task], Awaitable[None]]
 AUTH_PAUSE = timedelta(seconds=60)
+HOLD_PATIENCE = timedelta(seconds=1)  # the longest 429 hold a step waits out in place
+SUBMIT_TRIES = 3  # POSTs per step while each one meets a 429 (which proves nothing was made)
+AT_CAPACITY = "the video service is at capacity"
+NOT_SENT = "waiting to be sent to the video service"
 MISCONFIGURED = "the bot is misconfigured (its API key was refused); an operator has been alerted"
 _AT_PROVIDER = frozenset({TaskState.SUBMITTING, *RENDERING_STATES})
 
@@ -106,27 +111,69 @@ class Submitter:
         if shown is None:
             return
         task = shown
-        try:
-            task = await self._stage(task)
-        except ProviderError as err:
-            await self._after_submit(task, err)
+        last: ProviderError = RateLimited(AT_CAPACITY)
+        for _ in range(SUBMIT_TRIES):
+            try:
+                await self._wait_for_capacity()
+                task = await self._stage(task)
+                await self._wait_for_capacity()
+            except ProviderError as err:
+                await self._after_submit(task, err)
+                return
+            # `submitting` is durable before the POST (a crash after it may have billed). The
+            # submit itself never waits; if it is cancelled (the process is stopping) or fails
+            # before its first byte left, the task goes back to the queue.
+            sending = await self._save(task, task.submitting(self._clock()))
+            if sending is None:
+                return
+            posted = False
+
+            async def mark_posted() -> None:
+                nonlocal posted
+                posted = True
+
+            try:
+                provider_task_id = await self._provider.submit(
+                    sending.request, sending.task_id, wait=False, on_send=mark_posted
+                )
+            except asyncio.CancelledError:
+                if not posted:
+                    await asyncio.shield(self._save(sending, self._unsent(sending, NOT_SENT)))
+                raise
+            except RateLimited as err:
+                # Nothing was created: back to `accepted` before waiting out the hold.
+                if (back := await self._save(sending, self._unsent(sending, AT_CAPACITY))) is None:
+                    return
+                task, last = back, err
+                continue
+            except Exception as err:  # anything unexpected after the POST began is ambiguous
+                await self._after_submit(sending, err)
+                return
+            self._auth_failed_at = None
+            now = self._clock()
+            submitted = await self._save(
+                sending, sending.submitted(provider_task_id, now, now + self._policy.first_poll)
+            )
+            if submitted:
+                log.info("task %s submitted as %r", submitted.ref, provider_task_id)
+                await self._board.show(submitted)
             return
-        sending = await self._save(task, task.submitting(self._clock()))
-        if sending is None:
-            return
-        try:
-            provider_task_id = await self._provider.submit(sending.request, sending.task_id)
-        except Exception as err:  # anything unexpected after the POST began is ambiguous
-            await self._after_submit(sending, err)
-            return
-        self._auth_failed_at = None
+        await self._after_submit(task, last)
+
+    def _unsent(self, task: Task, note: str) -> Task:
+        """Back to the queue, due now: the POST never left, so this is no new attempt."""
         now = self._clock()
-        submitted = await self._save(
-            sending, sending.submitted(provider_task_id, now, now + self._policy.first_poll)
-        )
-        if submitted:
-            log.info("task %s submitted as %r", submitted.ref, provider_task_id)
-            await self._board.show(submitted)
+        return replace(task.requeued(now, now, note), attempts=task.attempts)
+
+    async def _wait_for_capacity(self) -> None:
+        """While the provider holds every request (a 429's Retry-After), the task waits still
+        `accepted`: nothing sent, nothing a crash could leave looking possibly billed. A short
+        hold is waited out here (cancellable); a longer one sends the task back to the queue."""
+        held = self._provider.held_for()
+        if held > HOLD_PATIENCE:
+            raise RateLimited("the video service asked us to slow down", retry_after=held)
+        if held > timedelta(0):
+            await asyncio.sleep(held.total_seconds())
 
     async def _stage(self, task: Task) -> Task:
         if all(m.url for m in task.request.media):
@@ -159,7 +206,7 @@ class Submitter:
             new = task.requeued(now, now + AUTH_PAUSE, MISCONFIGURED)
         elif isinstance(err, RateLimited):
             wait = max(delay, err.retry_after or timedelta(0))
-            new = task.requeued(now, now + wait, "the video service is at capacity")
+            new = task.requeued(now, now + wait, AT_CAPACITY)
         elif isinstance(err, ProviderTransient):
             new = task.requeued(now, now + delay, f"the video service is unreachable ({err})")
         elif isinstance(err, SubmitAmbiguous) and self._resubmit_safe:

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from adapters.provider.redact import Redactor
 from bot.errors import (
     ProviderAuthError,
     ProviderError,
@@ -29,8 +30,8 @@ MAX_RETRY_AFTER = 120.0
 class AnswerReader:
     """Reads answers with the API key in mind: it is redacted from anything quoted back."""
 
-    def __init__(self, api_key: str) -> None:
-        self._secret = api_key.strip()
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
 
     def error(self, response: httpx.Response) -> ProviderError:
         status = response.status_code
@@ -40,8 +41,9 @@ class AnswerReader:
             str(wire.get("message") or response.reason_phrase or f"HTTP {status}")
         )
         raw_code = wire.get("code") or wire.get("type")
-        code = str(raw_code) if raw_code is not None else None
+        code = clip(self.redact(str(raw_code)), 64) if raw_code is not None else None
         request_id = response.headers.get("x-request-id")
+        request_id = clip(self.redact(request_id), 64) if request_id else None
         if "invalid apitype" in message.lower():
             message += " (VIDEO_API_URL points at a chat endpoint; use the gateway's task API root)"
         if status == 429:
@@ -69,10 +71,9 @@ class AnswerReader:
             raise ProviderTransient(self.redact(str(err))) from None
 
     def redact(self, text: str) -> str:
-        """A gateway may echo the key it refused; it must not reach a log, a user or the ledger."""
-        if self._secret and len(self._secret) >= 4:
-            text = text.replace(self._secret, "[redacted]")
-        return text
+        """A gateway may echo the key it refused, or quote a link carrying a credential; neither
+        may reach a log, a user or the ledger."""
+        return self._redactor.text(text)
 
 
 def outcome(err: ProviderError) -> str:

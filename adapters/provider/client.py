@@ -1,24 +1,28 @@
-"""The Provider port over HTTP (one shared httpx.AsyncClient) with RELIABILITY.md's retries: a 429
-holds the whole client (Retry-After honoured); polls and downloads retry transient failures, never
-400/401; a submit is re-sent only if nothing was sent or the gateway takes an idempotency key."""
+"""The Provider port over HTTP (one shared httpx.AsyncClient): requests go through the retry
+policy of caller.py (a 429 holds the whole client; a long hold raises at once, nothing sent, so
+no worker slot or stopping process waits in it); everything the provider says is cleaned of
+credentials (redact.py) before anyone sees it; results download through the SSRF-safe fetcher."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from adapters.fetch.errors import FetchRefused, FetchStatus, FetchTooLarge, FetchUnavailable
 from adapters.fetch.fetcher import SafeFetcher
-from adapters.provider.answer import MAX_RETRY_AFTER, AnswerReader, clip, outcome, retry_after
+from adapters.provider.answer import AnswerReader, clip, outcome
+from adapters.provider.caller import ApiCaller
 from adapters.provider.dialects.base import Dialect
+from adapters.provider.download import fetch_result
+from adapters.provider.hold import RateHold
+from adapters.provider.redact import Redactor, ResultLinks
 from bot.domain import MediaRef, VideoRequest
 from bot.errors import (
     ProviderError,
@@ -28,13 +32,8 @@ from bot.errors import (
     ResultExpired,
     SubmitAmbiguous,
     TaskNotFound,
-    Unreachable,
 )
 from bot.ports import NullObserver, Observer, ProviderStatus
-
-log = logging.getLogger("videobot.provider")
-
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 class HttpProvider:
@@ -54,9 +53,17 @@ class HttpProvider:
         rng: random.Random | None = None,
         observer: Observer | None = None,
         fetcher: SafeFetcher | None = None,
+        hold_patience: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        total_timeout: float = 60.0,
+        download_timeout: float = 600.0,
+        max_answer_bytes: int = 1 << 20,
     ) -> None:
         """`fetcher` downloads results (SSRF-checked); without one, a default production
-        fetcher is made (public https only) and closed by `aclose()`."""
+        fetcher is made (public https only) and closed by `aclose()`. `hold_patience`: the
+        longest 429 hold a request waits out in place; `monotonic` times the hold.
+        `total_timeout` bounds one API exchange from start to last byte (`download_timeout`
+        one download); `max_answer_bytes` caps the JSON answer read into memory."""
         self._client = client
         self._owns_fetcher = fetcher is None
         self._fetcher = fetcher or SafeFetcher()
@@ -64,21 +71,43 @@ class HttpProvider:
         self._base = base_url.rstrip("/")
         self._origin = _origin(self._base)
         self._auth = {"Authorization": f"Bearer {api_key}"}
-        self._answers = AnswerReader(api_key)
+        self._redactor = Redactor(api_key)
+        self._answers = AnswerReader(self._redactor)
+        self._links = ResultLinks(self._redactor)
         self._model = model
         self._resolution = resolution
         self._upload_path = upload_path
         self._idem_header = idempotency_header
-        self._retry_base = retry_base
         self._attempts = attempts
-        self._rng = rng or random.Random()
         self._observer = observer or NullObserver()
-        self._not_before = 0.0  # monotonic time before which no request leaves (429 back-off)
-        self.rate_limited = 0
+        self._hold_patience = hold_patience
+        self._download_timeout = download_timeout
+        self._hold = RateHold(retry_base, rng or random.Random(), monotonic)
+        self._api = ApiCaller(
+            client,
+            self._base,
+            self._auth,
+            self._answers,
+            self._hold,
+            self._observer,
+            attempts=attempts,
+            patience=hold_patience,
+            total_timeout=total_timeout,
+            max_answer=max_answer_bytes,
+        )
 
     @property
     def resubmit_safe(self) -> bool:
         return self._idem_header is not None
+
+    @property
+    def rate_limited(self) -> int:
+        """How many 429s this client has met (each one held every request)."""
+        return self._hold.rate_limited
+
+    def held_for(self) -> timedelta:
+        """How much longer the client-wide 429 hold lasts (zero: requests may leave now)."""
+        return self._hold.held_for()
 
     # -- the Provider port -------------------------------------------------------------------
     async def stage(self, media: MediaRef) -> str:
@@ -86,26 +115,47 @@ class HttpProvider:
             return media.url
         data = await asyncio.to_thread(Path(media.path).read_bytes)
         files = {"file": (media.name or Path(media.path).name, data, media.mime)}
-        response = await self._request(
+        response = await self._api.request(
             "stage", "POST", self._upload_path, files=files, idempotent=True
         )
         body = self._answers.body(response)
         url = body.get("url") or (body.get("data") or {}).get("url")
         if not url:
             raise ProviderError("the upload endpoint answered without a URL")
-        return str(url)
+        return self._links.hide(str(url))  # a link carrying a credential is stored redacted
 
-    async def submit(self, request: VideoRequest, task_id: str) -> str:
+    async def submit(
+        self,
+        request: VideoRequest,
+        task_id: str,
+        *,
+        wait: bool = True,
+        on_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> str:
+        """`wait=False` never waits (for a 429 hold or a retry back-off): it raises
+        RateLimited or Unreachable instead, nothing sent. `on_send` runs once, just before the
+        first byte of the POST leaves: the caller records `submitting` then, not earlier."""
+        sending = False
+
+        async def once() -> None:
+            nonlocal sending
+            if on_send is not None and not sending:
+                await on_send()
+            sending = True
+
+        request = await self._links.revealed(request, self.stage)
         body = self._dialect.submit_body(request, self._model, self._resolution)
         headers = {self._idem_header: task_id} if self._idem_header else {}
         try:
-            response = await self._request(
+            response = await self._api.request(
                 "submit",
                 "POST",
                 self._dialect.submit_path,
                 json=body,
                 headers=headers,
                 idempotent=self.resubmit_safe,
+                wait=wait,
+                on_send=once,
             )
         except TaskNotFound as err:
             # No route at that path: nothing was created. It is a configuration error, not a
@@ -121,157 +171,70 @@ class HttpProvider:
         except ValueError as err:
             # The provider answered 2xx, so a task may exist; we just cannot name it.
             raise SubmitAmbiguous(
-                f"unreadable submit answer: {self._answers.redact(clip(response.text))}"
+                f"unreadable submit answer: {clip(self._answers.redact(response.text))}"
             ) from err
 
     async def fetch(self, provider_task_id: str) -> ProviderStatus:
-        response = await self._request(
+        response = await self._api.request(
             "poll", "GET", self._dialect.poll_path(provider_task_id), idempotent=True
         )
         try:
-            return self._dialect.parse_status(self._answers.body(response))
+            status = self._dialect.parse_status(self._answers.body(response))
         except ValueError as err:
             raise ProviderTransient(
-                f"unreadable status answer: {self._answers.redact(clip(response.text))}"
+                f"unreadable status answer: {clip(self._answers.redact(response.text))}"
             ) from err
+        # What the provider says is shown, logged and stored: no credential may ride along.
+        text = self._redactor.text
+        return replace(
+            status,
+            video_url=self._links.hide(status.video_url) if status.video_url else None,
+            error_code=text(status.error_code) if status.error_code else None,
+            error_message=text(status.error_message) if status.error_message else None,
+        )
 
     async def download(self, url: str, dest: Path, max_bytes: int) -> int:
+        if (real := self._links.reveal(url)) is None:
+            # A link that carried a credential is kept in memory only (never in the ledger):
+            # after a restart, ask the provider for a fresh one.
+            raise ResultExpired("the result link was not kept; asking for a fresh one")
+        url = real
         # The key goes only to the API's own origin, never to a CDN the result lives on.
         headers = self._auth if _origin(url) == self._origin else {}
         last: ProviderError = ProviderTransient("download failed")
         for attempt in range(self._attempts):
-            await self._gate()
+            await self._hold.gate(self._hold_patience)
             started = time.monotonic()
             try:
-                size = await self._stream_to(url, headers, dest, max_bytes)
+                size = await fetch_result(
+                    self._fetcher,
+                    url,
+                    dest,
+                    headers=headers,
+                    cap=max_bytes,
+                    limit=self._download_timeout,
+                    redact=self._redactor.text,
+                )
             except ProviderError as err:
-                self._report("download", started, outcome(err))
+                self._api.report("download", started, outcome(err))
                 if not isinstance(err, ProviderTransient):
                     raise
                 if isinstance(err, RateLimited):
-                    self._slow_down(err, attempt)
+                    self._hold.slow_down(err, attempt)
                     last = err
                     continue  # the gate holds the next attempt back
                 last = err
             else:
-                self._report("download", started, "ok")
+                self._api.report("download", started, "ok")
                 return size
             if attempt + 1 < self._attempts:
-                await asyncio.sleep(self._backoff(attempt))
+                await asyncio.sleep(self._hold.backoff(attempt))
         raise last
 
     # -- plumbing ----------------------------------------------------------------------------
     async def aclose(self) -> None:
         if self._owns_fetcher:
             await self._fetcher.aclose()
-
-    async def _stream_to(self, url: str, headers: Mapping[str, str], dest: Path, cap: int) -> int:
-        """One download through the SSRF-safe fetcher: the result URL comes from the provider,
-        so it may not lead anywhere private; each redirect hop is checked the same way and the
-        key is dropped once a redirect leaves the API's origin."""
-        try:
-            result = await self._fetcher.fetch_to_file(
-                url, dest, max_bytes=cap, headers=headers, source="provider"
-            )
-        except FetchTooLarge as err:
-            raise ProviderError(str(err), code="too_large") from None
-        except FetchStatus as err:
-            status = err.status
-            if status in (403, 404, 410):
-                raise ResultExpired(f"the result link answered {status}") from None
-            if status == 429:
-                wait = retry_after(httpx.Headers({"retry-after": err.retry_after or ""}))
-                raise RateLimited("the result host is rate limiting", retry_after=wait) from None
-            if status >= 500 or status == 408:
-                raise ProviderTransient(f"the result link answered {status}") from None
-            raise ProviderRejected(f"the result link answered {status}") from None
-        except FetchUnavailable as err:
-            raise ProviderTransient(str(err)) from None
-        except FetchRefused as err:
-            raise ProviderRejected(str(err), code="refused") from None
-        return result.size
-
-    async def _request(
-        self,
-        operation: str,
-        method: str,
-        path: str,
-        *,
-        idempotent: bool,
-        json: Any = None,
-        files: Any = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        url = f"{self._base}{path}"
-        last: ProviderError = ProviderTransient("no attempt made")
-        for attempt in range(self._attempts):
-            await self._gate()
-            started = time.monotonic()
-            try:
-                response = await self._client.request(
-                    method, url, json=json, files=files, headers={**self._auth, **(headers or {})}
-                )
-            except _NOT_SENT as err:
-                self._report(operation, started, "transient")
-                last = Unreachable(f"cannot reach the video service ({type(err).__name__})")
-            except httpx.TransportError as err:
-                self._report(operation, started, "transient" if idempotent else "ambiguous")
-                if not idempotent:
-                    raise SubmitAmbiguous(
-                        f"the connection failed after the request was sent ({type(err).__name__})"
-                    ) from None
-                last = ProviderTransient(f"the connection failed ({type(err).__name__})")
-            else:
-                if response.is_success:
-                    self._report(operation, started, "ok")
-                    return response
-                last = self._answers.error(response)
-                ambiguous = (
-                    not idempotent
-                    and isinstance(last, ProviderTransient)
-                    and not isinstance(last, RateLimited)
-                )
-                self._report(operation, started, "ambiguous" if ambiguous else outcome(last))
-                if isinstance(last, RateLimited):
-                    self._slow_down(last, attempt)
-                elif not isinstance(last, ProviderTransient):
-                    raise last
-                elif not idempotent:
-                    raise SubmitAmbiguous(str(last), request_id=last.request_id) from None
-            if attempt + 1 < self._attempts and not isinstance(last, RateLimited):
-                await asyncio.sleep(self._backoff(attempt))
-        raise last
-
-    def _report(self, operation: str, started: float, result: str) -> None:
-        self._observer.provider_call(operation, time.monotonic() - started, result)
-
-    def _slow_down(self, err: RateLimited, attempt: int) -> None:
-        """A 429 holds back every request this client makes, not just the one that got it."""
-        self.rate_limited += 1
-        wait = self._rate_backoff(attempt)
-        if err.retry_after is not None:
-            wait = max(wait, err.retry_after.total_seconds())
-        wait = min(wait, MAX_RETRY_AFTER)
-        self._not_before = max(self._not_before, time.monotonic() + wait)
-        log.warning("video API rate limit (429): holding requests for %.1fs", wait)
-
-    async def _gate(self) -> None:
-        # Look again after each wait: a 429 that came meanwhile may have pushed the hold out.
-        # (A deadline that moves is not an Event's job; the loop ends once it stops moving.)
-        while (delay := self._not_before - time.monotonic()) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(delay)
-
-    def _backoff(self, attempt: int) -> float:
-        """Transient retries: exponential with full jitter, `uniform(0, min(cap, base * 2**n))`
-        (RELIABILITY.md), so many clients failing together do not retry in step."""
-        ceiling: float = min(self._retry_base * 2**attempt, 8.0)
-        return self._rng.uniform(0, ceiling)
-
-    def _rate_backoff(self, attempt: int) -> float:
-        """A 429 without Retry-After: 1x/2x/4x the base with up to 25% jitter taken off, never
-        close to zero (retrying a rate limit at once only earns another 429)."""
-        ceiling: float = min(self._retry_base * 2**attempt, 8.0)
-        return ceiling * (1 - 0.25 * self._rng.random())
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
