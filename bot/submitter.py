@@ -66,7 +66,8 @@ class Submitter:
 
     async def submit(self, task: Task) -> None:
         now = self._clock()
-        if self._auth_failed_at and now - self._auth_failed_at < AUTH_PAUSE:
+        # A wall clock set back (NTP) makes the difference negative: that is no reason to wait.
+        if self._auth_failed_at and timedelta(0) <= now - self._auth_failed_at < AUTH_PAUSE:
             # The key was refused moments ago: don't hammer the provider with every queued row.
             shown = await self._board.show(task)
             if shown:

@@ -161,6 +161,17 @@ async def test_wrong_key_holds_the_queue_then_resumes_without_restart(engine: En
         assert done is not None and done.state is TaskState.DELIVERED
 
 
+async def test_a_wall_clock_step_back_does_not_hold_the_queue_for_hours(engine: Engine) -> None:
+    sim_config(engine, api_key="sk-the-operator-rotated-it")
+    task, _ = await engine.service.accept(t2v(), target(), "evt")
+    await engine.worker.step()  # the key is refused: the queue is held for a minute
+    sim_config(engine, api_key=SIM_KEY)  # the operator fixes the key
+    engine.clock.step_wall(-7200)  # NTP sets the clock two hours back
+    engine.clock.advance(61)
+    await engine.run_until_idle()
+    done = await engine.ledger.get(task.ref)
+    assert done is not None and done.state is TaskState.DELIVERED
+
 async def test_rate_limited_submit_waits_for_capacity_then_goes_out_once(engine: Engine) -> None:
     sim_config(engine, rate_429=1.0, retry_after=0.01)
     task, _ = await engine.service.accept(t2v(), target(), "evt")
