@@ -236,7 +236,7 @@ async def run(settings: Settings) -> int:
     supervisor.stop_on_signals(stop)
     root = logging.getLogger()
     level = root.level
-    root.setLevel(max(level, logging.WARNING))  # quiet start-up: a refusal is one plain line
+    root.setLevel(max(level, logging.ERROR))  # quiet start-up: a refusal is one plain line
     async with open_engine(settings, platforms=_platforms(settings)) as engine:
         intake = MediaIntake(settings.media_dir, settings.profile())
         adapters = _adapters(settings, engine, intake)

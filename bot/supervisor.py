@@ -97,13 +97,15 @@ async def supervise(
     after a backoff."""
     rng = rng or random.Random()
     failures = 0
+    served = False  # the adapter was up at least once: a refusal now is not a start-up error
     try:
         while not stop.is_set():
-            health.serving(adapter.platform)
+            adapter.ready.clear()
+            watching = asyncio.create_task(_mark_up(adapter, health))
             try:
                 await adapter.serve(stop)
             except PlatformRefused as err:
-                if not adapter.ready.is_set():
+                if not (served or adapter.ready.is_set()):
                     health.fatal = health.fatal or str(err)
                     stop.set()
                     return
@@ -112,6 +114,9 @@ async def supervise(
                 reason = f"{type(err).__name__}: {err}"
             else:
                 continue  # returned: only on stop
+            finally:
+                served = served or adapter.ready.is_set()
+                watching.cancel()
             failures += 1
             delay = backoff_delay(failures, rng)
             health.failed(adapter.platform, reason)
@@ -120,6 +125,12 @@ async def supervise(
                 await asyncio.wait_for(stop.wait(), delay)
     finally:
         await adapter.aclose()
+
+
+async def _mark_up(adapter: ChatAdapter, health: Health) -> None:
+    """The adapter counts as up once it is connected again, not when it starts trying."""
+    await adapter.ready.wait()
+    health.serving(adapter.platform)
 
 
 async def serve_until_stopped(

@@ -1,12 +1,11 @@
 """`python -m bot ...` as a real child process for the process-level tests: stdin kept open,
-stdout read line by line as it comes (to know when the process is ready), stderr to a file,
+stdout and stderr read line by line as they come (to know when the process is ready),
 and bounded waits only: a test never sleeps to pass."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
 import signal
 import sys
@@ -32,8 +31,8 @@ def clean_env(cwd: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
 @dataclass
 class BotProcess:
     proc: asyncio.subprocess.Process
-    stderr_path: Path
     lines: list[str] = field(default_factory=list)
+    err_lines: list[str] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _reader: asyncio.Task[None] | None = None
 
@@ -46,20 +45,26 @@ class BotProcess:
         return "".join(self.lines)
 
     def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
+        return "".join(self.err_lines)
 
     async def _read(self) -> None:
-        assert self.proc.stdout is not None
-        while line := await self.proc.stdout.readline():
-            self.lines.append(line.decode(errors="replace"))
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        await asyncio.gather(
+            self._pump(self.proc.stdout, self.lines), self._pump(self.proc.stderr, self.err_lines)
+        )
+
+    async def _pump(self, stream: asyncio.StreamReader, into: list[str]) -> None:
+        while line := await stream.readline():
+            into.append(line.decode(errors="replace"))
             self._changed.set()
         self._changed.set()
 
-    async def expect(self, needle: str, within: float = READY_WITHIN) -> str:
-        """The first stdout line containing `needle` (waits for it, bounded)."""
+    async def expect(self, needle: str, within: float = READY_WITHIN, stderr: bool = False) -> str:
+        """The first stdout (or stderr) line containing `needle` (waits for it, bounded)."""
         async with asyncio.timeout(within):
             while True:
-                found = next((line for line in self.lines if needle in line), None)
+                lines = self.err_lines if stderr else self.lines
+                found = next((line for line in lines if needle in line), None)
                 if found is not None:
                     return found
                 if self._reader is not None and self._reader.done():
@@ -91,31 +96,19 @@ class BotProcess:
         self.proc.send_signal(sig)
 
 
-_serial = itertools.count(1)
-
-
-def _stderr_file(cwd: Path) -> tuple[Path, int]:
-    path = cwd / f"stderr-{next(_serial)}.txt"
-    return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-
-
 async def start_bot(args: list[str], cwd: Path, env: dict[str, str]) -> BotProcess:
-    stderr_path, stderr = _stderr_file(cwd)
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-            cwd=cwd,
-            env=env,
-        )
-    finally:
-        os.close(stderr)  # the child has its own copy
-    bot = BotProcess(proc, stderr_path)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env=env,
+    )
+    bot = BotProcess(proc)
     bot._reader = asyncio.create_task(bot._read())
     return bot
 

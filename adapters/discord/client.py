@@ -178,7 +178,7 @@ def add_commands(tree: app_commands.CommandTree[Any], profile: Profile, bot: Vid
     tree.add_command(animate)
 
 
-def _refused() -> PlatformRefused:
+def token_refused() -> PlatformRefused:
     return PlatformRefused(
         "Discord refused DISCORD_TOKEN: reset the bot token in the Developer Portal "
         "(your app > Bot > Reset Token) and set DISCORD_TOKEN to the new one."
@@ -229,7 +229,13 @@ class DiscordAdapter:
         connection ends otherwise (the supervisor serves again); PlatformRefused when Discord
         refuses the token."""
         if self.client.is_closed():
-            self.client.clear()  # served before: discord.py's way to reopen a closed client
+            # Served (or checked) before: clear() is discord.py's way to reopen a closed client,
+            # but closing the HTTP session closed its connector too, so it needs a new one.
+            self.client.clear()
+            self.client.http.connector = discord.utils.MISSING
+        # close() forgets the event loop and login() only binds one the first time: entering
+        # the client binds it again (its matching exit is the bounded close below).
+        await self.client.__aenter__()
         running = asyncio.create_task(self.client.start(self._token.get_secret_value()))
         stopping = asyncio.create_task(stop.wait())
         try:
@@ -246,7 +252,7 @@ class DiscordAdapter:
                 await self.aclose()
         failure = None if running.cancelled() else running.exception()
         if isinstance(failure, discord.LoginFailure):
-            raise _refused() from None
+            raise token_refused() from None
         if failure is not None:
             raise failure
         if not stop.is_set():
@@ -259,7 +265,7 @@ class DiscordAdapter:
             async with asyncio.timeout(_CHECK_SECONDS):
                 await self.client.login(self._token.get_secret_value())
         except discord.LoginFailure:
-            raise _refused() from None
+            raise token_refused() from None
         except (OSError, aiohttp.ClientError, discord.HTTPException, TimeoutError):
             pass
         finally:
