@@ -297,3 +297,4 @@ class Worker:
     async def _finish(self, task: Task) -> None:
         if await self._board.finish(task):
             self._overdue.pop(task.task_id, None)
+

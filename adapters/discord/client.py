@@ -179,6 +179,7 @@ def add_commands(tree: app_commands.CommandTree[Any], profile: Profile, bot: Vid
 
 
 def token_refused() -> PlatformRefused:
+    """Discord refused DISCORD_TOKEN: the one line an operator sees (never the token)."""
     return PlatformRefused(
         "Discord refused DISCORD_TOKEN: reset the bot token in the Developer Portal "
         "(your app > Bot > Reset Token) and set DISCORD_TOKEN to the new one."
