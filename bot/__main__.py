@@ -234,18 +234,18 @@ async def run(settings: Settings) -> int:
         return 2
     stop = asyncio.Event()
     supervisor.stop_on_signals(stop)
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(max(level, logging.ERROR))  # quiet start-up: a refusal is one plain line
     async with open_engine(settings, platforms=_platforms(settings)) as engine:
         intake = MediaIntake(settings.media_dir, settings.profile())
-        adapters = _adapters(settings, engine, intake)
-        for adapter in adapters:
-            engine.chats[adapter.platform] = adapter.chat
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(max(level, logging.ERROR))  # SDK chatter; a refusal is one plain line
         try:
+            adapters = _adapters(settings, engine, intake)
             await supervisor.check_all(adapters, stop)
         finally:
             root.setLevel(level)
+        for adapter in adapters:
+            engine.chats[adapter.platform] = adapter.chat
         parts: list[Callable[[], Coroutine[Any, Any, None]]] = [lambda: engine.worker.run(stop)]
         if engine.metrics is not None:
             parts.append(functools.partial(engine.metrics.serve, stop))

@@ -250,11 +250,14 @@ class MetricsServer:
         }
         if counts is not None:
             body["tasks"] = counts
-        down = dict(self._health.down) if self._health is not None else {}
         if self._health is not None:
+            # A platform that is down is reported, not fatal: the process keeps serving the
+            # others and reconnects it, and a restart (what a failed probe leads to) would
+            # only interrupt them.
             platforms = {name: "up" for name in sorted(self._health.up)}
-            body["platforms"] = platforms | {name: f"down: {why}" for name, why in down.items()}
-        healthy = counts is not None and alive and not down
+            down = {name: f"down: {why}" for name, why in self._health.down.items()}
+            body["platforms"] = platforms | down
+        healthy = counts is not None and alive
         return web.Response(
             status=200 if healthy else 503,
             text=json.dumps(body),
