@@ -90,12 +90,14 @@ async def supervise(
     stop: asyncio.Event,
     health: Health,
     rng: random.Random | None = None,
+    delay_for: Callable[[int, random.Random], float] | None = None,
 ) -> None:
     """Serve `adapter` until stop. A PlatformRefused before the adapter ever served is a
     start-up error: it is kept in `health.fatal` and stops the whole process gracefully. Any
     other failure, or a refusal after it had served, is logged in one line and served again
     after a backoff."""
     rng = rng or random.Random()
+    delay_for = delay_for or backoff_delay
     failures = 0
     served = False  # the adapter was up at least once: a refusal now is not a start-up error
     try:
@@ -118,7 +120,7 @@ async def supervise(
                 served = served or adapter.ready.is_set()
                 watching.cancel()
             failures += 1
-            delay = backoff_delay(failures, rng)
+            delay = delay_for(failures, rng)
             health.failed(adapter.platform, reason)
             log.error("%s is down (%s); reconnecting in %.1fs", adapter.platform, reason, delay)
             with contextlib.suppress(TimeoutError):
