@@ -126,3 +126,20 @@ async def test_the_demo_never_works_another_platforms_tasks(
     assert after_waiting is not None and after_sending is not None
     assert (after_waiting.state, after_waiting.version) == (TaskState.ACCEPTED, waiting.version)
     assert (after_sending.state, after_sending.version) == (TaskState.SUBMITTING, sending.version)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_a_signal_ends_the_demo_mid_render_with_exit_0(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    slow = await start_simulator(SimConfig(render_seconds=300, queue_seconds=0.2, api_key=KEY))
+    try:
+        env = demo_env(tmp_path, slow, tmp_path / "signalled.db")
+        async with bot_process(["demo"], tmp_path, env) as bot:
+            bot.send("/video a very slow sunset\n")
+            await bot.expect("Got it: task")
+            await bot.expect("Rendering")
+            bot.signal(sig)
+            assert await bot.wait(within=10) == 0, bot.stderr()
+    finally:
+        await slow.close()
