@@ -60,10 +60,15 @@ class Engine:
 
     health: supervisor.Health = field(default_factory=supervisor.Health)
 
-    def serve_metrics(self, group: asyncio.TaskGroup, stop: asyncio.Event) -> None:
-        """`/metrics` and `/healthz` (VIDEOBOT_METRICS_PORT) in the caller's TaskGroup."""
+    def parts(self, stop: asyncio.Event) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        """What every serving command runs until `stop`: the worker, and `/metrics` +
+        `/healthz` when VIDEOBOT_METRICS_PORT is set."""
+        parts: list[Callable[[], Coroutine[Any, Any, None]]] = [
+            functools.partial(self.worker.run, stop)
+        ]
         if self.metrics is not None:
-            group.create_task(self.metrics.serve(stop))
+            parts.append(functools.partial(self.metrics.serve, stop))
+        return parts
 
 
 @contextlib.asynccontextmanager
@@ -173,14 +178,8 @@ async def demo(settings: Settings) -> int:
             stop = asyncio.Event()
             supervisor.stop_on_signals(stop)
             try:
-                async with asyncio.TaskGroup() as group:
-                    group.create_task(engine.worker.run(stop))
-                    engine.serve_metrics(group, stop)
-                    reading = group.create_task(session.run(sys.stdin))
-                    stopping = group.create_task(stop.wait())
-                    await asyncio.wait({reading, stopping}, return_when="FIRST_COMPLETED")
-                    stop.set()
-                    reading.cancel()
+                talk = functools.partial(session.converse, sys.stdin, stop)
+                await supervisor.serve_until_stopped([*engine.parts(stop), talk], stop)
             finally:
                 chat.close()  # progress bars off the screen; the thread lines stay
     finally:
@@ -246,9 +245,7 @@ async def run(settings: Settings) -> int:
             root.setLevel(level)
         for adapter in adapters:
             engine.chats[adapter.platform] = adapter.chat
-        parts: list[Callable[[], Coroutine[Any, Any, None]]] = [lambda: engine.worker.run(stop)]
-        if engine.metrics is not None:
-            parts.append(functools.partial(engine.metrics.serve, stop))
+        parts = engine.parts(stop)
         parts += [functools.partial(supervisor.supervise, a, stop, engine.health) for a in adapters]
         log.info("videobot running: %s", ", ".join(a.platform for a in adapters))
         await supervisor.serve_until_stopped(parts, stop)
