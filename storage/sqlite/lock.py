@@ -10,6 +10,8 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+from storage.sqlite.ledger import LedgerError
+
 
 class LedgerBusy(RuntimeError):
     """Another live process holds the ledger's lock."""
@@ -38,8 +40,14 @@ def hold_ledger(ledger: Path) -> Iterator[None]:
     holder's pid. The lock file is never deleted: unlinking it would let two processes each
     lock a different file under the same name."""
     path = lock_path(ledger)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        raise LedgerError(
+            f"cannot create the ledger's lock file {path} ({err.strerror}); fix the permissions "
+            "of that folder, or point VIDEOBOT_DB at a writable place"
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -56,10 +64,10 @@ def holder(ledger: Path) -> int | None:
     """The pid serving `ledger` right now (0 if it has not written it yet), or None when no
     process holds its lock. Probes with a shared lock, so it never blocks and never holds
     anything past the call."""
-    path = lock_path(ledger)
-    if not path.exists():
+    try:
+        fd = os.open(lock_path(ledger), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # no lock file (never served) or not ours to read: nobody we can name
         return None
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
