@@ -271,20 +271,32 @@ async def test_a_malformed_discord_event_is_survived_and_healthz_names_the_part_
             VIDEOBOT_FETCH_ALLOW_LOOPBACK="true",
         )
         url = f"http://127.0.0.1:{port}/healthz"
+        malformed = {"type": 2, "token": "t0", "channel_id": str(p.CHANNEL_ID)}  # no id, no data
         async with bot_process(["run"], tmp_path, env) as bot:
             async with asyncio.timeout(60):
                 await fake.identified.wait()
-            try:
-                await healthz(url, "up", within=15)
-            except TimeoutError:
-                raise AssertionError(bot.stderr()) from None
+            # A task is accepted, then the gateway sends what discord.py cannot parse while the
+            # task renders: the process lives on, the adapter reconnects, the video is posted.
+            followups = len(fake.followups)
+            await fake.interact(p.slash("video", [p.option("prompt", "a kite over dunes")]))
+            await fake.wait_for(lambda: len(fake.followups) > followups, within=60)
             fake.identified.clear()
-            fake.gateway_open = False  # hold the adapter down while we look
-            malformed = {
-                "type": 2,
-                "token": "t0",
-                "channel_id": str(p.CHANNEL_ID),
-            }  # no id, no data
+            await fake.dispatch("INTERACTION_CREATE", malformed)
+            try:
+                async with asyncio.timeout(60):
+                    await fake.identified.wait()
+            except TimeoutError:
+                raise AssertionError(
+                    f"Discord never came back (exit code {bot.proc.returncode}):\n{bot.stderr()}"
+                ) from None
+            assert bot.proc.returncode is None
+            await fake.wait_for(
+                lambda: any(m.get("attachments") for m in fake.messages.values()), within=60
+            )
+            # While it is down (its gateway held shut), /healthz names it; then it is up again.
+            await healthz(url, "up")
+            fake.identified.clear()
+            fake.gateway_open = False
             await fake.dispatch("INTERACTION_CREATE", malformed)
             down = await healthz(url, "down")
             assert down["worker"] == "alive"
@@ -295,4 +307,4 @@ async def test_a_malformed_discord_event_is_survived_and_healthz_names_the_part_
             await healthz(url, "up")
             bot.signal(signal.SIGTERM)
             assert await bot.wait(within=STOP_WITHIN) == 0, bot.stderr()
-            assert bot.stderr().count("discord is down") == 1, bot.stderr()
+            assert bot.stderr().count("discord is down") == 2, bot.stderr()
