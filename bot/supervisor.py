@@ -25,8 +25,9 @@ _BACKOFF_CAP = 60.0
 
 
 class PlatformRefused(Exception):  # noqa: N818  (a refusal, not a bug: the text is for the operator)
-    """A platform refused our credentials or settings: retrying cannot help. The message is
-    one plain sentence naming the setting to fix, and never holds a secret."""
+    """A platform refused our credentials, or its settings cannot work here (a port taken):
+    retrying cannot help. The message is one plain sentence naming the setting to fix, and
+    never holds a secret."""
 
 
 class ChatAdapter(Protocol):

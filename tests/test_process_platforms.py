@@ -166,6 +166,30 @@ async def test_a_refused_slack_app_token_is_one_line(
         await fake.close()
 
 
+async def test_a_taken_slack_port_is_one_line(tmp_path: Path, live_sim: RunningSimulator) -> None:
+    fake = await FakeSlack().start()
+    secret = "slack-signing-secret-0001"
+    try:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            env = run_env(
+                tmp_path,
+                live_sim,
+                SLACK_BOT_TOKEN=BOT_TOKEN,
+                SLACK_SIGNING_SECRET=secret,
+                SLACK_API_URL=fake.api_url,
+                SLACK_HOST="127.0.0.1",
+                SLACK_PORT=str(taken.getsockname()[1]),
+            )
+            code, _, err = await run_bot(["run"], tmp_path, env)
+        assert code != 0
+        assert_one_plain_line(err, "SLACK_PORT", secret)
+        assert BOT_TOKEN not in err
+    finally:
+        await fake.close()
+
+
 # -- SIGTERM ends the process whatever the network does -------------------------------------------
 async def test_sigterm_ends_run_while_slack_hangs(
     tmp_path: Path, live_sim: RunningSimulator

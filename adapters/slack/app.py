@@ -112,6 +112,7 @@ class SlackAdapter:
         self.port: int | None = None  # the bound HTTP port, once serving
         self.ready = asyncio.Event()
         self._socket_url: str | None = None  # from check(), for the first connect
+        self._runner: web.AppRunner | None = None  # bound by check(), for the first serve
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Take triggers until `stop` is set, then close every connection we opened; returns
@@ -128,6 +129,9 @@ class SlackAdapter:
                 await self.aclose()
 
     async def aclose(self) -> None:
+        if self._runner is not None:  # checked, never served
+            await self._runner.cleanup()
+            self._runner = None
         await self.chat.close()
         await self._fetcher.aclose()
 
@@ -140,6 +144,8 @@ class SlackAdapter:
                 if self._app_token is not None:
                     url = await self._open_socket_url(self._app_token.get_secret_value())
                     self._socket_url = url
+        if self._app_token is None and self._runner is None:
+            self._runner = await self._bind()  # bound now, so a taken port stops the start
 
     async def _check_bot_token(self) -> None:
         try:
@@ -188,17 +194,29 @@ class SlackAdapter:
                 async with asyncio.timeout(_CLOSE_SECONDS):
                     await handler.close_async()  # type: ignore[no-untyped-call]  # untyped in bolt
 
-    async def _serve_http(self, stop: asyncio.Event) -> None:
+    async def _bind(self) -> web.AppRunner:
+        """Listen on SLACK_HOST:SLACK_PORT; a port that cannot be had is a PlatformRefused."""
         web_app = web.Application()
         web_app.router.add_post(EVENTS_PATH, self._dispatch)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port)
         try:
-            site = web.TCPSite(runner, self._host, self._port)
             await site.start()
-            server = site._server  # aiohttp exposes the bound port only here (port 0 in tests)
-            sockets = getattr(server, "sockets", None) or []
-            self.port = sockets[0].getsockname()[1] if sockets else self._port
+        except OSError as err:
+            await runner.cleanup()
+            raise PlatformRefused(
+                f"Slack HTTP mode cannot listen on {self._host}:{self._port} ({err.strerror}): "
+                "free that port or set SLACK_PORT to another one."
+            ) from None
+        server = site._server  # aiohttp exposes the bound port only here (port 0 in tests)
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self._port
+        return runner
+
+    async def _serve_http(self, stop: asyncio.Event) -> None:
+        runner, self._runner = self._runner or await self._bind(), None
+        try:
             log.info("slack: listening on %s:%s%s", self._host, self.port, EVENTS_PATH)
             self.ready.set()
             await stop.wait()
