@@ -133,14 +133,14 @@ def assert_one_plain_line(err: str, setting: str, secret: str) -> None:
 
 
 # -- start-up failures: one plain line ------------------------------------------------------------
-async def test_a_refused_discord_token_is_one_line_for_run_and_invite(
+async def test_a_refused_discord_token_is_one_line_for_run_invite_and_sync(
     tmp_path: Path, live_sim: RunningSimulator
 ) -> None:
     token = "refused-discord-token.abcdef.0123456789"
     async with refusing_discord() as api:
         env = run_env(tmp_path, live_sim, DISCORD_TOKEN=token, DISCORD_API_URL=api)
-        for command in ("run", "invite"):
-            code, out, err = await run_bot([command], tmp_path, env)
+        for command in (["run"], ["invite"], ["discord-sync", "--global"]):
+            code, out, err = await run_bot(command, tmp_path, env)
             assert code != 0, (command, out, err)
             assert_one_plain_line(err, "DISCORD_TOKEN", token)
 
