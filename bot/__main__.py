@@ -6,15 +6,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
-import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, fields, replace
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
 import httpx
 from pydantic import SecretStr, ValidationError
@@ -31,7 +31,7 @@ from adapters.provider.client import HttpProvider
 from adapters.provider.dialects import DIALECTS
 from adapters.simulator.knobs import SimConfig
 from adapters.simulator.server import IDEMPOTENCY_HEADER, start_simulator
-from bot import cli, logs
+from bot import cli, logs, supervisor
 from bot.config import Settings
 from bot.media import MAX_VIDEO_BYTES
 from bot.policy import WorkerPolicy
@@ -39,6 +39,7 @@ from bot.ports import Chat, NullObserver, Observer
 from bot.service import VideoService
 from bot.worker import Worker
 from storage.sqlite.ledger import LedgerError, SqliteLedger
+from storage.sqlite.lock import LedgerBusy, owning
 
 log = logging.getLogger("videobot")
 
@@ -57,10 +58,17 @@ class Engine:
     observer: Observer
     metrics: MetricsServer | None = None
 
-    def serve_metrics(self, group: asyncio.TaskGroup, stop: asyncio.Event) -> None:
-        """`/metrics` and `/healthz` (VIDEOBOT_METRICS_PORT) in the caller's TaskGroup."""
+    health: supervisor.Health = field(default_factory=supervisor.Health)
+
+    def parts(self, stop: asyncio.Event) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        """What every serving command runs until `stop`: the worker, and `/metrics` +
+        `/healthz` when VIDEOBOT_METRICS_PORT is set."""
+        parts: list[Callable[[], Coroutine[Any, Any, None]]] = [
+            functools.partial(self.worker.run, stop)
+        ]
         if self.metrics is not None:
-            group.create_task(self.metrics.serve(stop))
+            parts.append(functools.partial(self.metrics.serve, stop))
+        return parts
 
 
 @contextlib.asynccontextmanager
@@ -68,17 +76,20 @@ async def open_engine(
     settings: Settings,
     policy: WorkerPolicy | None = None,
     clock: Callable[[], datetime] = utc_now,
+    platforms: frozenset[str] | None = None,
 ) -> AsyncIterator[Engine]:
     """Ledger + provider + worker + service on one settings object; chats are attached after
-    (adapters need the service, the worker needs the adapters)."""
+    (adapters need the service, the worker needs the adapters). The ledger is this process's
+    alone while the engine is open (LedgerBusy otherwise); with `platforms`, the worker sees
+    only those platforms' tasks."""
     if not settings.video_api_url or settings.video_api_key is None:
         raise SystemExit(
             "VIDEO_API_URL and VIDEO_API_KEY must be set (or run `videobot demo`, which starts "
             "the built-in simulator)."
         )
     policy = policy or settings.worker_policy()
-    chats: dict[str, Chat] = {}
     observer: Observer = NullObserver() if settings.metrics_port is None else PrometheusObserver()
+    chats: dict[str, Chat] = {}
     timeout = httpx.Timeout(settings.http_timeout, connect=10.0)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
     fetch_policy = FetchPolicy(
@@ -86,7 +97,8 @@ async def open_engine(
         max_bytes=max(policy.max_video_bytes, MAX_VIDEO_BYTES),
     )
     async with (
-        SqliteLedger.open(settings.ledger_path) as ledger,
+        owning(settings.ledger_path),  # before any recovery touches a row
+        SqliteLedger.open(settings.ledger_path, platforms) as ledger,
         httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False) as http,
         SafeFetcher(fetch_policy) as fetcher,
     ):
@@ -117,23 +129,18 @@ async def open_engine(
         service = VideoService(
             ledger, policy, clock, worker.wake, settings.access_policy(), settings.profile()
         )
-        metrics = None
+        metrics, health = None, supervisor.Health()
         if isinstance(observer, PrometheusObserver) and settings.metrics_port is not None:
             # Bound before anything is served, so a taken port stops the start cleanly.
-            metrics = MetricsServer(observer, ledger, settings.metrics_host, settings.metrics_port)
+            metrics = MetricsServer(
+                observer, ledger, settings.metrics_host, settings.metrics_port, health=health
+            )
             await metrics.start()
         try:
-            yield Engine(ledger, provider, worker, service, chats, observer, metrics)
+            yield Engine(ledger, provider, worker, service, chats, observer, metrics, health)
         finally:
             if metrics is not None:
                 await metrics.close()
-
-
-def _stop_on_signals(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
 
 
 async def demo(settings: Settings) -> int:
@@ -166,22 +173,16 @@ async def demo(settings: Settings) -> int:
         status_interval=timedelta(seconds=1),
     )
     try:
-        async with open_engine(settings, policy) as engine:
+        async with open_engine(settings, policy, platforms=frozenset({CONSOLE})) as engine:
             chat = ConsoleChat(sys.stdout, settings.output_dir)
             engine.chats[CONSOLE] = chat
             intake = MediaIntake(settings.media_dir, settings.profile())
             session = ConsoleSession(engine.service, intake, chat, settings.profile(), sys.stdout)
             stop = asyncio.Event()
-            _stop_on_signals(stop)
+            supervisor.stop_on_signals(stop)
             try:
-                async with asyncio.TaskGroup() as group:
-                    group.create_task(engine.worker.run(stop))
-                    engine.serve_metrics(group, stop)
-                    reading = group.create_task(session.run(sys.stdin))
-                    stopping = group.create_task(stop.wait())
-                    await asyncio.wait({reading, stopping}, return_when="FIRST_COMPLETED")
-                    stop.set()
-                    reading.cancel()
+                talk = functools.partial(session.converse, sys.stdin, stop)
+                await supervisor.serve_until_stopped([*engine.parts(stop), talk], stop)
             finally:
                 chat.close()  # progress bars off the screen; the thread lines stay
     finally:
@@ -199,7 +200,7 @@ async def simulate(args: argparse.Namespace) -> int:
     running = await start_simulator(config, host=args.host, port=args.port)
     print(f"simulator listening on {running.url}  (state: {running.url}/_sim/state)", flush=True)
     stop = asyncio.Event()
-    _stop_on_signals(stop)
+    supervisor.stop_on_signals(stop)
     try:
         await stop.wait()
     finally:
@@ -207,20 +208,16 @@ async def simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-class ChatAdapter(Protocol):
-    """What `run` needs of a platform adapter: its Chat port and a serve loop."""
-
-    @property
-    def platform(self) -> str: ...
-
-    @property
-    def chat(self) -> Chat: ...
-
-    async def serve(self, stop: asyncio.Event) -> None: ...
+def _platforms(settings: Settings) -> frozenset[str]:
+    """The platforms `run` serves: its worker claims only their tasks (adapter PLATFORM names)."""
+    configured = {"slack": settings.slack_bot_token, "discord": settings.discord_token}
+    return frozenset(name for name, token in configured.items() if token is not None)
 
 
-def _adapters(settings: Settings, engine: Engine, intake: MediaIntake) -> list[ChatAdapter]:
-    adapters: list[ChatAdapter] = []
+def _adapters(
+    settings: Settings, engine: Engine, intake: MediaIntake
+) -> list[supervisor.ChatAdapter]:
+    adapters: list[supervisor.ChatAdapter] = []
     if settings.slack_bot_token is not None:
         from adapters.slack.app import SlackAdapter  # noqa: PLC0415  (SDK imported only when used)
 
@@ -235,26 +232,28 @@ def _adapters(settings: Settings, engine: Engine, intake: MediaIntake) -> list[C
 async def run(settings: Settings) -> int:
     """Serve every configured platform and the worker in one TaskGroup until SIGTERM/SIGINT."""
     if settings.slack_bot_token is None and settings.discord_token is None:
-        print(
-            "No chat platform is configured. Set SLACK_BOT_TOKEN (and SLACK_APP_TOKEN or "
-            "SLACK_SIGNING_SECRET) or DISCORD_TOKEN; or try `videobot demo` for the offline "
-            "console.",
-            file=sys.stderr,
-        )
+        print(cli.NO_PLATFORM, file=sys.stderr)
         return 2
-    async with open_engine(settings) as engine:
+    stop = asyncio.Event()
+    supervisor.stop_on_signals(stop)
+    async with open_engine(settings, platforms=_platforms(settings)) as engine:
         intake = MediaIntake(settings.media_dir, settings.profile())
-        adapters = _adapters(settings, engine, intake)
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(max(level, logging.ERROR))  # SDK chatter; a refusal is one plain line
+        try:
+            adapters = _adapters(settings, engine, intake)
+            await supervisor.check_all(adapters, stop)
+        finally:
+            root.setLevel(level)
         for adapter in adapters:
             engine.chats[adapter.platform] = adapter.chat
-        stop = asyncio.Event()
-        _stop_on_signals(stop)
-        async with asyncio.TaskGroup() as group:
-            group.create_task(engine.worker.run(stop))
-            engine.serve_metrics(group, stop)
-            for adapter in adapters:
-                group.create_task(adapter.serve(stop))
-            log.info("videobot running: %s", ", ".join(a.platform for a in adapters))
+        parts = engine.parts(stop)
+        parts += [functools.partial(supervisor.supervise, a, stop, engine.health) for a in adapters]
+        log.info("videobot running: %s", ", ".join(a.platform for a in adapters))
+        await supervisor.serve_until_stopped(parts, stop)
+    if engine.health.fatal:
+        raise supervisor.PlatformRefused(engine.health.fatal)
     return 0
 
 
@@ -263,10 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as err:
-        print("videobot cannot start: these settings are invalid:", file=sys.stderr)
-        for problem in err.errors():
-            name = str(problem["loc"][0]).upper() if problem["loc"] else "?"
-            print(f"  {name}: {problem['msg']}", file=sys.stderr)
+        print(cli.invalid_settings(err), file=sys.stderr)
         return 2
     quiet = args.command == "demo" and settings.log_level.upper() == "INFO"
     level = "WARNING" if quiet else settings.log_level
@@ -285,6 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "doctor":
             return asyncio.run(run_doctor(settings, sys.stdout, offline=args.offline))
         return asyncio.run(run(settings))
+    except (LedgerBusy, supervisor.PlatformRefused) as err:
+        print(err, file=sys.stderr)  # one plain line: what to fix, never a secret
+        return 1
     except LedgerError as err:
         log.error("%s", err)
         return 1

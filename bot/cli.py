@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from pydantic import ValidationError
+
+NO_PLATFORM = (
+    "No chat platform is configured. Set SLACK_BOT_TOKEN (and SLACK_APP_TOKEN or "
+    "SLACK_SIGNING_SECRET) or DISCORD_TOKEN; or try `videobot demo` for the offline console."
+)
+
 
 def parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videobot", description=description)
@@ -62,3 +69,12 @@ def parser(description: str) -> argparse.ArgumentParser:
     tasks_p.add_argument("--since", help="only tasks created since: 2h, 30m, 7d or an ISO date")
     tasks_p.add_argument("--limit", type=int, default=50)
     return parser
+
+
+def invalid_settings(err: ValidationError) -> str:
+    """Which settings are invalid and why, one per line, named as the environment names them."""
+    lines = ["videobot cannot start: these settings are invalid:"]
+    for problem in err.errors():
+        name = str(problem["loc"][0]).upper() if problem["loc"] else "?"
+        lines.append(f"  {name}: {problem['msg']}")
+    return "\n".join(lines)

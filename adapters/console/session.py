@@ -211,6 +211,21 @@ class ConsoleSession:
         if not interactive:
             await self.wait_for_started()
 
+    async def converse(self, stdin: TextIO, stop: asyncio.Event) -> None:
+        """`run` until it ends or `stop` is set; then set `stop`, so the rest of the process
+        (the worker) ends with the conversation. Raises what `run` raised."""
+        reading = asyncio.create_task(self.run(stdin))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.set()
+            stopping.cancel()
+            reading.cancel()  # stdin is read by a daemon thread: nothing to wait for
+            await asyncio.wait({reading})
+        if not reading.cancelled() and (failure := reading.exception()) is not None:
+            raise failure
+
     async def wait_for_started(self) -> None:
         """Scripted runs end when every task they started has shown its final status."""
         while not self.started <= self._chat.finished:

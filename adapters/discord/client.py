@@ -8,10 +8,12 @@ Commands are synced deliberately (adapters/discord/setup.py), never on boot."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -28,8 +30,12 @@ from bot import commands
 from bot.config import Settings
 from bot.domain import Mode, Profile
 from bot.service import VideoService
+from bot.supervisor import PlatformRefused
 
 log = logging.getLogger("videobot.discord")
+_CLOSE_SECONDS = 3.0
+_CHECK_SECONDS = 10.0
+
 
 def intents() -> discord.Intents:
     wanted = discord.Intents.none()
@@ -58,12 +64,16 @@ class VideoBot(discord.Client):
         super().__init__(intents=intents(), **options)
         self.tree = app_commands.CommandTree(self)
         self.handlers: DiscordHandlers | None = None
+        self.connected = asyncio.Event()  # set once the gateway was ready (and stays set)
         self.tree.error(self._command_failed)
         add_commands(self.tree, profile, self)
 
     async def setup_hook(self) -> None:
         # Persistent buttons: one template for every task, so old messages work after restarts.
         self.add_dynamic_items(TaskButton)
+
+    async def on_ready(self) -> None:
+        self.connected.set()
 
     async def on_message(self, message: discord.Message) -> None:
         if self.handlers is None or self.user is None or message.author.id == self.user.id:
@@ -176,6 +186,14 @@ def add_commands(tree: app_commands.CommandTree[Any], profile: Profile, bot: Vid
     tree.add_command(animate)
 
 
+def token_refused() -> PlatformRefused:
+    """Discord refused DISCORD_TOKEN: the one line an operator sees (never the token)."""
+    return PlatformRefused(
+        "Discord refused DISCORD_TOKEN: reset the bot token in the Developer Portal "
+        "(your app > Bot > Reset Token) and set DISCORD_TOKEN to the new one."
+    )
+
+
 class DiscordAdapter:
     """What `videobot run` serves: the client, its handlers and the Chat port it feeds."""
 
@@ -212,16 +230,58 @@ class DiscordAdapter:
             )
         )
         self.client.handlers = DiscordHandlers(service, intake, self.chat, profile, self._fetcher)
+        self.ready = self.client.connected
 
     async def serve(self, stop: asyncio.Event) -> None:
-        """Connect and serve until `stop` is set; then close the gateway and HTTP session."""
-        async with self.client:
-            running = asyncio.create_task(self.client.start(self._token.get_secret_value()))
-            stopping = asyncio.create_task(stop.wait())
-            try:
-                await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stopping.cancel()
-                await self.client.close()
-                await self._fetcher.aclose()
-            await running  # re-raises a login/gateway failure; returns once closed
+        """Connect and serve until `stop` is set, then return within a few seconds whatever the
+        gateway is doing (discord.py's own reconnect backoff can last minutes). Raises when the
+        connection ends otherwise (the supervisor serves again); PlatformRefused when Discord
+        refuses the token."""
+        if self.client.is_closed():
+            # Served (or checked) before: clear() is discord.py's way to reopen a closed client,
+            # but closing the HTTP session closed its connector too, so it needs a new one.
+            self.client.clear()
+            self.client.http.connector = discord.utils.MISSING
+        # close() forgets the event loop and login() only binds one the first time: entering
+        # the client binds it again (its matching exit is the bounded close below).
+        await self.client.__aenter__()
+        running = asyncio.create_task(self.client.start(self._token.get_secret_value()))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            with contextlib.suppress(Exception, TimeoutError):
+                async with asyncio.timeout(_CLOSE_SECONDS):
+                    await self.client.close()
+            running.cancel()  # wakes it from a reconnect backoff or a hung login
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({running})
+            if stop.is_set():
+                await self.aclose()
+        failure = None if running.cancelled() else running.exception()
+        if isinstance(failure, discord.LoginFailure):
+            raise token_refused() from None
+        if failure is not None:
+            raise failure
+        if not stop.is_set():
+            raise ConnectionError("the Discord gateway connection ended")
+
+    async def check(self) -> None:
+        """Log in once (REST only) at start: PlatformRefused if Discord refuses the token.
+        Anything else (Discord unreachable) is left for serve() to retry."""
+        try:
+            async with asyncio.timeout(_CHECK_SECONDS):
+                await self.client.login(self._token.get_secret_value())
+        except discord.LoginFailure:
+            raise token_refused() from None
+        except (OSError, aiohttp.ClientError, discord.HTTPException, TimeoutError):
+            pass
+        finally:
+            with contextlib.suppress(Exception, TimeoutError):
+                async with asyncio.timeout(_CLOSE_SECONDS):
+                    await self.client.close()
+
+    async def aclose(self) -> None:
+        """Close what outlives one connection (idempotent)."""
+        await self._fetcher.aclose()

@@ -10,7 +10,7 @@ import sys
 
 import discord
 
-from adapters.discord.client import VideoBot, point_at
+from adapters.discord.client import VideoBot, point_at, token_refused
 from bot.config import Settings
 
 log = logging.getLogger("videobot.discord")
@@ -77,15 +77,22 @@ async def run_discord_setup(settings: Settings, args: argparse.Namespace) -> int
     if settings.discord_token is None:
         print("Set DISCORD_TOKEN first (Developer Portal > your app > Bot).", file=sys.stderr)
         return 2
-    if args.command == "discord-sync":
-        if not args.global_ and settings.discord_guild_id is None:
-            print(
-                "Set DISCORD_GUILD_ID to sync to your server instantly, or pass --global.",
-                file=sys.stderr,
-            )
-            return 2
-        names = await sync_commands(settings, global_=args.global_)
-        where = "globally" if args.global_ else f"to guild {settings.discord_guild_id}"
-        print(f"synced {', '.join(names)} {where}")
-    print(f"invite: {await application_invite(settings)}")
+    if args.command == "discord-sync" and not args.global_ and settings.discord_guild_id is None:
+        print(
+            "Set DISCORD_GUILD_ID to sync to your server instantly, or pass --global.",
+            file=sys.stderr,
+        )
+        return 2
+    # Library chatter (voice support, "logging in") is noise here: the output is the lines below,
+    # and a refused token is one plain line (PlatformRefused, printed by the composition root).
+    root = logging.getLogger()
+    root.setLevel(max(root.level, logging.ERROR))
+    try:
+        if args.command == "discord-sync":
+            names = await sync_commands(settings, global_=args.global_)
+            where = "globally" if args.global_ else f"to guild {settings.discord_guild_id}"
+            print(f"synced {', '.join(names)} {where}")
+        print(f"invite: {await application_invite(settings)}")
+    except discord.LoginFailure:
+        raise token_refused() from None
     return 0

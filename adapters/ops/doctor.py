@@ -15,6 +15,7 @@ import httpx
 
 from bot.config import Settings
 from storage.sqlite.ledger import LedgerError, SqliteLedger
+from storage.sqlite.lock import holder
 from storage.sqlite.schema import SCHEMA_VERSION
 
 _PROBE_TASK = "videobot-doctor-probe"
@@ -94,11 +95,13 @@ async def check_ledger(path: Path) -> list[Check]:
     except LedgerError as err:
         return [Check("ledger", False, str(err), "fix the path or permissions of VIDEOBOT_DB")]
     live = sum(counts.values())
+    pid = holder(path)
+    served = "not served by a running videobot" if pid is None else f"served by pid {pid}"
     return [
         Check(
             "ledger",
             intact == "ok",
-            f"{path}: WAL, schema v{SCHEMA_VERSION}, {live} tasks, integrity {intact}",
+            f"{path}: WAL, schema v{SCHEMA_VERSION}, {live} tasks, integrity {intact}, {served}",
             "" if intact == "ok" else "restore the ledger from a backup",
         )
     ]

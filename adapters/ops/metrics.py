@@ -36,6 +36,16 @@ class CountsByState(Protocol):
     async def count_by_state(self) -> dict[str, int]: ...
 
 
+class PartsHealth(Protocol):
+    """Which platform adapters are down and why (bot.supervisor.Health has it)."""
+
+    @property
+    def down(self) -> dict[str, str]: ...
+
+    @property
+    def up(self) -> set[str]: ...
+
+
 class PrometheusObserver:
     """Counters in memory, on a registry of its own (so two engines, or two tests, never share
     one). Task counts come from the ledger: `refresh()` reads them, `collect()` serves the last
@@ -165,7 +175,9 @@ class MetricsServer:
         host: str = "127.0.0.1",
         port: int = 0,
         stale_after: float = STALE_AFTER,
+        health: PartsHealth | None = None,
     ) -> None:
+        self._health = health
         self._observer = observer
         self._ledger = ledger
         self._host = host
@@ -238,6 +250,13 @@ class MetricsServer:
         }
         if counts is not None:
             body["tasks"] = counts
+        if self._health is not None:
+            # A platform that is down is reported, not fatal: the process keeps serving the
+            # others and reconnects it, and a restart (what a failed probe leads to) would
+            # only interrupt them.
+            platforms = {name: "up" for name in sorted(self._health.up)}
+            down = {name: f"down: {why}" for name, why in self._health.down.items()}
+            body["platforms"] = platforms | down
         healthy = counts is not None and alive
         return web.Response(
             status=200 if healthy else 503,

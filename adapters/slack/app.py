@@ -6,16 +6,19 @@ Slack, e.g. a local fake."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.fetch.fetcher import SafeFetcher
@@ -27,12 +30,20 @@ from adapters.slack.files import SLACK_FILE_ORIGIN, SlackFiles, origin
 from adapters.slack.handlers import PLATFORM, SlackHandlers, utc_now
 from bot.config import Settings
 from bot.service import VideoService
+from bot.supervisor import PlatformRefused
 
 log = logging.getLogger("videobot.slack")
 
 EVENTS_PATH = "/slack/events"
 _DRAIN_SECONDS = 10.0
 _DOWNLOAD_TIMEOUT = 60.0
+_CLOSE_SECONDS = 3.0
+_CHECK_SECONDS = 10.0
+# auth.test / apps.connections.open errors that no retry can fix: the token itself is wrong.
+_REFUSED = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
+     "not_allowed_token_type", "missing_scope"}
+)  # fmt: skip
 
 
 def register_listeners(app: AsyncApp, handlers: SlackHandlers) -> None:
@@ -100,43 +111,112 @@ class SlackAdapter:
         self._port = settings.slack_port
         self.port: int | None = None  # the bound HTTP port, once serving
         self.ready = asyncio.Event()
+        self._socket_url: str | None = None  # from check(), for the first connect
+        self._runner: web.AppRunner | None = None  # bound by check(), for the first serve
 
     async def serve(self, stop: asyncio.Event) -> None:
-        """Take triggers until `stop` is set, then close every connection we opened."""
+        """Take triggers until `stop` is set, then close every connection we opened; returns
+        within a few seconds of `stop` whatever Slack is doing. Raises PlatformRefused when
+        Slack refuses a token, and what the network raised when Slack cannot be reached."""
         try:
             if self._app_token is not None:
                 await self._serve_socket_mode(stop, self._app_token.get_secret_value())
             else:
                 await self._serve_http(stop)
         finally:
-            await self.handlers.drain(_DRAIN_SECONDS)
-            await self.aclose()
+            if stop.is_set():
+                await self.handlers.drain(_DRAIN_SECONDS)
+                await self.aclose()
 
     async def aclose(self) -> None:
+        if self._runner is not None:  # checked, never served
+            await self._runner.cleanup()
+            self._runner = None
         await self.chat.close()
         await self._fetcher.aclose()
 
-    async def _serve_socket_mode(self, stop: asyncio.Event, app_token: str) -> None:
-        handler = AsyncSocketModeHandler(self.app, app_token)
-        await handler.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it untyped
-        log.info("slack: connected through Socket Mode")
-        self.ready.set()
-        try:
-            await stop.wait()
-        finally:
-            await handler.close_async()  # type: ignore[no-untyped-call]  # bolt leaves it untyped
+    async def check(self) -> None:
+        """Ask Slack once, at start, whether it takes our tokens: PlatformRefused naming the
+        token if not. Anything else (Slack unreachable) is left for serve() to retry."""
+        with contextlib.suppress(SlackApiError, OSError, aiohttp.ClientError, TimeoutError):
+            async with asyncio.timeout(_CHECK_SECONDS):
+                await self._check_bot_token()
+                if self._app_token is not None:
+                    url = await self._open_socket_url(self._app_token.get_secret_value())
+                    self._socket_url = url
+        if self._app_token is None and self._runner is None:
+            self._runner = await self._bind()  # bound now, so a taken port stops the start
 
-    async def _serve_http(self, stop: asyncio.Event) -> None:
+    async def _check_bot_token(self) -> None:
+        try:
+            await self.client.auth_test()
+        except SlackApiError as err:
+            if err.response.get("error") in _REFUSED:
+                raise PlatformRefused(
+                    f"Slack refused SLACK_BOT_TOKEN ({err.response.get('error')}): reinstall the "
+                    "app and set SLACK_BOT_TOKEN to its Bot User OAuth Token (xoxb-...)."
+                ) from None
+            raise
+
+    async def _open_socket_url(self, app_token: str) -> str:
+        try:
+            response = await self.client.apps_connections_open(app_token=app_token)
+        except SlackApiError as err:
+            if err.response.get("error") in _REFUSED:
+                raise PlatformRefused(
+                    f"Slack refused SLACK_APP_TOKEN ({err.response.get('error')}): create an "
+                    "app-level token with the connections:write scope (Basic Information > "
+                    "App-Level Tokens) and set SLACK_APP_TOKEN to it (xapp-...)."
+                ) from None
+            raise
+        return str(response["url"])
+
+    async def _serve_socket_mode(self, stop: asyncio.Event, app_token: str) -> None:
+        # slack-sdk's connect() retries a refused token or an unreachable Slack forever and
+        # never looks at our stop event: ask for the socket URL ourselves (a refusal is then a
+        # start-up error) and race the connect against stop.
+        handler = AsyncSocketModeHandler(self.app, app_token)
+        url, self._socket_url = self._socket_url, None  # a socket URL is good for one connect
+        handler.client.wss_uri = url or await self._open_socket_url(app_token)
+        connecting = asyncio.create_task(handler.connect_async())  # type: ignore[no-untyped-call]
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if connecting.done():
+                connecting.result()
+                log.info("slack: connected through Socket Mode")
+                self.ready.set()
+                await stopping
+        finally:
+            stopping.cancel()
+            connecting.cancel()
+            with contextlib.suppress(Exception, TimeoutError):
+                async with asyncio.timeout(_CLOSE_SECONDS):
+                    await handler.close_async()  # type: ignore[no-untyped-call]  # untyped in bolt
+
+    async def _bind(self) -> web.AppRunner:
+        """Listen on SLACK_HOST:SLACK_PORT; a port that cannot be had is a PlatformRefused."""
         web_app = web.Application()
         web_app.router.add_post(EVENTS_PATH, self._dispatch)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port)
         try:
-            site = web.TCPSite(runner, self._host, self._port)
             await site.start()
-            server = site._server  # aiohttp exposes the bound port only here (port 0 in tests)
-            sockets = getattr(server, "sockets", None) or []
-            self.port = sockets[0].getsockname()[1] if sockets else self._port
+        except OSError as err:
+            await runner.cleanup()
+            raise PlatformRefused(
+                f"Slack HTTP mode cannot listen on {self._host}:{self._port} ({err.strerror}): "
+                "free that port or set SLACK_PORT to another one."
+            ) from None
+        server = site._server  # aiohttp exposes the bound port only here (port 0 in tests)
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self._port
+        return runner
+
+    async def _serve_http(self, stop: asyncio.Event) -> None:
+        runner, self._runner = self._runner or await self._bind(), None
+        try:
             log.info("slack: listening on %s:%s%s", self._host, self.port, EVENTS_PATH)
             self.ready.set()
             await stop.wait()

@@ -64,13 +64,28 @@ class SqliteLedger:
     group-committing writer (storage/sqlite/writer.py). Each write is a single statement: triggers
     keep the history, so a transition needs nothing more."""
 
-    def __init__(self, conn: aiosqlite.Connection, writer: GroupWriter) -> None:
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        writer: GroupWriter,
+        platforms: frozenset[str] | None = None,
+    ) -> None:
         self._conn = conn
         self._writer = writer
+        # A process serving some platforms claims and searches only their tasks (the demo
+        # never submits a Slack task it cannot post); None sees every task (operator views).
+        self._scope = ""
+        self._scope_params: tuple[str, ...] = ()
+        if platforms is not None:
+            marks = ", ".join("?" * len(platforms))
+            self._scope = f" AND substr(user_key, 1, instr(user_key, ':') - 1) IN ({marks})"
+            self._scope_params = tuple(sorted(platforms))
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, path: Path) -> AsyncIterator[SqliteLedger]:
+    async def open(
+        cls, path: Path, platforms: frozenset[str] | None = None
+    ) -> AsyncIterator[SqliteLedger]:
         # The writer connects first: a plain sqlite3 connect fails cleanly, whereas a failed
         # aiosqlite connect leaves its thread behind.
         writer = GroupWriter(path)
@@ -97,7 +112,7 @@ class SqliteLedger:
             if isinstance(err, LedgerError):
                 raise
             raise LedgerError(f"cannot open the ledger at {path}: {err}") from err
-        ledger = cls(conn, writer)
+        ledger = cls(conn, writer, platforms)
         try:
             await ledger._prepare(path)
             yield ledger
@@ -195,10 +210,11 @@ class SqliteLedger:
         sql = (
             f"SELECT {', '.join(COLUMNS)} FROM (SELECT *, ROW_NUMBER() OVER "
             "(PARTITION BY user_key ORDER BY next_check_at) AS lane FROM "
-            f"(SELECT * FROM tasks WHERE next_check_at <= ? {skip} "
+            f"(SELECT * FROM tasks WHERE next_check_at <= ? {skip}{self._scope} "
             "ORDER BY next_check_at LIMIT ?)) ORDER BY lane, next_check_at LIMIT ?"
         )
-        rows = await self._rows(sql, (to_ms(now), *exclude, window, limit))
+        params = (to_ms(now), *exclude, *self._scope_params, window, limit)
+        rows = await self._rows(sql, params)
         return [row_to_task(r) for r in rows]
 
     async def count(
@@ -213,18 +229,15 @@ class SqliteLedger:
 
     async def next_due_at(self, after: datetime | None = None) -> datetime | None:
         # `IS NOT NULL` lets SQLite answer from the partial tasks_due index, not a table scan.
+        sql = f"SELECT MIN(next_check_at) FROM tasks WHERE next_check_at IS NOT NULL{self._scope}"
         if after is None:
-            sql = "SELECT MIN(next_check_at) FROM tasks WHERE next_check_at IS NOT NULL"
-            return from_ms(await self._scalar(sql))
-        sql = (
-            "SELECT MIN(next_check_at) FROM tasks "
-            "WHERE next_check_at IS NOT NULL AND next_check_at > ?"
-        )
-        return from_ms(await self._scalar(sql, (to_ms(after),)))
+            return from_ms(await self._scalar(sql, self._scope_params))
+        sql += " AND next_check_at > ?"
+        return from_ms(await self._scalar(sql, (*self._scope_params, to_ms(after))))
 
     async def find(self, query: TaskQuery) -> list[Task]:
-        where: list[str] = ["1=1"]
-        params: list[Any] = []
+        where: list[str] = ["1=1" + self._scope]
+        params: list[Any] = list(self._scope_params)
         if query.states:
             where.append(f"state IN ({', '.join('?' * len(query.states))})")
             params.extend(s.value for s in query.states)

@@ -144,8 +144,9 @@ class FakeSlack(WebApiMethods):
         auth = request.headers.get("Authorization")
         await self._record(Call(request.path, method, request.host, auth, params, raw))
         if method == "apps.connections.open":
-            ok = auth == f"Bearer {APP_TOKEN}"
-            return _json({"ok": ok, "url": f"{self.url.replace('http', 'ws')}/socket"})
+            if auth != f"Bearer {APP_TOKEN}":
+                return _json({"ok": False, "error": "invalid_auth"})  # as Slack refuses it
+            return _json({"ok": True, "url": f"{self.url.replace('http', 'ws')}/socket"})
         if auth != f"Bearer {BOT_TOKEN}":
             return _json({"ok": False, "error": "invalid_auth"})
         channel = str(params.get("channel") or params.get("channel_id") or "")

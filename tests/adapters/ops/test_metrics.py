@@ -25,6 +25,7 @@ from bot.domain import Mode, Profile, TaskState, VideoRequest
 from bot.errors import DeliveryError, DeliveryTransient, RateLimited
 from bot.ports import TaskQuery
 from bot.service import VideoService
+from bot.supervisor import Health
 from bot.worker import Worker
 from storage.sqlite.ledger import SqliteLedger
 from tests.conftest import SIM_KEY, TEST_POLICY, Engine, loopback_fetcher, t2v, target
@@ -245,3 +246,25 @@ async def test_a_taken_port_is_refused_with_the_setting_to_change(
     second = MetricsServer(watched.observer, ledger, "127.0.0.1", watched.server.port)
     with pytest.raises(SystemExit, match="VIDEOBOT_METRICS_PORT"):
         await second.start()
+
+
+async def test_healthz_names_a_platform_that_is_down_and_stays_live(tmp_path: Path) -> None:
+    health = Health()
+    health.serving("slack")
+    health.serving("discord")
+    health.failed("discord", "KeyError: 'id'")
+    observer = PrometheusObserver()
+    observer.heartbeat()
+    async with SqliteLedger.open(tmp_path / "parts.db") as ledger:
+        server = MetricsServer(observer, ledger, "127.0.0.1", 0, health=health)
+        await server.start()
+        try:
+            async with httpx.AsyncClient(trust_env=False) as client:
+                down = await client.get(f"{server.url}/healthz")
+                health.serving("discord")
+                back = await client.get(f"{server.url}/healthz")
+        finally:
+            await server.close()
+    assert down.status_code == 200  # the worker and Slack still serve: nothing to restart
+    assert down.json()["platforms"] == {"slack": "up", "discord": "down: KeyError: 'id'"}
+    assert back.json()["platforms"] == {"discord": "up", "slack": "up"}
