@@ -260,7 +260,13 @@ async def test_a_dripping_poll_neither_holds_the_only_worker_slot_nor_outlives_i
             )
             chat = FakeChat()
             worker = Worker(
-                ledger, provider, {"test": chat}, policy, clock.now, scratch_dir=tmp_path / "s"
+                ledger,
+                provider,
+                {"test": chat},
+                policy,
+                clock.now,
+                scratch_dir=tmp_path / "s",
+                monotonic=clock.monotonic,  # deadlines run on monotonic time
             )
             service = VideoService(ledger, policy, clock.now, worker.wake)
             dripping, _ = await service.accept(t2v("a drip of a boat"), target(), "drip")
