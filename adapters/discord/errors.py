@@ -46,3 +46,9 @@ def translated(what: str) -> Iterator[None]:
         raise DeliveryError(f"Discord refused {what} ({detail})") from err
     except (aiohttp.ClientError, OSError, TimeoutError) as err:
         raise DeliveryTransient(f"could not reach Discord for {what} ({err!r})") from err
+    except RuntimeError as err:
+        # aiohttp's only word for a closed session: the adapter is reconnecting after a failure
+        # (its supervisor opens a fresh one), so the call is retried later.
+        if str(err) != "Session is closed":
+            raise
+        raise DeliveryTransient(f"Discord is reconnecting; {what} will be retried") from err
