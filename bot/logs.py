@@ -10,6 +10,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from urllib.parse import quote, quote_plus
 
+# A query parameter whose value is a credential whatever it holds: api_key, key, token,
+# access_token, signature, sig, X-Amz-Signature, X-Goog-Credential, secret, password...
+CREDENTIAL_NAME = re.compile(
+    r"(key|token|sig|secret|passw|auth|credential|session|bearer)", re.IGNORECASE
+)
 _PATTERNS = (
     re.compile(r"xox[abposr]-[A-Za-z0-9-]+"),  # Slack bot/user/config tokens
     re.compile(r"xapp-[A-Za-z0-9-]+"),  # Slack app-level tokens
@@ -17,6 +22,8 @@ _PATTERNS = (
     re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9._-]+"),  # Discord callback tokens
     re.compile(r"https://hooks\.slack\.com/[^\s\"']+"),
     re.compile(r"[MN][A-Za-z\d_-]{23,25}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,}"),  # Discord bot token
+    # A signed link's credentials (a result URL in an HTTP library's request line).
+    re.compile(rf"([?&;][\w.%-]*(?:{CREDENTIAL_NAME.pattern})[\w.%-]*=)[^&;#\s\"']+", re.I),
 )
 REDACTED = "[redacted]"
 

@@ -69,3 +69,19 @@ def test_the_real_stderr_handler_redacts_every_secret(fmt: str) -> None:
     leaked = [name for name, secret in CANARIES.items() if secret in printed]
     assert leaked == [], f"secrets printed to stderr: {leaked}\n{printed}"
     assert "[redacted]" in printed
+
+
+def test_a_signed_result_link_in_a_request_line_loses_its_credentials() -> None:
+    # httpx logs every request's URL at INFO; a provider's signed result link carries
+    # credentials that are not our key (a storage signature), and must not reach the log.
+    from bot.logs import RedactingFilter
+
+    line = (
+        'HTTP Request: GET https://cdn.example/v.mp4?X-Amz-Credential=AKIA%2F20261202'
+        "&X-Amz-Signature=9f8e7d6c&width=720&api_key=sk-someone-else;sig=abc "
+        '"HTTP/1.1 200 OK"'
+    )
+    cleaned = RedactingFilter([]).redact(line)
+    for secret in ("AKIA", "9f8e7d6c", "sk-someone-else", "sig=abc"):
+        assert secret not in cleaned
+    assert "https://cdn.example/v.mp4?" in cleaned and "width=720" in cleaned

@@ -12,13 +12,9 @@ from dataclasses import replace
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from bot.domain import MediaRef, VideoRequest
+from bot.logs import CREDENTIAL_NAME
 
 REDACTED = "[redacted]"
-# Query parameters whose value is a credential whatever it holds: api_key, key, token,
-# access_token, signature, sig, X-Amz-Signature, X-Goog-Credential, secret, password...
-_CREDENTIAL = re.compile(
-    r"(key|token|sig|secret|passw|auth|credential|session|bearer)", re.IGNORECASE
-)
 _URL = re.compile(r"""https?://[^\s"'<>]+""", re.IGNORECASE)
 _MIN_SECRET = 4
 MAX_TEXT = 4000
@@ -61,7 +57,7 @@ class Redactor:
         if not sep:
             return self._cut(pair)
         plain = unquote_plus(value)
-        if _CREDENTIAL.search(unquote_plus(name)) or (self._key and self._key in plain):
+        if CREDENTIAL_NAME.search(unquote_plus(name)) or (self._key and self._key in plain):
             return f"{name}={REDACTED}"
         return pair
 
