@@ -40,7 +40,7 @@ EXPOSE 9100 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as r; r.build_opener(r.ProxyHandler({})).open('http://127.0.0.1:' + os.environ.get('VIDEOBOT_METRICS_PORT', '9100') + '/healthz', timeout=4)"]
 
-# Exec form: SIGTERM reaches Python (PID 1), which stops taking commands, lets in-flight
-# steps finish and exits; live tasks resume at the next start.
+# Exec form: SIGTERM reaches Python (PID 1), which stops taking commands, gives in-flight
+# steps 3 s to finish and exits within 10 s; live tasks resume at the next start.
 ENTRYPOINT ["videobot"]
 CMD ["run"]
