@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -27,7 +27,9 @@ from bot.policy import WorkerPolicy
 from bot.service import VideoService
 from bot.worker import Worker
 from storage.sqlite.ledger import SqliteLedger
+from tests.conformance.discord_contract import assert_conforms
 from tests.fakes.chat import FakeChat
+from tests.fakes.discord_server import STARTED
 
 if TYPE_CHECKING:  # the harnesses import this module's helpers: import them lazily below
     from tests.fakes.discord_harness import DiscordBot
@@ -225,3 +227,15 @@ async def bot(
         tmp_path, clock, sim, ledger=ledger, http=http, policy=TEST_POLICY
     ) as running:
         yield running
+
+
+# Every test that drives the fake Discord, wherever it lives, also checks each request the bot
+# sent against Discord's published API (tests/conformance/): the existing flows are the
+# conformance suite's flows. (Slack's check is in tests/adapters/slack/conftest.py: it needs each
+# test's requester, whose mention alone may be live.)
+@pytest.fixture(autouse=True)
+def requests_honour_discords_published_contract() -> Iterator[None]:
+    before = len(STARTED)
+    yield
+    for fake in STARTED[before:]:
+        assert_conforms(fake.sent)
