@@ -26,7 +26,10 @@ class LedgerBusy(RuntimeError):
 
 
 def lock_path(ledger: Path) -> Path:
-    return ledger.with_name(ledger.name + ".lock")
+    # The file the path leads to, not the name it was given: a symlinked VIDEOBOT_DB or data
+    # folder reaches the same ledger, so it must meet the same lock.
+    real = ledger.resolve()
+    return real.with_name(real.name + ".lock")
 
 
 def _read_pid(fd: int) -> int | None:

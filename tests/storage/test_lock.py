@@ -34,3 +34,18 @@ def test_an_unwritable_folder_is_a_ledger_error_not_a_traceback(tmp_path: Path) 
     blocked.write_text("")
     with pytest.raises(LedgerError, match="lock file"), hold_ledger(blocked / "videobot.db"):
         pass
+
+
+def test_a_ledger_reached_through_a_symlink_is_the_same_ledger(tmp_path: Path) -> None:
+    ledger = tmp_path / "data" / "videobot.db"
+    ledger.parent.mkdir()
+    ledger.write_bytes(b"")
+    alias = tmp_path / "other" / "alias.db"
+    alias.parent.mkdir()
+    alias.symlink_to(ledger)
+    linked_folder = tmp_path / "linked"
+    linked_folder.symlink_to(ledger.parent)
+    with hold_ledger(ledger):
+        for other_name in (alias, linked_folder / "videobot.db"):
+            with pytest.raises(LedgerBusy), hold_ledger(other_name):
+                pass
