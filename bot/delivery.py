@@ -159,11 +159,15 @@ class Deliverer:
         if not share_link:
             ended = replace(ended, error_code=UNSAFE_LINK)
         elif task.result_url:
+            # The stored link may be redacted (a signed link's credentials): the requester gets
+            # the working one this process downloaded from, never one carrying our key.
+            link = self._provider.shareable(task.result_url)
+            shown = replace(ended, result_url=link) if link else replace(ended, result_url=None)
             try:
                 await chat.post_link(
                     task.target,
                     task.status_message_id,
-                    messages.undeliverable_text(ended),
+                    messages.undeliverable_text(shown),
                     task.nonce("l"),
                 )
             except DeliveryError as err:

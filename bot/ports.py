@@ -138,6 +138,12 @@ class Provider(Protocol):
         client-wide); zero when requests may leave now. Submits wait for it in the queue."""
         ...
 
+    def shareable(self, url: str) -> str | None:
+        """The working link to give the requester for a result whose stored `url` may have
+        been redacted (a signed link's credentials); None when this process never saw the real
+        one or it carries our own key, which no message may show."""
+        ...
+
     async def fetch(self, provider_task_id: str) -> ProviderStatus:
         """The task's current status. Idempotent; transient failures are retried inside."""
         ...

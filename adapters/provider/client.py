@@ -105,6 +105,9 @@ class HttpProvider:
         """How many 429s this client has met (each one held every request)."""
         return self._hold.rate_limited
 
+    def shareable(self, url: str) -> str | None:
+        return self._links.shareable(url)
+
     def held_for(self) -> timedelta:
         """How much longer the client-wide 429 hold lasts (zero: requests may leave now)."""
         return self._hold.held_for()

@@ -49,6 +49,10 @@ class Redactor:
         fragment = self._param(parts.fragment) if "=" in parts.fragment else parts.fragment
         return self._cut(urlunsplit((parts.scheme, netloc, parts.path, query, fragment)))
 
+    def has_key(self, text: str) -> bool:
+        """Our own key is in `text`, in any spelling the redactor knows."""
+        return self._cut(text) != text
+
     def carries_secret(self, url: str) -> bool:
         return self.url(url) != url
 
@@ -106,6 +110,12 @@ class ResultLinks:
         if (real := self._real.get(url)) is not None:
             return real
         return None if REDACTED in url else url
+
+    def shareable(self, url: str) -> str | None:
+        """The real link for the requester (the fallback download link), never one with our
+        key in it."""
+        real = self.reveal(url)
+        return None if real is None or self._redactor.has_key(real) else real
 
     async def revealed(
         self, request: VideoRequest, stage: Callable[[MediaRef], Awaitable[str]]
