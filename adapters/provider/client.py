@@ -22,7 +22,7 @@ from adapters.provider.caller import ApiCaller
 from adapters.provider.dialects.base import Dialect
 from adapters.provider.download import fetch_result
 from adapters.provider.hold import RateHold
-from adapters.provider.redact import Redactor, ResultLinks
+from adapters.provider.redact import Redactor, ResultLinks, is_text
 from bot.domain import MediaRef, VideoRequest
 from bot.errors import (
     ProviderError,
@@ -34,6 +34,8 @@ from bot.errors import (
     TaskNotFound,
 )
 from bot.ports import NullObserver, Observer, ProviderStatus
+
+MAX_TASK_ID = 256  # longer ids outgrow URL limits; no gateway issues them
 
 
 class HttpProvider:
@@ -170,12 +172,25 @@ class HttpProvider:
                 request_id=err.request_id,
             ) from None
         try:
-            return self._dialect.parse_submit(response.json())
+            provider_task_id = self._dialect.parse_submit(response.json())
         except ValueError as err:
             # The provider answered 2xx, so a task may exist; we just cannot name it.
             raise SubmitAmbiguous(
                 f"unreadable submit answer: {clip(self._answers.redact(response.text))}"
             ) from err
+        if problem := self._unkeepable(provider_task_id):
+            # A task may exist, but an id we cannot store, poll or show names nothing we can use.
+            raise SubmitAmbiguous(f"the video service named the task with {problem}")
+        return provider_task_id
+
+    def _unkeepable(self, provider_task_id: str) -> str | None:
+        if len(provider_task_id) > MAX_TASK_ID:
+            return f"an id of {len(provider_task_id)} characters (at most {MAX_TASK_ID} are kept)"
+        if self._redactor.has_key(provider_task_id):
+            return "an id that carries our API key"
+        if not is_text(provider_task_id):  # (control characters are fine: the path is encoded)
+            return "an id that is not valid text"
+        return None
 
     async def fetch(self, provider_task_id: str) -> ProviderStatus:
         response = await self._api.request(
@@ -194,6 +209,7 @@ class HttpProvider:
             video_url=self._links.hide(status.video_url) if status.video_url else None,
             error_code=text(status.error_code) if status.error_code else None,
             error_message=text(status.error_message) if status.error_message else None,
+            raw_state=text(status.raw_state) if status.raw_state else None,
         )
 
     async def download(self, url: str, dest: Path, max_bytes: int) -> int:

@@ -32,6 +32,7 @@ class Redactor:
         (nobody reads more, and the scan runs on the event loop)."""
         if len(text) > MAX_TEXT:
             text = text[:MAX_TEXT] + "…"
+        text = storable(text)
         text = _URL.sub(lambda m: self.url(m.group(0)), text)
         return self._cut(text)
 
@@ -67,6 +68,22 @@ class Redactor:
 
     def _cut(self, text: str) -> str:
         return self._pattern.sub(REDACTED, text) if self._pattern else text
+
+
+def storable(text: str) -> str:
+    """Text a ledger can store and a terminal or chat shows as text: a lone UTF-16 surrogate (an
+    emoji clipped in half) becomes U+FFFD instead of failing every write of the task, and
+    control characters (ESC sequences, carriage returns, bells) go, newline and tab excepted."""
+    return _CONTROL.sub("", _SURROGATE.sub("\ufffd", text))
+
+
+def is_text(value: str) -> bool:
+    """No lone surrogate: the value encodes as UTF-8 (a ledger can store it as it is)."""
+    return _SURROGATE.search(value) is None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON pairs arrive combined: any left is alone
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _any_spelling(key: str) -> re.Pattern[str]:
