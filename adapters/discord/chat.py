@@ -23,10 +23,10 @@ from adapters.discord.thread import (
     send_in_thread,
     thread_name,
 )
-from adapters.discord.views import buttons_view, status_embed
+from adapters.discord.views import buttons_view, inert, status_embed
 from bot.domain import ReplyTarget
 from bot.errors import DeliveryError, DeliveryTransient, MessageGone
-from bot.messages import StatusView, clip
+from bot.messages import StatusView
 from bot.ports import Checkpoint, Delivery
 
 log = logging.getLogger("videobot.discord")
@@ -156,7 +156,7 @@ class DiscordChat:
         # video lands when the thread cannot take it (a DM, no thread permission).
         anchor = discord.utils.time_snowflake(discord.utils.utcnow() - _CLOCK_MARGIN)
         await checkpoint(f"{_SENDING}{anchor}")
-        content = clip(f"<@{target.user_id}> {delivery.caption}", 2000)
+        content = f"<@{target.user_id}> " + inert(delivery.caption, 1970)
         mentions = requester_only(target)
 
         async def send(channel: discord.PartialMessageable, reply: bool) -> discord.Message:
@@ -181,7 +181,7 @@ class DiscordChat:
     async def post_link(
         self, target: ReplyTarget, status_message_id: str | None, text: str, key: str
     ) -> str:
-        content = clip(f"<@{target.user_id}> {text}", 2000)
+        content = f"<@{target.user_id}> " + inert(text, 1970)
         mentions = requester_only(target)
 
         async def send(channel: discord.PartialMessageable, reply: bool) -> discord.Message:

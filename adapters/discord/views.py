@@ -6,12 +6,13 @@ button on a weeks-old status message still works after any number of restarts.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import discord
 
-from bot.messages import Button, StatusView
+from bot.messages import Button, StatusView, clip
 
 CUSTOM_ID_TEMPLATE = r"vb:(?P<action>cancel|retry|flip|edit):(?P<ref>[0-9A-Z]{4,12})"
 
@@ -35,12 +36,37 @@ def custom_id(action: str, ref: str) -> str:
     return f"vb:{action}:{ref}"
 
 
+def inert(text: str, limit: int) -> str:
+    """Text that carries a prompt, a user's name or a provider's words, made literal: no masked
+    link, code fence, spoiler or emphasis in it renders (links stay clickable as plain URLs),
+    clipped to `limit` after escaping. Mentions are governed by allowed_mentions instead."""
+    # discord.utils.escape_markdown leaves fences and emphasis after a link live, so every
+    # markdown character is escaped here, except inside plain URLs (shown, never disguised).
+    pieces, last = [], 0
+    for url in _URL.finditer(text):
+        pieces += [_MARKDOWN.sub(_escaped, text[last : url.start()]), url.group(0)]
+        last = url.end()
+    pieces.append(_MARKDOWN.sub(_escaped, text[last:]))
+    return clip("".join(pieces), limit)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    if match.group(1):
+        return "\\" + match.group(1)
+    return f"{match.group(2)}\\{match.group(3)}"
+
+
+_URL = re.compile(r"https?://[^\s<>]+")
+# Inline markers anywhere; quotes, headings and list marks only where a line starts.
+_MARKDOWN = re.compile(r"([\\*_~|`\[\]()])|^(\s*)([>#-])", re.MULTILINE)
+
+
 def status_embed(view: StatusView) -> discord.Embed:
-    """The status message's embed; the wording comes from bot.messages unchanged."""
+    """The status message's embed; the wording comes from bot.messages, made inert."""
     description = view.summary if not view.detail else f"{view.summary}\n\n{view.detail}"
     embed = discord.Embed(
         title=view.headline[:256],
-        description=description[:4096],
+        description=inert(description, 4096),
         colour=_COLOURS.get(view.state, discord.Colour.blurple()),
     )
     embed.set_footer(text=f"task {view.ref}")
