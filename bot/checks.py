@@ -3,6 +3,7 @@ provider profile allows, or a CommandError that says what is allowed."""
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from collections.abc import Sequence
 
@@ -101,3 +102,9 @@ def _check_media(
             f"This video service accepts {either([str(c) for c in profile.image_counts])} images "
             f"per request, not {count}."
         )
+
+
+def instruction_digest(text: str) -> str:
+    """The same instruction, spacing aside, is the same request: keys for Edit forms use this,
+    so two forms sent with one instruction (a double submit, a second user) make one task."""
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()[:20]

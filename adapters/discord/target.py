@@ -3,11 +3,10 @@ and the idempotency keys that make a repeated event or a repeated press one task
 
 from __future__ import annotations
 
-import hashlib
-
 import discord
 
 from adapters.discord.thread import DM_WORKSPACE
+from bot.checks import instruction_digest
 from bot.domain import ReplyTarget
 
 PLATFORM = "discord"
@@ -35,9 +34,7 @@ def edit_key(message_id: int, ref: str, instruction: str) -> str:
     """The Edit form sent from one status message: the same instruction (spacing aside) is
     the same request, a double submit or a second user asking the same; a different
     instruction is a new edit the user means to pay for."""
-    text = " ".join(instruction.split())
-    digest = hashlib.sha256(text.encode()).hexdigest()[:20]
-    return f"discord:e:{message_id}:{ref}:{digest}"
+    return f"discord:e:{message_id}:{ref}:{instruction_digest(instruction)}"
 
 
 def _target(

@@ -204,6 +204,10 @@ class SlackHandlers:
         meta = blocks.ModalMeta.load(str(view.get("private_metadata") or ""))
         by = who(_team(body), meta.channel_id, body["user"]["id"], meta.thread_ts)
         key = f"slack:{by.workspace_id}:view:{view['id']}"
+        if view["callback_id"] == blocks.EDIT_VIEW:
+            # Anyone may open Edit on a result: the same instruction for the same task from two
+            # forms (a second user, a second press) is one paid edit, not two.
+            key = f"slack:{by.workspace_id}:edit:{meta.ref}:{checks.instruction_digest(prompt)}"
 
         async def answer(message: str) -> None:
             await ephemeral(client, by, message)

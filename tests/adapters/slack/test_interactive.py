@@ -324,3 +324,22 @@ async def test_a_login_page_instead_of_the_image_is_explained(slack: SlackHarnes
     (warning,) = slack.fake.named("chat.postEphemeral")
     assert "files:read" in warning.params["text"]
     assert await slack.tasks() == []
+
+
+async def test_the_same_edit_from_two_forms_is_one_task(slack: SlackHarness) -> None:
+    """Anyone may open Edit on a result; the same instruction for the same task from two forms
+    (a second press, a second user) is one paid edit, another instruction another."""
+    ref, ts = await _delivered(slack)
+    await slack.button("edit", ref, ts)
+    await slack.button("edit", ref, ts, user="U0BOB")
+    await slack.button("edit", ref, ts)
+    await slack.fake.wait_for(lambda: len(slack.fake.named("views.open")) >= 3)
+    forms = [_opened_view(slack, i) for i in range(3)]
+    for form, view_id in zip(forms, ("V0A", "V0B", "V0C"), strict=True):
+        form["id"] = view_id  # each form Slack opens has its own view id
+    await slack.submit_view(forms[0], {"prompt": "turn it into a watercolour"})
+    await slack.submit_view(forms[1], {"prompt": " turn it into  a watercolour "}, user="U0BOB")
+    await slack.submit_view(forms[2], {"prompt": "make it night"})
+    await slack.settle()
+    edits = sorted(t.request.prompt for t in await slack.tasks() if t.request.mode is Mode.EDIT)
+    assert edits == ["make it night", "turn it into a watercolour"]
