@@ -7,6 +7,7 @@ import math
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -145,6 +146,21 @@ class Settings(BaseSettings):
         if not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(f"give a number of seconds above zero (not {value!r})")
         return timedelta(seconds=seconds)
+
+    @field_validator("video_api_url")
+    @classmethod
+    def _api_root(cls, value: str | None) -> str | None:
+        # Never quote the value back: a URL with a password in it is itself the secret.
+        if not value:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("give the gateway's http(s) root, e.g. https://gateway.example")
+        if parts.username or parts.password:
+            raise ValueError(
+                "has a user name or password in it: remove it and put the key in VIDEO_API_KEY"
+            )
+        return value.strip()
 
     @field_validator("metrics_port", mode="before")
     @classmethod

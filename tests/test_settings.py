@@ -103,3 +103,23 @@ def test_a_time_that_is_not_positive_seconds_is_refused_plainly(
 ) -> None:
     with pytest.raises(ValidationError, match="seconds"):
         _settings(monkeypatch, {"VIDEOBOT_POLL_FLOOR": value})
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("http://user:sk-in-the-url-0042@gateway.example", "VIDEO_API_KEY"),
+        ("ftp://gateway.example", "http"),
+        ("not a url", "http"),
+    ],
+)
+def test_a_video_api_url_that_cannot_work_is_refused_without_quoting_it(
+    monkeypatch: pytest.MonkeyPatch, value: str, why: str
+) -> None:
+    # A password in the URL would be logged by the HTTP library with every request, and sent
+    # as Basic auth in place of the key; the refusal itself must not print it either.
+    from bot.cli import invalid_settings
+
+    with pytest.raises(ValidationError, match=why) as refused:
+        _settings(monkeypatch, {"VIDEO_API_URL": value})
+    assert "sk-in-the-url" not in invalid_settings(refused.value)
