@@ -18,13 +18,24 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 Statement = tuple[str, tuple[Any, ...]]
-Outcome = tuple[int, sqlite3.IntegrityError | None]
+Outcome = tuple[int, Exception | None]
 T = TypeVar("T")
 
 log = logging.getLogger("videobot.ledger")
 # A full disk is freed by a person: retry soon at first, then every half minute at most.
 FIRST_RETRY_S = 0.25
 MAX_RETRY_S = 30.0
+
+
+# A statement's own fault (a UNIQUE clash, a value SQLite cannot bind): it fails alone and is
+# never retried; anything else fails the whole transaction (disk full, I/O) and is retried.
+_OWN_FAULT = (
+    sqlite3.IntegrityError,
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,
+    UnicodeEncodeError,
+    OverflowError,
+)
 
 
 class WriteFailed(RuntimeError):
@@ -80,9 +91,10 @@ class GroupWriter:
 
     async def write(self, sql: str, params: tuple[Any, ...], attempts: int | None = None) -> int:
         """Run one statement in the next group commit; returns its row count once durable.
-        Raises sqlite3.IntegrityError for that statement alone. When the whole batch fails
-        (disk full, I/O error) the statement is tried again with backoff, at most `attempts`
-        times (None: until it lands), then WriteFailed is raised."""
+        Raises sqlite3.IntegrityError, or the error of a value SQLite cannot bind, for that
+        statement alone. When the whole batch fails (disk full, I/O error) the statement is
+        tried again with backoff, at most `attempts` times (None: until it lands), then
+        WriteFailed is raised."""
         failures = 0
         while True:
             try:
@@ -142,7 +154,7 @@ class GroupWriter:
             for sql, params in statements:
                 try:
                     outcomes.append((conn.execute(sql, params).rowcount, None))
-                except sqlite3.IntegrityError as err:
+                except _OWN_FAULT as err:
                     outcomes.append((0, err))
             conn.execute("COMMIT")
         except BaseException:
