@@ -138,12 +138,24 @@ class Dialect(Protocol):
     def parse_status(self, data: Any) -> ProviderStatus: ...
 
 
-def media_urls(request: VideoRequest) -> tuple[list[str], str | None]:
+def generation_fields(request: VideoRequest, resolution: str) -> dict[str, Any]:
+    """What both published dialects send about the video itself (one nests it in `input`):
+    the prompt, its shape, and the staged media's URLs."""
     images = [m.url for m in request.images if m.url]
     video = request.video.url if request.video else None
     if len(images) != len(request.images) or (request.video and not video):
         raise ValueError("media must be staged (have URLs) before submit")
-    return images, video
+    fields: dict[str, Any] = {
+        "prompt": request.prompt,
+        "duration": request.duration,
+        "aspect_ratio": request.aspect_ratio,
+        "resolution": resolution,
+    }
+    if images:
+        fields["image_urls"] = images
+    if video:
+        fields["video_url"] = video
+    return fields
 
 
 class TaskApi:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.provider.dialects.base import (
     TaskApi,
-    media_urls,
+    generation_fields,
     provider_status,
 )
 from bot.domain import Mode, VideoRequest
@@ -43,17 +43,7 @@ class GuideDialect(TaskApi):
     }
 
     def submit_body(self, request: VideoRequest, model: str, resolution: str) -> dict[str, Any]:
-        images, video = media_urls(request)
-        body: dict[str, Any] = {
-            "prompt": request.prompt,
-            "duration": request.duration,
-            "aspect_ratio": request.aspect_ratio,
-            "resolution": resolution,
-        }
-        if images:
-            body["image_urls"] = images
-        if video:
-            body["video_url"] = video
+        body = generation_fields(request, resolution)
         return {"model": model, "mode": self._MODES[request.mode], "input": body}
 
     def parse_submit(self, data: Any) -> str:

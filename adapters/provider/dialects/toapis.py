@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.provider.dialects.base import (
     TaskApi,
-    media_urls,
+    generation_fields,
     provider_status,
 )
 from bot.domain import VideoRequest
@@ -37,19 +37,7 @@ class ToapisDialect(TaskApi):
     name = "toapis"
 
     def submit_body(self, request: VideoRequest, model: str, resolution: str) -> dict[str, Any]:
-        images, video = media_urls(request)
-        body: dict[str, Any] = {
-            "model": model,
-            "prompt": request.prompt,
-            "duration": request.duration,
-            "aspect_ratio": request.aspect_ratio,
-            "resolution": resolution,
-        }
-        if images:
-            body["image_urls"] = images
-        if video:
-            body["video_url"] = video
-        return body
+        return {"model": model, **generation_fields(request, resolution)}
 
     def parse_submit(self, data: Any) -> str:
         return _ToapisSubmit.model_validate(data).id
