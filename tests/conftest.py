@@ -24,6 +24,7 @@ from adapters.simulator.knobs import SimConfig
 from adapters.simulator.server import IDEMPOTENCY_HEADER, RunningSimulator, start_simulator
 from bot.domain import Mode, Profile, ReplyTarget, VideoRequest
 from bot.policy import WorkerPolicy
+from bot.ports import Ledger, Provider
 from bot.service import VideoService
 from bot.worker import Worker
 from storage.sqlite.ledger import SqliteLedger
@@ -125,6 +126,30 @@ class Engine:
 EngineFactory = Callable[..., Engine]
 
 
+def fake_clock_worker(
+    ledger: Ledger,
+    provider: Provider,
+    chat: FakeChat,
+    clock: FakeClock,
+    scratch: Path,
+    policy: WorkerPolicy = TEST_POLICY,
+    seed: int = 3,
+    resubmit_safe: bool = False,
+) -> Worker:
+    """A worker on the fake clock (wall and monotonic time) posting to one FakeChat ("test")."""
+    return Worker(
+        ledger,
+        provider,
+        {"test": chat},
+        policy,
+        clock.now,
+        monotonic=clock.monotonic,
+        scratch_dir=scratch,
+        resubmit_safe=resubmit_safe,
+        rng=random.Random(seed),
+    )
+
+
 @pytest.fixture
 def make_engine(
     ledger: SqliteLedger,
@@ -141,16 +166,8 @@ def make_engine(
     ) -> Engine:
         provider = make_provider(http, sim.url, dialect, key=key, idempotent=idempotent)
         chat = FakeChat()
-        worker = Worker(
-            ledger,
-            provider,
-            {"test": chat},
-            policy,
-            clock.now,
-            monotonic=clock.monotonic,
-            scratch_dir=tmp_path / "scratch",
-            resubmit_safe=idempotent,
-            rng=random.Random(3),
+        worker = fake_clock_worker(
+            ledger, provider, chat, clock, tmp_path / "scratch", policy, resubmit_safe=idempotent
         )
         service = VideoService(ledger, policy, clock.now, worker.wake)
         return Engine(ledger, provider, worker, service, chat, clock, sim)

@@ -20,9 +20,8 @@ from bot.errors import ActionRefused
 from bot.ports import TaskQuery, UserLimits
 from bot.service import VideoService
 from bot.task import Task
-from bot.worker import Worker
 from storage.sqlite.ledger import SqliteLedger
-from tests.conftest import TEST_POLICY, make_provider, t2v, target
+from tests.conftest import TEST_POLICY, fake_clock_worker, make_provider, t2v, target
 from tests.fakes.chat import FakeChat
 from tests.fakes.clock import FakeClock
 from tests.fakes.upstream import ScriptedUpstream, scripted_upstream
@@ -50,16 +49,8 @@ async def test_cancels_racing_completions_post_each_final_status_once(
     tmp_path: Path,
 ) -> None:
     chat = FakeChat()
-    worker = Worker(
-        ledger,
-        make_provider(http, upstream.url),
-        {"test": chat},
-        POLICY,
-        clock.now,
-        monotonic=clock.monotonic,
-        scratch_dir=tmp_path / "scratch",
-        rng=random.Random(8),
-    )
+    provider = make_provider(http, upstream.url)
+    worker = fake_clock_worker(ledger, provider, chat, clock, tmp_path / "scratch", POLICY, 8)
     service = VideoService(ledger, POLICY, clock.now, worker.wake)
     tasks: list[Task] = []
     for i in range(TASKS):
@@ -152,16 +143,8 @@ async def test_a_stale_read_after_the_final_status_does_not_post_it_again(
 ) -> None:
     stale = StaleReads(ledger)
     chat = FakeChat()
-    worker = Worker(
-        stale,
-        make_provider(http, upstream.url),
-        {"test": chat},
-        POLICY,
-        clock.now,
-        monotonic=clock.monotonic,
-        scratch_dir=tmp_path / "scratch",
-        rng=random.Random(9),
-    )
+    provider = make_provider(http, upstream.url)
+    worker = fake_clock_worker(stale, provider, chat, clock, tmp_path / "scratch", POLICY, 9)
     service = VideoService(ledger, POLICY, clock.now, worker.wake)
     done, _ = await service.accept(t2v("delivered"), target("U1"), "evt-done")
     gone, _ = await service.accept(t2v("cancelled"), target("U2"), "evt-gone")

@@ -5,7 +5,6 @@ that keeps failing. Each ends the way a user would expect, without polling for a
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -20,7 +19,7 @@ from bot.service import VideoService
 from bot.task import Task
 from bot.worker import Worker
 from storage.sqlite.ledger import SqliteLedger
-from tests.conftest import TEST_POLICY, make_provider, t2v, target
+from tests.conftest import TEST_POLICY, fake_clock_worker, make_provider, t2v, target
 from tests.fakes.chat import FakeChat
 from tests.fakes.clock import FakeClock
 from tests.fakes.upstream import Answer, ScriptedUpstream, refused, running, scripted_upstream
@@ -87,16 +86,8 @@ def build_rig(
     policy: WorkerPolicy,
 ) -> Rig:
     chat = FakeChat()
-    worker = Worker(
-        ledger,
-        make_provider(http, upstream.url),
-        {"test": chat},
-        policy,
-        clock.now,
-        monotonic=clock.monotonic,
-        scratch_dir=tmp_path / "scratch",
-        rng=random.Random(4),
-    )
+    provider = make_provider(http, upstream.url)
+    worker = fake_clock_worker(ledger, provider, chat, clock, tmp_path / "scratch", policy, 4)
     service = VideoService(ledger, policy, clock.now, worker.wake)
     return Rig(upstream, ledger, worker, service, chat, clock)
 

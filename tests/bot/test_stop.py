@@ -5,7 +5,6 @@ one recovery handles: a submit cut short becomes `unknown`, never a second POST.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
@@ -19,7 +18,7 @@ from bot.policy import WorkerPolicy
 from bot.service import VideoService
 from bot.worker import Worker
 from storage.sqlite.ledger import SqliteLedger
-from tests.conftest import TEST_POLICY, make_provider, t2v, target
+from tests.conftest import TEST_POLICY, fake_clock_worker, make_provider, t2v, target
 from tests.fakes.chat import FakeChat
 from tests.fakes.clock import FakeClock
 from tests.fakes.upstream import Answer, ScriptedUpstream, scripted_upstream
@@ -50,16 +49,8 @@ def worker_for(
     chat: FakeChat,
     policy: WorkerPolicy = POLICY,
 ) -> Worker:
-    return Worker(
-        ledger,
-        make_provider(http, upstream.url),
-        {"test": chat},
-        policy,
-        clock.now,
-        monotonic=clock.monotonic,
-        scratch_dir=tmp_path / "scratch",
-        rng=random.Random(6),
-    )
+    provider = make_provider(http, upstream.url)
+    return fake_clock_worker(ledger, provider, chat, clock, tmp_path / "scratch", policy, 6)
 
 
 async def stop_and_time(stop: asyncio.Event, runner: asyncio.Task[None]) -> float:

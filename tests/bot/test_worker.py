@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import random
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +17,15 @@ from bot.domain import Mode, Profile, ReplyTarget, TaskState, VideoRequest
 from bot.errors import DeliveryError, DeliveryTransient
 from bot.ports import Checkpoint, Delivery
 from bot.worker import Worker
-from tests.conftest import SIM_KEY, TEST_POLICY, Engine, EngineFactory, t2v, target
+from tests.conftest import (
+    SIM_KEY,
+    TEST_POLICY,
+    Engine,
+    EngineFactory,
+    fake_clock_worker,
+    t2v,
+    target,
+)
 
 
 def sim_config(engine: Engine, **changes: object) -> None:
@@ -31,16 +38,14 @@ def sim_state(engine: Engine) -> dict[str, object]:
 
 def restarted(engine: Engine, resubmit_safe: bool = False) -> Engine:
     """A new worker process on the same ledger file (the old one's memory is gone)."""
-    worker = Worker(
+    worker = fake_clock_worker(
         engine.ledger,
         engine.provider,
-        {"test": engine.chat},
-        TEST_POLICY,
-        engine.clock.now,
-        monotonic=engine.clock.monotonic,
-        scratch_dir=Path("/tmp") / "videobot-test-scratch",
+        engine.chat,
+        engine.clock,
+        Path("/tmp") / "videobot-test-scratch",
+        seed=5,
         resubmit_safe=resubmit_safe,
-        rng=random.Random(5),
     )
     return replace(engine, worker=worker)
 
