@@ -82,7 +82,7 @@ async def open_engine(
     (adapters need the service, the worker needs the adapters). The ledger is this process's
     alone while the engine is open (LedgerBusy otherwise); with `platforms`, the worker sees
     only those platforms' tasks."""
-    if not settings.video_api_url or settings.video_api_key is None:
+    if not settings.api_root or settings.video_api_key is None:
         raise SystemExit(
             "VIDEO_API_URL and VIDEO_API_KEY must be set (or run `videobot demo`, which starts "
             "the built-in simulator)."
@@ -102,13 +102,16 @@ async def open_engine(
         httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False) as http,
         SafeFetcher(fetch_policy) as fetcher,
     ):
+        chosen = settings.provider_profile
         provider = HttpProvider(
             http,
-            DIALECTS[settings.dialect],
-            base_url=settings.video_api_url,
+            DIALECTS[chosen.dialect],
+            base_url=settings.api_root,
             api_key=settings.video_api_key.get_secret_value(),
-            model=settings.model,
-            resolution=settings.resolution,
+            model=settings.model_id,
+            resolution=settings.profile().default_resolution,
+            auth=chosen.auth,
+            media=chosen.media,
             upload_path=settings.upload_path,
             idempotency_header=settings.idempotency_header,
             retry_base=settings.retry_base_seconds,
@@ -152,6 +155,7 @@ async def demo(settings: Settings) -> int:
             SimConfig(
                 render_seconds=settings.demo_render_seconds,
                 queue_seconds=min(1.0, settings.demo_render_seconds / 4),
+                dialect=settings.dialect,
             )
         )
         scratch = tempfile.TemporaryDirectory(prefix="videobot-demo-")

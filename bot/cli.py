@@ -6,6 +6,8 @@ import argparse
 
 from pydantic import ValidationError
 
+from bot.providers import PROVIDERS
+
 NO_PLATFORM = (
     "No chat platform is configured. Set SLACK_BOT_TOKEN (and SLACK_APP_TOKEN or "
     "SLACK_SIGNING_SECRET) or DISCORD_TOKEN; or try `videobot demo` for the offline console."
@@ -20,7 +22,13 @@ def parser(description: str) -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="run the upstream simulator alone")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765)
-    sim.add_argument("--api-key", default=None, help="accept only this bearer key")
+    sim.add_argument("--api-key", default=None, help="accept only this key")
+    sim.add_argument(
+        "--dialect",
+        default="auto",
+        choices=["auto", *PROVIDERS],
+        help="the provider whose wire format to speak (auto: both published gateway dialects)",
+    )
     sim.add_argument("--render-seconds", type=float, default=8.0)
     sim.add_argument("--queue-seconds", type=float, default=1.0)
     sim.add_argument("--fail-rate", type=float, default=0.0, help="share of renders that fail")

@@ -4,6 +4,7 @@ down as plain values. Names follow the platforms' own env vars plus VIDEO_API_* 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -14,9 +15,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain import Profile
 from bot.policy import WorkerPolicy
+from bot.providers import PROVIDERS, ProviderProfile
 from bot.service import AccessPolicy
 
 IntList = Annotated[tuple[int, ...], NoDecode]
+Words = Annotated[tuple[str, ...], NoDecode]
 Names = Annotated[frozenset[str], NoDecode]
 
 
@@ -32,12 +35,22 @@ class Settings(BaseSettings):
     # -- the video API -----------------------------------------------------------------------
     video_api_url: str | None = Field(None, validation_alias=_env("VIDEO_API_URL"))
     video_api_key: SecretStr | None = Field(None, validation_alias=_env("VIDEO_API_KEY"))
-    dialect: Literal["guide", "toapis"] = Field("guide", validation_alias=_env("VIDEOBOT_DIALECT"))
-    model: str = Field("gemini_omni_flash", validation_alias=_env("VIDEOBOT_MODEL"))
-    durations: IntList = Field((6, 10), validation_alias=_env("VIDEOBOT_DURATIONS"))
-    default_duration: int = Field(6, validation_alias=_env("VIDEOBOT_DEFAULT_DURATION"))
-    resolution: str = Field("720P", validation_alias=_env("VIDEOBOT_RESOLUTION"))
-    max_reference_images: int = Field(4, validation_alias=_env("VIDEOBOT_MAX_REFERENCE_IMAGES"))
+    # Which provider (bot/providers.py); VIDEOBOT_DIALECT is its older name.
+    provider: str = Field(
+        "guide",
+        validation_alias=AliasChoices(
+            "VIDEOBOT_PROVIDER", "videobot_provider", "VIDEOBOT_DIALECT", "videobot_dialect"
+        ),
+    )
+    # Each of these overrides the provider profile's value; unset, the profile's holds.
+    model: str | None = Field(None, validation_alias=_env("VIDEOBOT_MODEL"))
+    durations: IntList | None = Field(None, validation_alias=_env("VIDEOBOT_DURATIONS"))
+    default_duration: int | None = Field(None, validation_alias=_env("VIDEOBOT_DEFAULT_DURATION"))
+    resolutions: Words | None = Field(None, validation_alias=_env("VIDEOBOT_RESOLUTIONS"))
+    resolution: str | None = Field(None, validation_alias=_env("VIDEOBOT_RESOLUTION"))
+    max_reference_images: int | None = Field(
+        None, validation_alias=_env("VIDEOBOT_MAX_REFERENCE_IMAGES")
+    )
     image_counts: IntList | None = Field(None, validation_alias=_env("VIDEOBOT_IMAGE_COUNTS"))
     prompt_max_chars: int = Field(2000, validation_alias=_env("VIDEOBOT_PROMPT_MAX_CHARS"))
     idempotency_header: str | None = Field(
@@ -111,6 +124,26 @@ class Settings(BaseSettings):
     discord_api_url: str | None = Field(None, validation_alias=_env("DISCORD_API_URL"))
     discord_gateway_url: str | None = Field(None, validation_alias=_env("DISCORD_GATEWAY_URL"))
     discord_guild_id: int | None = Field(None, validation_alias=_env("DISCORD_GUILD_ID"))
+
+    @field_validator("provider", mode="before")
+    @classmethod
+    def _provider(cls, value: object) -> object:
+        name = str(value).strip().lower()
+        if name not in PROVIDERS:
+            raise ValueError(f"unknown provider {value!r}; choose one of {', '.join(PROVIDERS)}")
+        return name
+
+    @field_validator("resolutions", mode="before")
+    @classmethod
+    def _words(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("resolution", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() or None if isinstance(value, str) else value
 
     @field_validator("durations", "image_counts", mode="before")
     @classmethod
@@ -196,13 +229,46 @@ class Settings(BaseSettings):
         )
         return [token.get_secret_value() for token in tokens if token is not None]
 
+    @property
+    def provider_profile(self) -> ProviderProfile:
+        return PROVIDERS[self.provider]
+
+    @property
+    def dialect(self) -> str:
+        return self.provider_profile.dialect
+
+    @property
+    def api_root(self) -> str | None:
+        """VIDEO_API_URL, or the provider's own address when it has one."""
+        return self.video_api_url or self.provider_profile.base_url
+
+    @property
+    def model_id(self) -> str:
+        return self.model or self.provider_profile.model
+
     def profile(self) -> Profile:
-        return Profile(
-            durations=self.durations,
-            default_duration=self.default_duration,
-            resolution=self.resolution,
-            max_reference_images=self.max_reference_images,
-            image_counts=self.image_counts,
+        """The provider profile's allowances with every override set in the environment."""
+        allows = self.provider_profile.allows
+        durations = self.durations or allows.durations
+        default_duration = self.default_duration or (
+            allows.default_duration if allows.default_duration in durations else durations[0]
+        )
+        resolutions = self.resolutions or allows.resolutions
+        resolution = self.resolution or (
+            allows.default_resolution
+            if allows.default_resolution in resolutions
+            else resolutions[0]
+        )
+        if resolution not in resolutions:
+            resolutions = (*resolutions, resolution)
+        return replace(
+            allows,
+            durations=durations,
+            default_duration=default_duration,
+            resolutions=resolutions,
+            default_resolution=resolution,
+            max_reference_images=self.max_reference_images or allows.max_reference_images,
+            image_counts=self.image_counts or allows.image_counts,
             prompt_max_chars=self.prompt_max_chars,
         )
 

@@ -34,7 +34,6 @@ def video_filename(task: Task) -> str:
     return f"videobot-{task.ref}-{words or 'video'}.mp4"
 
 
-
 class _Superseded(Exception):
     """The task changed elsewhere mid-delivery: stop, post nothing more (no fallback link)."""
 

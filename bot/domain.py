@@ -112,6 +112,10 @@ class VideoRequest:
     duration: int
     images: tuple[MediaRef, ...] = ()
     video: MediaRef | None = None
+    resolution: str | None = None  # None: the profile's default
+    # "Edit this video" on a provider that keeps its results (Google's previous_interaction_id):
+    # the provider's id of the task whose result is edited; `video` is then the fallback clip.
+    previous: str | None = None
 
     @property
     def media(self) -> tuple[MediaRef, ...]:
@@ -126,13 +130,17 @@ class VideoRequest:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """What the configured gateway accepts; the grammar and the checks read it."""
+    """What the configured provider accepts; the grammar, the checks, the help and the forms
+    read it (bot/providers.py has one per provider, each value overridable by a setting)."""
 
     durations: tuple[int, ...] = (6, 10)
     default_duration: int = 6
     aspect_ratios: tuple[str, ...] = ("16:9", "9:16")
     default_aspect_ratio: str = "16:9"
-    resolution: str = "720P"
+    resolutions: tuple[str, ...] = ("720p",)
+    default_resolution: str = "720p"
+    modes: frozenset[Mode] = frozenset(Mode)
+    provider: str = ""  # the provider's name as users read it ("Google Gemini API")
     max_reference_images: int = 4
     image_counts: tuple[int, ...] | None = None  # gateways that allow e.g. only 0, 1 or 3
     prompt_max_chars: int = 2000

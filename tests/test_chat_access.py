@@ -77,8 +77,14 @@ async def test_slack_refuses_other_channels_and_users_politely_and_records_nothi
         assert answer["response_type"] == "ephemeral"
         assert answer["text"] == f"⚠️ {text}"
     # A mention in a channel outside the allowlist: an ephemeral note, no task either.
-    mention = {"type": "app_mention", "user": USER, "text": f"<@{BOT_USER}> a fox",
-               "ts": "1690000001.000100", "channel": ELSEWHERE, "event_ts": "1690000001.0001"}
+    mention = {
+        "type": "app_mention",
+        "user": USER,
+        "text": f"<@{BOT_USER}> a fox",
+        "ts": "1690000001.000100",
+        "channel": ELSEWHERE,
+        "event_ts": "1690000001.0001",
+    }
     await slack.event(mention, "Ev0ELSEWHERE")
     await slack.fake.wait_for(lambda: bool(slack.fake.named("chat.postEphemeral")))
     (note,) = slack.fake.named("chat.postEphemeral")

@@ -77,7 +77,7 @@ def test_a_signed_result_link_in_a_request_line_loses_its_credentials() -> None:
     from bot.logs import RedactingFilter
 
     line = (
-        'HTTP Request: GET https://cdn.example/v.mp4?X-Amz-Credential=AKIA%2F20261202'
+        "HTTP Request: GET https://cdn.example/v.mp4?X-Amz-Credential=AKIA%2F20261202"
         "&X-Amz-Signature=9f8e7d6c&width=720&api_key=sk-someone-else;sig=abc "
         '"HTTP/1.1 200 OK"'
     )

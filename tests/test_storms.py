@@ -70,9 +70,7 @@ async def recorded(clock: FakeClock) -> AsyncIterator[Callable[..., Awaitable[Re
 
     async def start(real_clock: bool = False, **config: Any) -> Recorded:
         base = SimConfig(render_seconds=20, queue_seconds=2, api_key=SIM_KEY, seed=11)
-        simulator = Simulator(
-            replace(base, **config), None if real_clock else clock.monotonic
-        )
+        simulator = Simulator(replace(base, **config), None if real_clock else clock.monotonic)
         app = simulator.app()
         record = Recorded(simulator, "")
 
@@ -271,9 +269,7 @@ async def test_a_429_holds_every_request_of_the_client_for_retry_after(
     limited = [e for e in window if e.outcome == 429]
     assert len(limited) >= 3, "the storm must actually have happened"
     # Requests reaching the simulator within Retry-After of each 429 (the 429 itself excluded).
-    after = [
-        sum(1 for e in window if hit.at < e.at < hit.at + retry_after) for hit in limited
-    ]
+    after = [sum(1 for e in window if hit.at < e.at < hit.at + retry_after) for hit in limited]
     limit = concurrency - 1
     assert max(after) <= limit, after
     # And none of them was sent after the client had read the 429: those on the wire arrive

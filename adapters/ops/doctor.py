@@ -34,11 +34,11 @@ Probe = Callable[[Settings, httpx.AsyncClient], Awaitable[list[Check]]]
 
 def check_config(settings: Settings) -> list[Check]:
     checks: list[Check] = []
-    if not settings.video_api_url or settings.video_api_key is None:
+    if not settings.api_root or settings.video_api_key is None:
         missing = [
             name
             for name, value in (
-                ("VIDEO_API_URL", settings.video_api_url),
+                ("VIDEO_API_URL", settings.api_root),
                 ("VIDEO_API_KEY", settings.video_api_key),
             )
             if not value
@@ -52,13 +52,15 @@ def check_config(settings: Settings) -> list[Check]:
             )
         )
     else:
-        checks.append(Check("video API settings", True, f"{settings.dialect} dialect"))
-    if settings.default_duration not in settings.durations:
+        chosen = settings.provider_profile
+        checks.append(Check("video API settings", True, f"{chosen.title} at {settings.api_root}"))
+    allows = settings.profile()
+    if allows.default_duration not in allows.durations:
         checks.append(
             Check(
                 "durations",
                 False,
-                f"default {settings.default_duration}s is not in {list(settings.durations)}",
+                f"default {allows.default_duration}s is not in {list(allows.durations)}",
                 "make VIDEOBOT_DEFAULT_DURATION one of VIDEOBOT_DURATIONS",
             )
         )
@@ -108,7 +110,7 @@ async def check_ledger(path: Path) -> list[Check]:
 
 
 async def check_provider(settings: Settings, http: httpx.AsyncClient) -> list[Check]:
-    url, key = settings.video_api_url, settings.video_api_key
+    url, key = settings.api_root, settings.video_api_key
     if not url or key is None:
         return []
     path = urlsplit(url).path.rstrip("/")

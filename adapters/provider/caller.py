@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from adapters.provider.answer import AnswerReader, outcome
+from adapters.provider.auth import Credentials
 from adapters.provider.exchange import AnswerTooLarge, TimeLimitExceeded, exchange
 from adapters.provider.hold import RateHold
 from bot.errors import (
@@ -32,7 +33,7 @@ class ApiCaller:
         self,
         client: httpx.AsyncClient,
         base_url: str,
-        auth: Mapping[str, str],
+        auth: Credentials,
         answers: AnswerReader,
         hold: RateHold,
         observer: Observer,
@@ -66,7 +67,7 @@ class ApiCaller:
         wait: bool = True,
         on_send: Callable[[], Awaitable[None]] | None = None,
     ) -> httpx.Response:
-        url = f"{self._base}{path}"
+        url = path if path.startswith(self._base + "/") else f"{self._base}{path}"
         last: ProviderError = ProviderTransient("no attempt made")
         # Without waiting, only a request that may be repeated gets more than one attempt.
         attempts = self._attempts if wait or idempotent else 1
@@ -83,7 +84,7 @@ class ApiCaller:
                     on_send=on_send,
                     json=json,
                     files=files,
-                    headers={**self._auth, **(headers or {})},
+                    headers={**await self._auth.headers(), **(headers or {})},
                 )
             except (TimeLimitExceeded, AnswerTooLarge) as err:
                 sent = not isinstance(err, TimeLimitExceeded) or err.sent

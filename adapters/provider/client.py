@@ -6,20 +6,23 @@ credentials (redact.py) before anyone sees it; results download through the SSRF
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from adapters.fetch.fetcher import SafeFetcher
 from adapters.provider.answer import AnswerReader, clip, outcome
+from adapters.provider.auth import Credentials, StaticKey
 from adapters.provider.caller import ApiCaller
-from adapters.provider.dialects.base import Dialect
+from adapters.provider.dialects.base import INLINE, Dialect, SubmitContext
 from adapters.provider.download import fetch_result
 from adapters.provider.hold import RateHold
 from adapters.provider.redact import Redactor, ResultLinks, is_text
@@ -33,7 +36,7 @@ from bot.errors import (
     SubmitAmbiguous,
     TaskNotFound,
 )
-from bot.ports import NullObserver, Observer, ProviderStatus
+from bot.ports import NullObserver, Observer, ProviderState, ProviderStatus
 
 MAX_TASK_ID = 256  # longer ids outgrow URL limits; no gateway issues them
 
@@ -47,8 +50,12 @@ class HttpProvider:
         base_url: str,
         api_key: str,
         model: str,
-        resolution: str = "720P",
+        resolution: str = "720p",
         upload_path: str = "/v1/uploads/images",
+        auth: str = "bearer",
+        credentials: Credentials | None = None,
+        media: str = "upload",
+        callback_url: str | None = None,
         idempotency_header: str | None = None,
         retry_base: float = 0.5,
         attempts: int = 3,
@@ -65,20 +72,25 @@ class HttpProvider:
         fetcher is made (public https only) and closed by `aclose()`. `hold_patience`: the
         longest 429 hold a request waits out in place; `monotonic` times the hold.
         `total_timeout` bounds one API exchange from start to last byte (`download_timeout`
-        one download); `max_answer_bytes` caps the JSON answer read into memory."""
+        one download); `max_answer_bytes` caps the JSON answer read into memory. `auth` names
+        how the key is sent (auth.py), unless `credentials` (a changing token) are given;
+        `media` how a user's media reaches the provider (upload | inline | files);
+        `callback_url` is passed to providers that call back when a task ends."""
         self._client = client
         self._owns_fetcher = fetcher is None
         self._fetcher = fetcher or SafeFetcher()
         self._dialect = dialect
         self._base = base_url.rstrip("/")
         self._origin = _origin(self._base)
-        self._auth = {"Authorization": f"Bearer {api_key}"}
+        self._credentials = credentials or StaticKey(api_key, auth)
         self._redactor = Redactor(api_key)
         self._answers = AnswerReader(self._redactor)
         self._links = ResultLinks(self._redactor)
         self._model = model
-        self._resolution = resolution
-        self._upload_path = upload_path
+        self._resolution = resolution.lower()
+        self._media = media
+        self._callback_url = callback_url
+        self.upload_path = upload_path
         self._idem_header = idempotency_header
         self._attempts = attempts
         self._observer = observer or NullObserver()
@@ -88,7 +100,7 @@ class HttpProvider:
         self._api = ApiCaller(
             client,
             self._base,
-            self._auth,
+            self._credentials,
             self._answers,
             self._hold,
             self._observer,
@@ -118,16 +130,7 @@ class HttpProvider:
     async def stage(self, media: MediaRef) -> str:
         if media.url:
             return media.url
-        data = await asyncio.to_thread(Path(media.path).read_bytes)
-        files = {"file": (media.name or Path(media.path).name, data, media.mime)}
-        response = await self._api.request(
-            "stage", "POST", self._upload_path, files=files, idempotent=True
-        )
-        body = self._answers.body(response)
-        url = body.get("url") or (body.get("data") or {}).get("url")
-        if not url:
-            raise ProviderError("the upload endpoint answered without a URL")
-        return self._links.hide(str(url))  # a link carrying a credential is stored redacted
+        return await self._dialect.stage(media, self, self._media)
 
     async def submit(
         self,
@@ -149,13 +152,20 @@ class HttpProvider:
             sending = True
 
         request = await self._links.revealed(request, self.stage)
-        body = self._dialect.submit_body(request, self._model, self._resolution)
+        ctx = SubmitContext(
+            model=self._model,
+            resolution=request.resolution or self._resolution,
+            callback_url=self._callback_url,
+            inline=await _inline(request),
+        )
+        path = self._dialect.submit_path(request, ctx)
+        body = self._dialect.submit_body(request, ctx)
         headers = {self._idem_header: task_id} if self._idem_header else {}
         try:
             response = await self._api.request(
                 "submit",
                 "POST",
-                self._dialect.submit_path,
+                path,
                 json=body,
                 headers=headers,
                 idempotent=self.resubmit_safe,
@@ -166,7 +176,7 @@ class HttpProvider:
             # No route at that path: nothing was created. It is a configuration error, not a
             # lost task, so say which URL is wrong instead of "no such task".
             raise ProviderRejected(
-                f"the video service has no {self._dialect.submit_path} under {self._base} "
+                f"the video service has no {path.split('?')[0]} under {self._base} "
                 f"({err}); VIDEO_API_URL must be the gateway's API root",
                 code="not_found",
                 request_id=err.request_id,
@@ -193,15 +203,12 @@ class HttpProvider:
         return None
 
     async def fetch(self, provider_task_id: str) -> ProviderStatus:
-        response = await self._api.request(
-            "poll", "GET", self._dialect.poll_path(provider_task_id), idempotent=True
-        )
-        try:
-            status = self._dialect.parse_status(self._answers.body(response))
-        except ValueError as err:
-            raise ProviderTransient(
-                f"unreadable status answer: {clip(self._answers.redact(response.text))}"
-            ) from err
+        dialect = self._dialect
+        status = await self._read("poll", dialect.poll_path(provider_task_id), dialect.parse_status)
+        # Some providers (fal) keep the result behind a second address.
+        path = dialect.result_path(provider_task_id)
+        if status.state is ProviderState.SUCCEEDED and not status.video_url and path:
+            status = await self._read("result", path, dialect.parse_result)
         # What the provider says is shown, logged and stored: no credential may ride along.
         text = self._redactor.text
         return replace(
@@ -212,6 +219,17 @@ class HttpProvider:
             raw_state=text(status.raw_state) if status.raw_state else None,
         )
 
+    async def _read(
+        self, operation: str, path: str, parse: Callable[[Any], ProviderStatus]
+    ) -> ProviderStatus:
+        response = await self._api.request(operation, "GET", path, idempotent=True)
+        try:
+            return parse(self._answers.body(response))
+        except ValueError as err:
+            raise ProviderTransient(
+                f"unreadable status answer: {clip(self._answers.redact(response.text))}"
+            ) from err
+
     async def download(self, url: str, dest: Path, max_bytes: int) -> int:
         if (real := self._links.reveal(url)) is None:
             # A link that carried a credential is kept in memory only (never in the ledger):
@@ -219,7 +237,7 @@ class HttpProvider:
             raise ResultExpired("the result link was not kept; asking for a fresh one")
         url = real
         # The key goes only to the API's own origin, never to a CDN the result lives on.
-        headers = self._auth if _origin(url) == self._origin else {}
+        headers = await self._credentials.headers() if _origin(url) == self._origin else {}
         last: ProviderError = ProviderTransient("download failed")
         for attempt in range(self._attempts):
             await self._hold.gate(self._hold_patience)
@@ -250,10 +268,33 @@ class HttpProvider:
                 await asyncio.sleep(self._hold.backoff(attempt))
         raise last
 
+    # -- the Wire a dialect stages media through --------------------------------------------
+    async def request(
+        self, operation: str, method: str, path: str, *, idempotent: bool, **options: Any
+    ) -> httpx.Response:
+        return await self._api.request(operation, method, path, idempotent=idempotent, **options)
+
+    def body(self, response: httpx.Response) -> dict[str, Any]:
+        return self._answers.body(response)
+
+    def hide(self, url: str) -> str:
+        return self._links.hide(url)
+
     # -- plumbing ----------------------------------------------------------------------------
     async def aclose(self) -> None:
         if self._owns_fetcher:
             await self._fetcher.aclose()
+
+
+async def _inline(request: VideoRequest) -> dict[str, str]:
+    """The base64 text of every medium staged to travel inside the request."""
+    inline = [m for m in request.media if m.url and m.url.startswith(INLINE) and m.path]
+    texts = await asyncio.gather(*(asyncio.to_thread(_base64, Path(m.path)) for m in inline))
+    return {m.url or "": text for m, text in zip(inline, texts, strict=True)}
+
+
+def _base64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

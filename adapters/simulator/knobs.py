@@ -26,6 +26,7 @@ class SimConfig:
     durations: tuple[int, ...] = (4, 6, 10)
     video_height: int = 360
     seed: int | None = None
+    dialect: str = "auto"  # the wire format served (fixed at start: it chooses the routes)
 
 
 _FLOAT_KNOBS = frozenset(f.name for f in fields(SimConfig) if f.type in ("float", float))

@@ -1,6 +1,7 @@
-"""The local upstream: a real HTTP server (aiohttp) speaking both dialects (`guide`, `toapis`)
-and the model guide's error table, rendering real MP4s, with fault knobs, and `/_sim/state`
-counting what tests need to prove money was not wasted."""
+"""The local upstream: a real HTTP server (aiohttp) speaking one provider's wire format
+(`SimConfig.dialect`: `auto` answers both published gateway dialects, `guide` and `toapis`;
+speakers.py names the others) and its error table, rendering real MP4s, with fault knobs, and
+`/_sim/state` counting what tests need to prove money was not wasted."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from aiohttp import web
 
 from adapters.simulator.knobs import SimConfig, knob
 from adapters.simulator.mp4 import render_mp4
+from adapters.simulator.speakers import GATEWAY_DIALECTS, SPEAKERS
 from adapters.simulator.state import SimTask, Stats
-from adapters.simulator.wire import MODELS, error, task_view, validate
+from adapters.simulator.wire import MODELS, error, presented_key, task_view, validate
 
 _POLICY_WORDS = re.compile(r"\b(forbidden|nsfw|gore)\b", re.IGNORECASE)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -42,10 +44,19 @@ class Simulator:
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._faults], client_max_size=64 * 1024 * 1024)
+        if self.config.dialect in GATEWAY_DIALECTS:
+            app.add_routes(
+                [
+                    web.post("/v1/videos/generations", self._submit),
+                    web.get("/v1/videos/generations/{task_id}", self._poll),
+                ]
+            )
+        elif self.config.dialect in SPEAKERS:
+            app.add_routes(SPEAKERS[self.config.dialect](self))
+        else:
+            raise ValueError(f"the simulator does not speak {self.config.dialect!r}")
         app.add_routes(
             [
-                web.post("/v1/videos/generations", self._submit),
-                web.get("/v1/videos/generations/{task_id}", self._poll),
                 web.post("/v1/uploads/images", self._upload),
                 web.get("/uploads/{name}", self._uploaded),
                 web.get("/files/{task_id}.mp4", self._file),
@@ -68,8 +79,7 @@ class Simulator:
         if cfg.latency:
             await asyncio.sleep(cfg.latency)
         if not request.path.startswith(("/files/", "/uploads/")):
-            auth = request.headers.get("Authorization", "")
-            key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+            key = presented_key(request)
             if not key or (cfg.api_key is not None and key != cfg.api_key):
                 self.stats.responses_401 += 1
                 return error(401, "authentication_error", "Invalid or missing API key.")
@@ -94,6 +104,8 @@ class Simulator:
         if not isinstance(body, dict):
             return error(400, "invalid_request_error", "The body must be a JSON object.")
         dialect = "guide" if isinstance(body.get("input"), dict) else "toapis"
+        if self.config.dialect in ("guide", "toapis") and dialect != self.config.dialect:
+            return error(400, "invalid_request_error", f"this API speaks {self.config.dialect}")
         try:
             spec = validate(body, dialect, self.config.durations)
         except ValueError as err:
@@ -217,7 +229,7 @@ class Simulator:
             changes = None
         if not isinstance(changes, dict):
             return error(400, "invalid_request_error", "send a JSON object of knobs")
-        known = {f.name: f for f in fields(SimConfig)}
+        known = {f.name: f for f in fields(SimConfig) if f.name != "dialect"}
         unknown = set(changes) - set(known)
         if unknown:
             return error(400, "invalid_request_error", f"unknown knobs: {sorted(unknown)}")

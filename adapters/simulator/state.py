@@ -24,6 +24,7 @@ class SimTask:
     aspect_ratio: str
     image_count: int
     done_at: float | None = None
+    callback_url: str | None = None  # where the provider would call when the task ends
 
     @property
     def finishes_at(self) -> float:

@@ -113,3 +113,12 @@ def error(status: int, kind: str, message: str, code: str | None = None) -> web.
     return web.json_response(
         {"error": {"type": kind, "message": message, "code": code or kind}}, status=status
     )
+
+
+def presented_key(request: web.Request) -> str:
+    """The credential a request carries, however its provider sends it: `Authorization:
+    Bearer` (gateways, Vertex AI's token), `Authorization: Key` (fal), `x-goog-api-key`."""
+    if google := request.headers.get("x-goog-api-key"):
+        return google.strip()
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme in ("Bearer", "Key") else ""

@@ -215,7 +215,11 @@ class SlackHandlers:
         await self._guard(answer, self._submit(view["callback_id"], values, meta, by, key))
 
     async def _submit(
-        self, callback_id: str, values: dict[str, Any], meta: blocks.ModalMeta, by: ReplyTarget,
+        self,
+        callback_id: str,
+        values: dict[str, Any],
+        meta: blocks.ModalMeta,
+        by: ReplyTarget,
         key: str,
     ) -> None:
         prompt = str(values.get("prompt") or "")

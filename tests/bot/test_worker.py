@@ -177,6 +177,7 @@ async def test_a_wall_clock_step_back_does_not_hold_the_queue_for_hours(engine: 
     done = await engine.ledger.get(task.ref)
     assert done is not None and done.state is TaskState.DELIVERED
 
+
 async def test_rate_limited_submit_waits_for_capacity_then_goes_out_once(engine: Engine) -> None:
     sim_config(engine, rate_429=1.0, retry_after=0.01)
     task, _ = await engine.service.accept(t2v(), target(), "evt")

@@ -51,8 +51,11 @@ def _mrkdwn_in(node: Any) -> Iterator[str]:
 
 def parsed_texts(params: dict[str, Any]) -> list[tuple[str, str]]:
     """(field, text) for every text Slack parses for mentions and links in one request."""
-    found = [(key, params[key]) for key in ("text", "initial_comment")
-             if isinstance(params.get(key), str)]
+    found = [
+        (key, params[key])
+        for key in ("text", "initial_comment")
+        if isinstance(params.get(key), str)
+    ]
     found += [("blocks", text) for text in _mrkdwn_in(payload_blocks(params))]
     found += [("view", text) for text in _mrkdwn_in(payload_view(params))]
     return found
@@ -63,8 +66,11 @@ def escaping_problems(where: str, text: str, mentions: Iterable[str]) -> list[st
     problems = [f"{where}: a bare or cut `&` in {text!r}"] if _BARE_AMPERSAND.search(text) else []
     live = _CONTROL.findall(text)
     problems += [f"{where}: live {seq!r} in {text!r}" for seq in live if seq not in allowed]
-    problems += [f"{where}: {m!r} live {live.count(m)} times in {text!r}" for m in allowed
-                 if live.count(m) > 1]
+    problems += [
+        f"{where}: {m!r} live {live.count(m)} times in {text!r}"
+        for m in allowed
+        if live.count(m) > 1
+    ]
     return problems
 
 
@@ -82,9 +88,11 @@ def _model_problems(where: str, kind: str, build: Any, raw: dict[str, Any]) -> l
 
 def _max_files_problems(where: str, blocks: list[dict[str, Any]]) -> list[str]:
     elements = [b.get("element") or {} for b in blocks if b.get("type") == "input"]
-    return [f"{where}: file_input.max_files {e.get('max_files')!r} is outside 1-10"
-            for e in elements if e.get("type") == "file_input"
-            and e.get("max_files", 10) not in MAX_FILES]
+    return [
+        f"{where}: file_input.max_files {e.get('max_files')!r} is outside 1-10"
+        for e in elements
+        if e.get("type") == "file_input" and e.get("max_files", 10) not in MAX_FILES
+    ]
 
 
 def call_problems(call: Call, mentions: Iterable[str] = ()) -> list[str]:

@@ -74,19 +74,36 @@ async def test_modals_the_shortcut_and_events_conform(slack: SlackHarness) -> No
         {"prompt": WORST, "ar": ("s", "9:16"), "duration": ("s", "6"), "files": [image]},
     )
     await slack.settle()
-    await slack.interactive({
-        "type": "message_action", "callback_id": "videobot_animate", "trigger_id": "trig.s",
-        "response_url": f"{slack.fake.url}/response/short",
-        "user": {"id": USER, "team_id": "T0TEAM"}, "channel": {"id": CHANNEL},
-        "message": {"type": "message", "user": "U0BOB", "ts": "1690000000.000200",
-                    "text": "look", "files": [image]},
-    })
+    await slack.interactive(
+        {
+            "type": "message_action",
+            "callback_id": "videobot_animate",
+            "trigger_id": "trig.s",
+            "response_url": f"{slack.fake.url}/response/short",
+            "user": {"id": USER, "team_id": "T0TEAM"},
+            "channel": {"id": CHANNEL},
+            "message": {
+                "type": "message",
+                "user": "U0BOB",
+                "ts": "1690000000.000200",
+                "text": "look",
+                "files": [image],
+            },
+        }
+    )
     await slack.fake.wait_for(lambda: len(slack.fake.named("views.open")) == 2)
     slack.fake.files_read = False  # the mention's download fails: an answer naming the file
-    await slack.event({
-        "type": "app_mention", "user": USER, "text": f"<@{BOT_USER}> {WORST}",
-        "ts": "1690000001.000100", "channel": CHANNEL, "files": [image],
-    }, "Ev0WORST")
+    await slack.event(
+        {
+            "type": "app_mention",
+            "user": USER,
+            "text": f"<@{BOT_USER}> {WORST}",
+            "ts": "1690000001.000100",
+            "channel": CHANNEL,
+            "files": [image],
+        },
+        "Ev0WORST",
+    )
     await slack.fake.wait_for(lambda: bool(slack.fake.named("chat.postEphemeral")))
     slack.fake.files_read = True
     await slack.run_until_idle()
@@ -132,23 +149,46 @@ def _section(text: str) -> dict[str, Any]:
 
 
 def _modal(**changes: Any) -> dict[str, Any]:
-    view = {"type": "modal", "callback_id": "v", "title": {"type": "plain_text", "text": "New"},
-            "blocks": [_section("ok")]}
+    view = {
+        "type": "modal",
+        "callback_id": "v",
+        "title": {"type": "plain_text", "text": "New"},
+        "blocks": [_section("ok")],
+    }
     return {**view, **changes}
 
 
 def _files_input(max_files: int) -> dict[str, Any]:
-    return {"type": "input", "block_id": "f", "label": {"type": "plain_text", "text": "Files"},
-            "element": {"type": "file_input", "action_id": "f", "max_files": max_files}}
+    return {
+        "type": "input",
+        "block_id": "f",
+        "label": {"type": "plain_text", "text": "Files"},
+        "element": {"type": "file_input", "action_id": "f", "max_files": max_files},
+    }
 
 
 @pytest.mark.parametrize(
     ("call", "complaint"),
     [
         (_post(text="x", blocks=[_section("a" * 3001)]), "text attribute cannot exceed 3000"),
-        (_post(text="x", blocks=[{"type": "actions", "elements": [{
-            "type": "button", "action_id": "b", "text": {"type": "plain_text", "text": "b" * 76},
-        }]}]), "text attribute cannot exceed 75"),
+        (
+            _post(
+                text="x",
+                blocks=[
+                    {
+                        "type": "actions",
+                        "elements": [
+                            {
+                                "type": "button",
+                                "action_id": "b",
+                                "text": {"type": "plain_text", "text": "b" * 76},
+                            }
+                        ],
+                    }
+                ],
+            ),
+            "text attribute cannot exceed 75",
+        ),
         (_post(text="x", blocks=[{"type": "no_such_block"}]), "does not know block"),
         (_post(text="x" * 40_001), "text of 40001 characters"),
         (_post(text="hi <!channel>"), "live '<!channel>'"),
@@ -157,13 +197,37 @@ def _files_input(max_files: int) -> dict[str, Any]:
         (_post(text="clipped &am…"), "bare or cut `&`"),
         (_post(text=f"{MINE} and {MINE}"), "live 2 times"),
         (_post(text="x", blocks=[_files_input(11)]), "max_files 11"),
-        (Call("/api/views.open", "views.open", "h", None, {"view": _modal(
-            title={"type": "plain_text", "text": "t" * 25})}), "title must be between 1 and 24"),
-        (Call("/api/views.open", "views.open", "h", None, {"view": _modal(
-            blocks=[_files_input(0)])}), "max_files 0"),
+        (
+            Call(
+                "/api/views.open",
+                "views.open",
+                "h",
+                None,
+                {"view": _modal(title={"type": "plain_text", "text": "t" * 25})},
+            ),
+            "title must be between 1 and 24",
+        ),
+        (
+            Call(
+                "/api/views.open",
+                "views.open",
+                "h",
+                None,
+                {"view": _modal(blocks=[_files_input(0)])},
+            ),
+            "max_files 0",
+        ),
         (Call("/response/h", "response", "h", None, {"text": "<@U0BOB>"}), "live '<@U0BOB>'"),
-        (Call("/api/files.completeUploadExternal", "files.completeUploadExternal", "h", None,
-              {"initial_comment": "<!here>"}), "live '<!here>'"),
+        (
+            Call(
+                "/api/files.completeUploadExternal",
+                "files.completeUploadExternal",
+                "h",
+                None,
+                {"initial_comment": "<!here>"},
+            ),
+            "live '<!here>'",
+        ),
     ],
 )
 def test_a_payload_that_breaks_the_contract_is_caught(call: Call, complaint: str) -> None:

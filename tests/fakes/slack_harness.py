@@ -88,9 +88,16 @@ class SlackHarness:
     ) -> httpx.Response:
         hook = self.next_id("hook")
         form = {
-            "token": "legacy", "team_id": TEAM, "team_domain": "test", "channel_id": channel,
-            "channel_name": "general", "user_id": user, "user_name": user.lower(),
-            "command": "/video", "text": text, "api_app_id": "A0APP",
+            "token": "legacy",
+            "team_id": TEAM,
+            "team_domain": "test",
+            "channel_id": channel,
+            "channel_name": "general",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/video",
+            "text": text,
+            "api_app_id": "A0APP",
             "response_url": f"{self.fake.url}/response/{hook}",
             "trigger_id": trigger_id or self.next_id("trig."),
         }
@@ -103,38 +110,54 @@ class SlackHarness:
     async def button(
         self, action: str, ref: str, message_ts: str, user: str = USER
     ) -> httpx.Response:
-        return await self.interactive({
-            "type": "block_actions",
-            "user": {"id": user, "team_id": TEAM},
-            "channel": {"id": CHANNEL},
-            "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL},
-            "trigger_id": self.next_id("trig."),
-            "response_url": f"{self.fake.url}/response/{self.next_id('hook')}",
-            "actions": [{"action_id": f"videobot_{action}", "block_id": f"vb_{ref}",
-                         "type": "button", "value": ref, "action_ts": "1700000000.1"}],
-            "message": {"ts": message_ts, "type": "message"},
-        })
+        return await self.interactive(
+            {
+                "type": "block_actions",
+                "user": {"id": user, "team_id": TEAM},
+                "channel": {"id": CHANNEL},
+                "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL},
+                "trigger_id": self.next_id("trig."),
+                "response_url": f"{self.fake.url}/response/{self.next_id('hook')}",
+                "actions": [
+                    {
+                        "action_id": f"videobot_{action}",
+                        "block_id": f"vb_{ref}",
+                        "type": "button",
+                        "value": ref,
+                        "action_ts": "1700000000.1",
+                    }
+                ],
+                "message": {"ts": message_ts, "type": "message"},
+            }
+        )
 
     async def submit_view(
         self, view: dict[str, Any], values: dict[str, Any], user: str = USER
     ) -> httpx.Response:
-        state = {"values": {
-            block: {block: _state_value(value)} for block, value in values.items()
-        }}
-        return await self.interactive({
-            "type": "view_submission",
-            "user": {"id": user, "team_id": TEAM},
-            "view": {**view, "state": state},
-        })
+        state = {"values": {block: {block: _state_value(value)} for block, value in values.items()}}
+        return await self.interactive(
+            {
+                "type": "view_submission",
+                "user": {"id": user, "team_id": TEAM},
+                "view": {**view, "state": state},
+            }
+        )
 
     async def event(
         self, event: dict[str, Any], event_id: str, headers: dict[str, str] | None = None
     ) -> httpx.Response:
-        body = json.dumps({
-            "token": "legacy", "team_id": TEAM, "api_app_id": "A0APP", "event": event,
-            "type": "event_callback", "event_id": event_id, "event_time": 1700000000,
-            "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
-        })
+        body = json.dumps(
+            {
+                "token": "legacy",
+                "team_id": TEAM,
+                "api_app_id": "A0APP",
+                "event": event,
+                "type": "event_callback",
+                "event_id": event_id,
+                "event_time": 1700000000,
+                "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+            }
+        )
         return await self.post(body, form=False, headers=headers)
 
     async def tasks(self) -> list[Task]:
@@ -208,13 +231,22 @@ async def slack_harness(
     settings = slack_settings(fake, tmp_path, socket_mode)
     chats: dict[str, Chat] = {}
     worker = Worker(
-        ledger, provider, chats, policy, clock.now,
-        scratch_dir=tmp_path / "scratch", rng=random.Random(3),
+        ledger,
+        provider,
+        chats,
+        policy,
+        clock.now,
+        scratch_dir=tmp_path / "scratch",
+        rng=random.Random(3),
     )
     service = VideoService(ledger, policy, clock.now, worker.wake, access)
     intake = MediaIntake(settings.media_dir, settings.profile())
     adapter = SlackAdapter(
-        settings, service, intake, host="127.0.0.1", clock=clock.now,
+        settings,
+        service,
+        intake,
+        host="127.0.0.1",
+        clock=clock.now,
         budget=EditBudget(clock=clock.monotonic),
     )
     chats["slack"] = adapter.chat

@@ -54,19 +54,37 @@ class WebApiMethods:
     _ids: itertools.count[int]
 
     def _m_auth_test(self, _: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "user_id": self.bot_user_id, "bot_id": "B0BOT", "team_id": self.team_id,
-                "user": "videobot", "team": "Test", "url": "https://test.slack.com/"}
+        return {
+            "ok": True,
+            "user_id": self.bot_user_id,
+            "bot_id": "B0BOT",
+            "team_id": self.team_id,
+            "user": "videobot",
+            "team": "Test",
+            "url": "https://test.slack.com/",
+        }
 
     def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         ts = f"1700000{next(self._ids):03d}.000100"
-        message = Message(p["channel"], ts, p.get("text", ""), p.get("blocks") or [],
-                          p.get("thread_ts"), metadata=p.get("metadata"))
+        message = Message(
+            p["channel"],
+            ts,
+            p.get("text", ""),
+            p.get("blocks") or [],
+            p.get("thread_ts"),
+            metadata=p.get("metadata"),
+        )
         self.messages[ts] = message
         return {"ok": True, "channel": p["channel"], "ts": ts}
 
     def _listed(self, message: Message, with_metadata: bool) -> dict[str, Any]:
-        shown: dict[str, Any] = {"type": "message", "ts": message.ts, "text": message.text,
-                                 "bot_id": "B0BOT", "user": self.bot_user_id}
+        shown: dict[str, Any] = {
+            "type": "message",
+            "ts": message.ts,
+            "text": message.text,
+            "bot_id": "B0BOT",
+            "user": self.bot_user_id,
+        }
         if message.thread_ts:
             shown["thread_ts"] = message.thread_ts
         if with_metadata and message.metadata:
@@ -83,8 +101,11 @@ class WebApiMethods:
     def _m_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
         with_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
         root = p["ts"]
-        found = [m for m in self.messages.values() if m.channel == p["channel"]
-                 and root in (m.ts, m.thread_ts)]
+        found = [
+            m
+            for m in self.messages.values()
+            if m.channel == p["channel"] and root in (m.ts, m.thread_ts)
+        ]
         found.sort(key=lambda m: m.ts)
         return {"ok": True, "messages": [self._listed(m, with_metadata) for m in found]}
 
@@ -130,9 +151,14 @@ class WebApiMethods:
     def _file_object(self, file: SlackFile) -> dict[str, Any]:
         private = f"{self.url}/files-pri/{self.team_id}-{file.id}/{file.name}"
         return {
-            "id": file.id, "name": file.name, "title": file.title, "mimetype": file.mimetype,
-            "filetype": file.name.rsplit(".", 1)[-1], "size": len(file.data),
-            "url_private": private, "url_private_download": private,
+            "id": file.id,
+            "name": file.name,
+            "title": file.title,
+            "mimetype": file.mimetype,
+            "filetype": file.name.rsplit(".", 1)[-1],
+            "size": len(file.data),
+            "url_private": private,
+            "url_private_download": private,
             "shares": {"public": file.shares} if file.shares else {},
         }
 

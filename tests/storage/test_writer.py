@@ -31,9 +31,7 @@ async def test_a_statement_that_cannot_run_fails_alone_and_is_not_retried(
 
 
 @pytest.mark.parametrize("value", [2**70])
-async def test_an_unbindable_number_is_the_statements_own_error(
-    tmp_path: Path, value: int
-) -> None:
+async def test_an_unbindable_number_is_the_statements_own_error(tmp_path: Path, value: int) -> None:
     writer = GroupWriter(tmp_path / "w.db")
     await writer.open([])
     await writer.script("CREATE TABLE t (v INTEGER)")

@@ -1,17 +1,24 @@
-"""What every dialect shares: the `Dialect` contract (our VideoRequest to a submit body, a poll
-answer to a ProviderStatus) and the readers of the loose fields gateways send (state names,
-progress, times, error objects). Wire JSON is validated with pydantic at this boundary."""
+"""What every dialect shares: the `Dialect` contract (our VideoRequest to a submit request, a
+poll answer to a ProviderStatus, a user's media to something the provider can read), the
+defaults most gateways keep (`TaskApi`), and the readers of the loose fields gateways send
+(state names, progress, times, error objects). Wire JSON is validated with pydantic here."""
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
+import httpx
 from pydantic import BaseModel, ConfigDict
 
-from bot.domain import VideoRequest
+from bot.domain import MediaRef, VideoRequest
+from bot.errors import ProviderError
 from bot.ports import ProviderState, ProviderStatus
 
 _STATES = {
@@ -125,11 +132,46 @@ def read_error(value: Any) -> WireError:
     return WireError()
 
 
-class Dialect(Protocol):
-    name: str
-    submit_path: str
+@dataclass(frozen=True, slots=True)
+class SubmitContext:
+    """What a submit body needs besides the request: the model id, the resolution (the
+    request's own or the profile's default, canonical lowercase: `720p`), the URL providers
+    should call back (None: no callbacks), and the base64 text of every medium staged
+    `inline:` (keyed by that staged URL) for dialects that carry media in the request."""
 
-    def submit_body(self, request: VideoRequest, model: str, resolution: str) -> dict[str, Any]: ...
+    model: str
+    resolution: str = "720p"
+    callback_url: str | None = None
+    inline: Mapping[str, str] = field(default_factory=dict)
+
+    def data_uri(self, media: MediaRef) -> str:
+        """An inline medium as a `data:` URL (gateways that take URLs accept these)."""
+        return f"data:{media.mime};base64,{self.inline[media.url or '']}"
+
+
+class Wire(Protocol):
+    """The provider's HTTP side as a dialect sees it when it must talk (staging media): every
+    request under the client's retry policy, auth and redaction."""
+
+    upload_path: str
+
+    async def request(
+        self, operation: str, method: str, path: str, *, idempotent: bool, **options: Any
+    ) -> httpx.Response: ...
+
+    def body(self, response: httpx.Response) -> dict[str, Any]: ...
+
+    def hide(self, url: str) -> str: ...
+
+
+class Dialect(Protocol):
+    """One wire format. Pure mappings, except `stage`, which may talk through `wire`."""
+
+    name: str
+
+    def submit_path(self, request: VideoRequest, ctx: SubmitContext) -> str: ...
+
+    def submit_body(self, request: VideoRequest, ctx: SubmitContext) -> dict[str, Any]: ...
 
     def parse_submit(self, data: Any) -> str: ...
 
@@ -137,19 +179,71 @@ class Dialect(Protocol):
 
     def parse_status(self, data: Any) -> ProviderStatus: ...
 
+    def result_path(self, provider_task_id: str) -> str | None:
+        """A further GET that holds the result once a poll said `succeeded` without one
+        (fal's response_url); None when the poll answer carries it."""
+        ...
 
-def generation_fields(request: VideoRequest, resolution: str) -> dict[str, Any]:
+    def parse_result(self, data: Any) -> ProviderStatus: ...
+
+    async def stage(self, media: MediaRef, wire: Wire, how: str) -> str:
+        """Make `media` reachable by the provider; `how` is the profile's media setting
+        (`upload`, `inline`, `files`). Returns the URL (or `inline:<sha256>`) to store."""
+        ...
+
+
+def inline_ref(media: MediaRef) -> str:
+    """The staged URL of a medium that travels in the request itself."""
+    return f"{INLINE}{media.sha256}"
+
+
+INLINE = "inline:"
+
+
+class TaskApi:
+    """Defaults every dialect may keep: both published dialects submit to and poll the same
+    collection path; the poll answer carries the result; media is re-hosted on the gateway's
+    upload endpoint (`upload`) or carried in the request (`inline`)."""
+
+    submit_route = "/v1/videos/generations"
+
+    def submit_path(self, request: VideoRequest, ctx: SubmitContext) -> str:
+        return self.submit_route
+
+    def poll_path(self, provider_task_id: str) -> str:
+        return f"{self.submit_route}/{task_segment(provider_task_id)}"
+
+    def result_path(self, provider_task_id: str) -> str | None:
+        return None
+
+    def parse_result(self, data: Any) -> ProviderStatus:
+        raise ValueError(f"{type(self).__name__} has no separate result answer")
+
+    async def stage(self, media: MediaRef, wire: Wire, how: str) -> str:
+        if how != "upload":
+            return inline_ref(media)
+        data = await asyncio.to_thread(Path(media.path).read_bytes)
+        files = {"file": (media.name or Path(media.path).name, data, media.mime)}
+        response = await wire.request(
+            "stage", "POST", wire.upload_path, files=files, idempotent=True
+        )
+        body = wire.body(response)
+        url = body.get("url") or (body.get("data") or {}).get("url")
+        if not url:
+            raise ProviderError("the upload endpoint answered without a URL")
+        return wire.hide(str(url))  # a link carrying a credential is stored redacted
+
+
+def generation_fields(request: VideoRequest, ctx: SubmitContext) -> dict[str, Any]:
     """What both published dialects send about the video itself (one nests it in `input`):
-    the prompt, its shape, and the staged media's URLs."""
-    images = [m.url for m in request.images if m.url]
-    video = request.video.url if request.video else None
-    if len(images) != len(request.images) or (request.video and not video):
-        raise ValueError("media must be staged (have URLs) before submit")
+    the prompt, its shape, and the staged media's URLs (inline media as `data:` URLs)."""
+    images = [media_url(m, ctx) for m in request.images]
+    video = media_url(request.video, ctx) if request.video else None
     fields: dict[str, Any] = {
         "prompt": request.prompt,
         "duration": request.duration,
         "aspect_ratio": request.aspect_ratio,
-        "resolution": resolution,
+        "resolution": ctx.resolution.upper(),
     }
     if images:
         fields["image_urls"] = images
@@ -158,13 +252,12 @@ def generation_fields(request: VideoRequest, resolution: str) -> dict[str, Any]:
     return fields
 
 
-class TaskApi:
-    """Both published dialects submit to and poll the same collection path."""
-
-    submit_path = "/v1/videos/generations"
-
-    def poll_path(self, provider_task_id: str) -> str:
-        return f"{self.submit_path}/{task_segment(provider_task_id)}"
+def media_url(media: MediaRef, ctx: SubmitContext) -> str:
+    """The URL a gateway fetches `media` from: its staged URL, or a `data:` URL when it
+    travels inline. Raises ValueError for media not staged yet."""
+    if not media.url:
+        raise ValueError("media must be staged (have URLs) before submit")
+    return ctx.data_uri(media) if media.url.startswith(INLINE) else media.url
 
 
 def task_segment(provider_task_id: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.provider.dialects.base import (
+    SubmitContext,
     TaskApi,
     generation_fields,
     provider_status,
@@ -42,9 +43,9 @@ class GuideDialect(TaskApi):
         Mode.EDIT: "video-edit",
     }
 
-    def submit_body(self, request: VideoRequest, model: str, resolution: str) -> dict[str, Any]:
-        body = generation_fields(request, resolution)
-        return {"model": model, "mode": self._MODES[request.mode], "input": body}
+    def submit_body(self, request: VideoRequest, ctx: SubmitContext) -> dict[str, Any]:
+        body = generation_fields(request, ctx)
+        return {"model": ctx.model, "mode": self._MODES[request.mode], "input": body}
 
     def parse_submit(self, data: Any) -> str:
         return _GuideSubmit.model_validate(data).task_id

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.provider.dialects.base import (
+    SubmitContext,
     TaskApi,
     generation_fields,
     provider_status,
@@ -36,8 +37,8 @@ class ToapisDialect(TaskApi):
 
     name = "toapis"
 
-    def submit_body(self, request: VideoRequest, model: str, resolution: str) -> dict[str, Any]:
-        return {"model": model, **generation_fields(request, resolution)}
+    def submit_body(self, request: VideoRequest, ctx: SubmitContext) -> dict[str, Any]:
+        return {"model": ctx.model, **generation_fields(request, ctx)}
 
     def parse_submit(self, data: Any) -> str:
         return _ToapisSubmit.model_validate(data).id

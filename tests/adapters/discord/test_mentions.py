@@ -69,9 +69,7 @@ async def test_a_prompt_full_of_mentions_pings_no_one_but_the_requester(bot: Dis
     # the upload limit that is posted as a link.
     status = bot.fake.messages[task.status_message_id or ""]
     await answered(bot, p.button_press(f"vb:retry:{task.ref}", status))
-    mention = p.message(
-        p.CHANNEL_ID, p.user(), f"<@{p.BOT_ID}> {HOSTILE}", mentions=[p.BOT_USER]
-    )
+    mention = p.message(p.CHANNEL_ID, p.user(), f"<@{p.BOT_ID}> {HOSTILE}", mentions=[p.BOT_USER])
     before = len(bot.fake.in_channel(p.CHANNEL_ID))
     await bot.fake.dispatch("MESSAGE_CREATE", mention)
     await bot.fake.wait_for(lambda: len(bot.fake.in_channel(p.CHANNEL_ID)) > before)

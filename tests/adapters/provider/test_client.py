@@ -478,7 +478,7 @@ async def test_the_chat_completions_trap_explains_the_wrong_base_url(
     sim: RunningSimulator, http: httpx.AsyncClient
 ) -> None:
     class ChatPath(GuideDialect):
-        submit_path = "/v1/chat/completions"
+        submit_route = "/v1/chat/completions"
 
     p = HttpProvider(http, ChatPath(), base_url=sim.url, api_key=SIM_KEY, model="gemini_omni")
     with pytest.raises(ProviderRejected) as caught:

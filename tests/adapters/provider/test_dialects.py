@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.provider.dialects import DIALECTS
-from adapters.provider.dialects.base import parse_time, read_progress, read_state
+from adapters.provider.dialects.base import SubmitContext, parse_time, read_progress, read_state
 from bot.domain import MediaRef, Mode, VideoRequest
 from bot.ports import ProviderState, ProviderStatus
 from tests.paths import PAYLOADS
@@ -40,7 +40,7 @@ T2V = VideoRequest("a fox in snow", Mode.T2V, "9:16", 10)
 
 
 def test_guide_body_nests_input_and_names_the_mode() -> None:
-    assert GUIDE.submit_body(T2V, "gemini_omni_flash", "720P") == {
+    assert GUIDE.submit_body(T2V, SubmitContext("gemini_omni_flash")) == {
         "model": "gemini_omni_flash",
         "mode": "text-to-video",
         "input": {
@@ -53,7 +53,7 @@ def test_guide_body_nests_input_and_names_the_mode() -> None:
 
 
 def test_toapis_body_is_flat() -> None:
-    assert TOAPIS.submit_body(T2V, "gemini_omni_flash", "720P") == {
+    assert TOAPIS.submit_body(T2V, SubmitContext("gemini_omni_flash")) == {
         "model": "gemini_omni_flash",
         "prompt": "a fox in snow",
         "duration": 10,
@@ -78,8 +78,8 @@ def test_toapis_body_is_flat() -> None:
 def test_media_modes_in_both_dialects(
     request_: VideoRequest, mode: str, images: int, video: bool
 ) -> None:
-    guide = GUIDE.submit_body(request_, "m", "720P")
-    flat = TOAPIS.submit_body(request_, "m", "720P")
+    guide = GUIDE.submit_body(request_, SubmitContext("m"))
+    flat = TOAPIS.submit_body(request_, SubmitContext("m"))
     assert guide["mode"] == mode
     for fields in (guide["input"], flat):
         assert len(fields.get("image_urls", [])) == images
@@ -91,10 +91,10 @@ def test_media_modes_in_both_dialects(
 def test_media_without_urls_cannot_be_submitted(dialect: str) -> None:
     unstaged = VideoRequest("p", Mode.I2V, "16:9", 6, images=(image(url=None),))
     with pytest.raises(ValueError, match="staged"):
-        DIALECTS[dialect].submit_body(unstaged, "m", "720P")
+        DIALECTS[dialect].submit_body(unstaged, SubmitContext("m"))
     with pytest.raises(ValueError, match="staged"):
         DIALECTS[dialect].submit_body(
-            VideoRequest("p", Mode.EDIT, "16:9", 6, video=clip(url=None)), "m", "720P"
+            VideoRequest("p", Mode.EDIT, "16:9", 6, video=clip(url=None)), SubmitContext("m")
         )
 
 

@@ -321,8 +321,14 @@ async def test_the_config_endpoint_changes_knobs_live_and_refuses_bad_ones(
     state = (await http.get(f"{sim.url}/_sim/state")).json()
     assert state["config"]["honour_idempotency"] is False
 
-    for bad in ({"rate_four_twenty_nine": 1}, {"rate_429": "lots"}, {"latency": -1},
-                {"honour_idempotency": "yes"}, {"durations": [6, "ten"]}, {"seed": 1.5}):
+    for bad in (
+        {"rate_four_twenty_nine": 1},
+        {"rate_429": "lots"},
+        {"latency": -1},
+        {"honour_idempotency": "yes"},
+        {"durations": [6, "ten"]},
+        {"seed": 1.5},
+    ):
         response = await http.post(f"{sim.url}/_sim/config", json=bad)
         assert response.status_code == 400, bad
     assert (await http.post(f"{sim.url}/_sim/config", json=[1])).status_code == 400
@@ -336,8 +342,7 @@ async def test_setting_the_seed_replays_the_same_faults(
     async def pattern() -> list[int]:
         await configure(http, sim, seed=42, rate_500=0.5)
         return [
-            (await http.get(f"{sim.url}{GEN}/task_x", headers=AUTH)).status_code
-            for _ in range(12)
+            (await http.get(f"{sim.url}{GEN}/task_x", headers=AUTH)).status_code for _ in range(12)
         ]
 
     first, second = await pattern(), await pattern()

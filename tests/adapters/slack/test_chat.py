@@ -46,9 +46,15 @@ async def chat(fake: FakeSlack, clock: FakeClock) -> AsyncIterator[SlackChat]:
 
 def view(state: str = "running", final: bool = False, ref: str = "ABC123") -> StatusView:
     values: dict[str, object] = {
-        "ref": ref, "state": state, "prompt": "a fox", "headline": "🎬 Rendering 40%",
-        "summary": "“a fox” · text-to-video", "detail": "▓▓▓▓░", "progress": 40,
-        "buttons": (), "final": final,
+        "ref": ref,
+        "state": state,
+        "prompt": "a fox",
+        "headline": "🎬 Rendering 40%",
+        "summary": "“a fox” · text-to-video",
+        "detail": "▓▓▓▓░",
+        "progress": 40,
+        "buttons": (),
+        "final": final,
     }
     # Only the fields StatusView has (the core may add some while this adapter is reviewed).
     return StatusView(**{f.name: values[f.name] for f in fields(StatusView)})  # type: ignore[arg-type]
@@ -57,8 +63,15 @@ def view(state: str = "running", final: bool = False, ref: str = "ABC123") -> St
 def delivery(tmp_path: Path, resume_ref: str | None = None) -> Delivery:
     path = tmp_path / "v.mp4"
     path.write_bytes(MP4)
-    return Delivery(path, "videobot-ABC123-a-fox.mp4", "a fox", "<@U0ALICE>: “a fox”",
-                    "vbABC123v", len(MP4), resume_ref)
+    return Delivery(
+        path,
+        "videobot-ABC123-a-fox.mp4",
+        "a fox",
+        "<@U0ALICE>: “a fox”",
+        "vbABC123v",
+        len(MP4),
+        resume_ref,
+    )
 
 
 class Checkpoints(list[str]):

@@ -53,8 +53,9 @@ async def test_a_hostile_prompt_is_inert_in_every_request_the_bot_sends(
     assert _live_in(texts) == []
     assert problems(slack.fake.calls, [MINE]) == []
     # Escaped, not dropped: Slack shows the prompt as typed...
-    (comment,) = [c.params["initial_comment"] for c in slack.fake.named(
-        "files.completeUploadExternal")]
+    (comment,) = [
+        c.params["initial_comment"] for c in slack.fake.named("files.completeUploadExternal")
+    ]
     assert "&lt;!channel&gt;" in comment and "fish &amp; chips &lt;b&gt;" in comment
     # ...and the requester's mention the bot writes itself is still live, once.
     assert comment.startswith(MINE) and comment.count(MINE) == 1
@@ -67,8 +68,12 @@ async def test_a_file_name_in_an_answer_is_inert(slack: SlackHarness) -> None:
     slack.fake.files_read = False
     image = slack.fake.add_user_file("<!channel>.png", "image/png", png_bytes())
     event: dict[str, Any] = {
-        "type": "app_mention", "user": USER, "text": f"<@{BOT_USER}> the cat waves",
-        "ts": "1690000001.000100", "channel": "C0GENERAL", "files": [image],
+        "type": "app_mention",
+        "user": USER,
+        "text": f"<@{BOT_USER}> the cat waves",
+        "ts": "1690000001.000100",
+        "channel": "C0GENERAL",
+        "files": [image],
     }
     await slack.event(event, "Ev0NAME")
     await slack.fake.wait_for(lambda: bool(slack.fake.named("chat.postEphemeral")))
@@ -79,8 +84,15 @@ async def test_a_file_name_in_an_answer_is_inert(slack: SlackHarness) -> None:
 
 def _view(**changes: Any) -> StatusView:
     base = StatusView(
-        ref="ABC123", state="failed", prompt="p", headline="❌ Failed", summary="“p” · 6s",
-        detail="", progress=None, buttons=(), final=True,
+        ref="ABC123",
+        state="failed",
+        prompt="p",
+        headline="❌ Failed",
+        summary="“p” · 6s",
+        detail="",
+        progress=None,
+        buttons=(),
+        final=True,
     )
     return replace(base, **changes)
 
@@ -121,8 +133,13 @@ async def test_text_slack_sent_escaped_is_read_as_typed_and_shown_as_typed(
     # Slack escapes what a user types: "fish & chips <b>" arrives as below.
     await slack.command("fish &amp; chips &lt;b&gt;")
     await slack.event(
-        {"type": "app_mention", "user": USER, "text": f"<@{BOT_USER}> salt &amp; vinegar",
-         "ts": "1690000001.000100", "channel": "C0GENERAL"},
+        {
+            "type": "app_mention",
+            "user": USER,
+            "text": f"<@{BOT_USER}> salt &amp; vinegar",
+            "ts": "1690000001.000100",
+            "channel": "C0GENERAL",
+        },
         "Ev0AMP",
     )
     await slack.wait_responses(1)

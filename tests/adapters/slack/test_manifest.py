@@ -29,8 +29,14 @@ def _list_after(text: str, key: str) -> set[str]:
 def test_manifest_scopes_events_command_and_shortcut() -> None:
     text = MANIFEST.read_text()
     assert _list_after(text, "bot") == {
-        "commands", "chat:write", "chat:write.public", "files:write", "files:read",
-        "app_mentions:read", "channels:history", "groups:history",
+        "commands",
+        "chat:write",
+        "chat:write.public",
+        "files:write",
+        "files:read",
+        "app_mentions:read",
+        "channels:history",
+        "groups:history",
     }
     from adapters.ops.doctor import manifest_scopes
 

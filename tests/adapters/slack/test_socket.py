@@ -30,7 +30,12 @@ async def slack(
 ) -> AsyncIterator[SlackHarness]:
     provider = make_provider(http, sim.url)
     async with slack_harness(
-        tmp_path, sim=sim, clock=clock, ledger=ledger, provider=provider, policy=TEST_POLICY,
+        tmp_path,
+        sim=sim,
+        clock=clock,
+        ledger=ledger,
+        provider=provider,
+        policy=TEST_POLICY,
         socket_mode=True,
     ) as harness:
         yield harness
@@ -42,10 +47,18 @@ def envelope(envelope_id: str, text: str, trigger_id: str, hook: str) -> dict[st
         "type": "slash_commands",
         "accepts_response_payload": True,
         "payload": {
-            "token": "legacy", "team_id": TEAM, "team_domain": "test", "channel_id": CHANNEL,
-            "channel_name": "general", "user_id": USER, "user_name": "alice",
-            "command": "/video", "text": text, "api_app_id": "A0APP",
-            "response_url": hook, "trigger_id": trigger_id,
+            "token": "legacy",
+            "team_id": TEAM,
+            "team_domain": "test",
+            "channel_id": CHANNEL,
+            "channel_name": "general",
+            "user_id": USER,
+            "user_name": "alice",
+            "command": "/video",
+            "text": text,
+            "api_app_id": "A0APP",
+            "response_url": hook,
+            "trigger_id": trigger_id,
         },
     }
 

@@ -1,0 +1,135 @@
+"""Every place the model is sold, as data: one provider profile each (which wire format it
+speaks, where, with which model id and key, and what it allows). A setting overrides any value;
+nothing else in the code knows a provider's limits. Facts from ../shared/UPSTREAM.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.domain import Profile
+
+Auth = Literal["bearer", "x-goog-api-key", "key", "oauth"]
+Media = Literal["upload", "inline", "data-uri"]
+Callbacks = Literal["google", "evolink", "fal"]
+
+GOOGLE_RESOLUTIONS = ("360p", "720p", "1080p", "4k")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderProfile:
+    """`dialect` names the wire mapping (adapters/provider/dialects); `media` says how a user's
+    image or clip reaches the provider: `upload` re-hosts it on the gateway's upload endpoint and
+    sends the URL, `inline` sends small images as base64 in the request (bigger ones and clips
+    through the provider's Files API), `data-uri` sends a `data:` URL."""
+
+    name: str
+    title: str
+    dialect: str
+    base_url: str | None  # None: the operator must give VIDEO_API_URL
+    model: str
+    allows: Profile
+    auth: Auth = "bearer"
+    media: Media = "upload"
+    callbacks: Callbacks | None = None
+    key_hint: str = "the gateway's API key"
+
+
+PROVIDERS: dict[str, ProviderProfile] = {
+    "guide": ProviderProfile(
+        name="guide",
+        title="the model guide's gateway",
+        dialect="guide",
+        base_url=None,
+        model="gemini_omni_flash",
+        allows=Profile(durations=(6, 10), default_duration=6, provider="the video service"),
+    ),
+    "toapis": ProviderProfile(
+        name="toapis",
+        title="the vendor's OpenAI-like API",
+        dialect="toapis",
+        base_url=None,
+        model="gemini_omni_flash",
+        allows=Profile(
+            durations=(6, 10),
+            default_duration=6,
+            image_counts=(0, 1, 3),
+            provider="the video service",
+        ),
+    ),
+    "google": ProviderProfile(
+        name="google",
+        title="Google Gemini API",
+        dialect="google",
+        base_url="https://generativelanguage.googleapis.com",
+        model="gemini-omni-1.1-flash",
+        allows=Profile(
+            durations=(4, 6, 8, 10),
+            default_duration=8,
+            resolutions=GOOGLE_RESOLUTIONS,
+            max_reference_images=10,
+            provider="Google Gemini API",
+        ),
+        auth="x-goog-api-key",
+        media="inline",
+        callbacks="google",
+        key_hint="a Gemini API key from Google AI Studio",
+    ),
+    "vertex": ProviderProfile(
+        name="vertex",
+        title="Google Vertex AI",
+        dialect="vertex",
+        base_url="https://aiplatform.googleapis.com",
+        model="gemini-omni-1.2-flash",
+        allows=Profile(
+            durations=tuple(range(3, 16)),
+            default_duration=8,
+            resolutions=GOOGLE_RESOLUTIONS,
+            max_reference_images=10,
+            provider="Google Vertex AI",
+        ),
+        auth="oauth",
+        media="inline",
+        callbacks="google",
+        key_hint="a service account JSON key (GOOGLE_APPLICATION_CREDENTIALS) and a project",
+    ),
+    "apimart": ProviderProfile(
+        name="apimart",
+        title="apimart",
+        dialect="apimart",
+        base_url="https://api.apimart.ai",
+        model="gemini-omni-flash-preview",
+        allows=Profile(
+            durations=(4, 6, 8, 10),
+            default_duration=6,
+            max_reference_images=16,
+            provider="apimart",
+        ),
+    ),
+    "evolink": ProviderProfile(
+        name="evolink",
+        title="evolink",
+        dialect="evolink",
+        base_url="https://api.evolink.ai",
+        model="gemini-omni-flash",
+        allows=Profile(
+            durations=tuple(range(3, 11)),
+            default_duration=6,
+            max_reference_images=6,
+            provider="evolink",
+        ),
+        callbacks="evolink",
+    ),
+    "fal": ProviderProfile(
+        name="fal",
+        title="fal",
+        dialect="fal",
+        base_url="https://queue.fal.run",
+        model="fal-ai/gemini-omni-flash",
+        allows=Profile(durations=(4, 6, 10), default_duration=6, provider="fal"),
+        auth="key",
+        media="data-uri",
+        callbacks="fal",
+        key_hint="a fal API key (FAL_KEY)",
+    ),
+}
