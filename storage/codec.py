@@ -75,6 +75,8 @@ def task_to_row(task: Task) -> tuple[Any, ...]:
         "duration": req.duration,
         "images": [_fields(m, _MEDIA_FIELDS) for m in req.images],
         "video": _fields(req.video, _MEDIA_FIELDS) if req.video else None,
+        "resolution": req.resolution,
+        "previous": req.previous,
     }
     body["target"] = _fields(task.target, _TARGET_FIELDS)
     return (
@@ -104,6 +106,8 @@ def row_to_task(row: Any) -> Task:
         duration=req["duration"],
         images=images,
         video=_media(req["video"]),
+        resolution=req.get("resolution"),  # rows written before these fields were added
+        previous=req.get("previous"),
     )
     target = ReplyTarget(**body.pop("target"))
     times: dict[str, Any] = {name: from_ms(body.pop(name, None)) for name in _TIME_FIELDS}

@@ -83,7 +83,10 @@ async def test_round_trip_of_every_field(ledger: SqliteLedger) -> None:
     from tests.bot.test_commands import image
 
     task, _ = await ledger.add(
-        replace(fresh("k"), request=replace(t2v(), images=(image(1),)))  # type: ignore[type-var]
+        replace(  # type: ignore[type-var]
+            fresh("k"),
+            request=replace(t2v(), images=(image(1),), resolution="1080p", previous="v1_prev"),
+        )
     )
     moved = task.submitting(T0).submitted("task_x", T0, T0 + timedelta(seconds=5))
     moved = moved.polled(True, 42, T0, T0 + timedelta(seconds=9))
