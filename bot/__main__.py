@@ -262,7 +262,7 @@ async def run(settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = cli.parser(__doc__ or "").parse_args(argv)
+    args = cli.parser().parse_args(argv)
     try:
         settings = Settings()
     except ValidationError as err:

@@ -126,6 +126,49 @@ async def test_tasks_filters_history_and_operator_cancel(tmp_path: Path) -> None
     stop = videobot(["tasks", "cancel", theirs.ref], tmp_path, extra=env)
     assert stop.returncode == 0 and f"cancelled {theirs.ref}" in stop.stdout
     again = videobot(["tasks", "cancel", theirs.ref], tmp_path, extra=env)
-    assert again.returncode == 1 and "already ended" in again.stderr
+    assert again.returncode == 1
+    assert f"task {theirs.ref} already ended in state cancelled" in again.stderr
+    unknown = videobot(["tasks", "cancel", "zz9zz9"], tmp_path, extra=env)
+    assert unknown.returncode == 1 and f"no task ZZ9ZZ9 in {db}" in unknown.stderr
     missing = videobot(["tasks", "show", "NOPE00"], tmp_path, extra=env)
     assert missing.returncode == 1
+
+
+def test_help_describes_the_commands_and_every_simulator_knob(tmp_path: Path) -> None:
+    top = videobot(["--help"], tmp_path)
+    assert top.returncode == 0
+    assert "Composition root" not in top.stdout  # not the module's docstring
+    for command in ("run", "demo", "simulate", "doctor", "tasks", "discord-sync", "invite"):
+        assert f"\n    {command}" in top.stdout, command
+    sim = videobot(["simulate", "--help"], tmp_path)
+    flags = [line.split()[0] for line in sim.stdout.splitlines() if line.startswith("  --")]
+    assert len(flags) > 15
+    options = sim.stdout.split("options:", 1)[1]
+    for block in options.split("\n  -")[2:]:  # every option after -h
+        if "--no-idempotency" in block:
+            continue  # a switch: off unless given
+        assert "(default:" in " ".join(block.split()), block
+
+
+def test_tasks_refuses_nonsense_and_never_creates_a_ledger(tmp_path: Path) -> None:
+    db = tmp_path / "typo.db"
+    listed = videobot(["tasks"], tmp_path, extra={"VIDEOBOT_DB": str(db)})
+    assert listed.returncode == 1 and f"no ledger at {db}" in listed.stderr
+    assert not db.exists()
+    negative = videobot(["tasks", "--limit", "-1"], tmp_path)
+    assert negative.returncode == 2 and "--limit: give a number of 1 or more" in negative.stderr
+    share = videobot(["simulate", "--fail-rate", "2"], tmp_path)
+    assert share.returncode == 2 and "between 0 and 1" in share.stderr
+
+
+def test_discord_voice_warnings_are_not_printed(tmp_path: Path) -> None:
+    code = (
+        "import logging; logging.basicConfig(level=logging.INFO)\n"
+        "import adapters.discord.client, discord\n"
+        "discord.Client(intents=discord.Intents.default())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "voice will NOT be supported" not in result.stderr
