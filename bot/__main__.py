@@ -24,6 +24,7 @@ from adapters.console.session import ConsoleChat, ConsoleSession
 from adapters.fetch.fetcher import SafeFetcher
 from adapters.fetch.hop import FetchPolicy
 from adapters.media.intake import MediaIntake
+from adapters.media.retention import MediaJanitor
 from adapters.ops.doctor import run_doctor
 from adapters.ops.metrics import MetricsServer, PrometheusObserver
 from adapters.ops.tasks import run_tasks_command
@@ -56,6 +57,7 @@ class Engine:
     service: VideoService
     chats: dict[str, Chat]
     observer: Observer
+    janitor: MediaJanitor
     metrics: MetricsServer | None = None
 
     health: supervisor.Health = field(default_factory=supervisor.Health)
@@ -64,7 +66,8 @@ class Engine:
         """What every serving command runs until `stop`: the worker, and `/metrics` +
         `/healthz` when VIDEOBOT_METRICS_PORT is set."""
         parts: list[Callable[[], Coroutine[Any, Any, None]]] = [
-            functools.partial(self.worker.run, stop)
+            functools.partial(self.worker.run, stop),
+            functools.partial(self.janitor.run, stop),
         ]
         if self.metrics is not None:
             parts.append(functools.partial(self.metrics.serve, stop))
@@ -140,7 +143,10 @@ async def open_engine(
             )
             await metrics.start()
         try:
-            yield Engine(ledger, provider, worker, service, chats, observer, metrics, health)
+            janitor = MediaJanitor(ledger, settings.media_dir, settings.media_retention, clock)
+            yield Engine(
+                ledger, provider, worker, service, chats, observer, janitor, metrics, health
+            )
         finally:
             if metrics is not None:
                 await metrics.close()

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
         timedelta(seconds=3), validation_alias=_env("VIDEOBOT_STATUS_INTERVAL")
     )
     max_video_mb: int = Field(200, validation_alias=_env("VIDEOBOT_MAX_VIDEO_MB"))
+    media_retention: timedelta = Field(
+        timedelta(hours=24), validation_alias=_env("VIDEOBOT_MEDIA_RETENTION")
+    )
     # Tests and a simulator on this machine only: lets the fetcher reach loopback over http.
     fetch_allow_loopback: bool = Field(
         False, validation_alias=_env("VIDEOBOT_FETCH_ALLOW_LOOPBACK")
@@ -163,6 +166,7 @@ class Settings(BaseSettings):
         "poll_floor",
         "poll_ceiling",
         "status_interval",
+        "media_retention",
         mode="before",
     )
     @classmethod

@@ -244,6 +244,10 @@ CANCEL_BUSY = "Task {ref} is being {what} right now; try again in a few seconds.
 NOT_FOUND = "No task {ref} here. `list` shows your recent tasks."
 NOT_YOURS = "Task {ref} belongs to someone else; only they (or an admin) can do that."
 RETRY_LIVE = "Task {ref} is still running; cancel it first or wait for it to end."
+MEDIA_GONE = (
+    "The images or clip of task {ref} are no longer kept (media is deleted a while after its "
+    "task ends); send the request again with them."
+)
 DAILY_LIMIT = (
     "You have made {limit} videos today, the daily limit here. It resets at 00:00 UTC "
     "(in {wait}). Nothing was charged for this request."

@@ -3,10 +3,12 @@ verbs users have (status, cancel, retry, list). Handlers call this and return at
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from bot import messages
 from bot.checks import check_prompt
@@ -172,6 +174,8 @@ class VideoService:
         task = await self._owned(ref, by)
         if task.state.is_live:
             raise ActionRefused(messages.RETRY_LIVE.format(ref=task.ref))
+        if await asyncio.to_thread(_media_gone, task.request):
+            raise ActionRefused(messages.MEDIA_GONE.format(ref=task.ref))
         # Staged URLs may have expired since; the worker stages the files again.
         media = tuple(replace(m, url=None) if m.path else m for m in task.request.media)
         request = task.request.with_media(media)
@@ -215,6 +219,11 @@ def _quota_message(err: QuotaExceeded, now: datetime) -> str:
     return messages.DAILY_LIMIT.format(
         limit=err.limit, wait=messages.human_duration(midnight - now)
     )
+
+
+def _media_gone(request: VideoRequest) -> bool:
+    """Media retention deleted a file this request was made with."""
+    return any(m.path and not Path(m.path).is_file() for m in request.media)
 
 
 def _reply_to(task: Task, by: ReplyTarget) -> ReplyTarget:
