@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
@@ -90,6 +91,10 @@ async def open_engine(
             "VIDEO_API_URL and VIDEO_API_KEY must be set (or run `videobot demo`, which starts "
             "the built-in simulator)."
         )
+    writable_dirs(
+        ("VIDEOBOT_DATA_DIR", settings.data_dir),
+        ("VIDEOBOT_DB", settings.ledger_path.parent),
+    )
     policy = policy or settings.worker_policy()
     observer: Observer = NullObserver() if settings.metrics_port is None else PrometheusObserver()
     chats: dict[str, Chat] = {}
@@ -152,6 +157,22 @@ async def open_engine(
                 await metrics.close()
 
 
+def writable_dirs(*named: tuple[str, Path]) -> None:
+    """Make each folder (and its parents) or stop with one plain line naming the setting: a
+    folder that is a file, or unwritable, would otherwise fail every task in the worker."""
+    for setting, path in named:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / f".videobot-write-check-{os.getpid()}"
+            probe.touch()
+            probe.unlink()
+        except OSError as err:
+            raise SystemExit(
+                f"{setting}: cannot use {path} as a folder ({err.strerror}); point it at a "
+                "folder videobot may create and write"
+            ) from None
+
+
 async def demo(settings: Settings) -> int:
     """The console chat against the built-in simulator (or a real API when configured)."""
     simulator = None
@@ -183,6 +204,7 @@ async def demo(settings: Settings) -> int:
         status_interval=timedelta(seconds=1),
     )
     try:
+        writable_dirs(("VIDEOBOT_OUTPUT_DIR", settings.output_dir))
         async with open_engine(settings, policy, platforms=frozenset({CONSOLE})) as engine:
             chat = ConsoleChat(sys.stdout, settings.output_dir)
             engine.chats[CONSOLE] = chat

@@ -146,6 +146,19 @@ def invalid_settings(err: ValidationError) -> str:
     """Which settings are invalid and why, one per line, named as the environment names them."""
     lines = ["videobot cannot start: these settings are invalid:"]
     for problem in err.errors():
-        name = str(problem["loc"][0]).upper() if problem["loc"] else "?"
-        lines.append(f"  {name}: {problem['msg']}")
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if problem["loc"]:
+            lines.append(f"  {env_name(str(problem['loc'][0]))}: {message}")
+        else:  # a rule across settings names them itself
+            lines.append(f"  {message}")
     return "\n".join(lines)
+
+
+def env_name(field: str) -> str:
+    """The environment variable a Settings field is read from (`VIDEOBOT_HTTP_TIMEOUT`)."""
+    from bot.config import Settings  # noqa: PLC0415 (the CLI's shape needs no settings)
+
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    choices = getattr(alias, "choices", None)
+    return str(choices[0]) if choices else field.upper()

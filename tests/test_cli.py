@@ -172,3 +172,14 @@ def test_discord_voice_warnings_are_not_printed(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "voice will NOT be supported" not in result.stderr
+
+
+def test_a_data_or_output_folder_that_is_a_file_stops_the_start_plainly(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("not a folder")
+    for setting in ("VIDEOBOT_DATA_DIR", "VIDEOBOT_OUTPUT_DIR"):
+        result = videobot(
+            ["demo"], tmp_path, "/video a cat\n", {setting: str(tmp_path / "afile" / "x")}
+        )
+        assert result.returncode == 1, result.stderr
+        assert f"{setting}: cannot use {tmp_path / 'afile' / 'x'} as a folder" in result.stderr
+        assert "Traceback" not in result.stderr
