@@ -138,7 +138,7 @@ class Settings(BaseSettings):
         None, validation_alias=_env("SLACK_SIGNING_SECRET")
     )
     slack_api_url: str | None = Field(None, validation_alias=_env("SLACK_API_URL"))
-    slack_port: int = Field(3000, ge=1, le=65535, validation_alias=_env("SLACK_PORT"))
+    slack_port: int = Field(3000, ge=0, le=65535, validation_alias=_env("SLACK_PORT"))
     slack_host: str = Field("0.0.0.0", validation_alias=_env("SLACK_HOST"))  # noqa: S104
     discord_token: SecretStr | None = Field(None, validation_alias=_env("DISCORD_TOKEN"))
     discord_api_url: str | None = Field(None, validation_alias=_env("DISCORD_API_URL"))
