@@ -9,7 +9,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 UV     := uv==0.13.9
 LOCKED := --universal --python-version 3.11 --generate-hashes --no-header --quiet
 
-.PHONY: demo test lint bench simulate clean lock
+.PHONY: demo test lint bench simulate clean lock upgrade
 
 $(STAMP): pyproject.toml requirements.lock requirements-test.lock
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,17 @@ $(STAMP): pyproject.toml requirements.lock requirements-test.lock
 	@$(PIP) check >/dev/null || { $(PIP) check; echo "the lock files miss what pyproject.toml asks for: run make lock"; exit 1; }
 	touch $(STAMP)
 
+# `make lock` keeps every pin it can (after adding a dependency); `make upgrade` moves them all
+# to the newest versions pyproject.toml allows.
 lock:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet $(UV)
-	$(BIN)/uv pip compile pyproject.toml $(LOCKED) --upgrade -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml $(LOCKED) $(UPGRADE) -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra test $(LOCKED) -c requirements.lock \
 		-o requirements-test.lock
+
+upgrade:
+	$(MAKE) lock UPGRADE=--upgrade
 
 demo: $(STAMP)
 	$(BIN)/videobot demo
