@@ -10,7 +10,6 @@ import functools
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -32,7 +31,7 @@ from adapters.ops.tasks import run_tasks_command
 from adapters.provider.client import HttpProvider
 from adapters.provider.dialects import DIALECTS
 from adapters.simulator.knobs import SimConfig
-from adapters.simulator.server import IDEMPOTENCY_HEADER, start_simulator
+from adapters.simulator.server import IDEMPOTENCY_HEADER, RunningSimulator, start_simulator
 from bot import cli, logs, supervisor
 from bot.config import Settings
 from bot.media import MAX_VIDEO_BYTES
@@ -176,16 +175,12 @@ def writable_dirs(*named: tuple[str, Path]) -> None:
 async def demo(settings: Settings) -> int:
     """The console chat against the built-in simulator (or a real API when configured)."""
     simulator = None
-    scratch = None
     if not settings.video_api_url:
-        simulator = await start_simulator(
-            SimConfig(
-                render_seconds=settings.demo_render_seconds,
-                queue_seconds=min(1.0, settings.demo_render_seconds / 4),
-                dialect=settings.dialect,
-            )
-        )
-        scratch = tempfile.TemporaryDirectory(prefix="videobot-demo-")
+        # The demo keeps its ledger and the simulator's memory in the data folder, so a demo
+        # killed mid-task and started again finishes what it left (and `videobot tasks` with
+        # VIDEOBOT_DB=<data>/demo.db shows them).
+        writable_dirs(("VIDEOBOT_DATA_DIR", settings.data_dir))
+        simulator = await _demo_simulator(settings)
         settings = settings.model_copy(
             update={
                 "video_api_url": simulator.url,
@@ -193,7 +188,7 @@ async def demo(settings: Settings) -> int:
                 "idempotency_header": IDEMPOTENCY_HEADER,
                 # The built-in simulator serves results from loopback: the one exception.
                 "fetch_allow_loopback": True,
-                "db_path": settings.db_path or Path(scratch.name) / "demo.db",
+                "db_path": settings.db_path or settings.data_dir / DEMO_DB,
             }
         )
     policy = replace(
@@ -220,9 +215,29 @@ async def demo(settings: Settings) -> int:
     finally:
         if simulator:
             await simulator.close()
-        if scratch:
-            scratch.cleanup()
     return 0
+
+
+DEMO_DB = "demo.db"
+
+
+async def _demo_simulator(settings: Settings) -> RunningSimulator:
+    """The built-in simulator, on the port it had last time when that is free (result links
+    the last run stored point there) and remembering the tasks it was given."""
+    config = SimConfig(
+        render_seconds=settings.demo_render_seconds,
+        queue_seconds=min(1.0, settings.demo_render_seconds / 4),
+        dialect=settings.dialect,
+        state_file=str(settings.data_dir / "demo-simulator.json"),
+    )
+    port_file = settings.data_dir / "demo-simulator.port"
+    try:
+        return await start_simulator(config, port=int(port_file.read_text()))
+    except (OSError, ValueError):
+        pass  # no earlier run, or its port is taken now: any free one
+    simulator = await start_simulator(config)
+    port_file.write_text(simulator.url.rsplit(":", 1)[1])
+    return simulator
 
 
 async def simulate(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 from bot import messages
 from bot.checks import check_prompt
 from bot.domain import (
+    LIVE_STATES,
     MediaRef,
     Mode,
     Profile,
@@ -204,6 +205,11 @@ class VideoService:
 
     async def recent(self, user: ReplyTarget, limit: int = 10) -> list[Task]:
         return await self._ledger.find(TaskQuery(user_key=user.user_key, limit=limit))
+
+    async def unfinished(self, user: ReplyTarget) -> list[Task]:
+        """The user's tasks that have not ended (the console resumes them after a restart)."""
+        query = TaskQuery(states=LIVE_STATES, user_key=user.user_key, limit=1000)
+        return await self._ledger.find(query)
 
     async def _owned(self, ref: str, by: ReplyTarget, anyone: bool = False) -> Task:
         task = await self.status(ref)

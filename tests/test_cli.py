@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def test_image_bytes_sniffed_not_trusted_by_name(tmp_path: Path) -> None:
     result = videobot(["demo"], tmp_path, "/video animate --image ./fake.png\n")
     assert result.returncode == 0
     assert "fake.png" in result.stdout and "is not something I can use" in result.stdout
-    assert not (tmp_path / "videobot-output").exists()
+    assert not list((tmp_path / "videobot-output").glob("*.mp4"))
 
 
 async def test_tasks_filters_history_and_operator_cancel(tmp_path: Path) -> None:
@@ -183,3 +184,42 @@ def test_a_data_or_output_folder_that_is_a_file_stops_the_start_plainly(tmp_path
         assert result.returncode == 1, result.stderr
         assert f"{setting}: cannot use {tmp_path / 'afile' / 'x'} as a folder" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_demo_killed_mid_task_finishes_it_when_started_again(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDEO", "SLACK", "DISCORD"))}
+    env.update({"VIDEOBOT_DATA_DIR": str(tmp_path / "data"), "VIDEOBOT_DEMO_RENDER_SECONDS": "3"})
+    memory = tmp_path / "data" / "demo-simulator.json"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "bot", "demo"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        env=env,
+        text=True,
+    )
+    assert first.stdin is not None
+    first.stdin.write("/video a slow glacier at dawn\n")
+    first.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not (memory.exists() and json.loads(memory.read_text())["tasks"]):
+        assert time.monotonic() < deadline, "the task never reached the simulator"
+        assert first.poll() is None, "the demo ended before it was killed"
+        time.sleep(0.05)
+    first.kill()  # submitted, not yet delivered
+    first.wait(timeout=30)
+    first.stdin.close()
+
+    again = videobot(["demo"], tmp_path, "", {"VIDEOBOT_DEMO_RENDER_SECONDS": "3"})
+    assert again.returncode == 0, again.stderr
+    assert "Resuming one task left unfinished by the last run" in again.stdout
+    assert "✅ Done" in again.stdout
+    assert len(list((tmp_path / "videobot-output").glob("*glacier*.mp4"))) == 1
+    assert len(json.loads(memory.read_text())["tasks"]) == 1  # never submitted twice
+
+
+def test_quitting_with_a_live_task_says_what_happens_to_it(tmp_path: Path) -> None:
+    result = videobot(["demo"], tmp_path, "/video a lantern in fog\nquit\n")
+    assert result.returncode == 0, result.stderr
+    assert "One task not finished yet; they are kept and finish when you start" in result.stdout

@@ -15,10 +15,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from adapters.simulator import memory
 from adapters.simulator.knobs import SimConfig, knob
 from adapters.simulator.mp4 import render_mp4
 from adapters.simulator.speakers import GATEWAY_DIALECTS, SPEAKERS
@@ -41,6 +43,8 @@ class Simulator:
         self.uploads: dict[str, tuple[bytes, str]] = {}
         self.stats = Stats()
         self.base_url = ""
+        if self.config.state_file:
+            self.tasks, self.by_key = memory.load(Path(self.config.state_file), self.clock)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._faults], client_max_size=64 * 1024 * 1024)
@@ -159,6 +163,8 @@ class Simulator:
             self.by_key[key] = task.task_id
         self.stats.tasks_created += 1
         self.stats.submits_by_prompt[prompt] += 1
+        if self.config.state_file:
+            memory.save(Path(self.config.state_file), self.tasks, self.by_key, self.clock())
         return task
 
     async def _poll(self, request: web.Request) -> web.StreamResponse:
@@ -229,7 +235,7 @@ class Simulator:
             changes = None
         if not isinstance(changes, dict):
             return error(400, "invalid_request_error", "send a JSON object of knobs")
-        known = {f.name: f for f in fields(SimConfig) if f.name != "dialect"}
+        known = {f.name: f for f in fields(SimConfig) if f.name not in ("dialect", "state_file")}
         unknown = set(changes) - set(known)
         if unknown:
             return error(400, "invalid_request_error", f"unknown knobs: {sorted(unknown)}")
