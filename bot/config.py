@@ -267,7 +267,9 @@ class Settings(BaseSettings):
             default_duration=default_duration,
             resolutions=resolutions,
             default_resolution=resolution,
-            max_reference_images=self.max_reference_images or allows.max_reference_images,
+            max_reference_images=allows.max_reference_images
+            if self.max_reference_images is None
+            else self.max_reference_images,  # 0 is a setting (no references), not "unset"
             image_counts=self.image_counts or allows.image_counts,
             prompt_max_chars=self.prompt_max_chars,
         )
