@@ -106,3 +106,4 @@ async def test_the_chosen_resolution_reaches_the_request_and_the_sync_conforms(
     assert (task.request.resolution, task.request.duration) == ("1080p", 8)
     help_text = await answered(bot, p.slash("videobot", [p.subcommand("help")]))
     assert "Provider: Google Gemini API" in help_text and "--res" in help_text
+    assert help_text.endswith("```")  # whole: inside Discord's 2000 characters
