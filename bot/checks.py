@@ -32,7 +32,14 @@ def build_request(
     if duration not in profile.durations:
         allowed = either([str(d) for d in profile.durations])
         raise CommandError(f"A video can be {allowed} seconds long, not {duration}.")
+    resolution = command.resolution
+    if resolution is not None and resolution not in profile.resolutions:
+        raise CommandError(
+            f"{_maker(profile)} makes {either(profile.resolutions)} videos, not {resolution}."
+            + (f" Use --res {profile.default_resolution}." if len(profile.resolutions) > 1 else "")
+        )
     mode = command.mode or _infer_mode(images, video)
+    check_mode(mode, profile, inferred=command.mode is None)
     _check_media(mode, images, video, profile)
     return VideoRequest(
         prompt=prompt,
@@ -41,7 +48,31 @@ def build_request(
         duration=duration,
         images=tuple(images),
         video=video,
+        resolution=resolution,  # None: the provider's default, which a setting may change
     )
+
+
+def offered_modes(profile: Profile) -> list[Mode]:
+    """The profile's modes in the order users read them (t2v, i2v, r2v, edit)."""
+    return [mode for mode in Mode if mode in profile.modes]
+
+
+def check_mode(mode: Mode, profile: Profile, inferred: bool = False) -> None:
+    """Refuse a mode the provider does not offer, naming the ones it does."""
+    if mode in profile.modes:
+        return
+    offered = either([m.label for m in offered_modes(profile)]) if profile.modes else "nothing"
+    why = f" (your {_MEDIA_HINTS[mode]} made it one)" if inferred and mode in _MEDIA_HINTS else ""
+    raise CommandError(
+        f"{_maker(profile)} does not offer {mode.label}{why}; it offers {offered}."
+    )
+
+
+_MEDIA_HINTS = {Mode.I2V: "image", Mode.R2V: "images", Mode.EDIT: "clip"}
+
+
+def _maker(profile: Profile) -> str:
+    return profile.provider or "This video service"
 
 
 def check_prompt(text: str, max_chars: int, edit: bool = False) -> str:

@@ -22,6 +22,7 @@ class VideoCommand:
     mode: Mode | None = None
     aspect_ratio: str | None = None
     duration: int | None = None
+    resolution: str | None = None
     images: tuple[str, ...] = ()
     refs: tuple[str, ...] = ()
     video: str | None = None
@@ -54,6 +55,7 @@ _FLAG_ALIASES = _aliases(
     {
         "ar": ("aspect", "aspect-ratio", "aspect_ratio"),
         "duration": ("dur", "seconds"),
+        "res": ("resolution",),
         "mode": (),
         "image": ("img",),
         "ref": ("reference",),
@@ -76,6 +78,15 @@ _AR_ALIASES = _aliases(
     {
         "16:9": ("16x9", "16/9", "landscape", "wide"),
         "9:16": ("9x16", "9/16", "portrait", "vertical", "tall"),
+    }
+)
+# Every resolution a provider sells (bot/providers.py); a profile allows some of them.
+_RES_ALIASES = _aliases(
+    {
+        "360p": ("360",),
+        "720p": ("720", "hd"),
+        "1080p": ("1080", "fhd", "full-hd", "fullhd"),
+        "4k": ("2160", "2160p", "uhd"),
     }
 )
 # Phones and Slack turn "--" into an em or en dash; accept what the user meant.
@@ -102,6 +113,7 @@ class _Options(BaseModel):
     mode: Mode | None = None
     aspect_ratio: str | None = None
     duration: int | None = None
+    resolution: str | None = None
 
     @field_validator("mode", mode="before")
     @classmethod
@@ -132,6 +144,16 @@ class _Options(BaseModel):
         if not text.isdigit():
             raise ValueError(f"duration must be a whole number of seconds, not “{value}”")
         return int(text)
+
+    @field_validator("resolution", mode="before")
+    @classmethod
+    def _resolution(cls, value: object) -> object:
+        if value is None:
+            return None
+        resolution = _RES_ALIASES.get(str(value).strip().lower())
+        if resolution is None:
+            raise ValueError(f"unknown resolution “{value}”; use 360p, 720p, 1080p or 4k")
+        return resolution
 
 
 def parse(text: str) -> Command:
@@ -187,6 +209,7 @@ def _parse_video(words: list[str]) -> VideoCommand:
             mode=_one(flags, "mode"),
             aspect_ratio=_one(flags, "ar"),
             duration=_one(flags, "duration"),
+            resolution=_one(flags, "res"),
         )
     except ValidationError as err:
         first = err.errors()[0]
@@ -196,6 +219,7 @@ def _parse_video(words: list[str]) -> VideoCommand:
         mode=options.mode,
         aspect_ratio=options.aspect_ratio,
         duration=options.duration,
+        resolution=options.resolution,
         images=tuple(flags.get("image", ())),
         refs=tuple(flags.get("ref", ())),
         video=_one(flags, "video"),
@@ -210,6 +234,7 @@ def _one(flags: dict[str, list[str]], key: str) -> str | None:
 _FLAG_HINTS = {
     "ar": "Use --ar 16:9 or --ar 9:16.",
     "duration": "Use e.g. --duration 6.",
+    "res": "Use e.g. --res 1080p.",
     "mode": "Use --mode t2v, i2v, r2v or edit.",
     "image": "Give an image, e.g. --image ./cat.png.",
     "ref": "Give a reference image, e.g. --ref ./a.png (repeat for more).",
@@ -221,5 +246,5 @@ def _unknown_flag(name: str) -> str:
     known = sorted({f"--{k}" for k in _FLAG_ALIASES})
     close = difflib.get_close_matches(f"--{name}", known, n=1)
     hint = f" Did you mean {close[0]}?" if close else ""
-    options = "--ar, --duration, --mode, --image, --ref, --video"
+    options = "--ar, --duration, --res, --mode, --image, --ref, --video"
     return f"Unknown option --{name}.{hint} Options: {options}."

@@ -322,7 +322,7 @@ class Settings(BaseSettings):
             default_resolution=resolution,
             max_reference_images=allows.max_reference_images
             if self.max_reference_images is None
-            else self.max_reference_images,
+            else self.max_reference_images,  # 0 is a setting (no references), not "unset"
             image_counts=allows.image_counts if self.image_counts is None else self.image_counts,
             prompt_max_chars=self.prompt_max_chars,
         )

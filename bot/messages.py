@@ -86,9 +86,14 @@ def clip(text: str, limit: int) -> str:
 def summary(task: Task) -> str:
     req = task.request
     who = f" · requested by {task.target.user_name}" if task.target.user_name else ""
-    return (
-        f"“{clip(req.prompt, 200)}” · {req.mode.label} · {req.aspect_ratio} · {req.duration}s{who}"
-    )
+    return f"“{clip(req.prompt, 200)}” · {' · '.join(_shape(task))}{who}"
+
+
+def _shape(task: Task) -> list[str]:
+    """Mode, ratio, length and, when the user chose one, the resolution."""
+    req = task.request
+    shape = [req.mode.label, req.aspect_ratio, f"{req.duration}s"]
+    return [*shape, req.resolution] if req.resolution else shape
 
 
 def _detail(task: Task, now: datetime, queue_position: int | None) -> str:
@@ -215,9 +220,8 @@ def status_view(task: Task, now: datetime, queue_position: int | None = None) ->
 def accepted_reply(task: Task, duplicate: bool = False) -> str:
     if duplicate:
         return f"Already on it: task {task.ref} ({task.state.value})."
-    req = task.request
     return (
-        f"Got it: task {task.ref} ({req.mode.label}, {req.aspect_ratio}, {req.duration}s). "
+        f"Got it: task {task.ref} ({', '.join(_shape(task))}). "
         "I will keep its status message up to date and post the video in its thread."
     )
 
@@ -229,7 +233,7 @@ def result_title(task: Task) -> str:
 def result_caption(task: Task) -> str:
     req = task.request
     who = f"{task.target.user_name}: " if task.target.user_name else ""
-    return f"{who}“{clip(req.prompt, 300)}” ({req.mode.label}, {req.aspect_ratio}, {req.duration}s)"
+    return f"{who}“{clip(req.prompt, 300)}” ({', '.join(_shape(task))})"
 
 
 def task_line(task: Task) -> str:

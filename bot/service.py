@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot import messages
-from bot.checks import check_prompt
+from bot.checks import check_mode, check_prompt
 from bot.domain import (
     LIVE_STATES,
     MediaRef,
@@ -23,7 +23,13 @@ from bot.domain import (
     new_ref,
     new_task_id,
 )
-from bot.errors import ActionRefused, LedgerUnavailable, NotFound, QuotaExceeded
+from bot.errors import (
+    ActionRefused,
+    CommandError,
+    LedgerUnavailable,
+    NotFound,
+    QuotaExceeded,
+)
 from bot.policy import WorkerPolicy
 from bot.ports import Ledger, TaskQuery, UserLimits
 from bot.task import Task
@@ -187,10 +193,16 @@ class VideoService:
     async def edit(
         self, ref: str, instruction: str, by: ReplyTarget, idem_key: str
     ) -> tuple[Task, bool]:
-        """Video edit of a delivered result, fed to the provider by its (still valid) URL."""
+        """Video edit of a delivered result. Providers that keep their results (Google's
+        previous_interaction_id) continue from `previous`, the provider's id of that task, so
+        nothing is uploaded again; the others are fed the clip by its (still valid) URL."""
         task = await self._owned(ref, by, anyone=True)
         if task.state is not TaskState.DELIVERED or not task.result_url:
             raise ActionRefused(f"Task {task.ref} has no finished video to edit.")
+        try:
+            check_mode(Mode.EDIT, self._profile)
+        except CommandError as err:
+            raise ActionRefused(str(err)) from None
         clip = MediaRef(
             kind="video", path="", sha256="", mime="video/mp4", size=0, url=task.result_url
         )
@@ -200,6 +212,8 @@ class VideoService:
             aspect_ratio=task.request.aspect_ratio,
             duration=task.request.duration,
             video=clip,
+            resolution=task.request.resolution,  # the edit looks like what it edits
+            previous=task.provider_task_id,
         )
         return await self.accept(request, _reply_to(task, by), idem_key, retry_of=task.ref)
 
