@@ -168,16 +168,36 @@ def parse(text: str) -> Command:
             f"I could not read that command ({err}). Close your quotes, e.g. "
             '/video "a fox in snow" --ar 9:16'
         ) from None
-    if not words or words[0].lower() in ("help", "-h", "--help", "?"):
+    if not words:
         return SimpleCommand("help")
     head = words[0].lower()
-    if head == "list" and len(words) == 1:
-        return SimpleCommand("list")
-    if head in ("status", "cancel", "retry") and len(words) <= 2:
-        if len(words) == 1:
-            raise CommandError(f"Which task? Type `{head} <ref>`, e.g. `{head} 7KQ2MX`.")
-        return TaskCommand(head, words[1].upper())
+    if head in ("-h", "--help", "?") and len(words) == 1:
+        return SimpleCommand("help")
+    # One rule a user can predict (the help says it): a verb alone or with one word after it
+    # is a command; a longer line is a prompt, so "cancel the party, everyone leaves" is a
+    # video and a short prompt that starts with a verb is quoted: /video "cancel everything".
+    if head in _VERBS and len(words) <= 2:
+        return _verb(head, words, text)
     return _parse_video(words)
+
+
+_VERBS = ("help", "list", "status", "cancel", "retry")
+_TASK_REF = re.compile(r"[0-9A-Za-z]{6}|[0-9a-fA-F]{32}")
+
+
+def _verb(head: str, words: list[str], text: str) -> Command:
+    """`help`, `list` (anything after them is ignored: they are free) or `status|cancel|retry
+    <ref>`; a second word that cannot be a task reference is refused, naming the way out."""
+    if head in ("help", "list"):
+        return SimpleCommand(head)
+    if len(words) == 1:
+        raise CommandError(f"Which task? Type `{head} <ref>`, e.g. `{head} 7KQ2MX`.")
+    if not _TASK_REF.fullmatch(words[1]):
+        raise CommandError(
+            f"“{words[1]}” is not a task reference (they look like 7KQ2MX). To make a video "
+            f'of it, put the prompt in quotes: /video "{text}".'
+        )
+    return TaskCommand(head, words[1].upper())
 
 
 def _parse_video(words: list[str]) -> VideoCommand:
@@ -186,6 +206,9 @@ def _parse_video(words: list[str]) -> VideoCommand:
     i = 0
     while i < len(words):
         word = words[i]
+        single = word[1:].partition("=")[0].lower()
+        if word.startswith("-") and not word.startswith("--") and single in _FLAG_ALIASES:
+            raise CommandError(f"Did you mean --{single}? Options start with two dashes.")
         if not word.startswith("--") or word == "--":
             prompt.append(word)
             i += 1
