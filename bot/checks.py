@@ -81,9 +81,7 @@ def check_mode(mode: Mode, profile: Profile, inferred: bool = False) -> None:
         return
     offered = either([m.label for m in offered_modes(profile)]) if profile.modes else "nothing"
     why = f" (your {_MEDIA_HINTS[mode]} made it one)" if inferred and mode in _MEDIA_HINTS else ""
-    raise CommandError(
-        f"{_maker(profile)} does not offer {mode.label}{why}; it offers {offered}."
-    )
+    raise CommandError(f"{_maker(profile)} does not offer {mode.label}{why}; it offers {offered}.")
 
 
 _MEDIA_HINTS = {Mode.I2V: "image", Mode.R2V: "images", Mode.EDIT: "clip"}

@@ -122,7 +122,7 @@ class _Options(BaseModel):
             return value
         mode = _MODE_ALIASES.get(str(value).lower())
         if mode is None:
-            raise ValueError(f"unknown mode “{value}”; use one of t2v, i2v, r2v, edit")
+            raise ValueError(f"Unknown mode “{value}”. Use t2v, i2v, r2v or edit.")
         return mode
 
     @field_validator("aspect_ratio", mode="before")
@@ -132,7 +132,7 @@ class _Options(BaseModel):
             return None
         ratio = _AR_ALIASES.get(str(value).lower())
         if ratio is None:
-            raise ValueError(f"unknown aspect ratio “{value}”; use 16:9 or 9:16")
+            raise ValueError(f"Unknown aspect ratio “{value}”. Use 16:9 or 9:16.")
         return ratio
 
     @field_validator("duration", mode="before")
@@ -142,7 +142,9 @@ class _Options(BaseModel):
             return None
         text = str(value).lower().removesuffix("s").removesuffix("sec").strip()
         if not text.isdigit():
-            raise ValueError(f"duration must be a whole number of seconds, not “{value}”")
+            raise ValueError(
+                f"The duration is a whole number of seconds, not “{value}”. Use e.g. --duration 6."
+            )
         return int(text)
 
     @field_validator("resolution", mode="before")
@@ -152,7 +154,7 @@ class _Options(BaseModel):
             return None
         resolution = _RES_ALIASES.get(str(value).strip().lower())
         if resolution is None:
-            raise ValueError(f"unknown resolution “{value}”; use 360p, 720p, 1080p or 4k")
+            raise ValueError(f"Unknown resolution “{value}”. Use 360p, 720p, 1080p or 4k.")
         return resolution
 
 
@@ -166,7 +168,7 @@ def parse(text: str) -> Command:
     except ValueError as err:
         raise CommandError(
             f"I could not read that command ({err}). Close your quotes, e.g. "
-            '/video "a fox in snow" --ar 9:16'
+            '/video "a fox in snow" --ar 9:16.'
         ) from None
     if not words:
         return SimpleCommand("help")
@@ -219,11 +221,11 @@ def _parse_video(words: list[str]) -> VideoCommand:
             raise CommandError(_unknown_flag(name))
         if not eq:
             if i + 1 >= len(words) or words[i + 1].startswith("--"):
-                raise CommandError(f"--{name} needs a value. {_FLAG_HINTS[key]}")
+                raise CommandError(f"Option --{name} needs a value. {_FLAG_HINTS[key]}")
             value = words[i + 1]
             i += 1
         if key in flags and key not in _REPEATABLE:
-            raise CommandError(f"--{name} was given twice; give it once.")
+            raise CommandError(f"Option --{name} was given twice; give it once.")
         flags.setdefault(key, []).append(value)
         i += 1
     try:

@@ -158,7 +158,9 @@ class VideoService:
             task = await self._owned(ref, by)
             if task.state.is_terminal:
                 raise ActionRefused(
-                    messages.CANCEL_TOO_LATE.format(ref=task.ref, state=task.state.value)
+                    messages.CANCEL_TOO_LATE.format(
+                        ref=task.ref, state=messages.state_words(task.state)
+                    )
                 )
             if task.state in (TaskState.SUBMITTING, TaskState.DELIVERING):
                 what = "sent" if task.state is TaskState.SUBMITTING else "posted"

@@ -82,7 +82,7 @@ async def test_errors_are_answered_not_raised(
         assert await session.handle(line)
     text = out.getvalue()
     assert "turns a description" in text  # bare /video shows help
-    assert "use 16:9 or 9:16" in text
+    assert "Use 16:9 or 9:16" in text
     assert "No task ZZZZZZ" in text
     assert "Which task?" in text
     assert "No file at nope.png" in text
