@@ -3,10 +3,13 @@ an edit's source clip, a result's expiry, and the rules every gateway applies to
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import av
 from aiohttp import web
 
 from adapters.simulator.state import SimTask
@@ -78,9 +81,24 @@ def source(sim: Simulator, url: str | None = None, task_id: str | None = None) -
 
 
 def edit_shape(sim: Simulator, url: str | None, task_id: str | None = None) -> tuple[int, str]:
-    """(duration, aspect ratio) of an edit: its source's when the simulator made the source."""
+    """(duration, aspect ratio) of an edit, which follows its source: a clip sent inline is
+    measured, one the simulator made is looked up; any other link is taken as 6 s, 16:9."""
+    if url and url.startswith("data:video/"):
+        return _measure(url)
     found = source(sim, url, task_id)
     return (found.duration, found.aspect_ratio) if found else (6, "16:9")
+
+
+def _measure(url: str) -> tuple[int, str]:
+    try:
+        data = base64.b64decode(url.partition(",")[2], validate=True)
+        with av.open(io.BytesIO(data), mode="r") as container:
+            stream = container.streams.video[0]
+            length = round((container.duration or 0) / 1_000_000)
+            shape = "9:16" if stream.height > stream.width else "16:9"
+    except (ValueError, av.FFmpegError, IndexError):
+        raise Refused("the clip is not a readable video", "video") from None
+    return min(max(length, 1), 10), shape
 
 
 def expires_at(sim: Simulator, task: SimTask) -> int:
