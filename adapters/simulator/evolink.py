@@ -38,8 +38,8 @@ _STATES = {"queued": "pending", "running": "processing"}
 _CODES = {401: "unauthorized", 429: "rate_limit_exceeded", 500: "internal_error"}
 
 
-def error(status: int, kind: str, message: str) -> web.Response:
-    code = _CODES.get(status, kind)
+def error(status: int, kind: str, message: str, code: str | None = None) -> web.Response:
+    code = code or _CODES.get(status, kind)
     body = {"error": {"code": code, "message": message, "type": kind}}
     return web.json_response(body, status=status)
 
@@ -50,7 +50,7 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
             body = await json_object(request)
             spec = validate(sim, body)
         except Refused as err:
-            return error(400, "invalid_request_error", str(err))
+            return error(400, "invalid_request_error", str(err), code="invalid_parameter")
         task_id = f"task-unified-{int(time.time())}-{_suffix()}"
         admitted = await sim.admit(request, spec, "evolink", task_id=task_id)
         if not isinstance(admitted, SimTask):
@@ -61,14 +61,11 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
     async def poll(request: web.Request) -> web.StreamResponse:
         task_id = request.match_info["task_id"]
         if not task_id.startswith("task-unified-"):
-            return error(
-                400,
-                "invalid_request_error",
-                "Invalid task ID format, must start with 'task-unified-'",
-            )
+            message = "Invalid task ID format, must start with 'task-unified-'"
+            return error(400, "invalid_request_error", message, code="invalid_task_id")
         task = sim.tasks.get(task_id)
         if task is None:
-            return error(404, "not_found", "Task not found.")
+            return error(404, "not_found", "Task not found.", code="task_not_found")
         sim.stats.polls_by_task[task.task_id] += 1
         return web.json_response(view(sim, task))
 

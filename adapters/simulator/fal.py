@@ -78,17 +78,13 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
         state, _ = sim.observe(task)
         body: dict[str, Any] = {"request_id": task.task_id, **urls(request, task.task_id)}
         if state == "queued":
-            ahead = sum(
-                1
-                for t in sim.tasks.values()
-                if t.created < task.created and t.status(sim.clock())[0] == "queued"
-            )
+            position = _queue_position(sim, task)
             return web.json_response(
-                {"status": "IN_QUEUE", "queue_position": ahead, **body}, status=202
+                {"status": "IN_QUEUE", "queue_position": position, **body}, status=202
             )
         if state == "running":
             return web.json_response({"status": "IN_PROGRESS", "logs": [], **body}, status=202)
-        body.update(status="COMPLETED", metrics={"inference_time": task.render_seconds})
+        body.update(status="COMPLETED", logs=[], metrics={"inference_time": task.render_seconds})
         if state == "failed":
             body.update(error=task.error()["message"], error_type=task.error()["code"])
         return web.json_response(body)
@@ -148,6 +144,14 @@ def validate(sim: Simulator, mode: str, body: dict[str, Any]) -> dict[str, Any]:
         "aspect_ratio": shape,
         "image_count": images,
     }
+
+
+def _queue_position(sim: Simulator, task: SimTask) -> int:
+    """How many requests still queued were made before this one."""
+    now = sim.clock()
+    earlier = list(sim.tasks.values())
+    earlier = earlier[: earlier.index(task)]
+    return sum(1 for other in earlier if other.status(now)[0] == "queued")
 
 
 def _file(body: dict[str, Any], field: str, inline: str) -> str:
