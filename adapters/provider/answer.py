@@ -84,7 +84,11 @@ def wire_error(body: dict[str, Any]) -> dict[str, Any]:
     if isinstance(error, dict):
         code, kind = error.get("code"), error.get("type")
         word = code if isinstance(code, str) and code and not code.isdigit() else None
-        return {"message": error.get("message") or error.get("msg"), "code": word or kind or code}
+        status = error.get("status")  # Google's older bodies: {"code": 403, "status": "..."}
+        return {
+            "message": error.get("message") or error.get("msg"),
+            "code": word or kind or status or code,
+        }
     if error:
         return {"message": error, "code": body.get("error_type") or body.get("type")}
     if "detail" in body:

@@ -22,12 +22,19 @@ from adapters.provider.dialects import dialect_for
 from adapters.simulator.knobs import SimConfig
 from adapters.simulator.mp4 import render_mp4
 from adapters.simulator.server import start_simulator
-from bot.domain import MediaRef, Profile, TaskState
+from bot.domain import MediaRef, Mode, Profile, TaskState, VideoRequest
 from bot.providers import PROVIDERS
 from bot.service import VideoService
 from bot.task import Task
 from storage.sqlite.ledger import SqliteLedger
-from tests.conftest import SIM_KEY, TEST_POLICY, Engine, fake_clock_worker, loopback_fetcher
+from tests.conftest import (
+    SIM_KEY,
+    TEST_POLICY,
+    Engine,
+    fake_clock_worker,
+    loopback_fetcher,
+    target,
+)
 from tests.fakes.chat import FakeChat
 from tests.fakes.clock import FakeClock
 from tests.paths import PAYLOADS
@@ -106,3 +113,16 @@ def assert_delivered_mp4(engine: Engine, task: Task, seconds: int, portrait: boo
         assert (stream.height > stream.width) is portrait
         frames = sum(1 for _ in container.decode(stream))
     assert frames == seconds * 24
+
+
+POLICY_REASON = "The prompt was flagged by the content safety system."
+
+
+async def refused_prompt(name: str, tmp_path: Path, clock: FakeClock, prompt: str) -> Task:
+    """A prompt the simulator's policy words refuse, run to its end on gateway `name`."""
+    async with gateway_engine(name, tmp_path, clock) as engine:
+        request = VideoRequest(prompt, Mode.T2V, "16:9", 8)
+        task, _ = await engine.service.accept(request, target(), "evt")
+        ended = await finished(engine, task.ref)
+        assert not engine.chat.uploads
+        return ended

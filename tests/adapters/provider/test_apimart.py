@@ -20,12 +20,14 @@ from bot.domain import MediaRef, Mode, TaskState, VideoRequest
 from bot.errors import ProviderAuthError, ProviderRejected
 from bot.ports import ProviderState, ProviderStatus
 from tests.adapters.provider.gateway_engine import (
+    POLICY_REASON,
     assert_delivered_mp4,
     clip,
     finished,
     gateway_engine,
     image,
     recorded,
+    refused_prompt,
 )
 from tests.conftest import target
 from tests.fakes.clock import FakeClock
@@ -156,11 +158,6 @@ def test_its_http_error_body_becomes_a_clear_refusal() -> None:
 # -- end to end against the simulator -------------------------------------------------------
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 async def test_every_mode_ends_as_a_decodable_mp4(tmp_path: Path, clock: FakeClock) -> None:
     async with gateway_engine("apimart", tmp_path, clock) as engine:
         cat, dog = await image(tmp_path), await image(tmp_path, "dog.png", 30)
@@ -203,12 +200,6 @@ async def test_edit_this_video_names_the_previous_task(tmp_path: Path, clock: Fa
 async def test_a_refused_prompt_fails_with_the_gateways_reason(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with gateway_engine("apimart", tmp_path, clock) as engine:
-        task, _ = await engine.service.accept(
-            VideoRequest("a forbidden ritual", Mode.T2V, "16:9", 8), target(), "evt"
-        )
-        ended = await finished(engine, task.ref)
-        assert ended.state is TaskState.FAILED
-        assert ended.error_code == "content_policy_violation"
-        assert ended.error_message == "The prompt was flagged by the content safety system."
-        assert not engine.chat.uploads
+    ended = await refused_prompt("apimart", tmp_path, clock, "a forbidden ritual")
+    assert (ended.state, ended.error_code) == (TaskState.FAILED, "content_policy_violation")
+    assert ended.error_message == POLICY_REASON

@@ -18,12 +18,14 @@ from bot.domain import MediaRef, Mode, TaskState, VideoRequest
 from bot.errors import ProviderRejected
 from bot.ports import ProviderState, ProviderStatus
 from tests.adapters.provider.gateway_engine import (
+    POLICY_REASON,
     assert_delivered_mp4,
     clip,
     finished,
     gateway_engine,
     image,
     recorded,
+    refused_prompt,
 )
 from tests.conftest import target
 from tests.fakes.clock import FakeClock
@@ -109,11 +111,6 @@ def test_its_error_body_is_read_with_its_code() -> None:
 # -- end to end against the simulator -------------------------------------------------------
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 async def test_every_mode_ends_as_a_decodable_mp4(tmp_path: Path, clock: FakeClock) -> None:
     async with gateway_engine("evolink", tmp_path, clock, "https://bot.example/cb/1") as engine:
         cat, dog = await image(tmp_path), await image(tmp_path, "dog.png", 30)
@@ -159,10 +156,6 @@ async def test_a_users_own_clip_is_refused_before_anything_is_paid(
 async def test_a_refused_prompt_fails_with_the_gateways_reason(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with gateway_engine("evolink", tmp_path, clock) as engine:
-        task, _ = await engine.service.accept(
-            VideoRequest("gore everywhere", Mode.T2V, "16:9", 8), target(), "evt"
-        )
-        ended = await finished(engine, task.ref)
-        assert (ended.state, ended.error_code) == (TaskState.FAILED, "content_policy_violation")
-        assert ended.error_message == "The prompt was flagged by the content safety system."
+    ended = await refused_prompt("evolink", tmp_path, clock, "gore everywhere")
+    assert (ended.state, ended.error_code) == (TaskState.FAILED, "content_policy_violation")
+    assert ended.error_message == POLICY_REASON

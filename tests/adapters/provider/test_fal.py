@@ -19,12 +19,14 @@ from bot.domain import MediaRef, Mode, TaskState, VideoRequest
 from bot.errors import ProviderRejected, ProviderTransient
 from bot.ports import ProviderState, ProviderStatus
 from tests.adapters.provider.gateway_engine import (
+    POLICY_REASON,
     assert_delivered_mp4,
     clip,
     finished,
     gateway_engine,
     image,
     recorded,
+    refused_prompt,
 )
 from tests.conftest import target
 from tests.fakes.clock import FakeClock
@@ -160,11 +162,6 @@ def test_its_error_bodies_become_clear_errors(
 # -- end to end against the simulator -------------------------------------------------------
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 async def test_every_mode_ends_as_a_decodable_mp4(tmp_path: Path, clock: FakeClock) -> None:
     async with gateway_engine("fal", tmp_path, clock, "https://bot.example/cb/fal") as engine:
         cat = await image(tmp_path)
@@ -190,13 +187,9 @@ async def test_every_mode_ends_as_a_decodable_mp4(tmp_path: Path, clock: FakeClo
 async def test_a_refused_prompt_fails_with_the_gateways_reason(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with gateway_engine("fal", tmp_path, clock) as engine:
-        task, _ = await engine.service.accept(
-            VideoRequest("nsfw things", Mode.T2V, "16:9", 8), target(), "evt"
-        )
-        ended = await finished(engine, task.ref)
-        assert (ended.state, ended.error_code) == (TaskState.FAILED, "content_policy_violation")
-        assert ended.error_message == "The prompt was flagged by the content safety system."
+    ended = await refused_prompt("fal", tmp_path, clock, "nsfw things")
+    assert (ended.state, ended.error_code) == (TaskState.FAILED, "content_policy_violation")
+    assert ended.error_message == POLICY_REASON
 
 
 async def test_a_render_failure_ends_the_task_with_its_reason(
