@@ -55,7 +55,6 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
         admitted = await sim.admit(request, spec, "evolink", task_id=task_id)
         if not isinstance(admitted, SimTask):
             return admitted
-        admitted.callback_url = body.get("callback_url") or admitted.callback_url
         return web.json_response(view(sim, admitted, created=True))
 
     async def poll(request: web.Request) -> web.StreamResponse:
@@ -102,6 +101,7 @@ def validate(sim: Simulator, body: dict[str, Any]) -> dict[str, Any]:
         wanted = body.get("aspect_ratio", "16:9")
         shape = "16:9" if wanted == "auto" else ratio(wanted)
     return {
+        "callback_url": callback,  # on the task from its creation: a call-back may come soon
         "model": model,
         "mode": mode,
         "prompt": prompt,

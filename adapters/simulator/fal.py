@@ -63,10 +63,11 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
             spec = validate(sim, mode, await json_object(request))
         except Refused as err:
             return refusal(err)
+        # On the task from its creation: a call-back may be due before this answer leaves.
+        spec["callback_url"] = request.query.get("fal_webhook")
         admitted = await sim.admit(request, spec, "fal", task_id=str(uuid.uuid4()))
         if not isinstance(admitted, SimTask):
             return admitted
-        admitted.callback_url = request.query.get("fal_webhook") or admitted.callback_url
         answer = {"status": "IN_QUEUE", "request_id": admitted.task_id, "queue_position": 0}
         return web.json_response({**answer, **urls(request, admitted.task_id)})
 
