@@ -79,7 +79,11 @@ class AnswerReader:
 def wire_error(body: dict[str, Any]) -> dict[str, Any]:
     """`message` and `code` of an error body, in each gateway's shape: `{"error": {...}}` (a
     word code preferred to a number: apimart sends `"code": 400` beside its `type`), a bare
-    `error` string, fal's `{"detail": ..., "error_type"}`, or a flat `{"code", "message"}`."""
+    `error` string, fal's `{"detail": ..., "error_type"}`, a flat `{"code", "message"}`, or
+    Google's older `[{"error": {...}}]` (a list, kept under `data` by _json)."""
+    listed = body.get("data")
+    if isinstance(listed, list) and listed and isinstance(listed[0], dict):
+        body = listed[0]
     error = body.get("error")
     if isinstance(error, dict):
         code, kind = error.get("code"), error.get("type")

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from adapters.simulator.server import Simulator
 
 GATEWAY_DIALECTS = ("auto", "guide", "toapis")
+# Paths served without a key and without injected faults: result files and uploads fetched as
+# links.
+OPEN_PATHS = ("/files/", "/uploads/")
 
 Speaker = Callable[["Simulator"], list[web.RouteDef]]
 ErrorShape = Callable[[int, str, str], web.Response]
