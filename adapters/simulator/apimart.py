@@ -13,9 +13,11 @@ from adapters.simulator.gateway import (
     Refused,
     edit_shape,
     expires_at,
+    file_url,
     finished_at,
     is_link,
     json_object,
+    observe,
     ratio,
     seconds,
     source,
@@ -94,7 +96,7 @@ def validate(sim: Simulator, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def view(sim: Simulator, task: SimTask) -> dict[str, Any]:
-    state, progress = sim.observe(task)
+    state, progress = observe(sim, task)
     data: dict[str, Any] = {
         "id": task.task_id,
         "status": _STATES.get(state, state),
@@ -103,7 +105,7 @@ def view(sim: Simulator, task: SimTask) -> dict[str, Any]:
         "estimated_time": round(task.queue_seconds + task.render_seconds),
     }
     if state == "completed":
-        video = {"url": [sim.file_url(task)], "expires_at": expires_at(sim, task)}
+        video = {"url": [file_url(sim, task)], "expires_at": expires_at(sim, task)}
         data["result"] = {"videos": [video]}
         data["completed"] = finished_at(task)
         data["actual_time"] = finished_at(task) - unix(task)

@@ -14,8 +14,10 @@ from aiohttp import web
 from adapters.simulator.gateway import (
     Refused,
     edit_shape,
+    file_url,
     is_link,
     json_object,
+    observe,
     ratio,
     seconds,
     unix,
@@ -112,7 +114,7 @@ def validate(sim: Simulator, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def view(sim: Simulator, task: SimTask, created: bool = False) -> dict[str, Any]:
-    state, progress = ("queued", 0) if created else sim.observe(task)
+    state, progress = ("queued", 0) if created else observe(sim, task)
     data: dict[str, Any] = {
         "created": unix(task),
         "id": task.task_id,
@@ -132,7 +134,7 @@ def view(sim: Simulator, task: SimTask, created: bool = False) -> dict[str, Any]
             "user_group": "default",
         }
     if state == "completed":
-        data["results"] = [sim.file_url(task)]
+        data["results"] = [file_url(sim, task)]
     elif state == "failed":
         data["error"] = {**task.error(), "type": "task_failed"}
     return data

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from adapters.simulator.gateway import Refused, edit_shape, is_link, json_object, ratio, seconds
+from adapters.simulator.gateway import (
+    Refused,
+    edit_shape,
+    file_url,
+    is_link,
+    json_object,
+    observe,
+    ratio,
+    seconds,
+)
 from adapters.simulator.state import SimTask
 
 if TYPE_CHECKING:
@@ -76,7 +85,7 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
         if not isinstance(task, SimTask):
             return task
         sim.stats.polls_by_task[task.task_id] += 1
-        state, _ = sim.observe(task)
+        state, _ = observe(sim, task)
         body: dict[str, Any] = {"request_id": task.task_id, **urls(request, task.task_id)}
         if state == "queued":
             position = _queue_position(sim, task)
@@ -94,10 +103,10 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
         task = found(request)
         if not isinstance(task, SimTask):
             return task
-        state, _ = sim.observe(task)
+        state, _ = observe(sim, task)
         if state == "completed":
             video = {
-                "url": sim.file_url(task),
+                "url": file_url(sim, task),
                 "content_type": "video/mp4",
                 "file_name": f"{task.task_id}.mp4",
             }

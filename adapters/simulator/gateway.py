@@ -1,5 +1,6 @@
-"""What the gateway speakers (apimart, evolink, fal) share: reading a submit's JSON, the shape of
-an edit's source clip, a result's expiry, and the rules every gateway applies to media lists."""
+"""What the simulator's task APIs share: a task's state as a poll sees it and its file's URL; and
+for the gateway speakers (apimart, evolink, fal) a submit's JSON, the media and shape rules every
+gateway applies, the shape of an edit's source clip and a result's expiry."""
 
 from __future__ import annotations
 
@@ -72,12 +73,25 @@ def ratio(value: Any, field: str = "aspect_ratio") -> str:
     return str(value)
 
 
+def observe(sim: Simulator, task: SimTask) -> tuple[str, int]:
+    """The task's (state, progress) now; the moment a poll first sees it done is kept."""
+    now = sim.clock()
+    state, progress = task.status(now)
+    if state == "completed" and task.done_at is None:
+        task.done_at = now
+    return state, progress
+
+
+def file_url(sim: Simulator, task: SimTask) -> str:
+    return f"{sim.base_url}/files/{task.task_id}.mp4"
+
+
 def source(sim: Simulator, url: str | None = None, task_id: str | None = None) -> SimTask | None:
     """The finished task whose video an edit starts from: named by id, or by its file URL."""
     if url and (match := _FILE.search(url.split("?")[0])):
         task_id = match.group(1)
     task = sim.tasks.get(task_id or "")
-    return task if task is not None and sim.observe(task)[0] == "completed" else None
+    return task if task is not None and observe(sim, task)[0] == "completed" else None
 
 
 def edit_shape(sim: Simulator, url: str | None, task_id: str | None = None) -> tuple[int, str]:

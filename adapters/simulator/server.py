@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.simulator.gateway import file_url, observe
 from adapters.simulator.knobs import SimConfig, knob
 from adapters.simulator.mp4 import render_mp4
 from adapters.simulator.speakers import ERROR_SHAPES, GATEWAY_DIALECTS, OPEN_PATHS, SPEAKERS
@@ -186,20 +187,9 @@ class Simulator:
         return web.json_response(self._view(task, task.dialect))
 
     def _view(self, task: SimTask, dialect: str, created: bool = False) -> dict[str, Any]:
-        self.observe(task)
-        url = self.file_url(task)
+        observe(self, task)
+        url = file_url(self, task)
         return task_view(task, dialect, self.clock(), url, self.config.result_ttl, created)
-
-    def observe(self, task: SimTask) -> tuple[str, int]:
-        """The task's (state, progress) now; the moment a poll first sees it done is kept."""
-        now = self.clock()
-        state, progress = task.status(now)
-        if state == "completed" and task.done_at is None:
-            task.done_at = now
-        return state, progress
-
-    def file_url(self, task: SimTask) -> str:
-        return f"{self.base_url}/files/{task.task_id}.mp4"
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         task = self.tasks.get(request.match_info["task_id"])
