@@ -29,7 +29,7 @@ from adapters.ops.doctor import run_doctor
 from adapters.ops.metrics import MetricsServer, PrometheusObserver
 from adapters.ops.tasks import run_tasks_command
 from adapters.provider.client import HttpProvider
-from adapters.provider.dialects import DIALECTS
+from adapters.provider.dialects import dialect_for
 from adapters.simulator.knobs import SimConfig
 from adapters.simulator.server import IDEMPOTENCY_HEADER, RunningSimulator, start_simulator
 from bot import cli, logs, supervisor
@@ -112,7 +112,7 @@ async def open_engine(
         chosen = settings.provider_profile
         provider = HttpProvider(
             http,
-            DIALECTS[chosen.dialect],
+            dialect_for(chosen.dialect, settings.model_id),
             base_url=settings.api_root,
             api_key=settings.video_api_key.get_secret_value(),
             model=settings.model_id,
