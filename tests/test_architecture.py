@@ -34,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "adapters/slack": {"bot", "adapters/fetch", "adapters/media"},  # private files -> intake
     "adapters/discord": {"bot", "adapters/fetch", "adapters/media"},  # attachments -> intake
     "adapters/console": {"bot", "adapters/media"},  # local files -> intake
+    "adapters/callback": {"bot", "adapters/fetch"},  # JWKS documents go through the fetcher
     "adapters/simulator": set(),
     "adapters/ops": {"bot", "storage", "storage/sqlite", "adapters/discord"},  # doctor: invite URL
 }
