@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr, ValidationError
 
+from adapters.callback.server import CallbackServer
+from adapters.callback.setup import callback_serving, fetch_hosts
 from adapters.console.session import PLATFORM as CONSOLE
 from adapters.console.session import ConsoleChat, ConsoleSession
 from adapters.fetch.fetcher import SafeFetcher
@@ -57,6 +59,7 @@ class Engine:
     chats: dict[str, Chat]
     observer: Observer
     metrics: MetricsServer | None = None
+    callbacks: CallbackServer | None = None
 
     health: supervisor.Health = field(default_factory=supervisor.Health)
 
@@ -68,6 +71,8 @@ class Engine:
         ]
         if self.metrics is not None:
             parts.append(functools.partial(self.metrics.serve, stop))
+        if self.callbacks is not None:
+            parts.append(functools.partial(self.callbacks.serve, stop))
         return parts
 
 
@@ -95,6 +100,7 @@ async def open_engine(
     fetch_policy = FetchPolicy(
         allow_loopback=settings.fetch_allow_loopback,
         max_bytes=max(policy.max_video_bytes, MAX_VIDEO_BYTES),
+        hosts=fetch_hosts(settings),  # only the provider's key documents are restricted
     )
     async with (
         owning(settings.ledger_path),  # before any recovery touches a row
@@ -118,6 +124,7 @@ async def open_engine(
             total_timeout=settings.provider_timeout,
             observer=observer,
             fetcher=fetcher,
+            callback_url=settings.callback_endpoint,
         )
         worker = Worker(
             ledger,
@@ -133,17 +140,21 @@ async def open_engine(
             ledger, policy, clock, worker.wake, settings.access_policy(), settings.profile()
         )
         metrics, health = None, supervisor.Health()
+        # Provider callbacks: on their own port, or beside /metrics (`routes`).
+        hooks, routes = callback_serving(settings, fetcher, worker.hurry)
         if isinstance(observer, PrometheusObserver) and settings.metrics_port is not None:
             # Bound before anything is served, so a taken port stops the start cleanly.
-            metrics = MetricsServer(
-                observer, ledger, settings.metrics_host, settings.metrics_port, health=health
-            )
+            where = (settings.metrics_host, settings.metrics_port)
+            metrics = MetricsServer(observer, ledger, *where, health=health, routes=routes)
             await metrics.start()
         try:
-            yield Engine(ledger, provider, worker, service, chats, observer, metrics, health)
+            if hooks is not None:
+                await hooks.start()
+            yield Engine(ledger, provider, worker, service, chats, observer, metrics, hooks, health)
         finally:
-            if metrics is not None:
-                await metrics.close()
+            for server in (metrics, hooks):
+                if server is not None:
+                    await server.close()
 
 
 async def demo(settings: Settings) -> int:
