@@ -186,3 +186,14 @@ async def test_the_fault_knobs_drop_or_duplicate_deliveries(
     one, two = await hook.wait_for(2)
     assert one.headers["webhook-id"] == two.headers["webhook-id"]
     assert {one.path, two.path} == {"/twice"}
+
+
+async def test_a_callback_url_that_is_not_a_url_is_refused(simulated: RunningSimulator) -> None:
+    body = {"model": "gemini_omni_flash", "prompt": "p", "duration": 6, "callback_url": "ftp://x"}
+    async with httpx.AsyncClient(trust_env=False) as http:
+        answer = await http.post(
+            f"{simulated.url}{GEN}", json=body, headers={"Authorization": f"Bearer {SIM_KEY}"}
+        )
+    assert answer.status_code == 400
+    assert "callback_url" in answer.json()["error"]["message"]
+    assert simulated.simulator.stats.tasks_created == 0
