@@ -126,3 +126,10 @@ async def test_a_setup_that_cannot_work_stops_the_start_naming_the_setting(
     with pytest.raises(SystemExit, match=names):
         async with engine(config, clock):
             pass
+
+
+def test_the_callback_secret_is_redacted_from_logs_like_every_secret() -> None:
+    secret = "whsec_Y2FuYXJ5LWNhbGxiYWNrLXNlY3JldA=="
+    given = Settings(_env_file=None, callback_secret=SecretStr(secret))  # type: ignore[call-arg]
+    assert secret in given.secret_values()
+    assert secret not in repr(given)
