@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from bot.callbacks import CallbackSettings, env, positive_seconds
+from bot.callbacks import CallbackSettings, positive_seconds
+from bot.callbacks import env as _env
 from bot.domain import Profile
 from bot.policy import WorkerPolicy
 from bot.providers import PROVIDERS, ProviderProfile
@@ -23,7 +24,6 @@ Words = Annotated[tuple[str, ...], NoDecode]
 Names = Annotated[frozenset[str], NoDecode]
 
 
-_env = env
 class Settings(CallbackSettings):
     model_config = SettingsConfigDict(
         env_file=".env", extra="ignore", populate_by_name=True, frozen=True

@@ -222,7 +222,10 @@ def _refs_in_state(ledger: Path, state: str) -> set[str]:
         return set()
     conn = sqlite3.connect(ledger)
     try:
-        return {ref for (ref,) in conn.execute("SELECT ref FROM tasks WHERE state = ?", (state,))}
+        rows = conn.execute("SELECT ref FROM tasks WHERE state = ?", (state,))
+        return {ref for (ref,) in rows}
+    except sqlite3.OperationalError:
+        return set()  # killed after the file was made, before its first migration committed
     finally:
         conn.close()
 

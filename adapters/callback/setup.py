@@ -6,8 +6,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.callback.endpoint import CallbackEndpoint, Hurry
-from adapters.callback.jwks import SOURCE
-from adapters.callback.kinds import jwks_hosts, jwks_urls, verifier
 from adapters.callback.server import CallbackServer
 from adapters.fetch.fetcher import SafeFetcher
 from bot.config import Settings
@@ -18,6 +16,10 @@ def fetch_hosts(settings: Settings) -> dict[str, tuple[str, ...]]:
     kind = settings.callback_kind
     if kind is None:
         return {}
+    # The signing libraries load only when callbacks are on (a bot without them starts faster).
+    from adapters.callback.jwks import SOURCE  # noqa: PLC0415
+    from adapters.callback.kinds import jwks_hosts, jwks_urls  # noqa: PLC0415
+
     return {SOURCE: jwks_hosts(jwks_urls(kind, settings.google_jwks_url, settings.fal_jwks_url))}
 
 
@@ -34,6 +36,8 @@ def callback_endpoint(
             "VIDEOBOT_CALLBACK_URL is set but nothing serves /callbacks: set "
             "VIDEOBOT_CALLBACK_PORT (or VIDEOBOT_METRICS_PORT to share the metrics server)"
         )
+    from adapters.callback.kinds import verifier  # noqa: PLC0415  (see fetch_hosts)
+
     secret = settings.callback_secret.get_secret_value() if settings.callback_secret else None
     try:
         checks = verifier(
