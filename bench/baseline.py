@@ -19,7 +19,7 @@ Upload = Callable[[str, bytes], Awaitable[None]]
 
 
 def client() -> httpx.AsyncClient:
-    """The same client shape as videobot's composition root (bot/__main__.py open_engine)."""
+    """The same client shape as videobot's composition root (bot/engine.py open_engine)."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(30.0, connect=10.0),
         limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),

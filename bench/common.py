@@ -144,7 +144,7 @@ def run_side(module: str, side: str, params: dict[str, Any], timeout: float) -> 
 # -- videobot, wired the way `videobot demo` wires it ----------------------------------------
 @dataclass
 class Stack:
-    engine: Any  # bot.__main__.Engine
+    engine: Any  # bot.engine.Engine
     session: Any  # adapters.console.session.ConsoleSession
     chat: Any  # adapters.console.session.ConsoleChat
     settings: Any
@@ -152,20 +152,25 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def videobot(sim_url: str, data_dir: Path, **policy: Any) -> AsyncIterator[Stack]:
+async def videobot(
+    sim_url: str, data_dir: Path, settings: dict[str, Any] | None = None, **policy: Any
+) -> AsyncIterator[Stack]:
     """Ledger + HttpProvider + Worker + VideoService from `open_engine` (the production
     composition root), the console adapter on top, the worker running. Policy fields given
-    override the production defaults. `known` records when a status poll first saw a task
-    done (bench instrumentation on the provider instance; nothing else is changed)."""
+    override the production defaults, as `settings` given override settings. `known` records
+    when a status poll first saw a task done (bench instrumentation on the provider instance;
+    nothing else is changed)."""
     from adapters.console.session import PLATFORM, ConsoleChat, ConsoleSession
     from adapters.media.intake import MediaIntake
     from adapters.simulator.server import IDEMPOTENCY_HEADER
-    from bot.__main__ import open_engine
+    from bot.engine import open_engine
     from bot.config import Settings
     from bot.ports import ProviderState
 
+    overrides = settings or {}
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
+        **overrides,
         video_api_url=sim_url,
         video_api_key=SecretStr(SIM_KEY),
         idempotency_header=IDEMPOTENCY_HEADER,

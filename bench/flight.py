@@ -83,7 +83,7 @@ async def videobot_side(params: dict[str, Any]) -> dict[str, Any]:
     count, limit = int(params["count"]), float(params["limit_s"])
     policy = {k: v for k, v in params.get("policy", {}).items()}
     with tempfile.TemporaryDirectory(prefix="vb-bench-") as tmp:
-        async with videobot(params["sim"], Path(tmp), **policy) as stack:
+        async with videobot(params["sim"], Path(tmp), params.get("settings"), **policy) as stack:
             cpu = time.process_time()
 
             async def handle(i: int) -> None:

@@ -3,7 +3,6 @@ down as plain values. Names follow the platforms' own env vars plus VIDEO_API_* 
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -11,8 +10,10 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
+from bot.callbacks import CallbackSettings, positive_seconds
+from bot.callbacks import env as _env
 from bot.domain import Profile
 from bot.policy import WorkerPolicy
 from bot.providers import PROVIDERS, ProviderProfile
@@ -24,11 +25,7 @@ Words = Annotated[tuple[str, ...], NoDecode]
 Names = Annotated[frozenset[str], NoDecode]
 
 
-def _env(name: str) -> AliasChoices:
-    return AliasChoices(name, name.lower())
-
-
-class Settings(BaseSettings):
+class Settings(CallbackSettings):
     model_config = SettingsConfigDict(
         env_file=".env", extra="ignore", populate_by_name=True, frozen=True
     )
@@ -220,18 +217,7 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _seconds(cls, value: object) -> object:
-        # The README documents plain seconds (`VIDEOBOT_TASK_DEADLINE=3600`); pydantic alone
-        # reads a string only as an ISO 8601 duration.
-        if isinstance(value, timedelta):
-            seconds = value.total_seconds()
-        else:
-            try:
-                seconds = float(str(value).strip())
-            except ValueError:
-                raise ValueError(f"give a number of seconds, e.g. 30 (not {value!r})") from None
-        if not math.isfinite(seconds) or seconds <= 0:
-            raise ValueError(f"give a number of seconds above zero (not {value!r})")
-        return timedelta(seconds=seconds)
+        return positive_seconds(value)
 
     @field_validator("video_api_url")
     @classmethod
@@ -279,6 +265,7 @@ class Settings(BaseSettings):
             self.slack_app_token,
             self.slack_signing_secret,
             self.discord_token,
+            self.callback_secret,
         )
         return [token.get_secret_value() for token in tokens if token is not None]
 
@@ -298,6 +285,20 @@ class Settings(BaseSettings):
     @property
     def model_id(self) -> str:
         return self.model or self.provider_profile.model
+
+    @property
+    def callback_kind(self) -> str | None:
+        """How the provider's callbacks are signed, when callbacks are on: a public
+        VIDEOBOT_CALLBACK_URL and a provider that calls back (or VIDEOBOT_CALLBACKS)."""
+        kind = self.callbacks or self.provider_profile.callbacks
+        return None if not self.callback_url or kind in (None, "off") else kind
+
+    @property
+    def callback_endpoint(self) -> str | None:
+        """The URL the provider is given: `<VIDEOBOT_CALLBACK_URL>/callbacks/<provider>`."""
+        if self.callback_kind is None or self.callback_url is None:
+            return None
+        return f"{self.callback_url}/callbacks/{self.provider}"
 
     def profile(self) -> Profile:
         """The provider profile's allowances with every override set in the environment."""
@@ -347,4 +348,5 @@ class Settings(BaseSettings):
             poll_ceiling=self.poll_ceiling,
             status_interval=self.status_interval,
             max_video_bytes=self.max_video_mb * 1024 * 1024,
+            callback_poll=self.callback_poll if self.callback_kind else None,
         )

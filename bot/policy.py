@@ -31,6 +31,14 @@ class WorkerPolicy:
     # wait (at most `intake_hold_max`, then run unheld as long again). 0 turns it off.
     intake_quiet: timedelta = timedelta(milliseconds=20)
     intake_hold_max: timedelta = timedelta(seconds=1)
+    # With provider callbacks on, a callback makes a task due the moment it ends, so polls are
+    # only the safety net for a callback that never comes: every this long. None: no callbacks,
+    # polls aim at the predicted finish.
+    callback_poll: timedelta | None = None
+
+    def first_check(self) -> timedelta:
+        """How long after a submit the first poll is due."""
+        return self.callback_poll or self.first_poll
 
 
 def backoff(attempt: int, base: timedelta, cap: timedelta, rng: random.Random) -> timedelta:

@@ -100,7 +100,9 @@ class Poller:
         overdue = 0
         if remaining is not None and remaining <= self._policy.poll_floor:
             overdue = self._overdue[task.task_id] = self._overdue.get(task.task_id, 0) + 1
-        delay = next_poll_delay(task.elapsed(now), remaining, overdue, self._policy)
+        delay = self._policy.callback_poll or next_poll_delay(
+            task.elapsed(now), remaining, overdue, self._policy
+        )
         note = None
         if status.state is ProviderState.UNKNOWN:
             note = self._unfamiliar_status(task, status.raw_state or "")

@@ -82,6 +82,15 @@ class Ledger(Protocol):
         worker can sleep until then."""
         ...
 
+    async def make_due(self, provider_task_id: str, now: datetime) -> str | None:
+        """Make the rendering task (submitted or running) that the provider knows as
+        `provider_task_id` due for a poll at `now`, never later than it already was; returns
+        its task_id, or None when no rendering task has that id. Only the schedule moves:
+        state and version stay as they are, so a worker mid-step on the task is not fenced
+        out and nothing but the poll can change what the task is. Idempotent. Raises
+        LedgerUnavailable, changing nothing, when the storage cannot take the write."""
+        ...
+
 
 class ProviderState(StrEnum):
     QUEUED = "queued"

@@ -11,7 +11,9 @@ from bot.domain import Profile
 
 Auth = Literal["bearer", "x-goog-api-key", "key", "oauth"]
 Media = Literal["upload", "inline", "data-uri"]
-Callbacks = Literal["google", "evolink", "fal"]
+# How a provider signs its callbacks; `standard` (Standard Webhooks HMAC) is for a gateway that
+# takes a `callback_url` in its submit, chosen by setting (no profile here has it).
+Callbacks = Literal["google", "evolink", "fal", "standard"]
 
 GOOGLE_RESOLUTIONS = ("360p", "720p", "1080p", "4k")
 

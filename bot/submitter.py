@@ -153,7 +153,7 @@ class Submitter:
             self._auth_failed_at = None
             now = self._clock()
             submitted = await self._save(
-                sending, sending.submitted(provider_task_id, now, now + self._policy.first_poll)
+                sending, sending.submitted(provider_task_id, now, now + self._policy.first_check())
             )
             if submitted:
                 log.info("task %s submitted as %r", submitted.ref, provider_task_id)

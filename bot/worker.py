@@ -5,6 +5,7 @@ at any instant resumes on restart without paying twice or posting twice."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from bot.board import StatusBoard
 from bot.delivery import Deliverer
 from bot.domain import RENDERING_STATES, TaskState
+from bot.errors import LedgerUnavailable
 from bot.policy import IntakeGate, WorkerPolicy, backoff
 from bot.poller import Poller
 from bot.ports import Chat, Ledger, NullObserver, Observer, Provider, TaskQuery
@@ -54,6 +56,7 @@ class Worker:
         self._resubmit_safe = resubmit_safe
         self._observer = observer or NullObserver()
         self._in_flight: set[str] = set()
+        self._hurried: dict[str, str] = {}  # in-flight task id -> its provider's id
         self._wake = asyncio.Event()
         self._gate = IntakeGate(
             policy.intake_quiet.total_seconds(), policy.intake_hold_max.total_seconds()
@@ -81,6 +84,20 @@ class Worker:
         """A command brought new work: look at the ledger as soon as the commands pause."""
         self._gate.arrived(time.monotonic())
         self._wake.set()
+
+    async def hurry(self, provider_task_id: str) -> bool:
+        """A provider called back about `provider_task_id`: make its rendering task due for a
+        poll now and wake the loop. The poll decides what happened; the callback only says
+        when to ask. False when no rendering task has that id (finished, unknown, forged).
+        A task in the middle of a step is made due again once the step ends, since that
+        step's poll may have been answered before the provider finished."""
+        task_id = await self._ledger.make_due(provider_task_id, self._clock())
+        if task_id is None:
+            return False
+        if task_id in self._in_flight:
+            self._hurried[task_id] = provider_task_id
+        self._wake.set()
+        return True
 
     async def recover(self) -> int:
         """At start: a row left in `submitting` may have been billed. Without a provider-side
@@ -191,6 +208,9 @@ class Worker:
                     replace(current.rescheduled(now, now + delay), attempts=current.attempts + 1),
                 )
         finally:
+            if (hurried := self._hurried.pop(task.task_id, None)) is not None:
+                with contextlib.suppress(LedgerUnavailable):  # the safety-net poll remains
+                    await self._ledger.make_due(hurried, self._clock())
             self._in_flight.discard(task.task_id)
             self._wake.set()
 

@@ -12,6 +12,7 @@ import json
 import os
 import random
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +21,8 @@ import urllib.request
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from adapters.simulator.signing import WEBHOOK_SECRET
 
 SIM_KEY = "chaos-key"
 TERMINAL = {"delivered", "undeliverable", "failed", "rejected", "unknown", "cancelled", "timed_out"}
@@ -43,6 +46,8 @@ class ChaosReport:
     graceful_failures: int = 0
     aimed_kills: int = 0
     killed_mid_submit: int = 0
+    callbacks_sent: int = 0  # provider callbacks the bot answered 2xx (callbacks on)
+    callbacks_failed: int = 0  # given up after every try (the bot was down): polls caught them
 
     def table(self) -> str:
         rows = [(name, value) for name, value in asdict(self).items()]
@@ -85,7 +90,37 @@ def _start_simulator(workdir: Path) -> tuple[subprocess.Popen[str], str]:
     return process, match.group(0)
 
 
-def run_chaos(workdir: Path, tasks: int = 50, kills: int = 20, seed: int = 1) -> ChaosReport:
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _callbacks_on(url: str) -> dict[str, str]:
+    """The simulator calls back (signed, at least once, some twice, out of order) to a port
+    every restart of the bot serves again; its safety-net polls are kept short here."""
+    knobs = {"callback_duplicates": 0.3, "callback_jitter": 0.3}
+    request = urllib.request.Request(
+        f"{url}/_sim/config",
+        data=json.dumps(knobs).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+    port = _free_port()
+    return {
+        "VIDEOBOT_CALLBACK_URL": f"http://127.0.0.1:{port}",
+        "VIDEOBOT_CALLBACK_PORT": str(port),
+        "VIDEOBOT_CALLBACK_HOST": "127.0.0.1",
+        "VIDEOBOT_CALLBACKS": "standard",
+        "VIDEOBOT_CALLBACK_SECRET": WEBHOOK_SECRET,
+        "VIDEOBOT_CALLBACK_POLL": "3",
+    }
+
+
+def run_chaos(
+    workdir: Path, tasks: int = 50, kills: int = 20, seed: int = 1, callbacks: bool = False
+) -> ChaosReport:
     rng = random.Random(seed)
     workdir.mkdir(parents=True, exist_ok=True)
     simulator, url = _start_simulator(workdir)
@@ -99,6 +134,8 @@ def run_chaos(workdir: Path, tasks: int = 50, kills: int = 20, seed: int = 1) ->
         "VIDEOBOT_LOG_LEVEL": "WARNING",
         "VIDEOBOT_FETCH_ALLOW_LOOPBACK": "1",  # the simulator serves results from loopback
     }
+    if callbacks:
+        env.update(_callbacks_on(url))
     lines = [f"@c{i} /video chaos scene {i}" for i in range(tasks)]
     per_run = -(-tasks // (kills + 1))
     terms: list[int] = []
@@ -185,7 +222,10 @@ def _refs_in_state(ledger: Path, state: str) -> set[str]:
         return set()
     conn = sqlite3.connect(ledger)
     try:
-        return {ref for (ref,) in conn.execute("SELECT ref FROM tasks WHERE state = ?", (state,))}
+        rows = conn.execute("SELECT ref FROM tasks WHERE state = ?", (state,))
+        return {ref for (ref,) in rows}
+    except sqlite3.OperationalError:
+        return set()  # killed after the file was made, before its first migration committed
     finally:
         conn.close()
 
@@ -213,6 +253,8 @@ def _audit(workdir: Path, url: str, tasks: int, kills: int) -> ChaosReport:
     told = set(re.findall(r"^└ (\w{6}) ", transcript, flags=re.MULTILINE))
     ended = [ref for ref, _, state in rows if state in TERMINAL]
     return ChaosReport(
+        callbacks_sent=sim["callbacks_sent"],
+        callbacks_failed=sim["callbacks_failed"],
         tasks=tasks,
         kills=kills,
         accepted=len(rows),

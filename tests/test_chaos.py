@@ -27,3 +27,20 @@ def test_killed_twenty_times_and_stopped_six_nothing_lost_paid_once_posted_once(
     assert report.reported_unknown == report.killed_mid_submit
     # An `unknown` task may or may not exist at the provider, never twice.
     assert report.provider_tasks <= report.delivered + report.reported_unknown + report.other_ended
+
+
+def test_with_callbacks_on_nothing_lost_paid_once_posted_once(tmp_path: Path) -> None:
+    """The same audit with the simulator calling back (signed, some twice, out of order, some
+    while the bot is dead): a callback only makes its task due, so the invariants hold."""
+    report = run_chaos(tmp_path / "chaos", tasks=24, kills=10, seed=5, callbacks=True)
+    print("\n" + report.table())
+    assert report.accepted == 24
+    assert report.lost == 0
+    assert report.submitted_twice == 0
+    assert report.posted_twice == 0
+    assert report.untold == 0
+    assert report.integrity == "ok"
+    assert report.graceful_failures == 0
+    assert report.delivered + report.reported_unknown + report.other_ended == 24
+    assert report.reported_unknown == report.killed_mid_submit
+    assert report.callbacks_sent > 0  # the bot took callbacks (between kills)

@@ -9,7 +9,7 @@ import logging
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from aiohttp import web
@@ -176,8 +176,12 @@ class MetricsServer:
         port: int = 0,
         stale_after: float = STALE_AFTER,
         health: PartsHealth | None = None,
+        routes: Sequence[web.RouteDef] = (),
     ) -> None:
+        """`routes`: more endpoints served on this port (provider callbacks, when they have
+        no port of their own)."""
         self._health = health
+        self._routes = list(routes)
         self._observer = observer
         self._ledger = ledger
         self._host = host
@@ -194,6 +198,7 @@ class MetricsServer:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
+        app.add_routes(self._routes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._requested_port)

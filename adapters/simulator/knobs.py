@@ -28,6 +28,16 @@ class SimConfig:
     seed: int | None = None
     dialect: str = "auto"  # the wire format served (fixed at start: it chooses the routes)
     state_file: str | None = None  # remember tasks across restarts (the demo's), fixed at start
+    # Calling back when a task ends (callbacks.py): a project-level static webhook every task's
+    # end goes to (Google's kind, signed with `webhook_secret`), besides any per-task URL; how
+    # many tries a delivery gets; and faults: a share of callbacks never sent, sent twice, or
+    # held back up to `callback_jitter` seconds (so they arrive out of order).
+    webhook_url: str | None = None
+    webhook_secret: str | None = None  # None: signing.WEBHOOK_SECRET
+    callback_attempts: int = 6
+    callback_drop: float = 0.0
+    callback_duplicates: float = 0.0
+    callback_jitter: float = 0.0
 
 
 _FLOAT_KNOBS = frozenset(f.name for f in fields(SimConfig) if f.type in ("float", float))
@@ -43,7 +53,7 @@ def knob(name: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be true or false")
         return value
-    if name == "api_key":
+    if name in ("api_key", "webhook_url", "webhook_secret"):
         if value is not None and not isinstance(value, str):
             raise ValueError(f"{name} must be a string or null")
         return value
@@ -56,4 +66,6 @@ def knob(name: str, value: Any) -> Any:
         raise ValueError(f"{name} must be an integer")
     if name == "video_height" and (value is None or value < 16):
         raise ValueError(f"{name} must be an integer >= 16")
+    if name == "callback_attempts" and (value is None or value < 1):
+        raise ValueError(f"{name} must be an integer >= 1")
     return value

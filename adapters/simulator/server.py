@@ -21,11 +21,12 @@ from typing import Any
 from aiohttp import web
 
 from adapters.simulator import memory
+from adapters.simulator.callbacks import CallbackSender
 from adapters.simulator.gateway import file_url, observe
 from adapters.simulator.knobs import SimConfig, knob
 from adapters.simulator.mp4 import render_mp4
 from adapters.simulator.speakers import ERROR_SHAPES, GATEWAY_DIALECTS, OPEN_PATHS, SPEAKERS
-from adapters.simulator.state import SimTask, Stats
+from adapters.simulator.state import SimTask, Stats, TaskBook
 from adapters.simulator.wire import MODELS, error, presented_key, task_view, validate
 
 _POLICY_WORDS = re.compile(r"\b(forbidden|nsfw|gore)\b", re.IGNORECASE)
@@ -39,13 +40,16 @@ class Simulator:
         self.config = config or SimConfig()
         self.clock = clock or time.monotonic
         self.rng = random.Random(self.config.seed)
-        self.tasks: dict[str, SimTask] = {}
+        self.tasks = TaskBook()
         self.by_key: dict[str, str] = {}
         self.uploads: dict[str, tuple[bytes, str]] = {}
         self.stats = Stats()
         self.base_url = ""
+        self.callbacks = CallbackSender(self)
         if self.config.state_file:
-            self.tasks, self.by_key = memory.load(Path(self.config.state_file), self.clock)
+            loaded, self.by_key = memory.load(Path(self.config.state_file), self.clock)
+            for task_id, task in loaded.items():  # through the book: callbacks see them too
+                self.tasks[task_id] = task
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._faults], client_max_size=64 * 1024 * 1024)
@@ -69,14 +73,16 @@ class Simulator:
                 web.get("/v1/models", self._models),
                 web.get("/_sim/state", self._state),
                 web.post("/_sim/config", self._configure),
+                *self.callbacks.routes(),
             ]
         )
+        app.cleanup_ctx.append(self.callbacks.context)
         return app
 
     # -- faults ------------------------------------------------------------------------------
     @web.middleware
     async def _faults(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path.startswith("/_sim/"):
+        if request.path.startswith(("/_sim/", "/.well-known/")):
             return await handler(request)  # type: ignore[no-any-return]
         self.stats.requests += 1
         self.stats.request_times.append(self.clock())

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,15 @@ class SimTask:
             return "completed", 100
         return "running", min(99, int(fraction * 100))
 
+    @property
+    def ends_at(self) -> float | None:
+        """Simulator time at which the task reaches its final state (None: it never does)."""
+        if self.fate == "never":
+            return None
+        if self.fate in ("fail", "policy"):
+            return self.created + self.queue_seconds + self.render_seconds * 0.5
+        return self.finishes_at
+
     def error(self) -> dict[str, str]:
         if self.fate == "policy":
             return {
@@ -53,6 +63,23 @@ class SimTask:
                 "message": "The prompt was flagged by the content safety system.",
             }
         return {"code": "internal_error", "message": "The render failed on the GPU worker."}
+
+
+class TaskBook(dict[str, SimTask]):
+    """The simulator's tasks by id, noting each new one (whichever speaker created it) so the
+    callback sender can look at it once its creator has filled it in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fresh: deque[str] = deque()
+        self.on_new: Callable[[], None] | None = None
+
+    def __setitem__(self, task_id: str, task: SimTask) -> None:
+        if task_id not in self:
+            self.fresh.append(task_id)
+            if self.on_new is not None:
+                self.on_new()
+        super().__setitem__(task_id, task)
 
 
 @dataclass
@@ -69,6 +96,9 @@ class Stats:
     polls_by_task: Counter[str] = field(default_factory=Counter)
     downloads_by_task: Counter[str] = field(default_factory=Counter)
     request_times: list[float] = field(default_factory=list)
+    callbacks_sent: int = 0  # deliveries answered 2xx (a duplicate counts again)
+    callbacks_failed: int = 0  # deliveries given up after every try
+    callback_attempts: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,4 +113,7 @@ class Stats:
             "submits_by_prompt": dict(self.submits_by_prompt),
             "polls_by_task": dict(self.polls_by_task),
             "downloads_by_task": dict(self.downloads_by_task),
+            "callbacks_sent": self.callbacks_sent,
+            "callbacks_failed": self.callbacks_failed,
+            "callback_attempts": self.callback_attempts,
         }

@@ -100,6 +100,7 @@ def validate(body: dict[str, Any], dialect: str, durations: tuple[int, ...]) -> 
     if not rules[mode]:
         raise ValueError(f"the media given do not fit mode {mode}")
     return {
+        "callback_url": _callback_url(body),
         "model": model,
         "mode": mode,
         "prompt": prompt,
@@ -107,6 +108,17 @@ def validate(body: dict[str, Any], dialect: str, durations: tuple[int, ...]) -> 
         "aspect_ratio": ratio,
         "image_count": len(images),
     }
+
+
+def _callback_url(body: dict[str, Any]) -> str | None:
+    """A simulator-only extension of both gateway dialects: a `callback_url` the task's end is
+    posted to (Standard Webhooks signed), so callbacks run end to end with these dialects too."""
+    callback = body.get("callback_url")
+    if callback is not None and (
+        not isinstance(callback, str) or not callback.startswith(("http://", "https://"))
+    ):
+        raise ValueError("callback_url must be an http(s) URL")
+    return callback
 
 
 def error(status: int, kind: str, message: str, code: str | None = None) -> web.Response:

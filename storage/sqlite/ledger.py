@@ -13,7 +13,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.domain import LIVE_STATES, TaskState, new_ref
+from bot.domain import LIVE_STATES, RENDERING_STATES, TaskState, new_ref
 from bot.errors import LedgerUnavailable, QuotaExceeded
 from bot.ports import TaskQuery, UserLimits
 from bot.task import Task
@@ -25,6 +25,7 @@ _SELECT = f"SELECT {', '.join(COLUMNS)} FROM tasks"
 _FAIR_WINDOW = 256
 _ADD_ATTEMPTS = 3
 _LIVE = ", ".join(f"'{s.value}'" for s in LIVE_STATES)
+_RENDERING = ", ".join(f"'{s.value}'" for s in sorted(RENDERING_STATES))
 _INSERT = (
     f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
     "ON CONFLICT(idem_key) DO NOTHING"
@@ -234,6 +235,25 @@ class SqliteLedger:
             return from_ms(await self._scalar(sql, self._scope_params))
         sql += " AND next_check_at > ?"
         return from_ms(await self._scalar(sql, (*self._scope_params, to_ms(after))))
+
+    async def make_due(self, provider_task_id: str, now: datetime) -> str | None:
+        found = await self._rows(
+            f"SELECT task_id FROM tasks WHERE provider_task_id = ? AND state IN ({_RENDERING})"
+            f"{self._scope} LIMIT 1",
+            (provider_task_id, *self._scope_params),
+        )
+        if not found:
+            return None
+        task_id = str(found[0][0])
+        # Guarded by the state, not the version: a row that moved on meanwhile is left alone,
+        # and a worker holding the row's version can still save its step.
+        sql = (
+            "UPDATE tasks SET next_check_at = MIN(coalesce(next_check_at, ?), ?) "
+            f"WHERE task_id = ? AND state IN ({_RENDERING})"
+        )
+        params = (to_ms(now), to_ms(now), task_id)
+        # A callback is answered, not held: a few tries, then the provider is told to retry.
+        return task_id if await self._write(sql, params, _ADD_ATTEMPTS) == 1 else None
 
     async def find(self, query: TaskQuery) -> list[Task]:
         where: list[str] = ["1=1" + self._scope]

@@ -42,5 +42,9 @@ MIGRATIONS: tuple[str, ...] = (
             json_extract(NEW.body, '$.note'), json_extract(NEW.body, '$.error_message')));
     END;
     """,
+    # 3: a provider's callback names its task by the provider's id: find it without a scan
+    """
+    CREATE INDEX tasks_provider ON tasks(provider_task_id) WHERE provider_task_id IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -45,7 +45,10 @@ class GuideDialect(TaskApi):
 
     def submit_body(self, request: VideoRequest, ctx: SubmitContext) -> dict[str, Any]:
         body = generation_fields(request, ctx)
-        return {"model": ctx.model, "mode": self._MODES[request.mode], "input": body}
+        submit = {"model": ctx.model, "mode": self._MODES[request.mode], "input": body}
+        if ctx.callback_url:  # only when VIDEOBOT_CALLBACKS says the gateway takes one
+            submit["callback_url"] = ctx.callback_url
+        return submit
 
     def parse_submit(self, data: Any) -> str:
         return _GuideSubmit.model_validate(data).task_id

@@ -38,7 +38,10 @@ class ToapisDialect(TaskApi):
     name = "toapis"
 
     def submit_body(self, request: VideoRequest, ctx: SubmitContext) -> dict[str, Any]:
-        return {"model": ctx.model, **generation_fields(request, ctx)}
+        submit = {"model": ctx.model, **generation_fields(request, ctx)}
+        if ctx.callback_url:  # only when VIDEOBOT_CALLBACKS says the gateway takes one
+            submit["callback_url"] = ctx.callback_url
+        return submit
 
     def parse_submit(self, data: Any) -> str:
         return _ToapisSubmit.model_validate(data).id

@@ -377,3 +377,12 @@ def test_poll_paths_encode_the_task_id_as_one_segment(
     dialect: str, provider_task_id: str, path: str
 ) -> None:
     assert DIALECTS[dialect].poll_path(provider_task_id) == path
+
+
+@pytest.mark.parametrize("dialect", ["guide", "toapis"])
+def test_a_callback_url_is_sent_only_when_callbacks_are_on(dialect: str) -> None:
+    plain = DIALECTS[dialect].submit_body(T2V, SubmitContext("m"))
+    assert "callback_url" not in plain  # real gateways of these dialects never see the field
+    url = "https://bot.example/callbacks/guide"
+    hooked = DIALECTS[dialect].submit_body(T2V, SubmitContext("m", callback_url=url))
+    assert hooked["callback_url"] == url

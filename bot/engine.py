@@ -1,0 +1,183 @@
+"""The composition root's wiring (with bot/__main__.py, the only modules of bot/ that may import
+adapters and storage): one Engine of ledger, provider, worker and service on one settings
+object, plus the servers beside them (metrics, provider callbacks, media retention)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adapters.callback.server import CallbackServer
+from adapters.callback.setup import callback_serving, fetch_hosts
+from adapters.fetch.fetcher import SafeFetcher
+from adapters.fetch.hop import FetchPolicy
+from adapters.media.retention import MediaJanitor
+from adapters.ops.metrics import MetricsServer, PrometheusObserver
+from adapters.provider.client import HttpProvider
+from adapters.provider.dialects import dialect_for
+from bot import supervisor
+from bot.config import Settings
+from bot.media import MAX_VIDEO_BYTES
+from bot.policy import WorkerPolicy
+from bot.ports import Chat, NullObserver, Observer
+from bot.service import VideoService
+from bot.worker import Worker
+from storage.sqlite.ledger import SqliteLedger
+from storage.sqlite.lock import owning
+
+log = logging.getLogger("videobot")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Engine:
+    ledger: SqliteLedger
+    provider: HttpProvider
+    worker: Worker
+    service: VideoService
+    chats: dict[str, Chat]
+    observer: Observer
+    janitor: MediaJanitor
+    metrics: MetricsServer | None = None
+    callbacks: CallbackServer | None = None
+
+    health: supervisor.Health = field(default_factory=supervisor.Health)
+
+    def parts(self, stop: asyncio.Event) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        """What every serving command runs until `stop`: the worker, and `/metrics` +
+        `/healthz` when VIDEOBOT_METRICS_PORT is set."""
+        parts: list[Callable[[], Coroutine[Any, Any, None]]] = [
+            functools.partial(self.worker.run, stop),
+            functools.partial(self.janitor.run, stop),
+        ]
+        if self.metrics is not None:
+            parts.append(functools.partial(self.metrics.serve, stop))
+        if self.callbacks is not None:
+            parts.append(functools.partial(self.callbacks.serve, stop))
+        return parts
+
+
+@contextlib.asynccontextmanager
+async def open_engine(
+    settings: Settings,
+    policy: WorkerPolicy | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    platforms: frozenset[str] | None = None,
+) -> AsyncIterator[Engine]:
+    """Ledger + provider + worker + service on one settings object; chats are attached after
+    (adapters need the service, the worker needs the adapters). The ledger is this process's
+    alone while the engine is open (LedgerBusy otherwise); with `platforms`, the worker sees
+    only those platforms' tasks."""
+    if not settings.api_root or settings.video_api_key is None:
+        raise SystemExit(
+            "VIDEO_API_URL and VIDEO_API_KEY must be set (or run `videobot demo`, which starts "
+            "the built-in simulator)."
+        )
+    writable_dirs(
+        ("VIDEOBOT_DATA_DIR", settings.data_dir),
+        ("VIDEOBOT_DB", settings.ledger_path.parent),
+    )
+    policy = policy or settings.worker_policy()
+    observer: Observer = NullObserver() if settings.metrics_port is None else PrometheusObserver()
+    chats: dict[str, Chat] = {}
+    timeout = httpx.Timeout(settings.http_timeout, connect=10.0)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+    fetch_policy = FetchPolicy(
+        allow_loopback=settings.fetch_allow_loopback,
+        max_bytes=max(policy.max_video_bytes, MAX_VIDEO_BYTES),
+        hosts=fetch_hosts(settings),  # only the provider's key documents are restricted
+    )
+    async with (
+        owning(settings.ledger_path),  # before any recovery touches a row
+        SqliteLedger.open(settings.ledger_path, platforms) as ledger,
+        httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False) as http,
+        SafeFetcher(fetch_policy) as fetcher,
+    ):
+        chosen = settings.provider_profile
+        provider = HttpProvider(
+            http,
+            dialect_for(chosen.dialect, settings.model_id),
+            base_url=settings.api_root,
+            api_key=settings.video_api_key.get_secret_value(),
+            model=settings.model_id,
+            resolution=settings.profile().default_resolution,
+            auth=chosen.auth,
+            media=chosen.media,
+            upload_path=settings.upload_path,
+            idempotency_header=settings.idempotency_header,
+            retry_base=settings.retry_base_seconds,
+            total_timeout=settings.provider_timeout,
+            observer=observer,
+            fetcher=fetcher,
+            callback_url=settings.callback_endpoint,
+        )
+        worker = Worker(
+            ledger,
+            provider,
+            chats,
+            policy,
+            clock,
+            scratch_dir=settings.data_dir / "tmp",
+            resubmit_safe=provider.resubmit_safe,
+            observer=observer,
+        )
+        service = VideoService(
+            ledger, policy, clock, worker.wake, settings.access_policy(), settings.profile()
+        )
+        metrics, health = None, supervisor.Health()
+        # Provider callbacks: on their own port, or beside /metrics (`routes`).
+        hooks, routes = callback_serving(settings, fetcher, worker.hurry)
+        if isinstance(observer, PrometheusObserver) and settings.metrics_port is not None:
+            # Bound before anything is served, so a taken port stops the start cleanly.
+            where = (settings.metrics_host, settings.metrics_port)
+            metrics = MetricsServer(observer, ledger, *where, health=health, routes=routes)
+            await metrics.start()
+        try:
+            if hooks is not None:
+                await hooks.start()
+            janitor = MediaJanitor(ledger, settings.media_dir, settings.media_retention, clock)
+            yield Engine(
+                ledger,
+                provider,
+                worker,
+                service,
+                chats,
+                observer,
+                janitor,
+                metrics,
+                hooks,
+                health,
+            )
+        finally:
+            for server in (metrics, hooks):
+                if server is not None:
+                    await server.close()
+
+
+def writable_dirs(*named: tuple[str, Path]) -> None:
+    """Make each folder (and its parents) or stop with one plain line naming the setting: a
+    folder that is a file, or unwritable, would otherwise fail every task in the worker."""
+    for setting, path in named:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / f".videobot-write-check-{os.getpid()}"
+            probe.touch()
+            probe.unlink()
+        except OSError as err:
+            raise SystemExit(
+                f"{setting}: cannot use {path} as a folder ({err.strerror}); point it at a "
+                "folder videobot may create and write"
+            ) from None
