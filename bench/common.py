@@ -163,8 +163,8 @@ async def videobot(
     from adapters.console.session import PLATFORM, ConsoleChat, ConsoleSession
     from adapters.media.intake import MediaIntake
     from adapters.simulator.server import IDEMPOTENCY_HEADER
-    from bot.engine import open_engine
     from bot.config import Settings
+    from bot.engine import open_engine
     from bot.ports import ProviderState
 
     overrides = settings or {}

@@ -17,9 +17,9 @@ from pydantic import SecretStr
 
 from adapters.simulator import signing
 from adapters.simulator.server import RunningSimulator
-from bot.engine import Engine, open_engine
 from bot.config import Settings
 from bot.domain import TaskState
+from bot.engine import Engine, open_engine
 from tests.bot.test_hurry import RENDER_ENDS
 from tests.conftest import SIM_KEY, t2v, target
 from tests.fakes.chat import FakeChat

@@ -164,7 +164,7 @@ GATEWAYS = {
     "toapis": ("/v1/videos/generations/videobot-doctor-probe", "Bearer"),
     "apimart": ("/v1/tasks/videobot-doctor-probe", "Bearer"),
     "evolink": ("/v1/tasks/videobot-doctor-probe", "Bearer"),
-    "fal": ("/fal-ai/gemini-omni-flash/requests/videobot-doctor-probe/status", "Key"),
+    "fal": ("/google/gemini-omni-flash/requests/videobot-doctor-probe/status", "Key"),
 }
 
 
