@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -25,6 +26,7 @@ from bot.errors import (
 )
 
 MAX_RETRY_AFTER = 120.0
+_UNKNOWN_ID = re.compile(r"invalid interaction name", re.IGNORECASE)
 
 
 class AnswerReader:
@@ -35,12 +37,13 @@ class AnswerReader:
 
     def error(self, response: httpx.Response) -> ProviderError:
         status = response.status_code
-        wire = _json(response, quiet=True).get("error")
-        wire = wire if isinstance(wire, dict) else {"message": wire} if wire else {}
+        wire = _wire_error(_json(response, quiet=True))
         message = self.redact(
             str(wire.get("message") or response.reason_phrase or f"HTTP {status}")
         )
         raw_code = wire.get("code") or wire.get("type")
+        if isinstance(raw_code, int) and isinstance(wire.get("status"), str):
+            raw_code = wire["status"]  # Google's older body: a number and a status name
         code = clip(self.redact(str(raw_code)), 64) if raw_code is not None else None
         request_id = response.headers.get("x-request-id")
         request_id = clip(self.redact(request_id), 64) if request_id else None
@@ -56,7 +59,9 @@ class AnswerReader:
             return ProviderForbidden(clip(message), code=code, request_id=request_id)
         if status == 401:
             return ProviderAuthError(clip(message), code=code, request_id=request_id)
-        if status == 404:
+        if status == 404 or (status == 400 and _UNKNOWN_ID.search(message)):
+            # Google's Interactions API answers an id it does not know with 400 "Invalid
+            # interaction name": a lost task, not a refusal of the request.
             return TaskNotFound(clip(message), code=code, request_id=request_id)
         if status >= 500 or status in (408, 409):
             # 409: a request with the same idempotency key is still being processed.
@@ -114,6 +119,16 @@ def retry_after(headers: httpx.Headers) -> timedelta | None:
 
 def clip(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _wire_error(body: dict[str, Any]) -> dict[str, Any]:
+    """The error object of `{"error": {...}}`, of Google's older `[{"error": {...}}]`, or of
+    a bare `{"error": "text"}`."""
+    listed = body.get("data")
+    if isinstance(listed, list) and listed and isinstance(listed[0], dict):
+        body = listed[0]
+    wire = body.get("error")
+    return wire if isinstance(wire, dict) else {"message": wire} if wire else {}
 
 
 def _json(response: httpx.Response, quiet: bool = False) -> dict[str, Any]:
