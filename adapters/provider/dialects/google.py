@@ -47,6 +47,8 @@ class GoogleDialect:
     name = "google"
     title = "Google"
     inline_results = True  # a poll answer may carry the video as base64: stream it to disk
+    # Above 4 MB Google advises a link to the result (the inline answer is read all the same).
+    delivery: str | None = "uri"
 
     def __init__(self, wait: FileWait | None = None) -> None:
         self._wait = wait or FileWait()
@@ -73,7 +75,8 @@ class GoogleDialect:
         if task != "edit":  # an edit keeps its clip's length and shape: Google refuses both
             shape["aspect_ratio"] = request.aspect_ratio
             shape["duration"] = f"{request.duration}s"  # a bare number is refused
-        shape["delivery"] = "uri"  # above 4 MB Google advises a link; inline is read too
+        if self.delivery:
+            shape["delivery"] = self.delivery
         body["generation_config"] = {"video_config": {"task": task}}
         body["response_format"] = shape
         if ctx.callback_url:

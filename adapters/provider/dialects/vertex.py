@@ -16,6 +16,7 @@ INLINE_MAX = 7 * 1000 * 1000
 class VertexDialect(GoogleDialect):
     name = "vertex"
     title = "Vertex AI"
+    delivery = None  # inline, the default: a link would be a Cloud Storage object to sign for
 
     def __init__(self, project: str = "", location: str = "global") -> None:
         super().__init__()
