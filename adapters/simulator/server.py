@@ -21,7 +21,7 @@ from aiohttp import web
 
 from adapters.simulator.knobs import SimConfig, knob
 from adapters.simulator.mp4 import render_mp4
-from adapters.simulator.speakers import GATEWAY_DIALECTS, SPEAKERS
+from adapters.simulator.speakers import GATEWAY_DIALECTS, OPEN_PATHS, SPEAKERS
 from adapters.simulator.state import SimTask, Stats
 from adapters.simulator.wire import MODELS, error, presented_key, task_view, validate
 
@@ -78,17 +78,18 @@ class Simulator:
         cfg = self.config
         if cfg.latency:
             await asyncio.sleep(cfg.latency)
-        if not request.path.startswith(("/files/", "/uploads/")):
-            key = presented_key(request)
-            if not key or (cfg.api_key is not None and key != cfg.api_key):
-                self.stats.responses_401 += 1
-                return error(401, "authentication_error", "Invalid or missing API key.")
-        if request.path.startswith("/v1/") and self.rng.random() < cfg.rate_429:
+        if request.path.startswith(OPEN_PATHS):
+            return await handler(request)  # type: ignore[no-any-return]
+        key = presented_key(request)
+        if not key or (cfg.api_key is not None and key != cfg.api_key):
+            self.stats.responses_401 += 1
+            return error(401, "authentication_error", "Invalid or missing API key.")
+        if self.rng.random() < cfg.rate_429:
             self.stats.responses_429 += 1
             response = error(429, "rate_limit_exceeded", "Too many requests; slow down.")
             response.headers["Retry-After"] = f"{cfg.retry_after:g}"
             return response
-        if request.path.startswith("/v1/") and self.rng.random() < cfg.rate_500:
+        if self.rng.random() < cfg.rate_500:
             self.stats.responses_500 += 1
             response = error(500, "internal_error", "Transient upstream failure.")
             response.headers["x-request-id"] = f"req_{uuid.uuid4().hex[:12]}"

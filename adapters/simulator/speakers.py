@@ -9,14 +9,19 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from adapters.simulator import google
+
 if TYPE_CHECKING:
     from adapters.simulator.server import Simulator
 
 GATEWAY_DIALECTS = ("auto", "guide", "toapis")
+# Paths served without a key and without injected faults: result files and uploads fetched as
+# links, a storage origin, and an OAuth token endpoint (which a key cannot be sent to).
+OPEN_PATHS = ("/files/", "/uploads/", "/oauth2/")
 
 Speaker = Callable[["Simulator"], list[web.RouteDef]]
 
-SPEAKERS: dict[str, Speaker] = {}
+SPEAKERS: dict[str, Speaker] = {"google": google.google, "vertex": google.vertex}
 
 
 def names() -> tuple[str, ...]:
