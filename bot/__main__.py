@@ -29,6 +29,7 @@ from adapters.ops.metrics import MetricsServer, PrometheusObserver
 from adapters.ops.tasks import run_tasks_command
 from adapters.provider.client import HttpProvider
 from adapters.provider.dialects import DIALECTS
+from adapters.provider.vertex_auth import vertex_setup
 from adapters.simulator.knobs import SimConfig
 from adapters.simulator.server import IDEMPOTENCY_HEADER, start_simulator
 from bot import cli, logs, supervisor
@@ -82,7 +83,11 @@ async def open_engine(
     (adapters need the service, the worker needs the adapters). The ledger is this process's
     alone while the engine is open (LedgerBusy otherwise); with `platforms`, the worker sees
     only those platforms' tasks."""
-    if not settings.api_root or settings.video_api_key is None:
+    chosen = settings.provider_profile
+    dialect, credentials = DIALECTS[chosen.dialect], None
+    if chosen.auth == "oauth":  # Vertex AI: a service account's key, not VIDEO_API_KEY
+        dialect, credentials = vertex_setup(settings)
+    elif not settings.api_root or settings.video_api_key is None:
         raise SystemExit(
             "VIDEO_API_URL and VIDEO_API_KEY must be set (or run `videobot demo`, which starts "
             "the built-in simulator)."
@@ -102,12 +107,12 @@ async def open_engine(
         httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False) as http,
         SafeFetcher(fetch_policy) as fetcher,
     ):
-        chosen = settings.provider_profile
         provider = HttpProvider(
             http,
-            DIALECTS[chosen.dialect],
-            base_url=settings.api_root,
-            api_key=settings.video_api_key.get_secret_value(),
+            dialect,
+            base_url=settings.api_root or "",
+            api_key=settings.video_api_key.get_secret_value() if settings.video_api_key else "",
+            credentials=credentials,
             model=settings.model_id,
             resolution=settings.profile().default_resolution,
             auth=chosen.auth,
@@ -118,6 +123,7 @@ async def open_engine(
             total_timeout=settings.provider_timeout,
             observer=observer,
             fetcher=fetcher,
+            spill_dir=settings.data_dir / "tmp" / "spill",  # inline results, decoded to disk
         )
         worker = Worker(
             ledger,

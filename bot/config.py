@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     http_timeout: float = Field(30.0, validation_alias=_env("VIDEOBOT_HTTP_TIMEOUT"))
     provider_timeout: float = Field(60.0, gt=0, validation_alias=_env("VIDEOBOT_PROVIDER_TIMEOUT"))
     retry_base_seconds: float = Field(0.5, validation_alias=_env("VIDEOBOT_RETRY_BASE_SECONDS"))
+    # Vertex AI: a service account's JSON key (Google's own variable name) instead of a key.
+    google_application_credentials: Path | None = Field(
+        None, validation_alias=_env("GOOGLE_APPLICATION_CREDENTIALS")
+    )
+    vertex_project: str | None = Field(None, validation_alias=_env("VIDEOBOT_VERTEX_PROJECT"))
+    vertex_location: str = Field(
+        "global", pattern=r"^[a-z0-9-]+$", validation_alias=_env("VIDEOBOT_VERTEX_LOCATION")
+    )
 
     # -- the engine --------------------------------------------------------------------------
     data_dir: Path = Field(Path("videobot-data"), validation_alias=_env("VIDEOBOT_DATA_DIR"))
@@ -239,8 +247,13 @@ class Settings(BaseSettings):
 
     @property
     def api_root(self) -> str | None:
-        """VIDEO_API_URL, or the provider's own address when it has one."""
-        return self.video_api_url or self.provider_profile.base_url
+        """VIDEO_API_URL, or the provider's own address when it has one (Vertex AI's outside
+        the `global` location is regional: https://us-central1-aiplatform.googleapis.com)."""
+        if self.video_api_url:
+            return self.video_api_url
+        if self.provider == "vertex" and self.vertex_location != "global":
+            return f"https://{self.vertex_location}-aiplatform.googleapis.com"
+        return self.provider_profile.base_url
 
     @property
     def model_id(self) -> str:

@@ -27,7 +27,8 @@ _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
 
 class InlineResults:
     """`directory` holds the files (None: a private temporary directory, removed by
-    `aclose`); `cap` bounds one decoded video (the rest of a bigger one is read and dropped)."""
+    `aclose`; a given one is this process's alone: what an earlier one left there is deleted);
+    `cap` bounds one decoded video (the rest of a bigger one is read and dropped)."""
 
     def __init__(
         self,
@@ -39,6 +40,8 @@ class InlineResults:
     ) -> None:
         self._owned = directory is None
         self.directory = directory or Path(tempfile.mkdtemp(prefix="videobot-spill-"))
+        for stale in self.directory.glob("*.bin"):  # an earlier process's: nobody holds them
+            stale.unlink(missing_ok=True)
         self.cap = cap
         self.threshold = threshold
         self._keep = keep
@@ -114,11 +117,6 @@ class InlineResults:
         await asyncio.to_thread(_delete, held)
         if self._owned:
             await asyncio.to_thread(shutil.rmtree, self.directory, True)
-
-    @staticmethod
-    def clear(directory: Path) -> None:
-        """Remove what an earlier process left (call before serving, under the ledger lock)."""
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 class SpillBatch:
