@@ -212,7 +212,8 @@ class HttpProvider:
 
     async def fetch(self, provider_task_id: str) -> ProviderStatus:
         dialect = self._dialect
-        spills = self._inline.batch() if getattr(dialect, "inline_results", False) else None
+        inline = getattr(dialect, "inline_results", False)
+        spills = self._inline.batch(provider_task_id) if inline else None
         claimed = None
         try:
             poll = dialect.poll_path(provider_task_id)

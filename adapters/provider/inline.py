@@ -46,14 +46,16 @@ class InlineResults:
         self.threshold = threshold
         self._keep = keep
         self._held: OrderedDict[str, Spilled] = OrderedDict()
+        self._owners: dict[str, str] = {}  # provider task id -> the marker of its video
 
     @staticmethod
     def holds(url: str) -> bool:
         """`url` is a marker of ours, not a link."""
         return url.startswith(MARKER)
 
-    def batch(self) -> SpillBatch:
-        return SpillBatch(self)
+    def batch(self, owner: str = "") -> SpillBatch:
+        """The spills of one request about task `owner` (a poll holds one video per task)."""
+        return SpillBatch(self, owner=owner)
 
     def get(self, marker: str) -> Spilled | None:
         return self._held.get(marker)
@@ -70,7 +72,7 @@ class InlineResults:
             held = self._held.get(url)
             if held is None or not held.valid:
                 if held is not None:
-                    del self._held[url]
+                    del self._held[url]  # (its owner's entry just names nothing now)
                     await asyncio.to_thread(_delete, [held])
                 return _unreadable(status)
         return status
@@ -103,10 +105,16 @@ class InlineResults:
         await asyncio.to_thread(shutil.move, spilled.path, dest)
         return spilled.size
 
-    def keep(self, spilled: Spilled) -> list[Spilled]:
-        """Hold `spilled`; returns the oldest ones it pushed out (for deletion)."""
-        self._held[spilled.marker] = spilled
+    def keep(self, spilled: Spilled, owner: str = "") -> list[Spilled]:
+        """Hold `spilled` (the video of task `owner`, whose earlier one it replaces); returns
+        the ones it pushed out, for deletion."""
         dropped = []
+        earlier = self._owners.pop(owner, "") if owner else ""
+        if earlier in self._held:
+            dropped.append(self._held.pop(earlier))
+        if owner:
+            self._owners[owner] = spilled.marker
+        self._held[spilled.marker] = spilled
         while len(self._held) > self._keep:
             dropped.append(self._held.popitem(last=False)[1])
         return dropped
@@ -114,6 +122,7 @@ class InlineResults:
     async def aclose(self) -> None:
         held = list(self._held.values())
         self._held.clear()
+        self._owners.clear()
         await asyncio.to_thread(_delete, held)
         if self._owned:
             await asyncio.to_thread(shutil.rmtree, self.directory, True)
@@ -123,13 +132,16 @@ class SpillBatch:
     """The spills of one logical request (each attempt reads the answer afresh): `settle`
     keeps the one the dialect claimed and deletes every other."""
 
-    def __init__(self, owner: InlineResults, readers: list[JsonSpill] | None = None) -> None:
-        self._owner = owner
+    def __init__(
+        self, results: InlineResults, readers: list[JsonSpill] | None = None, owner: str = ""
+    ) -> None:
+        self._results = results
         self._readers = readers or []
+        self._owner = owner
 
     def reader(self) -> JsonSpill:
-        owner = self._owner
-        reader = JsonSpill(owner.directory, threshold=owner.threshold, cap=owner.cap)
+        results = self._results
+        reader = JsonSpill(results.directory, threshold=results.threshold, cap=results.cap)
         self._readers.append(reader)
         return reader
 
@@ -140,7 +152,7 @@ class SpillBatch:
                 if kept is None and spilled.marker == claimed:
                     kept = spilled
         readers, self._readers = self._readers, []
-        dropped = self._owner.keep(kept) if kept else []
+        dropped = self._results.keep(kept, self._owner) if kept else []
 
         def clean() -> None:
             for reader in readers:

@@ -103,10 +103,11 @@ class ServiceAccountToken:
 
 class HttpxTransport(transport.Request):
     """google-auth's HTTP seam over httpx: no proxy settings from the environment, no
-    redirects followed, a time-out on every call."""
+    redirects followed, a time-out on every call, and a connection per call (a token is
+    asked for about once an hour: nothing is kept open in between)."""
 
     def __init__(self, timeout: float) -> None:
-        self._client = httpx.Client(trust_env=False, follow_redirects=False, timeout=timeout)
+        self._timeout = timeout
 
     def __call__(
         self,
@@ -118,13 +119,10 @@ class HttpxTransport(transport.Request):
         **kwargs: Any,
     ) -> _Answer:
         try:
-            answer = self._client.request(
-                method,
-                url,
-                content=body,
-                headers=dict(headers or {}),
-                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-            )
+            with httpx.Client(
+                trust_env=False, follow_redirects=False, timeout=timeout or self._timeout
+            ) as client:
+                answer = client.request(method, url, content=body, headers=dict(headers or {}))
         except httpx.HTTPError as err:
             raise auth_errors.TransportError(type(err).__name__) from None  # type: ignore[no-untyped-call]
         return _Answer(answer)

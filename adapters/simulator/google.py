@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from adapters.simulator.google_auth import TokenIssuer
-from adapters.simulator.google_files import FilesApi
+from adapters.simulator.google_files import FilesApi, clip_shape
 from adapters.simulator.google_wire import GoogleRequest, interaction_view, read_request
 from adapters.simulator.mp4 import render_mp4
 from adapters.simulator.wire import error
@@ -121,8 +121,9 @@ class GoogleSpeaker:
         return web.json_response(await interaction_view(found, self, sim.clock(), created=True))
 
     def _start(self, ask: GoogleRequest, key: str | None) -> Interaction:
-        in_flight = sum(1 for i in self.interactions.values() if self.status(i) == "in_progress")
-        spec = ask.spec(self._previous(ask))
+        live = ("queued", "in_progress")
+        in_flight = sum(1 for i in self.interactions.values() if self.status(i) in live)
+        spec = ask.spec(self._shape(ask))
         task = self.sim._create(spec, "vertex" if self.vertex else "google", key)  # noqa: SLF001
         # Google names interactions `v1_...`: the same task under that id.
         del self.sim.tasks[task.task_id]
@@ -156,9 +157,19 @@ class GoogleSpeaker:
             return f"File {file.name} is not in an ACTIVE state and usage is not allowed."
         return None
 
-    def _previous(self, ask: GoogleRequest) -> SimTask | None:
+    def _shape(self, ask: GoogleRequest) -> tuple[str, int] | None:
+        """(ratio, seconds) of what an edit follows: the result it continues, or its clip."""
         found = self.interactions.get(ask.previous or "")
-        return found.task if found else None
+        if found:
+            return found.task.aspect_ratio, found.task.duration
+        if ask.clip is None:
+            return None
+        if ask.clip.get("uri"):
+            file = self.files.by_uri(str(ask.clip["uri"]))
+            data = file.data if file else None
+        else:
+            data = base64.b64decode(str(ask.clip.get("data", "")))
+        return clip_shape(data) if data else None
 
     # -- poll, cancel ----------------------------------------------------------------------------
     async def _get(self, request: web.Request) -> web.StreamResponse:

@@ -5,11 +5,13 @@ redirect to storage.googleapis.com)."""
 
 from __future__ import annotations
 
+import io
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import av
 from aiohttp import web
 
 from adapters.simulator.wire import error
@@ -180,6 +182,18 @@ class FilesApi:
         if data is None:
             return web.Response(status=403, text="AccessDenied: the link has expired")
         return web.Response(body=data, content_type="video/mp4")
+
+
+def clip_shape(data: bytes) -> tuple[str, int] | None:
+    """(aspect ratio, whole seconds) of an MP4, or None when it does not decode."""
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            stream = container.streams.video[0]
+            ratio = "9:16" if stream.height > stream.width else "16:9"
+            seconds = round((container.duration or 0) / 1_000_000)
+    except (av.error.FFmpegError, IndexError, ValueError):
+        return None
+    return ratio, max(1, seconds)
 
 
 def _now() -> datetime:

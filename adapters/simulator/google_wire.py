@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from adapters.simulator.google import GoogleSpeaker, Interaction
-    from adapters.simulator.state import SimTask
 
 GEMINI_MODELS = frozenset({"gemini-omni-1.1-flash", "gemini-omni-1.2-flash"})
 VERTEX_MODELS = frozenset(
@@ -38,19 +37,21 @@ class GoogleRequest:
     previous: str | None
     store: bool
     callback_url: str | None
+    clip: dict[str, Any] | None = None  # the first video part, which an edit follows
 
     @staticmethod
     def models(vertex: bool) -> frozenset[str]:
         return VERTEX_MODELS if vertex else GEMINI_MODELS
 
-    def spec(self, previous: SimTask | None) -> dict[str, Any]:
-        """The SimTask fields: an edit keeps the shape of what it edits."""
+    def spec(self, shape: tuple[str, int] | None) -> dict[str, Any]:
+        """The SimTask fields: an edit keeps the `shape` (ratio, seconds) of what it edits."""
+        ratio, seconds = shape or ("16:9", 4)
         return {
             "model": self.model,
             "mode": self.task,
             "prompt": self.prompt,
-            "duration": self.duration or (previous.duration if previous else 4),
-            "aspect_ratio": self.aspect_ratio or (previous.aspect_ratio if previous else "16:9"),
+            "duration": self.duration or seconds,
+            "aspect_ratio": self.aspect_ratio or ratio,
             "image_count": self.images,
         }
 
@@ -69,7 +70,7 @@ def read_request(body: Any, vertex: bool, known: Known) -> GoogleRequest:
     previous = body.get("previous_interaction_id")
     if previous is not None and (problem := known("previous", str(previous))):
         raise ValueError(problem)
-    prompt, images, videos = _input(body.get("input"), vertex, known)
+    prompt, images, videos, clip = _input(body.get("input"), vertex, known)
     task = ((body.get("generation_config") or {}).get("video_config") or {}).get("task")
     if task not in TASKS:
         raise ValueError(f"generation_config.video_config.task must be one of {list(TASKS)}")
@@ -109,11 +110,15 @@ def read_request(body: Any, vertex: bool, known: Known) -> GoogleRequest:
         previous=str(previous) if previous is not None else None,
         store=body.get("store", True) is not False,
         callback_url=str(uris[0]) if uris else None,
+        clip=clip,
     )
 
 
-def _input(value: Any, vertex: bool, known: Known) -> tuple[str, int, int]:
-    """(prompt, image count, video count) of `input`: a string, or a list of parts."""
+def _input(
+    value: Any, vertex: bool, known: Known
+) -> tuple[str, int, int, dict[str, Any] | None]:
+    """(prompt, image count, video count, first video part) of `input`: a string, or a list
+    of parts."""
     if isinstance(value, str):
         parts: list[Any] = [{"type": "text", "text": value}]
     elif isinstance(value, list):
@@ -121,6 +126,7 @@ def _input(value: Any, vertex: bool, known: Known) -> tuple[str, int, int]:
     else:
         raise ValueError("input must be a string or a list of content parts")
     texts, images, videos = [], 0, 0
+    clip = None
     for part in parts:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text" and isinstance(part.get("text"), str):
@@ -129,6 +135,7 @@ def _input(value: Any, vertex: bool, known: Known) -> tuple[str, int, int]:
             _medium(part, kind, vertex, known)
             images += kind == "image"
             videos += kind == "video"
+            clip = clip or (part if kind == "video" else None)
         else:
             raise ValueError(f"unknown content part type {kind!r}")
     prompt = " ".join(t.strip() for t in texts if t.strip())
@@ -136,7 +143,7 @@ def _input(value: Any, vertex: bool, known: Known) -> tuple[str, int, int]:
         raise ValueError("input needs a text part with the prompt")
     if images > 10 or videos > 3:
         raise ValueError("at most 10 images and 3 videos per request")
-    return prompt, images, videos
+    return prompt, images, videos, clip
 
 
 def _medium(part: dict[str, Any], kind: str, vertex: bool, known: Known) -> None:
