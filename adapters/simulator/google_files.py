@@ -167,9 +167,9 @@ class FilesApi:
                 return error(400, "invalid_request", "Only generated files can be downloaded.")
             token = self.sign(file.task_id)
             raise web.HTTPFound(f"{self.speaker.storage_base()}/files/storage/{token}")
-        if file.looks_left > 0:
-            file.looks_left -= 1
-        return web.json_response(self.view(file))
+        view = self.view(file)
+        file.looks_left = max(0, file.looks_left - 1)
+        return web.json_response(view)
 
     async def _storage(self, request: web.Request) -> web.StreamResponse:
         """The storage origin: no key wanted (one arriving here is recorded, and a test fails)."""
