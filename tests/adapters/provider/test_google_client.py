@@ -21,10 +21,19 @@ from adapters.provider.spill import MARKER
 from adapters.simulator.knobs import SimConfig
 from adapters.simulator.mp4 import render_mp4
 from adapters.simulator.server import RunningSimulator, start_simulator
-from bot.domain import MediaRef, Mode, VideoRequest
-from bot.errors import ProviderRejected, ProviderTransient, ResultExpired, TaskNotFound
+from bot.domain import MediaRef, Mode, TaskState, VideoRequest
+from bot.errors import (
+    DeliveryTransient,
+    ProviderRejected,
+    ProviderTransient,
+    ResultExpired,
+    TaskNotFound,
+)
 from bot.ports import ProviderState, ProviderStatus
-from tests.conftest import loopback_fetcher
+from bot.service import VideoService
+from storage.sqlite.ledger import SqliteLedger
+from tests.conftest import TEST_POLICY, fake_clock_worker, loopback_fetcher, t2v, target
+from tests.fakes.chat import FakeChat
 from tests.fakes.clock import FakeClock
 
 KEY = "AIza-test-gemini-key-0001"
@@ -313,3 +322,49 @@ async def test_a_big_image_goes_through_the_files_api_and_a_small_one_inline(
     big = await provider.stage(picture(tmp_path / "b.png", noise=True))
     assert small.startswith("inline:") and big.startswith(f"{gsim.url}/v1beta/files/")
     assert len((await knobs(http, gsim))["files"]) == 1
+
+
+# -- through the worker ---------------------------------------------------------------------
+
+
+async def test_the_worker_delivers_an_inline_result_even_across_a_restart(
+    http: httpx.AsyncClient,
+    gsim: RunningSimulator,
+    clock: FakeClock,
+    ledger: SqliteLedger,
+    tmp_path: Path,
+) -> None:
+    await knobs(http, gsim, delivery="inline")
+    chat = FakeChat(upload_failures=[DeliveryTransient("Slack is down")])
+    first = google(http, gsim, tmp_path / "spill")
+    worker = fake_clock_worker(ledger, first, chat, clock, tmp_path / "scratch")
+    service = VideoService(ledger, TEST_POLICY, clock.now, worker.wake)
+    task, _ = await service.accept(t2v("a kite over dunes"), target(), "evt-1")
+    for _ in range(60):  # render, fetch the video, fail to post it once
+        await worker.step()
+        clock.advance(1)
+        current = await ledger.get(task.task_id)
+        assert current is not None
+        if current.attempts:
+            break
+    assert current.state is TaskState.DELIVERING and current.provider_task_id
+    polls = (await http.get(f"{gsim.url}/_sim/state")).json()["polls_by_task"]
+    before = polls[current.provider_task_id]
+    await first.aclose()
+    # A new process: the spilled video is gone; the deliverer asks the provider again.
+    again = google(http, gsim, tmp_path / "spill")
+    worker = fake_clock_worker(ledger, again, chat, clock, tmp_path / "scratch")
+    for _ in range(60):
+        await worker.step()
+        if await ledger.next_due_at() is None:
+            break
+        clock.advance(1)
+    done = await ledger.get(task.task_id)
+    assert done is not None and done.state is TaskState.DELIVERED
+    [upload] = chat.uploads
+    assert upload.data[4:8] == b"ftyp"
+    assert (done.result_url or "").startswith(MARKER)  # a marker, never megabytes of base64
+    assert list((tmp_path / "spill").iterdir()) == []
+    polls = (await http.get(f"{gsim.url}/_sim/state")).json()["polls_by_task"]
+    assert polls[current.provider_task_id] == before + 1  # one poll for the video again
+    await again.aclose()
