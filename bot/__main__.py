@@ -28,8 +28,7 @@ from adapters.ops.doctor import run_doctor
 from adapters.ops.metrics import MetricsServer, PrometheusObserver
 from adapters.ops.tasks import run_tasks_command
 from adapters.provider.client import HttpProvider
-from adapters.provider.dialects import DIALECTS
-from adapters.provider.vertex_auth import vertex_setup
+from adapters.provider.wiring import provider_auth
 from adapters.simulator.knobs import SimConfig
 from adapters.simulator.server import IDEMPOTENCY_HEADER, start_simulator
 from bot import cli, logs, supervisor
@@ -83,15 +82,7 @@ async def open_engine(
     (adapters need the service, the worker needs the adapters). The ledger is this process's
     alone while the engine is open (LedgerBusy otherwise); with `platforms`, the worker sees
     only those platforms' tasks."""
-    chosen = settings.provider_profile
-    dialect, credentials = DIALECTS[chosen.dialect], None
-    if chosen.auth == "oauth":  # Vertex AI: a service account's key, not VIDEO_API_KEY
-        dialect, credentials = vertex_setup(settings)
-    elif not settings.api_root or settings.video_api_key is None:
-        raise SystemExit(
-            "VIDEO_API_URL and VIDEO_API_KEY must be set (or run `videobot demo`, which starts "
-            "the built-in simulator)."
-        )
+    dialect, credentials = provider_auth(settings)  # stops here if a setting cannot work
     policy = policy or settings.worker_policy()
     observer: Observer = NullObserver() if settings.metrics_port is None else PrometheusObserver()
     chats: dict[str, Chat] = {}
@@ -115,8 +106,8 @@ async def open_engine(
             credentials=credentials,
             model=settings.model_id,
             resolution=settings.profile().default_resolution,
-            auth=chosen.auth,
-            media=chosen.media,
+            auth=settings.provider_profile.auth,
+            media=settings.provider_profile.media,
             upload_path=settings.upload_path,
             idempotency_header=settings.idempotency_header,
             retry_base=settings.retry_base_seconds,

@@ -16,9 +16,6 @@ from google.auth import exceptions as auth_errors
 from google.auth import transport
 from google.oauth2 import service_account
 
-from adapters.provider.dialects.base import Dialect
-from adapters.provider.dialects.vertex import VertexDialect
-from bot.config import Settings
 from bot.errors import ProviderAuthError, Unreachable
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
@@ -150,21 +147,3 @@ def _reason(err: auth_errors.RefreshError) -> str:
     text = str(err.args[0] if err.args else err)
     return text.split(":", 1)[0][:80] or "refused"
 
-
-def vertex_setup(settings: Settings) -> tuple[Dialect, ServiceAccountToken]:
-    """The Vertex AI dialect placed in its project and location, and its credentials, from
-    the settings; stops the start with one line naming the setting to fix."""
-    path = settings.google_application_credentials
-    if path is None:
-        raise SystemExit(
-            "GOOGLE_APPLICATION_CREDENTIALS must name the service account's JSON key file "
-            "(Vertex AI takes no VIDEO_API_KEY)."
-        )
-    try:
-        credentials = ServiceAccountToken.from_file(path)
-    except KeyFileError as err:
-        raise SystemExit(f"GOOGLE_APPLICATION_CREDENTIALS: {err}") from None
-    project = settings.vertex_project or credentials.project
-    if not project:
-        raise SystemExit("VIDEOBOT_VERTEX_PROJECT must be set (the key file names no project).")
-    return VertexDialect(project, settings.vertex_location), credentials

@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from adapters.provider.client import HttpProvider
 from adapters.provider.dialects.vertex import INLINE_MAX, VertexDialect
 from adapters.provider.redact import Redactor, Taught
-from adapters.provider.vertex_auth import ServiceAccountToken, vertex_setup
+from adapters.provider.vertex_auth import ServiceAccountToken
+from adapters.provider.wiring import provider_auth, vertex_setup
 from adapters.simulator.knobs import SimConfig
 from adapters.simulator.mp4 import render_mp4
 from adapters.simulator.server import RunningSimulator, start_simulator
@@ -32,6 +33,21 @@ from tests.conftest import loopback_fetcher
 from tests.fakes.clock import FakeClock
 
 PROJECT = "videobot-test-project"
+
+
+@pytest.fixture(autouse=True)
+def no_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "VIDEOBOT_VERTEX_PROJECT",
+        "VIDEOBOT_VERTEX_LOCATION",
+        "VIDEO_API_KEY",
+        "VIDEO_API_URL",
+        "VIDEOBOT_PROVIDER",
+        "VIDEOBOT_DIALECT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
 
 
 def service_account(token_uri: str) -> tuple[dict[str, Any], str]:
@@ -268,3 +284,24 @@ def test_a_key_file_without_a_project_needs_the_setting(tmp_path: Path) -> None:
         settings(tmp_path, google_application_credentials=key, vertex_project="p1")
     )
     assert isinstance(dialect, VertexDialect) and dialect.project == "p1"
+
+
+def test_each_provider_gets_its_dialect_and_only_vertex_a_token(
+    tmp_path: Path, account: dict[str, Any]
+) -> None:
+    from pydantic import SecretStr
+
+    from adapters.provider.dialects.google import GoogleDialect
+
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps(account))
+    vertex_settings = settings(tmp_path, google_application_credentials=key)
+    dialect, credentials = provider_auth(vertex_settings)  # no VIDEO_API_KEY needed
+    assert isinstance(dialect, VertexDialect) and isinstance(credentials, ServiceAccountToken)
+    google = Settings(  # type: ignore[call-arg]
+        _env_file=None, provider="google", video_api_key=SecretStr("AIza-x")
+    )
+    dialect, credentials = provider_auth(google)
+    assert type(dialect) is GoogleDialect and credentials is None
+    with pytest.raises(SystemExit, match="VIDEO_API_KEY must be set"):
+        provider_auth(Settings(_env_file=None, provider="google"))  # type: ignore[call-arg]
