@@ -93,9 +93,7 @@ class HttpProvider:
         self._callback_url = callback_url
         self.upload_path = upload_path
         self._idem_header = idempotency_header
-        self._attempts = attempts
         self._observer = observer or NullObserver()
-        self._hold_patience = hold_patience
         self._download_timeout = download_timeout
         self._hold = RateHold(retry_base, rng or random.Random(), monotonic)
         self._api = ApiCaller(
