@@ -12,15 +12,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, in their own layer, from pyproject.toml alone: code edits reuse it.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# Dependencies first, in their own layer: the exact versions and hashes CI tested
+# (requirements.lock, made by `make lock`), so code edits reuse the layer and nothing drifts.
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
 
 # The code, installed in place (no dependency resolution): `videobot doctor` reads
 # slack-manifest.yml beside the packages.
-COPY README.md slack-manifest.yml ./
+COPY pyproject.toml README.md slack-manifest.yml ./
 COPY bot ./bot
 COPY adapters ./adapters
 COPY storage ./storage

@@ -8,8 +8,8 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -24,13 +24,14 @@ from adapters.console.session import ConsoleChat, ConsoleSession
 from adapters.fetch.fetcher import SafeFetcher
 from adapters.fetch.hop import FetchPolicy
 from adapters.media.intake import MediaIntake
+from adapters.media.retention import MediaJanitor
 from adapters.ops.doctor import run_doctor
 from adapters.ops.metrics import MetricsServer, PrometheusObserver
 from adapters.ops.tasks import run_tasks_command
 from adapters.provider.client import HttpProvider
 from adapters.provider.wiring import provider_auth
 from adapters.simulator.knobs import SimConfig
-from adapters.simulator.server import IDEMPOTENCY_HEADER, start_simulator
+from adapters.simulator.server import IDEMPOTENCY_HEADER, RunningSimulator, start_simulator
 from bot import cli, logs, supervisor
 from bot.config import Settings
 from bot.media import MAX_VIDEO_BYTES
@@ -56,6 +57,7 @@ class Engine:
     service: VideoService
     chats: dict[str, Chat]
     observer: Observer
+    janitor: MediaJanitor
     metrics: MetricsServer | None = None
 
     health: supervisor.Health = field(default_factory=supervisor.Health)
@@ -64,7 +66,8 @@ class Engine:
         """What every serving command runs until `stop`: the worker, and `/metrics` +
         `/healthz` when VIDEOBOT_METRICS_PORT is set."""
         parts: list[Callable[[], Coroutine[Any, Any, None]]] = [
-            functools.partial(self.worker.run, stop)
+            functools.partial(self.worker.run, stop),
+            functools.partial(self.janitor.run, stop),
         ]
         if self.metrics is not None:
             parts.append(functools.partial(self.metrics.serve, stop))
@@ -83,6 +86,10 @@ async def open_engine(
     alone while the engine is open (LedgerBusy otherwise); with `platforms`, the worker sees
     only those platforms' tasks."""
     dialect, credentials = provider_auth(settings)  # stops here if a setting cannot work
+    writable_dirs(
+        ("VIDEOBOT_DATA_DIR", settings.data_dir),
+        ("VIDEOBOT_DB", settings.ledger_path.parent),
+    )
     policy = policy or settings.worker_policy()
     observer: Observer = NullObserver() if settings.metrics_port is None else PrometheusObserver()
     chats: dict[str, Chat] = {}
@@ -137,25 +144,40 @@ async def open_engine(
             )
             await metrics.start()
         try:
-            yield Engine(ledger, provider, worker, service, chats, observer, metrics, health)
+            janitor = MediaJanitor(ledger, settings.media_dir, settings.media_retention, clock)
+            yield Engine(
+                ledger, provider, worker, service, chats, observer, janitor, metrics, health
+            )
         finally:
             if metrics is not None:
                 await metrics.close()
 
 
+def writable_dirs(*named: tuple[str, Path]) -> None:
+    """Make each folder (and its parents) or stop with one plain line naming the setting: a
+    folder that is a file, or unwritable, would otherwise fail every task in the worker."""
+    for setting, path in named:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / f".videobot-write-check-{os.getpid()}"
+            probe.touch()
+            probe.unlink()
+        except OSError as err:
+            raise SystemExit(
+                f"{setting}: cannot use {path} as a folder ({err.strerror}); point it at a "
+                "folder videobot may create and write"
+            ) from None
+
+
 async def demo(settings: Settings) -> int:
     """The console chat against the built-in simulator (or a real API when configured)."""
     simulator = None
-    scratch = None
     if not settings.video_api_url:
-        simulator = await start_simulator(
-            SimConfig(
-                render_seconds=settings.demo_render_seconds,
-                queue_seconds=min(1.0, settings.demo_render_seconds / 4),
-                dialect=settings.dialect,
-            )
-        )
-        scratch = tempfile.TemporaryDirectory(prefix="videobot-demo-")
+        # The demo keeps its ledger and the simulator's memory in the data folder, so a demo
+        # killed mid-task and started again finishes what it left (and `videobot tasks` with
+        # VIDEOBOT_DB=<data>/demo.db shows them).
+        writable_dirs(("VIDEOBOT_DATA_DIR", settings.data_dir))
+        simulator = await _demo_simulator(settings)
         settings = settings.model_copy(
             update={
                 "video_api_url": simulator.url,
@@ -163,7 +185,7 @@ async def demo(settings: Settings) -> int:
                 "idempotency_header": IDEMPOTENCY_HEADER,
                 # The built-in simulator serves results from loopback: the one exception.
                 "fetch_allow_loopback": True,
-                "db_path": settings.db_path or Path(scratch.name) / "demo.db",
+                "db_path": settings.db_path or settings.data_dir / DEMO_DB,
             }
         )
     policy = replace(
@@ -174,6 +196,7 @@ async def demo(settings: Settings) -> int:
         status_interval=timedelta(seconds=1),
     )
     try:
+        writable_dirs(("VIDEOBOT_OUTPUT_DIR", settings.output_dir))
         async with open_engine(settings, policy, platforms=frozenset({CONSOLE})) as engine:
             chat = ConsoleChat(sys.stdout, settings.output_dir)
             engine.chats[CONSOLE] = chat
@@ -189,9 +212,29 @@ async def demo(settings: Settings) -> int:
     finally:
         if simulator:
             await simulator.close()
-        if scratch:
-            scratch.cleanup()
     return 0
+
+
+DEMO_DB = "demo.db"
+
+
+async def _demo_simulator(settings: Settings) -> RunningSimulator:
+    """The built-in simulator, on the port it had last time when that is free (result links
+    the last run stored point there) and remembering the tasks it was given."""
+    config = SimConfig(
+        render_seconds=settings.demo_render_seconds,
+        queue_seconds=min(1.0, settings.demo_render_seconds / 4),
+        dialect=settings.dialect,
+        state_file=str(settings.data_dir / "demo-simulator.json"),
+    )
+    port_file = settings.data_dir / "demo-simulator.port"
+    try:
+        return await start_simulator(config, port=int(port_file.read_text()))
+    except (OSError, ValueError):
+        pass  # no earlier run, or its port is taken now: any free one
+    simulator = await start_simulator(config)
+    port_file.write_text(simulator.url.rsplit(":", 1)[1])
+    return simulator
 
 
 async def simulate(args: argparse.Namespace) -> int:
@@ -259,7 +302,7 @@ async def run(settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = cli.parser(__doc__ or "").parse_args(argv)
+    args = cli.parser().parse_args(argv)
     try:
         settings = Settings()
     except ValidationError as err:

@@ -28,11 +28,20 @@ def build_request(
         raise CommandError(
             f"Aspect ratio {ratio} is not offered; use {either(profile.aspect_ratios)}."
         )
-    duration = command.duration or profile.default_duration
+    duration = profile.default_duration if command.duration is None else command.duration
     if duration not in profile.durations:
         allowed = either([str(d) for d in profile.durations])
         raise CommandError(f"A video can be {allowed} seconds long, not {duration}.")
-    mode = command.mode or _infer_mode(images, video)
+    resolution = command.resolution
+    if resolution is not None and resolution not in profile.resolutions:
+        raise CommandError(
+            f"{_maker(profile)} makes {either(profile.resolutions)} videos, not {resolution}."
+            + (f" Use --res {profile.default_resolution}." if len(profile.resolutions) > 1 else "")
+        )
+    _check_kinds(images, video)
+    # --ref asks for reference-to-video even with one image (the help says 1 to N).
+    mode = command.mode or (Mode.R2V if command.refs else _infer_mode(images, video))
+    check_mode(mode, profile, inferred=command.mode is None)
     _check_media(mode, images, video, profile)
     return VideoRequest(
         prompt=prompt,
@@ -41,7 +50,45 @@ def build_request(
         duration=duration,
         images=tuple(images),
         video=video,
+        resolution=resolution,  # None: the provider's default, which a setting may change
     )
+
+
+def _check_kinds(images: Sequence[MediaRef], video: MediaRef | None) -> None:
+    """What the bytes are (sniffed at intake) must be what the user gave them as: a PNG named
+    clip.mp4 or passed with --video is not a clip, and is refused before anything is paid."""
+    if video is not None and video.kind != "video":
+        raise CommandError(
+            f"{video.name or 'That file'} is an image, not a video clip; give it with --image "
+            "(or --ref), and a clip with --video."
+        )
+    for media in images:
+        if media.kind != "image":
+            raise CommandError(
+                f"{media.name or 'That file'} is a video clip, not an image; give it with "
+                "--video, and images with --image or --ref."
+            )
+
+
+def offered_modes(profile: Profile) -> list[Mode]:
+    """The profile's modes in the order users read them (t2v, i2v, r2v, edit)."""
+    return [mode for mode in Mode if mode in profile.modes]
+
+
+def check_mode(mode: Mode, profile: Profile, inferred: bool = False) -> None:
+    """Refuse a mode the provider does not offer, naming the ones it does."""
+    if mode in profile.modes:
+        return
+    offered = either([m.label for m in offered_modes(profile)]) if profile.modes else "nothing"
+    why = f" (your {_MEDIA_HINTS[mode]} made it one)" if inferred and mode in _MEDIA_HINTS else ""
+    raise CommandError(f"{_maker(profile)} does not offer {mode.label}{why}; it offers {offered}.")
+
+
+_MEDIA_HINTS = {Mode.I2V: "image", Mode.R2V: "images", Mode.EDIT: "clip"}
+
+
+def _maker(profile: Profile) -> str:
+    return profile.provider or "This video service"
 
 
 def check_prompt(text: str, max_chars: int, edit: bool = False) -> str:
@@ -49,7 +96,7 @@ def check_prompt(text: str, max_chars: int, edit: bool = False) -> str:
     empty, longer than `max_chars`, or holding control characters (a NUL, a terminal escape)
     that no description needs and a provider or a log should never receive."""
     prompt = " ".join(text.split())
-    if not prompt:
+    if not any(char.isalnum() for char in prompt):  # empty, or only "--" and punctuation
         raise CommandError(
             "Describe the change you want, e.g. “make it rain”, and send it again."
             if edit

@@ -14,44 +14,107 @@ NO_PLATFORM = (
 )
 
 
-def parser(description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="videobot", description=description)
-    sub = parser.add_subparsers(dest="command", required=True)
+DESCRIPTION = """\
+videobot brings the Gemini Omni Flash video model into Slack, Discord and a console:
+`/video <prompt>` answers at once, renders on the provider you chose, keeps one status message
+up to date and posts the MP4 into the thread. Settings come from the environment or .env
+(README: Settings); `videobot <command> --help` says more about each command."""
+
+EPILOG = """\
+first steps:
+  videobot demo       a console chat against the built-in simulator (no keys needed)
+  videobot doctor     check settings, ledger, video API and chat platforms
+  videobot run        serve the configured platforms"""
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"give a number of 1 or more, not {value}")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give a share between 0 and 1, not {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"give a share between 0 and 1, not {value:g}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give a number of seconds, not {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"give a number of seconds of 0 or more, not {text}")
+    return value
+
+
+def parser(description: str = DESCRIPTION) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="videobot",
+        description=description,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("run", help="serve Slack and/or Discord (as configured)")
     sub.add_parser("demo", help="offline console chat against the built-in simulator")
-    sim = sub.add_parser("simulate", help="run the upstream simulator alone")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8765)
-    sim.add_argument("--api-key", default=None, help="accept only this key")
+    sim = sub.add_parser(
+        "simulate",
+        help="run the upstream simulator alone",
+        description="A local stand-in for the video API: real MP4s, fault knobs, no charges.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sim.add_argument("--port", type=int, default=8765, help="port to listen on")
+    sim.add_argument("--api-key", default=None, help="accept only this key (default: any)")
     sim.add_argument(
         "--dialect",
         default="auto",
         choices=["auto", *PROVIDERS],
         help="the provider whose wire format to speak (auto: both published gateway dialects)",
     )
-    sim.add_argument("--render-seconds", type=float, default=8.0)
-    sim.add_argument("--queue-seconds", type=float, default=1.0)
-    sim.add_argument("--fail-rate", type=float, default=0.0, help="share of renders that fail")
-    sim.add_argument("--never-finish-rate", type=float, default=0.0)
-    sim.add_argument("--rate-429", type=float, default=0.0, help="share of requests answered 429")
-    sim.add_argument("--rate-500", type=float, default=0.0, help="share of requests answered 500")
-    sim.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
-    sim.add_argument("--submit-latency", type=float, default=0.0)
+    seconds, share = _seconds, _share
+    sim.add_argument("--render-seconds", type=seconds, default=8.0, help="how long a render takes")
+    sim.add_argument("--queue-seconds", type=seconds, default=1.0, help="time queued before it")
+    sim.add_argument("--fail-rate", type=share, default=0.0, help="share of renders that fail")
+    sim.add_argument(
+        "--never-finish-rate", type=share, default=0.0, help="share of renders that never end"
+    )
+    sim.add_argument("--rate-429", type=share, default=0.0, help="share of requests answered 429")
+    sim.add_argument("--rate-500", type=share, default=0.0, help="share of requests answered 500")
+    sim.add_argument("--latency", type=seconds, default=0.0, help="seconds added to every answer")
+    sim.add_argument(
+        "--submit-latency",
+        type=seconds,
+        default=0.0,
+        help="seconds a submit waits after creating its task (clients may time out)",
+    )
     sim.add_argument(
         "--drop-after-submit",
-        type=float,
+        type=share,
         default=0.0,
         help="share of submits that create the task, then drop the connection",
     )
     sim.add_argument(
         "--error-after-submit",
-        type=float,
+        type=share,
         default=0.0,
         help="share of submits that create the task, then answer 500",
     )
-    sim.add_argument("--no-idempotency", action="store_true", help="ignore Idempotency-Key")
-    sim.add_argument("--video-height", type=int, default=360)
-    sim.add_argument("--seed", type=int, default=None)
+    sim.add_argument(
+        "--no-idempotency", action="store_true", help="ignore Idempotency-Key (resends duplicate)"
+    )
+    sim.add_argument("--video-height", type=_positive, default=360, help="height of the MP4s")
+    sim.add_argument("--seed", type=int, default=None, help="random seed for repeatable faults")
     sync = sub.add_parser(
         "discord-sync",
         help="register the Discord commands (to DISCORD_GUILD_ID; --global for every server)",
@@ -75,7 +138,7 @@ def parser(description: str) -> argparse.ArgumentParser:
     tasks_p.add_argument("--state", action="append", help="only this state (repeatable)")
     tasks_p.add_argument("--user", help="only this requester (platform user id)")
     tasks_p.add_argument("--since", help="only tasks created since: 2h, 30m, 7d or an ISO date")
-    tasks_p.add_argument("--limit", type=int, default=50)
+    tasks_p.add_argument("--limit", type=_positive, default=50, help="at most this many rows")
     return parser
 
 
@@ -83,6 +146,19 @@ def invalid_settings(err: ValidationError) -> str:
     """Which settings are invalid and why, one per line, named as the environment names them."""
     lines = ["videobot cannot start: these settings are invalid:"]
     for problem in err.errors():
-        name = str(problem["loc"][0]).upper() if problem["loc"] else "?"
-        lines.append(f"  {name}: {problem['msg']}")
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if problem["loc"]:
+            lines.append(f"  {env_name(str(problem['loc'][0]))}: {message}")
+        else:  # a rule across settings names them itself
+            lines.append(f"  {message}")
     return "\n".join(lines)
+
+
+def env_name(field: str) -> str:
+    """The environment variable a Settings field is read from (`VIDEOBOT_HTTP_TIMEOUT`)."""
+    from bot.config import Settings  # noqa: PLC0415 (the CLI's shape needs no settings)
+
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    choices = getattr(alias, "choices", None)
+    return str(choices[0]) if choices else field.upper()

@@ -22,6 +22,7 @@ class VideoCommand:
     mode: Mode | None = None
     aspect_ratio: str | None = None
     duration: int | None = None
+    resolution: str | None = None
     images: tuple[str, ...] = ()
     refs: tuple[str, ...] = ()
     video: str | None = None
@@ -54,6 +55,7 @@ _FLAG_ALIASES = _aliases(
     {
         "ar": ("aspect", "aspect-ratio", "aspect_ratio"),
         "duration": ("dur", "seconds"),
+        "res": ("resolution",),
         "mode": (),
         "image": ("img",),
         "ref": ("reference",),
@@ -76,6 +78,15 @@ _AR_ALIASES = _aliases(
     {
         "16:9": ("16x9", "16/9", "landscape", "wide"),
         "9:16": ("9x16", "9/16", "portrait", "vertical", "tall"),
+    }
+)
+# Every resolution a provider sells (bot/providers.py); a profile allows some of them.
+_RES_ALIASES = _aliases(
+    {
+        "360p": ("360",),
+        "720p": ("720", "hd"),
+        "1080p": ("1080", "fhd", "full-hd", "fullhd"),
+        "4k": ("2160", "2160p", "uhd"),
     }
 )
 # Phones and Slack turn "--" into an em or en dash; accept what the user meant.
@@ -102,6 +113,7 @@ class _Options(BaseModel):
     mode: Mode | None = None
     aspect_ratio: str | None = None
     duration: int | None = None
+    resolution: str | None = None
 
     @field_validator("mode", mode="before")
     @classmethod
@@ -110,7 +122,7 @@ class _Options(BaseModel):
             return value
         mode = _MODE_ALIASES.get(str(value).lower())
         if mode is None:
-            raise ValueError(f"unknown mode “{value}”; use one of t2v, i2v, r2v, edit")
+            raise ValueError(f"Unknown mode “{value}”. Use t2v, i2v, r2v or edit.")
         return mode
 
     @field_validator("aspect_ratio", mode="before")
@@ -120,7 +132,7 @@ class _Options(BaseModel):
             return None
         ratio = _AR_ALIASES.get(str(value).lower())
         if ratio is None:
-            raise ValueError(f"unknown aspect ratio “{value}”; use 16:9 or 9:16")
+            raise ValueError(f"Unknown aspect ratio “{value}”. Use 16:9 or 9:16.")
         return ratio
 
     @field_validator("duration", mode="before")
@@ -130,8 +142,20 @@ class _Options(BaseModel):
             return None
         text = str(value).lower().removesuffix("s").removesuffix("sec").strip()
         if not text.isdigit():
-            raise ValueError(f"duration must be a whole number of seconds, not “{value}”")
+            raise ValueError(
+                f"The duration is a whole number of seconds, not “{value}”. Use e.g. --duration 6."
+            )
         return int(text)
+
+    @field_validator("resolution", mode="before")
+    @classmethod
+    def _resolution(cls, value: object) -> object:
+        if value is None:
+            return None
+        resolution = _RES_ALIASES.get(str(value).strip().lower())
+        if resolution is None:
+            raise ValueError(f"Unknown resolution “{value}”. Use 360p, 720p, 1080p or 4k.")
+        return resolution
 
 
 def parse(text: str) -> Command:
@@ -144,18 +168,38 @@ def parse(text: str) -> Command:
     except ValueError as err:
         raise CommandError(
             f"I could not read that command ({err}). Close your quotes, e.g. "
-            '/video "a fox in snow" --ar 9:16'
+            '/video "a fox in snow" --ar 9:16.'
         ) from None
-    if not words or words[0].lower() in ("help", "-h", "--help", "?"):
+    if not words:
         return SimpleCommand("help")
     head = words[0].lower()
-    if head == "list" and len(words) == 1:
-        return SimpleCommand("list")
-    if head in ("status", "cancel", "retry") and len(words) <= 2:
-        if len(words) == 1:
-            raise CommandError(f"Which task? Type `{head} <ref>`, e.g. `{head} 7KQ2MX`.")
-        return TaskCommand(head, words[1].upper())
+    if head in ("-h", "--help", "?") and len(words) == 1:
+        return SimpleCommand("help")
+    # One rule a user can predict (the help says it): a verb alone or with one word after it
+    # is a command; a longer line is a prompt, so "cancel the party, everyone leaves" is a
+    # video and a short prompt that starts with a verb is quoted: /video "cancel everything".
+    if head in _VERBS and len(words) <= 2:
+        return _verb(head, words, text)
     return _parse_video(words)
+
+
+_VERBS = ("help", "list", "status", "cancel", "retry")
+_TASK_REF = re.compile(r"[0-9A-Za-z]{6}|[0-9a-fA-F]{32}")
+
+
+def _verb(head: str, words: list[str], text: str) -> Command:
+    """`help`, `list` (anything after them is ignored: they are free) or `status|cancel|retry
+    <ref>`; a second word that cannot be a task reference is refused, naming the way out."""
+    if head in ("help", "list"):
+        return SimpleCommand(head)
+    if len(words) == 1:
+        raise CommandError(f"Which task? Type `{head} <ref>`, e.g. `{head} 7KQ2MX`.")
+    if not _TASK_REF.fullmatch(words[1]):
+        raise CommandError(
+            f"“{words[1]}” is not a task reference (they look like 7KQ2MX). To make a video "
+            f'of it, put the prompt in quotes: /video "{text}".'
+        )
+    return TaskCommand(head, words[1].upper())
 
 
 def _parse_video(words: list[str]) -> VideoCommand:
@@ -164,6 +208,9 @@ def _parse_video(words: list[str]) -> VideoCommand:
     i = 0
     while i < len(words):
         word = words[i]
+        single = word[1:].partition("=")[0].lower()
+        if word.startswith("-") and not word.startswith("--") and single in _FLAG_ALIASES:
+            raise CommandError(f"Did you mean --{single}? Options start with two dashes.")
         if not word.startswith("--") or word == "--":
             prompt.append(word)
             i += 1
@@ -174,11 +221,11 @@ def _parse_video(words: list[str]) -> VideoCommand:
             raise CommandError(_unknown_flag(name))
         if not eq:
             if i + 1 >= len(words) or words[i + 1].startswith("--"):
-                raise CommandError(f"--{name} needs a value. {_FLAG_HINTS[key]}")
+                raise CommandError(f"Option --{name} needs a value. {_FLAG_HINTS[key]}")
             value = words[i + 1]
             i += 1
         if key in flags and key not in _REPEATABLE:
-            raise CommandError(f"--{name} was given twice; give it once.")
+            raise CommandError(f"Option --{name} was given twice; give it once.")
         flags.setdefault(key, []).append(value)
         i += 1
     try:
@@ -187,6 +234,7 @@ def _parse_video(words: list[str]) -> VideoCommand:
             mode=_one(flags, "mode"),
             aspect_ratio=_one(flags, "ar"),
             duration=_one(flags, "duration"),
+            resolution=_one(flags, "res"),
         )
     except ValidationError as err:
         first = err.errors()[0]
@@ -196,6 +244,7 @@ def _parse_video(words: list[str]) -> VideoCommand:
         mode=options.mode,
         aspect_ratio=options.aspect_ratio,
         duration=options.duration,
+        resolution=options.resolution,
         images=tuple(flags.get("image", ())),
         refs=tuple(flags.get("ref", ())),
         video=_one(flags, "video"),
@@ -210,6 +259,7 @@ def _one(flags: dict[str, list[str]], key: str) -> str | None:
 _FLAG_HINTS = {
     "ar": "Use --ar 16:9 or --ar 9:16.",
     "duration": "Use e.g. --duration 6.",
+    "res": "Use e.g. --res 1080p.",
     "mode": "Use --mode t2v, i2v, r2v or edit.",
     "image": "Give an image, e.g. --image ./cat.png.",
     "ref": "Give a reference image, e.g. --ref ./a.png (repeat for more).",
@@ -221,5 +271,5 @@ def _unknown_flag(name: str) -> str:
     known = sorted({f"--{k}" for k in _FLAG_ALIASES})
     close = difflib.get_close_matches(f"--{name}", known, n=1)
     hint = f" Did you mean {close[0]}?" if close else ""
-    options = "--ar, --duration, --mode, --image, --ref, --video"
+    options = "--ar, --duration, --res, --mode, --image, --ref, --video"
     return f"Unknown option --{name}.{hint} Options: {options}."

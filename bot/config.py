@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain import Profile
@@ -18,6 +18,7 @@ from bot.policy import WorkerPolicy
 from bot.providers import PROVIDERS, ProviderProfile
 from bot.service import AccessPolicy
 
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 IntList = Annotated[tuple[int, ...], NoDecode]
 Words = Annotated[tuple[str, ...], NoDecode]
 Names = Annotated[frozenset[str], NoDecode]
@@ -45,21 +46,31 @@ class Settings(BaseSettings):
     # Each of these overrides the provider profile's value; unset, the profile's holds.
     model: str | None = Field(None, validation_alias=_env("VIDEOBOT_MODEL"))
     durations: IntList | None = Field(None, validation_alias=_env("VIDEOBOT_DURATIONS"))
-    default_duration: int | None = Field(None, validation_alias=_env("VIDEOBOT_DEFAULT_DURATION"))
+    default_duration: int | None = Field(
+        None, ge=1, validation_alias=_env("VIDEOBOT_DEFAULT_DURATION")
+    )
     resolutions: Words | None = Field(None, validation_alias=_env("VIDEOBOT_RESOLUTIONS"))
     resolution: str | None = Field(None, validation_alias=_env("VIDEOBOT_RESOLUTION"))
     max_reference_images: int | None = Field(
-        None, validation_alias=_env("VIDEOBOT_MAX_REFERENCE_IMAGES")
+        None, ge=0, validation_alias=_env("VIDEOBOT_MAX_REFERENCE_IMAGES")
     )
     image_counts: IntList | None = Field(None, validation_alias=_env("VIDEOBOT_IMAGE_COUNTS"))
-    prompt_max_chars: int = Field(2000, validation_alias=_env("VIDEOBOT_PROMPT_MAX_CHARS"))
+    prompt_max_chars: int = Field(
+        2000, ge=1, le=100_000, validation_alias=_env("VIDEOBOT_PROMPT_MAX_CHARS")
+    )
     idempotency_header: str | None = Field(
         None, validation_alias=_env("VIDEOBOT_IDEMPOTENCY_HEADER")
     )
     upload_path: str = Field("/v1/uploads/images", validation_alias=_env("VIDEOBOT_UPLOAD_PATH"))
-    http_timeout: float = Field(30.0, validation_alias=_env("VIDEOBOT_HTTP_TIMEOUT"))
-    provider_timeout: float = Field(60.0, gt=0, validation_alias=_env("VIDEOBOT_PROVIDER_TIMEOUT"))
-    retry_base_seconds: float = Field(0.5, validation_alias=_env("VIDEOBOT_RETRY_BASE_SECONDS"))
+    http_timeout: float = Field(
+        30.0, gt=0, allow_inf_nan=False, validation_alias=_env("VIDEOBOT_HTTP_TIMEOUT")
+    )
+    provider_timeout: float = Field(
+        60.0, gt=0, allow_inf_nan=False, validation_alias=_env("VIDEOBOT_PROVIDER_TIMEOUT")
+    )
+    retry_base_seconds: float = Field(
+        0.5, ge=0, le=60, allow_inf_nan=False, validation_alias=_env("VIDEOBOT_RETRY_BASE_SECONDS")
+    )
     # Vertex AI: a service account's JSON key (Google's own variable name) instead of a key.
     google_application_credentials: Path | None = Field(
         None, validation_alias=_env("GOOGLE_APPLICATION_CREDENTIALS")
@@ -92,7 +103,10 @@ class Settings(BaseSettings):
     status_interval: timedelta = Field(
         timedelta(seconds=3), validation_alias=_env("VIDEOBOT_STATUS_INTERVAL")
     )
-    max_video_mb: int = Field(200, validation_alias=_env("VIDEOBOT_MAX_VIDEO_MB"))
+    max_video_mb: int = Field(200, ge=1, validation_alias=_env("VIDEOBOT_MAX_VIDEO_MB"))
+    media_retention: timedelta = Field(
+        timedelta(hours=24), validation_alias=_env("VIDEOBOT_MEDIA_RETENTION")
+    )
     # Tests and a simulator on this machine only: lets the fetcher reach loopback over http.
     fetch_allow_loopback: bool = Field(
         False, validation_alias=_env("VIDEOBOT_FETCH_ALLOW_LOOPBACK")
@@ -101,7 +115,13 @@ class Settings(BaseSettings):
     log_format: Literal["human", "json"] = Field(
         "human", validation_alias=_env("VIDEOBOT_LOG_FORMAT")
     )
-    demo_render_seconds: float = Field(6.0, validation_alias=_env("VIDEOBOT_DEMO_RENDER_SECONDS"))
+    demo_render_seconds: float = Field(
+        6.0,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        validation_alias=_env("VIDEOBOT_DEMO_RENDER_SECONDS"),
+    )
     metrics_port: int | None = Field(
         None, ge=0, le=65535, validation_alias=_env("VIDEOBOT_METRICS_PORT")
     )
@@ -126,7 +146,7 @@ class Settings(BaseSettings):
         None, validation_alias=_env("SLACK_SIGNING_SECRET")
     )
     slack_api_url: str | None = Field(None, validation_alias=_env("SLACK_API_URL"))
-    slack_port: int = Field(3000, validation_alias=_env("SLACK_PORT"))
+    slack_port: int = Field(3000, ge=0, le=65535, validation_alias=_env("SLACK_PORT"))
     slack_host: str = Field("0.0.0.0", validation_alias=_env("SLACK_HOST"))  # noqa: S104
     discord_token: SecretStr | None = Field(None, validation_alias=_env("DISCORD_TOKEN"))
     discord_api_url: str | None = Field(None, validation_alias=_env("DISCORD_API_URL"))
@@ -158,12 +178,44 @@ class Settings(BaseSettings):
     def _int_list(cls, value: object) -> object:
         if isinstance(value, str):
             parts = [p for p in value.replace(" ", "").split(",") if p]
-            if not all(p.isdigit() for p in parts):
+            if not parts or not all(p.isdigit() for p in parts):
                 raise ValueError(
-                    f"give whole seconds separated by commas, e.g. 6,10 (not {value!r})"
+                    f"give whole numbers separated by commas, e.g. 6,10 (not {value!r})"
                 )
             return tuple(int(p) for p in parts)
         return value
+
+    @field_validator("durations")
+    @classmethod
+    def _positive_durations(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if value is not None and (not value or min(value) < 1):
+            raise ValueError("give durations of 1 second or more, e.g. 6,10")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in _LEVELS:
+            raise ValueError(f"give one of {', '.join(_LEVELS)} (not {value!r})")
+        return level
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        """Values that are each fine but cannot work together are refused at start, not at
+        the first command."""
+        profile = self.profile()
+        if profile.default_duration not in profile.durations:
+            raise ValueError(
+                f"VIDEOBOT_DEFAULT_DURATION {profile.default_duration} is not one of the "
+                f"durations {', '.join(map(str, profile.durations))} (VIDEOBOT_DURATIONS)"
+            )
+        if self.poll_floor > self.poll_ceiling:
+            raise ValueError(
+                f"VIDEOBOT_POLL_FLOOR ({self.poll_floor.total_seconds():g}s) is above "
+                f"VIDEOBOT_POLL_CEILING ({self.poll_ceiling.total_seconds():g}s)"
+            )
+        return self
 
     @field_validator(
         "task_deadline",
@@ -171,6 +223,7 @@ class Settings(BaseSettings):
         "poll_floor",
         "poll_ceiling",
         "status_interval",
+        "media_retention",
         mode="before",
     )
     @classmethod
@@ -280,8 +333,10 @@ class Settings(BaseSettings):
             default_duration=default_duration,
             resolutions=resolutions,
             default_resolution=resolution,
-            max_reference_images=self.max_reference_images or allows.max_reference_images,
-            image_counts=self.image_counts or allows.image_counts,
+            max_reference_images=allows.max_reference_images
+            if self.max_reference_images is None
+            else self.max_reference_images,  # 0 is a setting (no references), not "unset"
+            image_counts=allows.image_counts if self.image_counts is None else self.image_counts,
             prompt_max_chars=self.prompt_max_chars,
         )
 

@@ -60,7 +60,47 @@ _HEADLINES = {
     TaskState.TIMED_OUT: "⌛ Timed out",
 }
 
+# The status line's words for a state, where a sentence or `list` names one (never the
+# internal names `delivered`, `timed_out`, `accepted`).
+_STATE_WORDS = {
+    TaskState.ACCEPTED: "queued",
+    TaskState.SUBMITTING: "sending",
+    TaskState.SUBMITTED: "queued at the video service",
+    TaskState.RUNNING: "rendering",
+    TaskState.SUCCEEDED: "fetching the video",
+    TaskState.DELIVERING: "posting the video",
+    TaskState.DELIVERED: "done",
+    TaskState.UNDELIVERABLE: "ready, not posted",
+    TaskState.FAILED: "failed",
+    TaskState.REJECTED: "refused",
+    TaskState.UNKNOWN: "outcome unknown",
+    TaskState.CANCELLED: "cancelled",
+    TaskState.TIMED_OUT: "timed out",
+}
+
 _POLICY_CODES = ("content_policy", "policy", "safety", "moderation")
+# Failures on the provider's side: another try may work, a new prompt would not help.
+_THEIR_SIDE = ("internal", "server", "unavailable", "timeout", "overloaded", "gpu", "capacity")
+
+
+def state_words(state: TaskState) -> str:
+    return _STATE_WORDS[state]
+
+
+def sentence(text: str) -> str:
+    """`text` as one sentence: a capital, one full stop (a provider's own stop is not doubled)."""
+    text = text.strip().rstrip(".").rstrip()
+    if not text:
+        return ""
+    end = "" if text[-1] in "!?…" else "."
+    return text[0].upper() + text[1:] + end
+
+
+def retry_hint(task: Task) -> str:
+    """How to run it again where the user is: the console types, the chats have a button."""
+    if task.target.platform == "console":
+        return f"type `retry {task.ref}`"
+    return "press Retry"
 
 
 def progress_bar(progress: int, width: int = 10) -> str:
@@ -86,9 +126,14 @@ def clip(text: str, limit: int) -> str:
 def summary(task: Task) -> str:
     req = task.request
     who = f" · requested by {task.target.user_name}" if task.target.user_name else ""
-    return (
-        f"“{clip(req.prompt, 200)}” · {req.mode.label} · {req.aspect_ratio} · {req.duration}s{who}"
-    )
+    return f"“{clip(req.prompt, 200)}” · {' · '.join(_shape(task))}{who}"
+
+
+def _shape(task: Task) -> list[str]:
+    """Mode, ratio, length and, when the user chose one, the resolution."""
+    req = task.request
+    shape = [req.mode.label, req.aspect_ratio, f"{req.duration}s"]
+    return [*shape, req.resolution] if req.resolution else shape
 
 
 def _detail(task: Task, now: datetime, queue_position: int | None) -> str:
@@ -119,7 +164,7 @@ def _delivered(task: Task) -> str:
 
 def _rejected(task: Task) -> str:
     return (
-        f"{task.error_message or 'The request was invalid.'} Nothing was charged. "
+        f"{sentence(task.error_message or 'The request was invalid')} Nothing was charged. "
         "Fix the request and send it again (`/video help` lists what is allowed)."
     )
 
@@ -128,13 +173,13 @@ def _unknown(task: Task) -> str:
     return (
         "The connection dropped while the request was being sent, so I cannot tell whether "
         "the video service started (and billed) it. I will not send it again on my own: if no "
-        f"video arrives, press Retry or type `retry {task.ref}`."
+        f"video arrives, {retry_hint(task)}."
     )
 
 
 def _timed_out(task: Task) -> str:
     limit = human_duration(task.deadline_at - task.created_at)
-    return f"No result after {limit}, so I stopped waiting. Press Retry to try again."
+    return f"No result after {limit}, so I stopped waiting. To try again, {retry_hint(task)}."
 
 
 def _cancelled(task: Task) -> str:
@@ -147,18 +192,23 @@ def _cancelled(task: Task) -> str:
 
 
 def failed_text(task: Task) -> str:
-    reason = task.error_message or "no reason given"
+    reason = (task.error_message or "no reason given").strip().rstrip(".")
     code = (task.error_code or "").lower()
     if any(word in code for word in _POLICY_CODES):
         return (
             f"The video service declined this prompt under its content policy: {reason}. "
             "Rephrase the prompt and send it again."
         )
-    return f"Reason given: {reason}. Edit the prompt or press Retry."
+    if any(word in code or word in reason.lower() for word in _THEIR_SIDE):
+        return (
+            f"Reason given: {reason}. That went wrong on the video service's side, not in "
+            f"your prompt: to try again, {retry_hint(task)}."
+        )
+    return f"Reason given: {reason}. To try again, {retry_hint(task)}."
 
 
 def undeliverable_text(task: Task) -> str:
-    reason = task.error_message or "the upload failed"
+    reason = sentence(task.error_message or "the upload failed").rstrip(".")
     if task.error_code == "unsafe_link":
         return f"{reason}. An operator can look into it: `videobot tasks show {task.ref}`."
     if task.result_url and task.result_expires_at:
@@ -214,10 +264,9 @@ def status_view(task: Task, now: datetime, queue_position: int | None = None) ->
 
 def accepted_reply(task: Task, duplicate: bool = False) -> str:
     if duplicate:
-        return f"Already on it: task {task.ref} ({task.state.value})."
-    req = task.request
+        return f"Already on it: task {task.ref} ({state_words(task.state)})."
     return (
-        f"Got it: task {task.ref} ({req.mode.label}, {req.aspect_ratio}, {req.duration}s). "
+        f"Got it: task {task.ref} ({', '.join(_shape(task))}). "
         "I will keep its status message up to date and post the video in its thread."
     )
 
@@ -229,13 +278,14 @@ def result_title(task: Task) -> str:
 def result_caption(task: Task) -> str:
     req = task.request
     who = f"{task.target.user_name}: " if task.target.user_name else ""
-    return f"{who}“{clip(req.prompt, 300)}” ({req.mode.label}, {req.aspect_ratio}, {req.duration}s)"
+    return f"{who}“{clip(req.prompt, 300)}” ({', '.join(_shape(task))})"
 
 
 def task_line(task: Task) -> str:
     progress = f" {task.progress}%" if task.state is TaskState.RUNNING and task.progress else ""
     prompt = clip(task.request.prompt, 60)
-    return f"{task.ref}  {task.state.value}{progress}  {task.request.mode.value}  “{prompt}”"
+    words = state_words(task.state)
+    return f"{task.ref}  {words}{progress}  {task.request.mode.label}  “{prompt}”"
 
 
 CANCEL_DONE = "Cancelled task {ref}."
@@ -244,6 +294,10 @@ CANCEL_BUSY = "Task {ref} is being {what} right now; try again in a few seconds.
 NOT_FOUND = "No task {ref} here. `list` shows your recent tasks."
 NOT_YOURS = "Task {ref} belongs to someone else; only they (or an admin) can do that."
 RETRY_LIVE = "Task {ref} is still running; cancel it first or wait for it to end."
+MEDIA_GONE = (
+    "The images or clip of task {ref} are no longer kept (media is deleted a while after its "
+    "task ends); send the request again with them."
+)
 DAILY_LIMIT = (
     "You have made {limit} videos today, the daily limit here. It resets at 00:00 UTC "
     "(in {wait}). Nothing was charged for this request."

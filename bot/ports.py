@@ -72,6 +72,11 @@ class Ledger(Protocol):
         """How many tasks are in `states` (created before a time, for queue positions)."""
         ...
 
+    async def media_in_use(self, ended_since: datetime) -> frozenset[str]:
+        """The stored paths of every user medium a task may still need: tasks still live, or
+        ended (last changed) at or after `ended_since` (Retry sends them again)."""
+        ...
+
     async def next_due_at(self, after: datetime | None = None) -> datetime | None:
         """The earliest next_check_at of any row (later than `after`, when given), so the
         worker can sleep until then."""

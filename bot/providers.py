@@ -93,6 +93,9 @@ PROVIDERS: dict[str, ProviderProfile] = {
         callbacks="google",
         key_hint="a service account JSON key (GOOGLE_APPLICATION_CREDENTIALS) and a project",
     ),
+    # docs.apimart.ai "Gemini Omni Flash Video Generation": model gemini-omni-flash-preview,
+    # 720p only, 3-10 s, 16:9 or 9:16, image_urls up to 16 (http(s) only: images go through
+    # its /v1/uploads/images, URLs kept 72 h), video_urls at most 1 (a link or a data: URL).
     "apimart": ProviderProfile(
         name="apimart",
         title="apimart",
@@ -100,12 +103,18 @@ PROVIDERS: dict[str, ProviderProfile] = {
         base_url="https://api.apimart.ai",
         model="gemini-omni-flash-preview",
         allows=Profile(
-            durations=(4, 6, 8, 10),
-            default_duration=6,
+            durations=tuple(range(3, 11)),
+            default_duration=8,
             max_reference_images=16,
             provider="apimart",
         ),
+        media="upload",
+        key_hint="an apimart API key (Bearer)",
     ),
+    # docs.evolink.ai "Gemini Omni Flash" pages: one model id per mode (the dialect appends
+    # -text-to-video, -image-to-video, -reference-to-video, -video-edit to this family), 3-10 s
+    # (or auto; its own default is 10), image-to-video 1 image, reference 1-6, images as data:
+    # URLs, a clip only as an http(s) link, callback_url on submit; links live 24 h.
     "evolink": ProviderProfile(
         name="evolink",
         title="evolink",
@@ -114,19 +123,29 @@ PROVIDERS: dict[str, ProviderProfile] = {
         model="gemini-omni-flash",
         allows=Profile(
             durations=tuple(range(3, 11)),
-            default_duration=6,
+            default_duration=8,
             max_reference_images=6,
             provider="evolink",
         ),
+        media="data-uri",
         callbacks="evolink",
+        key_hint="an evolink API key (Bearer)",
     ),
+    # fal.ai/models/google/gemini-omni-flash (+ /image-to-video, /reference-to-video, /edit):
+    # 3-10 s (default 8), 16:9 or 9:16, 720p; files as URLs or data: URLs; queue.fal.run with
+    # `Authorization: Key`. fal gives no image limit for reference-to-video: Google's 10 holds.
     "fal": ProviderProfile(
         name="fal",
         title="fal",
         dialect="fal",
         base_url="https://queue.fal.run",
-        model="fal-ai/gemini-omni-flash",
-        allows=Profile(durations=(4, 6, 10), default_duration=6, provider="fal"),
+        model="google/gemini-omni-flash",
+        allows=Profile(
+            durations=tuple(range(3, 11)),
+            default_duration=8,
+            max_reference_images=10,
+            provider="fal",
+        ),
         auth="key",
         media="data-uri",
         callbacks="fal",

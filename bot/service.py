@@ -3,14 +3,17 @@ verbs users have (status, cancel, retry, list). Handlers call this and return at
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from bot import messages
-from bot.checks import check_prompt
+from bot.checks import check_mode, check_prompt
 from bot.domain import (
+    LIVE_STATES,
     MediaRef,
     Mode,
     Profile,
@@ -20,7 +23,13 @@ from bot.domain import (
     new_ref,
     new_task_id,
 )
-from bot.errors import ActionRefused, LedgerUnavailable, NotFound, QuotaExceeded
+from bot.errors import (
+    ActionRefused,
+    CommandError,
+    LedgerUnavailable,
+    NotFound,
+    QuotaExceeded,
+)
 from bot.policy import WorkerPolicy
 from bot.ports import Ledger, TaskQuery, UserLimits
 from bot.task import Task
@@ -149,7 +158,9 @@ class VideoService:
             task = await self._owned(ref, by)
             if task.state.is_terminal:
                 raise ActionRefused(
-                    messages.CANCEL_TOO_LATE.format(ref=task.ref, state=task.state.value)
+                    messages.CANCEL_TOO_LATE.format(
+                        ref=task.ref, state=messages.state_words(task.state)
+                    )
                 )
             if task.state in (TaskState.SUBMITTING, TaskState.DELIVERING):
                 what = "sent" if task.state is TaskState.SUBMITTING else "posted"
@@ -172,6 +183,8 @@ class VideoService:
         task = await self._owned(ref, by)
         if task.state.is_live:
             raise ActionRefused(messages.RETRY_LIVE.format(ref=task.ref))
+        if await asyncio.to_thread(_media_gone, task.request):
+            raise ActionRefused(messages.MEDIA_GONE.format(ref=task.ref))
         # Staged URLs may have expired since; the worker stages the files again.
         media = tuple(replace(m, url=None) if m.path else m for m in task.request.media)
         request = task.request.with_media(media)
@@ -182,10 +195,16 @@ class VideoService:
     async def edit(
         self, ref: str, instruction: str, by: ReplyTarget, idem_key: str
     ) -> tuple[Task, bool]:
-        """Video edit of a delivered result, fed to the provider by its (still valid) URL."""
+        """Video edit of a delivered result. Providers that keep their results (Google's
+        previous_interaction_id) continue from `previous`, the provider's id of that task, so
+        nothing is uploaded again; the others are fed the clip by its (still valid) URL."""
         task = await self._owned(ref, by, anyone=True)
         if task.state is not TaskState.DELIVERED or not task.result_url:
             raise ActionRefused(f"Task {task.ref} has no finished video to edit.")
+        try:
+            check_mode(Mode.EDIT, self._profile)
+        except CommandError as err:
+            raise ActionRefused(str(err)) from None
         clip = MediaRef(
             kind="video", path="", sha256="", mime="video/mp4", size=0, url=task.result_url
         )
@@ -195,11 +214,18 @@ class VideoService:
             aspect_ratio=task.request.aspect_ratio,
             duration=task.request.duration,
             video=clip,
+            resolution=task.request.resolution,  # the edit looks like what it edits
+            previous=task.provider_task_id,
         )
         return await self.accept(request, _reply_to(task, by), idem_key, retry_of=task.ref)
 
     async def recent(self, user: ReplyTarget, limit: int = 10) -> list[Task]:
         return await self._ledger.find(TaskQuery(user_key=user.user_key, limit=limit))
+
+    async def unfinished(self, user: ReplyTarget) -> list[Task]:
+        """The user's tasks that have not ended (the console resumes them after a restart)."""
+        query = TaskQuery(states=LIVE_STATES, user_key=user.user_key, limit=1000)
+        return await self._ledger.find(query)
 
     async def _owned(self, ref: str, by: ReplyTarget, anyone: bool = False) -> Task:
         task = await self.status(ref)
@@ -215,6 +241,11 @@ def _quota_message(err: QuotaExceeded, now: datetime) -> str:
     return messages.DAILY_LIMIT.format(
         limit=err.limit, wait=messages.human_duration(midnight - now)
     )
+
+
+def _media_gone(request: VideoRequest) -> bool:
+    """Media retention deleted a file this request was made with."""
+    return any(m.path and not Path(m.path).is_file() for m in request.media)
 
 
 def _reply_to(task: Task, by: ReplyTarget) -> ReplyTarget:

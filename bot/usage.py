@@ -1,9 +1,13 @@
 """The help every platform shows for `/video help`: the grammar, examples and the task verbs,
-written from the provider profile so it never offers a duration or ratio that would be refused."""
+written from the provider profile so it never offers a duration, resolution, ratio or mode that
+would be refused."""
 
 from __future__ import annotations
 
-from bot.domain import Profile
+from collections.abc import Sequence
+
+from bot.checks import offered_modes
+from bot.domain import Mode, Profile
 from bot.messages import either
 
 
@@ -11,31 +15,117 @@ def help_text(profile: Profile, prefix: str = "/video", task_prefix: str | None 
     """The grammar with examples. `task_prefix` is where the task verbs live when a platform
     puts them under another command (Discord: `/videobot status <ref>`)."""
     verbs = task_prefix or prefix
-    durations = either([str(d) for d in profile.durations])
+    modes = offered_modes(profile)
+    maker = f"\nProvider: {profile.provider}" if profile.provider else ""
+    media = _media_words(modes)
+    optional = f" (and optionally {media})" if media else ""
     return f"""\
-{prefix} turns a description (and optionally images or a clip) into a short video.
+{prefix} turns a description{optional} into a short video.{maker}
 
-  {prefix} <prompt> [--ar 16:9|9:16] [--duration {"|".join(map(str, profile.durations))}] \
-[--mode t2v|i2v|r2v|edit]
+  {prefix} <prompt> {" ".join(_synopsis(profile, modes))}
 
 Examples
-  {prefix} a fox running through snow --ar 9:16
-  {prefix} "a paper boat on a river, golden hour" --duration {profile.durations[-1]}
-  {prefix} make the cat wave --image ./cat.png            (image-to-video)
-  {prefix} the two of them dancing --ref a.png --ref b.png  (reference-to-video)
-  {prefix} turn it into a watercolour --video ./clip.mp4   (video edit, clip at most \
-{profile.edit_max_seconds:g}s)
-
+{_examples(profile, prefix, modes)}
 Options
-  --ar        aspect ratio: {" or ".join(profile.aspect_ratios)} (default \
-{profile.default_aspect_ratio}); also portrait / landscape
-  --duration  seconds: {durations} (default {profile.default_duration})
-  --mode      t2v, i2v, r2v or edit; inferred from your media when left out
-  Attach images or a clip instead of the flags in Slack and Discord.
-
+{_options(profile, modes)}
 Tasks
   {verbs} status <ref>    where a task is
   {verbs} cancel <ref>    stop a task that has not finished
   {verbs} retry <ref>     run an ended task again (a new, separately billed video)
   {verbs} list            your recent tasks
+  These words are commands alone or with a task reference; a longer line is a prompt.
+  Quote a short prompt that starts with one: {prefix} "cancel everything".
 """
+
+
+def seconds(durations: Sequence[int], joiner: str = "|") -> str:
+    """`6|10`, or `3-15` for a long unbroken run (Vertex: every second from 3 to 15)."""
+    values = list(durations)
+    if len(values) > 4 and values == list(range(values[0], values[-1] + 1)):
+        return f"{values[0]}-{values[-1]}"
+    return joiner.join(map(str, values))
+
+
+def _media_words(modes: list[Mode]) -> str:
+    images = Mode.I2V in modes or Mode.R2V in modes
+    if images and Mode.EDIT in modes:
+        return "images or a clip"
+    if images:
+        return "images"
+    return "a clip" if Mode.EDIT in modes else ""
+
+
+def _synopsis(profile: Profile, modes: list[Mode]) -> list[str]:
+    parts = [
+        f"[--ar {'|'.join(profile.aspect_ratios)}]",
+        f"[--duration {seconds(profile.durations)}]",
+    ]
+    if len(profile.resolutions) > 1:
+        parts.append(f"[--res {'|'.join(profile.resolutions)}]")
+    if len(modes) > 1:
+        parts.append(f"[--mode {'|'.join(m.value for m in modes)}]")
+    return parts
+
+
+def _examples(profile: Profile, prefix: str, modes: list[Mode]) -> str:
+    lines = []
+    if Mode.T2V in modes:
+        lines.append(f"{prefix} a fox running through snow --ar 9:16")
+        longest = profile.durations[-1]
+        lines.append(f'{prefix} "a paper boat on a river, golden hour" --duration {longest}')
+        if len(profile.resolutions) > 1:
+            lines.append(f"{prefix} a lighthouse in a storm --res {profile.resolutions[-1]}")
+    if Mode.I2V in modes:
+        lines.append(f"{prefix} make the cat wave --image ./cat.png            (image-to-video)")
+    if Mode.R2V in modes:
+        refs = " ".join(f"--ref {name}.png" for name in "abcdefghij"[: _ref_count(profile)])
+        lines.append(f"{prefix} these friends dancing together {refs}  (reference-to-video)")
+    if Mode.EDIT in modes:
+        lines.append(
+            f"{prefix} turn it into a watercolour --video ./clip.mp4   (video edit, clip at most "
+            f"{profile.edit_max_seconds:g}s)"
+        )
+    return "".join(f"  {line}\n" for line in lines)
+
+
+def _ref_count(profile: Profile) -> int:
+    """Two references, or the fewest above one the provider's image-count rule accepts."""
+    allowed = profile.image_counts or range(2, profile.max_reference_images + 1)
+    return min((c for c in allowed if 2 <= c <= profile.max_reference_images), default=1)
+
+
+def _options(profile: Profile, modes: list[Mode]) -> str:
+    lines = [
+        f"--ar        aspect ratio: {either(profile.aspect_ratios)} (default "
+        f"{profile.default_aspect_ratio}); also portrait / landscape",
+        f"--duration  seconds: {_seconds_text(profile.durations)} (default "
+        f"{profile.default_duration})",
+    ]
+    if len(profile.resolutions) > 1:
+        lines.append(
+            f"--res       resolution: {either(profile.resolutions)} (default "
+            f"{profile.default_resolution})"
+        )
+    if len(modes) > 1:
+        offered = either([m.value for m in modes])
+        lines.append(f"--mode      {offered}; inferred from your media when left out")
+    if Mode.R2V in modes:
+        lines.append(
+            f"--ref       a reference image; repeat it for up to {profile.max_reference_images}"
+        )
+    if profile.image_counts is not None:
+        counts = either([str(c) for c in profile.image_counts])
+        lines.append(f"            images per request: {counts}")
+    if len(modes) == 1:
+        lines.append(f"Only {modes[0].label} is offered here.")
+    if media := _media_words(modes):
+        lines.append(f"Attach {media} instead of the flags in Slack and Discord.")
+    return "".join(f"  {line}\n" for line in lines)
+
+
+def _seconds_text(durations: Sequence[int]) -> str:
+    span = seconds(durations)
+    if "-" in span:
+        first, last = span.split("-")
+        return f"{first} to {last}"
+    return either([str(d) for d in durations])

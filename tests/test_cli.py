@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def test_image_bytes_sniffed_not_trusted_by_name(tmp_path: Path) -> None:
     result = videobot(["demo"], tmp_path, "/video animate --image ./fake.png\n")
     assert result.returncode == 0
     assert "fake.png" in result.stdout and "is not something I can use" in result.stdout
-    assert not (tmp_path / "videobot-output").exists()
+    assert not list((tmp_path / "videobot-output").glob("*.mp4"))
 
 
 async def test_tasks_filters_history_and_operator_cancel(tmp_path: Path) -> None:
@@ -126,6 +127,99 @@ async def test_tasks_filters_history_and_operator_cancel(tmp_path: Path) -> None
     stop = videobot(["tasks", "cancel", theirs.ref], tmp_path, extra=env)
     assert stop.returncode == 0 and f"cancelled {theirs.ref}" in stop.stdout
     again = videobot(["tasks", "cancel", theirs.ref], tmp_path, extra=env)
-    assert again.returncode == 1 and "already ended" in again.stderr
+    assert again.returncode == 1
+    assert f"task {theirs.ref} already ended in state cancelled" in again.stderr
+    unknown = videobot(["tasks", "cancel", "zz9zz9"], tmp_path, extra=env)
+    assert unknown.returncode == 1 and f"no task ZZ9ZZ9 in {db}" in unknown.stderr
     missing = videobot(["tasks", "show", "NOPE00"], tmp_path, extra=env)
     assert missing.returncode == 1
+
+
+def test_help_describes_the_commands_and_every_simulator_knob(tmp_path: Path) -> None:
+    top = videobot(["--help"], tmp_path)
+    assert top.returncode == 0
+    assert "Composition root" not in top.stdout  # not the module's docstring
+    for command in ("run", "demo", "simulate", "doctor", "tasks", "discord-sync", "invite"):
+        assert f"\n    {command}" in top.stdout, command
+    sim = videobot(["simulate", "--help"], tmp_path)
+    flags = [line.split()[0] for line in sim.stdout.splitlines() if line.startswith("  --")]
+    assert len(flags) > 15
+    options = sim.stdout.split("options:", 1)[1]
+    for block in options.split("\n  -")[2:]:  # every option after -h
+        if "--no-idempotency" in block:
+            continue  # a switch: off unless given
+        assert "(default:" in " ".join(block.split()), block
+
+
+def test_tasks_refuses_nonsense_and_never_creates_a_ledger(tmp_path: Path) -> None:
+    db = tmp_path / "typo.db"
+    listed = videobot(["tasks"], tmp_path, extra={"VIDEOBOT_DB": str(db)})
+    assert listed.returncode == 1 and f"no ledger at {db}" in listed.stderr
+    assert not db.exists()
+    negative = videobot(["tasks", "--limit", "-1"], tmp_path)
+    assert negative.returncode == 2 and "--limit: give a number of 1 or more" in negative.stderr
+    share = videobot(["simulate", "--fail-rate", "2"], tmp_path)
+    assert share.returncode == 2 and "between 0 and 1" in share.stderr
+
+
+def test_discord_voice_warnings_are_not_printed(tmp_path: Path) -> None:
+    code = (
+        "import logging; logging.basicConfig(level=logging.INFO)\n"
+        "import adapters.discord.client, discord\n"
+        "discord.Client(intents=discord.Intents.default())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "voice will NOT be supported" not in result.stderr
+
+
+def test_a_data_or_output_folder_that_is_a_file_stops_the_start_plainly(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("not a folder")
+    for setting in ("VIDEOBOT_DATA_DIR", "VIDEOBOT_OUTPUT_DIR"):
+        result = videobot(
+            ["demo"], tmp_path, "/video a cat\n", {setting: str(tmp_path / "afile" / "x")}
+        )
+        assert result.returncode == 1, result.stderr
+        assert f"{setting}: cannot use {tmp_path / 'afile' / 'x'} as a folder" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_a_demo_killed_mid_task_finishes_it_when_started_again(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDEO", "SLACK", "DISCORD"))}
+    env.update({"VIDEOBOT_DATA_DIR": str(tmp_path / "data"), "VIDEOBOT_DEMO_RENDER_SECONDS": "3"})
+    memory = tmp_path / "data" / "demo-simulator.json"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "bot", "demo"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        env=env,
+        text=True,
+    )
+    assert first.stdin is not None
+    first.stdin.write("/video a slow glacier at dawn\n")
+    first.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not (memory.exists() and json.loads(memory.read_text())["tasks"]):
+        assert time.monotonic() < deadline, "the task never reached the simulator"
+        assert first.poll() is None, "the demo ended before it was killed"
+        time.sleep(0.05)
+    first.kill()  # submitted, not yet delivered
+    first.wait(timeout=30)
+    first.stdin.close()
+
+    again = videobot(["demo"], tmp_path, "", {"VIDEOBOT_DEMO_RENDER_SECONDS": "3"})
+    assert again.returncode == 0, again.stderr
+    assert "Resuming one task left unfinished by the last run" in again.stdout
+    assert "✅ Done" in again.stdout
+    assert len(list((tmp_path / "videobot-output").glob("*glacier*.mp4"))) == 1
+    assert len(json.loads(memory.read_text())["tasks"]) == 1  # never submitted twice
+
+
+def test_quitting_with_a_live_task_says_what_happens_to_it(tmp_path: Path) -> None:
+    result = videobot(["demo"], tmp_path, "/video a lantern in fog\nquit\n")
+    assert result.returncode == 0, result.stderr
+    assert "One task not finished yet; they are kept and finish when you start" in result.stdout

@@ -123,3 +123,43 @@ def test_a_video_api_url_that_cannot_work_is_refused_without_quoting_it(
     with pytest.raises(ValidationError, match=why) as refused:
         _settings(monkeypatch, {"VIDEO_API_URL": value})
     assert "sk-in-the-url" not in invalid_settings(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"VIDEOBOT_LOG_LEVEL": "LOUD"}, "VIDEOBOT_LOG_LEVEL: give one of DEBUG, INFO"),
+        ({"VIDEOBOT_DURATIONS": ","}, "VIDEOBOT_DURATIONS: give whole numbers"),
+        ({"VIDEOBOT_DURATIONS": "0,6"}, "VIDEOBOT_DURATIONS: give durations of 1 second"),
+        ({"VIDEOBOT_HTTP_TIMEOUT": "nan"}, "VIDEOBOT_HTTP_TIMEOUT: Input should be a finite"),
+        ({"VIDEOBOT_HTTP_TIMEOUT": "0"}, "VIDEOBOT_HTTP_TIMEOUT: Input should be greater"),
+        ({"VIDEOBOT_DEFAULT_DURATION": "7"}, "VIDEOBOT_DEFAULT_DURATION 7 is not one of"),
+        (
+            {"VIDEOBOT_DURATIONS": "4,8", "VIDEOBOT_DEFAULT_DURATION": "6"},
+            "durations 4, 8 (VIDEOBOT_DURATIONS)",
+        ),
+        ({"VIDEOBOT_PROMPT_MAX_CHARS": "0"}, "VIDEOBOT_PROMPT_MAX_CHARS: Input should be"),
+        ({"VIDEOBOT_POLL_FLOOR": "30"}, "VIDEOBOT_POLL_FLOOR (30s) is above"),
+        ({"VIDEOBOT_MAX_VIDEO_MB": "0"}, "VIDEOBOT_MAX_VIDEO_MB: Input should be"),
+        ({"SLACK_PORT": "99999"}, "SLACK_PORT: Input should be less than"),
+        ({"VIDEOBOT_PROVIDER": "acme"}, "VIDEOBOT_PROVIDER: unknown provider 'acme'"),
+    ],
+)
+def test_settings_that_cannot_work_together_or_at_all_are_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], said: str
+) -> None:
+    from bot.cli import invalid_settings
+
+    with pytest.raises(ValidationError) as refused:
+        _settings(monkeypatch, env)
+    assert said in invalid_settings(refused.value)
+
+
+def test_the_old_name_of_the_provider_setting_still_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _settings(monkeypatch, {"VIDEOBOT_DIALECT": "toapis"})
+    assert settings.provider == "toapis" and settings.profile().image_counts == (0, 1, 3)
+    google = _settings(monkeypatch, {"VIDEOBOT_PROVIDER": "Google"})
+    assert google.api_root == "https://generativelanguage.googleapis.com"
+    assert google.profile().default_resolution == "720p"
+    tuned = _settings(monkeypatch, {"VIDEOBOT_PROVIDER": "google", "VIDEOBOT_RESOLUTION": "4K"})
+    assert tuned.profile().default_resolution == "4k"

@@ -203,13 +203,32 @@ class ConsoleSession:
                 "videobot console. Type /video <prompt> (e.g. /video a paper boat on a river "
                 "--ar 9:16), `help`, or `quit`."
             )
+        await self.resume()
         async for line in _lines(stdin):
             if interactive:
                 self._chat.typed(line)
             if not await self.handle(line):
+                await self.say_what_is_left()
                 return
         if not interactive:
             await self.wait_for_started()
+
+    async def resume(self) -> None:
+        """Tasks a previous run left unfinished (it was killed, or quit) are this run's too:
+        the worker picks them up, and a scripted run waits for them as for its own."""
+        left = await self._service.unfinished(self._target)
+        if left:
+            refs = ", ".join(t.ref for t in left)
+            self.started.update(t.ref for t in left)
+            self._say(f"Resuming {_tasks(len(left))} left unfinished by the last run: {refs}.")
+
+    async def say_what_is_left(self) -> None:
+        left = await self._service.unfinished(self._target)
+        if left:
+            self._say(
+                f"{_tasks(len(left)).capitalize()} not finished yet; they are kept and finish "
+                "when you start the demo again."
+            )
 
     async def converse(self, stdin: TextIO, stop: asyncio.Event) -> None:
         """`run` until it ends or `stop` is set; then set `stop`, so the rest of the process
@@ -231,6 +250,10 @@ class ConsoleSession:
         while not self.started <= self._chat.finished:
             self._chat.changed.clear()
             await self._chat.changed.wait()
+
+
+def _tasks(count: int) -> str:
+    return "one task" if count == 1 else f"{count} tasks"
 
 
 async def _lines(stdin: TextIO) -> AsyncIterator[str]:

@@ -97,7 +97,10 @@ class MediaIntake:
         digest = hashlib.sha256(clean.data).hexdigest()
         self._root.mkdir(parents=True, exist_ok=True)
         path = self._root / f"{digest}.{clean.kind.ext}"
-        if not path.exists():
+        if path.exists():
+            # Sent again: fresh to media retention, which spares young files (retention.py).
+            path.touch()
+        else:
             temp = path.with_name(f"{path.name}.{secrets.token_hex(8)}.part")
             temp.write_bytes(clean.data)
             temp.replace(path)

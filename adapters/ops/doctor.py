@@ -1,59 +1,40 @@
-"""`videobot doctor`: checks configuration, the ledger, the video API and the chat platforms,
-and prints one table of pass/fail with the next step for each failure. Never prints a secret."""
+"""`videobot doctor`: checks configuration, the ledger, the chosen provider and the chat
+platforms, and prints one table of pass/fail/skip with the next step for each failure. Never
+prints a secret."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import urlsplit
 
 import httpx
 
+from adapters.ops.check import Check
+from adapters.ops.gateway_probe import check_gateway
+from adapters.ops.google_probe import SignIn, check_gemini, check_vertex, vertex_setup
 from bot.config import Settings
+from bot.domain import Mode
+from bot.usage import seconds
 from storage.sqlite.ledger import LedgerError, SqliteLedger
 from storage.sqlite.lock import holder
 from storage.sqlite.schema import SCHEMA_VERSION
 
-_PROBE_TASK = "videobot-doctor-probe"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
+__all__ = ["Check", "check_config", "check_provider", "run_doctor"]
 
 
 Probe = Callable[[Settings, httpx.AsyncClient], Awaitable[list[Check]]]
 
 
 def check_config(settings: Settings) -> list[Check]:
-    checks: list[Check] = []
-    if not settings.api_root or settings.video_api_key is None:
-        missing = [
-            name
-            for name, value in (
-                ("VIDEO_API_URL", settings.api_root),
-                ("VIDEO_API_KEY", settings.video_api_key),
-            )
-            if not value
-        ]
-        checks.append(
-            Check(
-                "video API settings",
-                False,
-                f"missing: {', '.join(missing)}",
-                "set them (see the README's settings table); `videobot demo` needs neither",
-            )
-        )
+    checks = [_chosen(settings)]
+    if settings.provider_profile.dialect == "vertex":
+        setup, _ = vertex_setup(settings)
+        checks.append(setup)
     else:
-        chosen = settings.provider_profile
-        checks.append(Check("video API settings", True, f"{chosen.title} at {settings.api_root}"))
+        checks.append(_api_settings(settings))
     allows = settings.profile()
     if allows.default_duration not in allows.durations:
         checks.append(
@@ -89,6 +70,42 @@ def check_config(settings: Settings) -> list[Check]:
     return checks
 
 
+def _chosen(settings: Settings) -> Check:
+    """Which provider and profile are in force: what every other line is about."""
+    chosen, allows = settings.provider_profile, settings.profile()
+    modes = ", ".join(m.value for m in Mode if m in allows.modes)
+    named = chosen.name if chosen.title == chosen.name else f"{chosen.name} ({chosen.title})"
+    return Check(
+        "provider",
+        True,
+        f"{named}, model {settings.model_id}, root "
+        f"{settings.api_root or 'not set'}; {seconds(allows.durations, ', ')} s, "
+        f"{', '.join(allows.resolutions)}, modes {modes}, up to "
+        f"{allows.max_reference_images} reference images",
+    )
+
+
+def _api_settings(settings: Settings) -> Check:
+    chosen = settings.provider_profile
+    missing = [
+        name
+        for name, value in (
+            ("VIDEO_API_URL", settings.api_root),
+            ("VIDEO_API_KEY", settings.video_api_key),
+        )
+        if not value
+    ]
+    if missing:
+        return Check(
+            "video API settings",
+            False,
+            f"missing: {', '.join(missing)}",
+            f"set them (see the README's Providers section; the key is {chosen.key_hint}); "
+            "`videobot demo` needs neither",
+        )
+    return Check("video API settings", True, f"{chosen.title} at {settings.api_root}")
+
+
 async def check_ledger(path: Path) -> list[Check]:
     try:
         async with SqliteLedger.open(path) as ledger:
@@ -109,72 +126,17 @@ async def check_ledger(path: Path) -> list[Check]:
     ]
 
 
-async def check_provider(settings: Settings, http: httpx.AsyncClient) -> list[Check]:
-    url, key = settings.api_root, settings.video_api_key
-    if not url or key is None:
-        return []
-    path = urlsplit(url).path.rstrip("/")
-    if path.endswith(("/chat/completions", "/completions", "/v1")):
-        return [
-            Check(
-                "video API URL",
-                False,
-                f"{url} looks like a chat endpoint or an API version root",
-                "set VIDEO_API_URL to the gateway root (videobot adds /v1/videos/generations); "
-                "video models called on the chat endpoint answer 'invalid apitype' and bill "
-                "tokens with no video",
-            )
-        ]
-    probe = f"{url.rstrip('/')}/v1/videos/generations/{_PROBE_TASK}"
-    headers = {"Authorization": f"Bearer {key.get_secret_value()}"}
-    try:
-        response = await http.get(probe, headers=headers)
-    except httpx.HTTPError as err:
-        return [
-            Check(
-                "video API reachable",
-                False,
-                f"{type(err).__name__} for {url}",
-                "check VIDEO_API_URL, DNS and outbound network from this host",
-            )
-        ]
-    checks = [Check("video API reachable", True, f"HTTP {response.status_code} from {url}")]
-    if response.status_code in (401, 403):
-        checks.append(
-            Check(
-                "video API key",
-                False,
-                f"refused (HTTP {response.status_code})",
-                "set VIDEO_API_KEY to a valid key for this gateway",
-            )
-        )
-        return checks
-    checks.append(Check("video API key", True, "accepted"))
-    if not _is_task_api(response):
-        checks.append(
-            Check(
-                "task API",
-                False,
-                f"{probe} did not answer like a task API (HTTP {response.status_code}, "
-                f"{response.headers.get('content-type', 'no content type')})",
-                "point VIDEO_API_URL at the gateway root that serves /v1/videos/generations",
-            )
-        )
-    else:
-        checks.append(Check("task API", True, "/v1/videos/generations answers in JSON"))
-    return checks
-
-
-def _is_task_api(response: httpx.Response) -> bool:
-    """A task API answers an unknown task id with a JSON error (404/400), not an HTML page."""
-    if "json" not in response.headers.get("content-type", ""):
-        return False
-    try:
-        body = response.json()
-    except json.JSONDecodeError:
-        return False
-    text = json.dumps(body).lower()
-    return response.status_code in (400, 404, 422) and "invalid apitype" not in text
+async def check_provider(
+    settings: Settings, http: httpx.AsyncClient, sign_in: SignIn | None = None
+) -> list[Check]:
+    """The chosen provider, for real: Google's key, model and Files API; Vertex AI's sign-in
+    and project; a gateway's URL, key and task API."""
+    dialect = settings.provider_profile.dialect
+    if dialect == "google":
+        return await check_gemini(settings, http)
+    if dialect == "vertex":
+        return await check_vertex(settings, http, sign_in)
+    return await check_gateway(settings, http)
 
 
 async def check_slack(settings: Settings, http: httpx.AsyncClient) -> list[Check]:
@@ -259,21 +221,30 @@ async def check_discord(settings: Settings, http: httpx.AsyncClient) -> list[Che
     return [Check("Discord", True, f"application {app.get('name')} ({app_id}); invite: {invite}")]
 
 
-async def run_doctor(settings: Settings, out: TextIO, offline: bool = False) -> int:
+async def run_doctor(
+    settings: Settings, out: TextIO, offline: bool = False, sign_in: SignIn | None = None
+) -> int:
+    """Print the table; 1 if anything failed. `sign_in` signs Vertex AI requests (the bot's
+    service-account credentials); without it Vertex's network checks are skipped."""
     checks = check_config(settings)
     checks += await check_ledger(settings.ledger_path)
     if not offline:
         timeout = httpx.Timeout(10.0)
         async with httpx.AsyncClient(timeout=timeout, trust_env=False) as http:
-            probes: list[Probe] = [check_provider, check_slack, check_discord]
-            for found in await asyncio.gather(*(probe(settings, http) for probe in probes)):
-                checks += found
+            platforms: list[Probe] = [check_slack, check_discord]
+            found = await asyncio.gather(
+                check_provider(settings, http, sign_in), *(p(settings, http) for p in platforms)
+            )
+            for some in found:
+                checks += some
     width = max(len(c.name) for c in checks)
     for check in checks:
-        mark = "PASS" if check.ok else "FAIL"
-        out.write(f"{mark}  {check.name:<{width}}  {check.detail}\n")
+        out.write(f"{check.mark}  {check.name:<{width}}  {check.detail}\n")
         if check.fix:
             out.write(f"      {'':<{width}}  -> {check.fix}\n")
     failed = sum(not c.ok for c in checks)
-    out.write(f"\n{len(checks) - failed} checks passed, {failed} failed\n")
+    passed = sum(c.ok and not c.skipped for c in checks)
+    skips = len(checks) - failed - passed
+    skipped = f", {skips} skipped" if skips else ""
+    out.write(f"\n{passed} checks passed, {failed} failed{skipped}\n")
     return 1 if failed else 0

@@ -117,7 +117,7 @@ async def _user_keys(ledger: SqliteLedger, user: str) -> list[str | None]:
 async def show_task(ledger: SqliteLedger, ref: str, out: TextIO, as_json: bool) -> int:
     task = await ledger.get(ref)
     if task is None:
-        out.write(f"no task {ref}\n")
+        out.write(f"no task {ref.upper()}\n")
         return 1
     history = await ledger.history(task.task_id)
     if as_json:
@@ -145,12 +145,24 @@ async def run_tasks_command(settings: Settings, args: argparse.Namespace) -> int
     if args.action in ("show", "cancel") and not args.ref:
         print(f"usage: videobot tasks {args.action} REF", file=sys.stderr)
         return 2
+    path = settings.ledger_path
+    if not path.is_file():
+        # Opening would create an empty ledger, and an operator with a mistyped VIDEOBOT_DB
+        # would read "(no tasks)" about the wrong file.
+        print(
+            f"no ledger at {path}: nothing has run with this VIDEOBOT_DATA_DIR / VIDEOBOT_DB "
+            "(set them as the bot has them)",
+            file=sys.stderr,
+        )
+        return 1
     try:
-        async with SqliteLedger.open(settings.ledger_path) as ledger:
+        async with SqliteLedger.open(path) as ledger:
             if args.action == "show":
                 return await show_task(ledger, args.ref, sys.stdout, args.json)
             if args.action == "cancel":
                 return await _cancel(ledger, settings, args.ref)
+            if not args.json:
+                print(f"ledger: {path}", file=sys.stderr)
             return await print_tasks(ledger, args, sys.stdout)
     except LedgerError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -158,7 +170,18 @@ async def run_tasks_command(settings: Settings, args: argparse.Namespace) -> int
 
 
 async def _cancel(ledger: SqliteLedger, settings: Settings, ref: str) -> int:
-    """An operator's cancel: allowed on anyone's task; a running bot shows it within seconds."""
+    """An operator's cancel: allowed on anyone's task; a running bot shows it within seconds.
+    Answers in operator words (state names, the ledger file), not the chat's."""
+    found = await ledger.get(ref)
+    if found is None:
+        print(f"no task {ref.upper()} in {settings.ledger_path}", file=sys.stderr)
+        return 1
+    if found.state.is_terminal:
+        print(
+            f"task {found.ref} already ended in state {found.state.value}; nothing to cancel",
+            file=sys.stderr,
+        )
+        return 1
     operator = ReplyTarget("cli", "local", "cli", "operator", None, "operator")
     access = replace(settings.access_policy(), admins=frozenset({"cli:operator"}))
     service = VideoService(ledger, settings.worker_policy(), _utc_now, lambda: None, access)
@@ -167,7 +190,7 @@ async def _cancel(ledger: SqliteLedger, settings: Settings, ref: str) -> int:
     except VideobotError as err:
         print(str(err), file=sys.stderr)
         return 1
-    print(f"cancelled {task.ref}")
+    print(f"cancelled {task.ref} (it was {found.state.value}; a running bot shows it shortly)")
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from adapters.provider.dialects.base import read_detail
 from adapters.provider.redact import Redactor
 from bot.errors import (
     ProviderAuthError,
@@ -37,13 +38,11 @@ class AnswerReader:
 
     def error(self, response: httpx.Response) -> ProviderError:
         status = response.status_code
-        wire = _wire_error(_json(response, quiet=True))
+        wire = wire_error(_json(response, quiet=True))
         message = self.redact(
             str(wire.get("message") or response.reason_phrase or f"HTTP {status}")
         )
-        raw_code = wire.get("code") or wire.get("type")
-        if isinstance(raw_code, int) and isinstance(wire.get("status"), str):
-            raw_code = wire["status"]  # Google's older body: a number and a status name
+        raw_code = wire.get("code") or response.headers.get("x-fal-error-type")
         code = clip(self.redact(str(raw_code)), 64) if raw_code is not None else None
         request_id = response.headers.get("x-request-id")
         request_id = clip(self.redact(request_id), 64) if request_id else None
@@ -79,6 +78,31 @@ class AnswerReader:
         """A gateway may echo the key it refused, or quote a link carrying a credential; neither
         may reach a log, a user or the ledger."""
         return self._redactor.text(text)
+
+
+def wire_error(body: dict[str, Any]) -> dict[str, Any]:
+    """`message` and `code` of an error body, in each gateway's shape: `{"error": {...}}` (a
+    word code preferred to a number: apimart sends `"code": 400` beside its `type`), a bare
+    `error` string, fal's `{"detail": ..., "error_type"}`, a flat `{"code", "message"}`, or
+    Google's older `[{"error": {...}}]` (a list, kept under `data` by _json)."""
+    listed = body.get("data")
+    if isinstance(listed, list) and listed and isinstance(listed[0], dict):
+        body = listed[0]
+    error = body.get("error")
+    if isinstance(error, dict):
+        code, kind = error.get("code"), error.get("type")
+        word = code if isinstance(code, str) and code and not code.isdigit() else None
+        status = error.get("status")  # Google's older bodies: {"code": 403, "status": "..."}
+        return {
+            "message": error.get("message") or error.get("msg"),
+            "code": word or kind or status or code,
+        }
+    if error:
+        return {"message": error, "code": body.get("error_type") or body.get("type")}
+    if "detail" in body:
+        detail = read_detail(body["detail"])
+        return {"message": detail.message, "code": body.get("error_type") or detail.code}
+    return {"message": body.get("message") or body.get("msg"), "code": None}
 
 
 def outcome(err: ProviderError) -> str:
@@ -119,16 +143,6 @@ def retry_after(headers: httpx.Headers) -> timedelta | None:
 
 def clip(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _wire_error(body: dict[str, Any]) -> dict[str, Any]:
-    """The error object of `{"error": {...}}`, of Google's older `[{"error": {...}}]`, or of
-    a bare `{"error": "text"}`."""
-    listed = body.get("data")
-    if isinstance(listed, list) and listed and isinstance(listed[0], dict):
-        body = listed[0]
-    wire = body.get("error")
-    return wire if isinstance(wire, dict) else {"message": wire} if wire else {}
 
 
 def _json(response: httpx.Response, quiet: bool = False) -> dict[str, Any]:

@@ -5,7 +5,7 @@ A setting that cannot work stops the start with one line naming it."""
 from __future__ import annotations
 
 from adapters.provider.auth import Credentials
-from adapters.provider.dialects import DIALECTS
+from adapters.provider.dialects import dialect_for
 from adapters.provider.dialects.base import Dialect
 from adapters.provider.dialects.vertex import VertexDialect
 from adapters.provider.vertex_auth import KeyFileError, ServiceAccountToken
@@ -22,7 +22,7 @@ def provider_auth(settings: Settings) -> tuple[Dialect, Credentials | None]:
             "VIDEO_API_URL and VIDEO_API_KEY must be set (or run `videobot demo`, which starts "
             "the built-in simulator)."
         )
-    return DIALECTS[settings.dialect], None
+    return dialect_for(settings.dialect, settings.model_id), None
 
 
 def vertex_setup(settings: Settings) -> tuple[Dialect, ServiceAccountToken]:

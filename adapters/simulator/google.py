@@ -25,7 +25,6 @@ from adapters.simulator.google_auth import TokenIssuer
 from adapters.simulator.google_files import FilesApi, clip_shape
 from adapters.simulator.google_wire import GoogleRequest, interaction_view, read_request
 from adapters.simulator.mp4 import render_mp4
-from adapters.simulator.wire import error
 
 if TYPE_CHECKING:
     from adapters.simulator.server import Simulator
@@ -89,17 +88,19 @@ class GoogleSpeaker:
         if refused := self.tokens.refusal(request):
             return refused
         if self.tokens.both_credentials(request):
-            return error(400, "invalid_request", "Multiple authentication credentials received.")
+            return self.refuse(
+                400, "invalid_request", "Multiple authentication credentials received."
+            )
         try:
             body = await request.json()
         except ValueError:
-            return error(400, "invalid_request", "The body is not valid JSON.")
+            return self.refuse(400, "invalid_request", "The body is not valid JSON.")
         try:
             ask = read_request(body, self.vertex, self._known)
         except LookupError as err:
             return self.old_error(403, "PERMISSION_DENIED", str(err))
         except ValueError as err:
-            return error(400, "invalid_request", str(err))
+            return self.refuse(400, "invalid_request", str(err))
         sim = self.sim
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key:
@@ -117,20 +118,15 @@ class GoogleSpeaker:
             raise asyncio.CancelledError
         if sim.config.error_after_submit and sim.rng.random() < sim.config.error_after_submit:
             sim.stats.responses_500 += 1
-            return error(500, "internal_error", "Transient upstream failure.")
+            return self.refuse(500, "internal_error", "Transient upstream failure.")
         return web.json_response(await interaction_view(found, self, sim.clock(), created=True))
 
     def _start(self, ask: GoogleRequest, key: str | None) -> Interaction:
         live = ("queued", "in_progress")
         in_flight = sum(1 for i in self.interactions.values() if self.status(i) in live)
         spec = ask.spec(self._shape(ask))
-        task = self.sim._create(spec, "vertex" if self.vertex else "google", key)  # noqa: SLF001
-        # Google names interactions `v1_...`: the same task under that id.
-        del self.sim.tasks[task.task_id]
-        task.task_id = f"v1_{uuid.uuid4().hex[:24]}"
-        self.sim.tasks[task.task_id] = task
-        if key:
-            self.sim.by_key[key] = task.task_id
+        name = "vertex" if self.vertex else "google"
+        task = self.sim._create(spec, name, key, f"v1_{uuid.uuid4().hex[:24]}")  # noqa: SLF001
         task.callback_url = ask.callback_url
         found = Interaction(task, ask)
         cap = self.knobs["rate_cap"]
@@ -177,7 +173,7 @@ class GoogleSpeaker:
             return refused
         found = self.interactions.get(request.match_info["id"])
         if found is None:
-            return error(400, "invalid_request", "Invalid interaction name")
+            return self.refuse(400, "invalid_request", "Invalid interaction name")
         found.polled += 1
         self.sim.stats.polls_by_task[found.task.task_id] += 1
         return web.json_response(await interaction_view(found, self, self.sim.clock()))
@@ -188,7 +184,7 @@ class GoogleSpeaker:
         ident = request.match_info["id"].removesuffix(":cancel")
         found = self.interactions.get(ident)
         if found is None:
-            return error(400, "invalid_request", "Invalid interaction name")
+            return self.refuse(400, "invalid_request", "Invalid interaction name")
         if self.status(found) in ("queued", "in_progress"):
             found.cancelled = True
         return web.json_response(await interaction_view(found, self, self.sim.clock()))
@@ -234,8 +230,14 @@ class GoogleSpeaker:
     async def _model(self, request: web.Request) -> web.StreamResponse:
         model = request.match_info["model"].removeprefix("models/")
         if model not in GoogleRequest.models(self.vertex):
-            return error(404, "not_found", f"models/{model} is not found for API version v1beta")
+            return self.refuse(
+                404, "not_found", f"models/{model} is not found for API version v1beta"
+            )
         return web.json_response({"name": f"models/{model}", "displayName": model})
+
+    def refuse(self, status: int, kind: str, message: str) -> web.Response:
+        """An error in the body this API answers with (Gemini's words; Google Cloud's codes)."""
+        return (cloud_error if self.vertex else gemini_error)(status, kind, message)
 
     def old_error(self, status: int, name: str, message: str) -> web.Response:
         """Google's front end still answers some refusals in its older list-shaped body."""
@@ -258,9 +260,31 @@ class GoogleSpeaker:
     async def _configure(self, request: web.Request) -> web.StreamResponse:
         changes = await request.json()
         if not isinstance(changes, dict) or set(changes) - set(KNOBS):
-            return error(400, "invalid_request", "send a JSON object of: " + ", ".join(KNOBS))
+            return self.refuse(400, "invalid_request", "send a JSON object of: " + ", ".join(KNOBS))
         self.knobs.update(changes)
         return web.json_response({k: v for k, v in self.knobs.items() if k != "trusted_key"})
+
+
+_CODES = {
+    "authentication_error": ("authentication", "UNAUTHENTICATED"),
+    "rate_limit_exceeded": ("rate_limit_exceeded", "RESOURCE_EXHAUSTED"),
+    "internal_error": ("internal", "INTERNAL"),
+    "invalid_request": ("invalid_request", "INVALID_ARGUMENT"),
+    "not_found": ("not_found", "NOT_FOUND"),
+}
+
+
+def gemini_error(status: int, kind: str, message: str) -> web.Response:
+    """The Gemini API's error body: `{"error": {"code": "<word>", "message"}}`."""
+    code = _CODES.get(kind, (kind, ""))[0]
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def cloud_error(status: int, kind: str, message: str) -> web.Response:
+    """Google Cloud's (Vertex AI's): `{"error": {"code": 401, "message", "status"}}`."""
+    name = _CODES.get(kind, ("", "UNKNOWN"))[1]
+    body = {"error": {"code": status, "message": message, "status": name}}
+    return web.json_response(body, status=status)
 
 
 def google(sim: Simulator) -> list[web.RouteDef]:

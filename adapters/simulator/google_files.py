@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any
 import av
 from aiohttp import web
 
-from adapters.simulator.wire import error
-
 if TYPE_CHECKING:
     from adapters.simulator.google import GoogleSpeaker
 
@@ -98,18 +96,22 @@ class FilesApi:
             return await self._start(request)
         session = self.sessions.get(request.query.get("upload_id", ""))
         if session is None:
-            return error(404, "not_found", "No such upload session.")
+            return self.speaker.refuse(404, "not_found", "No such upload session.")
         if set(command.split(",")) != {"upload", "finalize"}:
-            return error(400, "invalid_request", "Send the bytes with `upload, finalize`.")
+            return self.speaker.refuse(
+                400, "invalid_request", "Send the bytes with `upload, finalize`."
+            )
         if request.headers.get("X-Goog-Upload-Offset", "0") != "0":
-            return error(400, "invalid_request", "This upload starts at offset 0.")
+            return self.speaker.refuse(400, "invalid_request", "This upload starts at offset 0.")
         data = bytearray()
         async for chunk in request.content.iter_chunked(1 << 20):
             data += chunk
             if len(data) > MAX_UPLOAD:
-                return error(413, "invalid_request", "The file is too large.")
+                return self.speaker.refuse(413, "invalid_request", "The file is too large.")
         if len(data) != session["size"]:
-            return error(400, "invalid_request", "The bytes sent differ from the declared length.")
+            return self.speaker.refuse(
+                400, "invalid_request", "The bytes sent differ from the declared length."
+            )
         del self.sessions[request.query["upload_id"]]
         knobs = self.speaker.knobs
         name = f"files/{secrets.token_hex(6)}"
@@ -131,9 +133,11 @@ class FilesApi:
         size = request.headers.get("X-Goog-Upload-Header-Content-Length", "")
         mime = request.headers.get("X-Goog-Upload-Header-Content-Type", "")
         if request.headers.get("X-Goog-Upload-Protocol") != "resumable":
-            return error(400, "invalid_request", "X-Goog-Upload-Protocol must be resumable.")
+            return self.speaker.refuse(
+                400, "invalid_request", "X-Goog-Upload-Protocol must be resumable."
+            )
         if not size.isdigit() or not mime:
-            return error(
+            return self.speaker.refuse(
                 400,
                 "invalid_request",
                 "Give X-Goog-Upload-Header-Content-Length and X-Goog-Upload-Header-Content-Type.",
@@ -164,7 +168,9 @@ class FilesApi:
             )
         if action == "download":
             if file.task_id is None:
-                return error(400, "invalid_request", "Only generated files can be downloaded.")
+                return self.speaker.refuse(
+                    400, "invalid_request", "Only generated files can be downloaded."
+                )
             token = self.sign(file.task_id)
             raise web.HTTPFound(f"{self.speaker.storage_base()}/files/storage/{token}")
         view = self.view(file)

@@ -27,6 +27,7 @@ class SimConfig:
     video_height: int = 360
     seed: int | None = None
     dialect: str = "auto"  # the wire format served (fixed at start: it chooses the routes)
+    state_file: str | None = None  # remember tasks across restarts (the demo's), fixed at start
 
 
 _FLOAT_KNOBS = frozenset(f.name for f in fields(SimConfig) if f.type in ("float", float))

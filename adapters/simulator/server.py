@@ -15,13 +15,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from adapters.simulator import memory
+from adapters.simulator.gateway import file_url, observe
 from adapters.simulator.knobs import SimConfig, knob
 from adapters.simulator.mp4 import render_mp4
-from adapters.simulator.speakers import GATEWAY_DIALECTS, OPEN_PATHS, SPEAKERS
+from adapters.simulator.speakers import ERROR_SHAPES, GATEWAY_DIALECTS, OPEN_PATHS, SPEAKERS
 from adapters.simulator.state import SimTask, Stats
 from adapters.simulator.wire import MODELS, error, presented_key, task_view, validate
 
@@ -41,6 +44,8 @@ class Simulator:
         self.uploads: dict[str, tuple[bytes, str]] = {}
         self.stats = Stats()
         self.base_url = ""
+        if self.config.state_file:
+            self.tasks, self.by_key = memory.load(Path(self.config.state_file), self.clock)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._faults], client_max_size=64 * 1024 * 1024)
@@ -83,18 +88,25 @@ class Simulator:
         key = presented_key(request)
         if not key or (cfg.api_key is not None and key != cfg.api_key):
             self.stats.responses_401 += 1
-            return error(401, "authentication_error", "Invalid or missing API key.")
+            return self.fault(401, "authentication_error", "Invalid or missing API key.")
         if self.rng.random() < cfg.rate_429:
             self.stats.responses_429 += 1
-            response = error(429, "rate_limit_exceeded", "Too many requests; slow down.")
+            response = self.fault(429, "rate_limit_exceeded", "Too many requests; slow down.")
             response.headers["Retry-After"] = f"{cfg.retry_after:g}"
             return response
         if self.rng.random() < cfg.rate_500:
-            self.stats.responses_500 += 1
-            response = error(500, "internal_error", "Transient upstream failure.")
-            response.headers["x-request-id"] = f"req_{uuid.uuid4().hex[:12]}"
-            return response
+            return self._transient()
         return await handler(request)  # type: ignore[no-any-return]
+
+    def fault(self, status: int, kind: str, message: str) -> web.Response:
+        """An error answer in the body shape of the dialect served (the guide's by default)."""
+        return ERROR_SHAPES.get(self.config.dialect, error)(status, kind, message)
+
+    def _transient(self) -> web.Response:
+        self.stats.responses_500 += 1
+        response = self.fault(500, "internal_error", "Transient upstream failure.")
+        response.headers["x-request-id"] = f"req_{uuid.uuid4().hex[:12]}"
+        return response
 
     # -- the task API ------------------------------------------------------------------------
     async def _submit(self, request: web.Request) -> web.StreamResponse:
@@ -111,13 +123,23 @@ class Simulator:
             spec = validate(body, dialect, self.config.durations)
         except ValueError as err:
             return error(400, "invalid_request_error", str(err), code="invalid_request")
+        admitted = await self.admit(request, spec, dialect)
+        if not isinstance(admitted, SimTask):
+            return admitted
+        return web.json_response(self._view(admitted, dialect, created=True))
+
+    async def admit(
+        self, request: web.Request, spec: dict[str, Any], dialect: str, task_id: str | None = None
+    ) -> SimTask | web.StreamResponse:
+        """The task a valid submit creates (or the one its Idempotency-Key already made), then
+        the submit faults every dialect plays: a slow answer, a dropped one, a 500 after it."""
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key:
             self.stats.submits_by_key[key] += 1
         if key and self.config.honour_idempotency and key in self.by_key:
             task = self.tasks[self.by_key[key]]
         else:
-            task = self._create(spec, dialect, key)
+            task = self._create(spec, dialect, key, task_id)
         if self.config.submit_latency:
             # The task exists (and is billed) before a slow gateway answers: a client that
             # times out here has created a task it does not know about.
@@ -130,13 +152,12 @@ class Simulator:
             raise asyncio.CancelledError
         if self.config.error_after_submit and self.rng.random() < self.config.error_after_submit:
             # The gateway created (and will bill) the task, then failed to say so.
-            self.stats.responses_500 += 1
-            response = error(500, "internal_error", "Transient upstream failure.")
-            response.headers["x-request-id"] = f"req_{uuid.uuid4().hex[:12]}"
-            return response
-        return web.json_response(self._view(task, dialect, created=True))
+            return self._transient()
+        return task
 
-    def _create(self, spec: dict[str, Any], dialect: str, key: str | None) -> SimTask:
+    def _create(
+        self, spec: dict[str, Any], dialect: str, key: str | None, task_id: str | None = None
+    ) -> SimTask:
         prompt = spec["prompt"]
         fate = "succeed"
         if _POLICY_WORDS.search(prompt):
@@ -146,7 +167,7 @@ class Simulator:
         elif self.rng.random() < self.config.never_finish_rate:
             fate = "never"
         task = SimTask(
-            task_id=f"task_{uuid.uuid4().hex[:16]}",
+            task_id=task_id or f"task_{uuid.uuid4().hex[:16]}",
             dialect=dialect,
             created=self.clock(),
             created_wall=datetime.now(UTC),
@@ -160,6 +181,8 @@ class Simulator:
             self.by_key[key] = task.task_id
         self.stats.tasks_created += 1
         self.stats.submits_by_prompt[prompt] += 1
+        if self.config.state_file:
+            memory.save(Path(self.config.state_file), self.tasks, self.by_key, self.clock())
         return task
 
     async def _poll(self, request: web.Request) -> web.StreamResponse:
@@ -170,11 +193,9 @@ class Simulator:
         return web.json_response(self._view(task, task.dialect))
 
     def _view(self, task: SimTask, dialect: str, created: bool = False) -> dict[str, Any]:
-        now = self.clock()
-        if task.status(now)[0] == "completed" and task.done_at is None:
-            task.done_at = now
-        url = f"{self.base_url}/files/{task.task_id}.mp4"
-        return task_view(task, dialect, now, url, self.config.result_ttl, created)
+        observe(self, task)
+        url = file_url(self, task)
+        return task_view(task, dialect, self.clock(), url, self.config.result_ttl, created)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         task = self.tasks.get(request.match_info["task_id"])
@@ -230,7 +251,7 @@ class Simulator:
             changes = None
         if not isinstance(changes, dict):
             return error(400, "invalid_request_error", "send a JSON object of knobs")
-        known = {f.name: f for f in fields(SimConfig) if f.name != "dialect"}
+        known = {f.name: f for f in fields(SimConfig) if f.name not in ("dialect", "state_file")}
         unknown = set(changes) - set(known)
         if unknown:
             return error(400, "invalid_request_error", f"unknown knobs: {sorted(unknown)}")

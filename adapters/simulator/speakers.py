@@ -1,6 +1,6 @@
 """Which wire formats the simulator speaks: `auto` (and `guide`, `toapis`) are served by the
 server's own gateway routes; every other provider's routes come from its own module, listed
-here by the name `videobot simulate --dialect NAME` takes."""
+here by the name `videobot simulate --dialect NAME` takes, with the body its errors wear."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from adapters.simulator import google
+from adapters.simulator import apimart, evolink, fal, google
 
 if TYPE_CHECKING:
     from adapters.simulator.server import Simulator
@@ -20,8 +20,24 @@ GATEWAY_DIALECTS = ("auto", "guide", "toapis")
 OPEN_PATHS = ("/files/", "/uploads/", "/oauth2/")
 
 Speaker = Callable[["Simulator"], list[web.RouteDef]]
+ErrorShape = Callable[[int, str, str], web.Response]
 
-SPEAKERS: dict[str, Speaker] = {"google": google.google, "vertex": google.vertex}
+SPEAKERS: dict[str, Speaker] = {
+    "google": google.google,
+    "vertex": google.vertex,
+    "apimart": apimart.routes,
+    "evolink": evolink.routes,
+    "fal": fal.routes,
+}
+
+# The error body each speaker's faults (401, 429, 500) wear; the guide's shape otherwise.
+ERROR_SHAPES: dict[str, ErrorShape] = {
+    "google": google.gemini_error,
+    "vertex": google.cloud_error,
+    "apimart": apimart.error,
+    "evolink": evolink.error,
+    "fal": fal.error,
+}
 
 
 def names() -> tuple[str, ...]:

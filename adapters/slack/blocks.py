@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.slack.mrkdwn import inert, inert_but_mention
-from bot.domain import Profile
+from bot.checks import offered_modes
+from bot.domain import Mode, Profile
 from bot.messages import StatusView
 
 Block = dict[str, Any]
@@ -114,7 +115,8 @@ def _prompt_input(label: str, placeholder: str) -> Block:
 
 
 def _options(profile: Profile) -> list[Block]:
-    return [
+    """Aspect ratio, duration and (where the provider offers a choice) resolution."""
+    options = [
         _select(
             "ar",
             "Aspect ratio",
@@ -128,6 +130,16 @@ def _options(profile: Profile) -> list[Block]:
             str(profile.default_duration),
         ),
     ]
+    if len(profile.resolutions) > 1:
+        options.append(
+            _select(
+                "res",
+                "Resolution",
+                [(r, r) for r in profile.resolutions],
+                profile.default_resolution,
+            )
+        )
+    return options
 
 
 def _modal(callback_id: str, title: str, submit: str, blocks: list[Block], meta: str) -> Block:
@@ -142,36 +154,43 @@ def _modal(callback_id: str, title: str, submit: str, blocks: list[Block], meta:
     }
 
 
-_MODES = [
-    ("auto", "From my attachments"),
-    ("t2v", "Text to video"),
-    ("i2v", "Image to video"),
-    ("r2v", "Reference to video"),
-    ("edit", "Video edit"),
-]
+_AUTO = ("auto", "From my attachments")
+_IMAGE_TYPES = ["png", "jpg", "jpeg", "webp"]
 
 
 def create_modal(profile: Profile, meta: ModalMeta) -> Block:
-    """`/video` with no text: prompt, mode, aspect ratio, duration, optional media."""
-    files: Block = {
+    """`/video` with no text: prompt, then what the provider offers: mode (when more than one),
+    aspect ratio, duration, resolution (when more than one), media (when a mode takes any)."""
+    modes = offered_modes(profile)
+    blocks = [_prompt_input("Describe the video", "a paper boat on a river, golden hour")]
+    if len(modes) > 1:
+        choices = [_AUTO, *((m.value, m.label.capitalize()) for m in modes)]
+        blocks.append(_select("mode", "Mode", choices, "auto"))
+    blocks += _options(profile)
+    if files := _files_input(profile, modes):
+        blocks.append(files)
+    return _modal(CREATE_VIEW, "New video", "Make it", blocks, meta.dump())
+
+
+def _files_input(profile: Profile, modes: list[Mode]) -> Block | None:
+    images = Mode.I2V in modes or Mode.R2V in modes
+    clip = Mode.EDIT in modes
+    if not images and not clip:
+        return None
+    most = profile.max_reference_images if Mode.R2V in modes else 1
+    label = "Images or a clip" if images and clip else "Images" if images else "A clip"
+    return {
         "type": "input",
         "block_id": "files",
         "optional": True,
-        "label": _plain("Images or a clip (optional)"),
+        "label": _plain(f"{label} (optional)"),
         "element": {
             "type": "file_input",
             "action_id": "files",
-            "filetypes": ["png", "jpg", "jpeg", "webp", "mp4"],
-            "max_files": min(_MAX_FILES, max(1, profile.max_reference_images)),
+            "filetypes": (_IMAGE_TYPES if images else []) + (["mp4"] if clip else []),
+            "max_files": min(_MAX_FILES, max(1, most)),
         },
     }
-    blocks = [
-        _prompt_input("Describe the video", "a paper boat on a river, golden hour"),
-        _select("mode", "Mode", _MODES, "auto"),
-        *_options(profile),
-        files,
-    ]
-    return _modal(CREATE_VIEW, "New video", "Make it", blocks, meta.dump())
 
 
 def animate_modal(profile: Profile, meta: ModalMeta, kinds: str) -> Block:

@@ -235,6 +235,7 @@ class SlackHandlers:
             mode=Mode(mode) if mode and mode != "auto" else None,
             aspect_ratio=values.get("ar"),
             duration=int(values["duration"]) if values.get("duration") else None,
+            resolution=values.get("res"),
         )
         self._service.check_access(by)
         images, video = await self._files.media(files)

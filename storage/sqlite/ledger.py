@@ -250,6 +250,17 @@ class SqliteLedger:
         sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY created_at DESC LIMIT ?"
         return [row_to_task(r) for r in await self._rows(sql, (*params, query.limit))]
 
+    async def media_in_use(self, ended_since: datetime) -> frozenset[str]:
+        # Not scoped to this process's platforms: a file another platform's task needs is in use.
+        rows = await self._rows(
+            "SELECT json_extract(m.value, '$.path') FROM tasks, json_each(tasks.body, "
+            "'$.request.images') AS m WHERE (state IN (" + _LIVE + ") OR updated_at >= ?)"
+            " UNION SELECT json_extract(body, '$.request.video.path') FROM tasks"
+            " WHERE (state IN (" + _LIVE + ") OR updated_at >= ?)",
+            (to_ms(ended_since), to_ms(ended_since)),
+        )
+        return frozenset(path for (path,) in rows if path)
+
     # -- beyond the port: operator views -----------------------------------------------------
     async def history(self, task_id: str) -> list[tuple[datetime, str, str | None]]:
         rows = await self._rows(

@@ -81,10 +81,11 @@ def test_status_word_inside_a_prompt_is_a_prompt() -> None:
     [
         ("boat --aspect-rati 9:16", "Did you mean --aspect-ratio?"),
         ("boat --colour red", "Options: --ar"),
-        ("boat --ar 4:3", "use 16:9 or 9:16"),
+        ("boat --ar 4:3", "Unknown aspect ratio “4:3”. Use 16:9 or 9:16."),
         ("boat --ar", "--ar needs a value"),
         ("boat --duration seven", "whole number of seconds"),
-        ("boat --mode wobble", "t2v, i2v, r2v, edit"),
+        ("boat --mode wobble", "Use t2v, i2v, r2v or edit."),
+        ("boat --res 8k", "Unknown resolution “8k”. Use 360p"),
         ('boat "unclosed', "Close your quotes"),
         ("boat --ar 9:16 --ar 16:9", "given twice"),
         ("cancel", "Which task?"),
@@ -93,7 +94,10 @@ def test_status_word_inside_a_prompt_is_a_prompt() -> None:
 def test_parse_errors_say_what_is_allowed(text: str, fragment: str) -> None:
     with pytest.raises(CommandError) as caught:
         parse(text)
-    assert fragment in str(caught.value)
+    message = str(caught.value)
+    assert fragment in message
+    # One voice: a capital first, one full stop (or ?) at the end, never two.
+    assert message[0].isupper() and message[-1] in ".?" and ".." not in message
 
 
 @pytest.mark.parametrize(

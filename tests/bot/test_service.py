@@ -4,10 +4,11 @@ allowlists, and the task verbs (cancel, retry, edit) with ownership."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
-from bot.domain import Mode, ReplyTarget, TaskState
+from bot.domain import Mode, Profile, ReplyTarget, TaskState
 from bot.errors import ActionRefused, CommandError, NotFound, QuotaExceeded
 from bot.policy import WorkerPolicy
 from bot.ports import TaskQuery
@@ -206,3 +207,33 @@ def test_qualified_ids_match_the_platform() -> None:
     policy = AccessPolicy(admins=frozenset({"discord:42"}))
     assert policy.is_admin(ReplyTarget("discord", "g", "c", "42"))
     assert not policy.is_admin(ReplyTarget("slack", "g", "c", "42"))
+
+
+async def test_edit_continues_the_provider_result_at_the_original_resolution(
+    ledger: SqliteLedger, clock: FakeClock
+) -> None:
+    """"Edit this video" names the provider's task (Google continues from it without a new
+    upload) and keeps the clip for the providers that need it, at the original's resolution."""
+    svc = service(ledger, clock, [])
+    task, _ = await svc.accept(replace(t2v(), resolution="1080p"), target(), "hd")
+    now = clock.now()
+    moved = task.submitting(now).submitted("v1_interaction", now, now)
+    moved = moved.succeeded("http://sim/files/hd.mp4", None, now).delivering(now)
+    assert await ledger.save(task, moved.delivered("f", now)) is not None
+    edit, _ = await svc.edit(task.ref, "make it rain", target("U2"), "e-hd")
+    stored = await ledger.get(edit.ref)
+    assert stored is not None
+    assert stored.request.previous == "v1_interaction" and stored.request.resolution == "1080p"
+    assert stored.request.video is not None
+    assert stored.request.video.url == "http://sim/files/hd.mp4"
+
+
+async def test_edit_is_refused_where_the_provider_offers_no_video_edit(
+    ledger: SqliteLedger, clock: FakeClock
+) -> None:
+    no_edit = Profile(modes=frozenset({Mode.T2V, Mode.I2V}), provider="Example")
+    svc = VideoService(ledger, WorkerPolicy(), clock.now, lambda: None, profile=no_edit)
+    done = await _delivered(ledger, clock, svc)
+    with pytest.raises(ActionRefused, match="Example does not offer video edit; it offers"):
+        await svc.edit(done.ref, "make it rain", target("U2"), "e-none")
+    assert len(await ledger.find(TaskQuery(limit=10))) == 1

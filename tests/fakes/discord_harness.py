@@ -55,7 +55,8 @@ async def fake_discord(clock: FakeClock) -> AsyncIterator[FakeDiscord]:
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(str(gateway))
 
 
-def discord_settings(fake: FakeDiscord, data_dir: Path) -> Settings:
+def discord_settings(fake: FakeDiscord, data_dir: Path, **overrides: Any) -> Settings:
+    """`overrides` are further settings by name, e.g. provider="google"."""
     return Settings(
         VIDEOBOT_FETCH_ALLOW_LOOPBACK=True,  # the fake CDN is on loopback
         _env_file=None,  # no .env from the developer's checkout
@@ -64,6 +65,7 @@ def discord_settings(fake: FakeDiscord, data_dir: Path) -> Settings:
         discord_gateway_url=fake.gateway_url,
         discord_guild_id=p.GUILD_ID,
         data_dir=data_dir,
+        **overrides,
     )
 
 
@@ -173,6 +175,7 @@ async def discord_bot(
     http: httpx.AsyncClient,
     policy: WorkerPolicy,
     access: AccessPolicy | None = None,
+    settings_overrides: dict[str, Any] | None = None,
     **adapter_options: Any,
 ) -> AsyncIterator[DiscordBot]:
     async with fake_discord(clock) as fake:
@@ -189,7 +192,7 @@ async def discord_bot(
         service = VideoService(ledger, policy, clock.now, worker.wake, access)
         bot = DiscordBot(
             fake,
-            discord_settings(fake, tmp_path / "data"),
+            discord_settings(fake, tmp_path / "data", **(settings_overrides or {})),
             ledger,
             worker,
             service,

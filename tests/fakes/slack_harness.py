@@ -202,7 +202,10 @@ def _state_value(value: Any) -> dict[str, Any]:
     return {"type": "plain_text_input", "value": value}
 
 
-def slack_settings(fake: FakeSlack, tmp_path: Path, socket_mode: bool = False) -> Settings:
+def slack_settings(
+    fake: FakeSlack, tmp_path: Path, socket_mode: bool = False, **overrides: Any
+) -> Settings:
+    """`overrides` are further settings by name, e.g. provider="google"."""
     return Settings(
         VIDEOBOT_FETCH_ALLOW_LOOPBACK=True,  # the fake's file host is on loopback
         _env_file=None,  # type: ignore[call-arg]
@@ -212,6 +215,7 @@ def slack_settings(fake: FakeSlack, tmp_path: Path, socket_mode: bool = False) -
         slack_api_url=fake.api_url,
         slack_port=0,
         data_dir=tmp_path / "data",
+        **overrides,
     )
 
 
@@ -226,9 +230,10 @@ async def slack_harness(
     policy: WorkerPolicy,
     socket_mode: bool = False,
     access: AccessPolicy | None = None,
+    settings_overrides: dict[str, Any] | None = None,
 ) -> AsyncIterator[SlackHarness]:
     fake = await FakeSlack(clock.monotonic).start()
-    settings = slack_settings(fake, tmp_path, socket_mode)
+    settings = slack_settings(fake, tmp_path, socket_mode, **(settings_overrides or {}))
     chats: dict[str, Chat] = {}
     worker = Worker(
         ledger,

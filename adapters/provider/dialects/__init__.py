@@ -3,7 +3,10 @@ the registry the composition root picks from by name. Another gateway is one mor
 
 from __future__ import annotations
 
+from adapters.provider.dialects.apimart import ApimartDialect
 from adapters.provider.dialects.base import Dialect
+from adapters.provider.dialects.evolink import EvolinkDialect
+from adapters.provider.dialects.fal import FalDialect
 from adapters.provider.dialects.google import GoogleDialect
 from adapters.provider.dialects.guide import GuideDialect
 from adapters.provider.dialects.toapis import ToapisDialect
@@ -13,5 +16,16 @@ DIALECTS: dict[str, Dialect] = {
     "guide": GuideDialect(),
     "toapis": ToapisDialect(),
     "google": GoogleDialect(),
-    "vertex": VertexDialect(),  # the composition root places it: VertexDialect.located()
+    "vertex": VertexDialect(),  # the composition root places it: wiring.vertex_setup()
+    "apimart": ApimartDialect(),
+    "evolink": EvolinkDialect(),
+    "fal": FalDialect(),
 }
+
+
+def dialect_for(name: str, model: str) -> Dialect:
+    """The dialect `name` for the configured model id. fal polls under the model's own
+    owner/app, so a model other than the default needs a dialect of its own."""
+    if name == "fal":
+        return FalDialect(model)
+    return DIALECTS[name]

@@ -26,6 +26,7 @@ _STATES = {
     "pending": ProviderState.QUEUED,
     "submitted": ProviderState.QUEUED,
     "waiting": ProviderState.QUEUED,
+    "in_queue": ProviderState.QUEUED,  # fal's IN_QUEUE
     "running": ProviderState.RUNNING,
     "processing": ProviderState.RUNNING,
     "in_progress": ProviderState.RUNNING,
@@ -130,6 +131,21 @@ def read_error(value: Any) -> WireError:
     if value:
         return WireError(message=str(value))
     return WireError()
+
+
+def read_detail(detail: Any) -> WireError:
+    """fal's `detail`: a sentence, or a list of `{loc, msg, type}` (validation errors and
+    content refusals), read as one error: the messages joined, the first type its code."""
+    items = detail if isinstance(detail, list) else [detail]
+    messages = [
+        str(i.get("msg") or i.get("message") or "") if isinstance(i, dict) else str(i)
+        for i in items
+        if i
+    ]
+    kinds = [str(i["type"]) for i in items if isinstance(i, dict) and i.get("type")]
+    return WireError(
+        code=kinds[0] if kinds else None, message="; ".join(m for m in messages if m) or None
+    )
 
 
 @dataclass(frozen=True, slots=True)

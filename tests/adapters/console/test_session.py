@@ -11,7 +11,9 @@ import pytest
 from PIL import Image
 
 from adapters.console.session import ConsoleChat, ConsoleSession
+from adapters.media.intake import MediaIntake
 from bot.domain import TaskState
+from bot.providers import PROVIDERS
 from tests.conftest import Engine, EngineFactory, console_engine
 
 
@@ -80,9 +82,29 @@ async def test_errors_are_answered_not_raised(
         assert await session.handle(line)
     text = out.getvalue()
     assert "turns a description" in text  # bare /video shows help
-    assert "use 16:9 or 9:16" in text
+    assert "Use 16:9 or 9:16" in text
     assert "No task ZZZZZZ" in text
     assert "Which task?" in text
     assert "No file at nope.png" in text
     assert "Type /video <prompt>" in text
     assert not await session.handle("quit")
+
+
+async def test_res_and_help_follow_the_chosen_provider(
+    console: tuple[Engine, ConsoleSession, io.StringIO], tmp_path: Path
+) -> None:
+    engine, plain, out = console
+    await plain.handle("/video a boat --res 1080p")  # the default profile makes 720p only
+    assert "makes 720p videos, not 1080p" in out.getvalue()
+    google = PROVIDERS["google"].allows
+    chat = ConsoleChat(out, tmp_path / "out")
+    session = ConsoleSession(
+        engine.service, MediaIntake(tmp_path / "media", google), chat, google, out
+    )
+    await session.handle("help")
+    assert "Provider: Google Gemini API" in out.getvalue() and "--res 360p|720p" in out.getvalue()
+    await session.handle("/video a lighthouse in a storm --res 1080 --duration 8")
+    assert "(text-to-video, 16:9, 8s, 1080p)" in out.getvalue()
+    (ref,) = refs(out.getvalue())
+    task = await engine.ledger.get(ref)
+    assert task is not None and task.request.resolution == "1080p"

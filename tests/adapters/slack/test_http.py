@@ -105,7 +105,7 @@ async def test_input_errors_are_answered_ephemerally_with_the_allowed_values(
     replies = await slack.wait_responses(3)
     texts = sorted(r["text"] for r in replies)
     assert all(r["response_type"] == "ephemeral" for r in replies)
-    assert any("use 16:9 or 9:16" in t for t in texts)
+    assert any("Use 16:9 or 9:16" in t for t in texts)
     assert any("6 or 10 seconds" in t for t in texts)
     assert any("Animate with videobot" in t for t in texts)
     assert await slack.tasks() == []

@@ -1,0 +1,25 @@
+"""One line of `videobot doctor`'s table: what was checked, whether it passed, what was seen
+and, for a failure, the next step. A check not run says so (SKIP) instead of passing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    skipped: bool = False
+
+    @property
+    def mark(self) -> str:
+        if self.skipped:
+            return "SKIP"
+        return "PASS" if self.ok else "FAIL"
+
+
+def skipped(name: str, why: str, fix: str = "") -> Check:
+    return Check(name, True, why, fix, skipped=True)

@@ -1,0 +1,54 @@
+"""The scripted console demo with each gateway chosen (`VIDEOBOT_PROVIDER=apimart|evolink|fal`
+against the built-in simulator speaking that gateway): every mode the gateway takes ends as a
+decodable MP4 of the asked shape, and what it does not take is refused with the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import pytest
+from PIL import Image
+
+from adapters.simulator.mp4 import render_mp4
+from tests.test_cli import videobot
+
+SCRIPT = "\n".join(
+    [
+        "/video a paper boat on a river --ar 9:16 --duration 4",
+        "/video make the cat wave --image ./cat.png",
+        "/video two pets meet --ref ./cat.png --ref ./dog.png",
+        "/video turn it into a watercolour --video ./clip.mp4",
+        "/video oops --duration 11",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("provider", "made"),
+    [("apimart", 4), ("evolink", 3), ("fal", 4)],
+)
+def test_the_demo_runs_on_each_gateway(tmp_path: Path, provider: str, made: int) -> None:
+    Image.new("RGB", (80, 60), (10, 120, 200)).save(tmp_path / "cat.png")
+    Image.new("RGB", (80, 60), (200, 120, 10)).save(tmp_path / "dog.png")
+    (tmp_path / "clip.mp4").write_bytes(render_mp4("source clip", "16:9", 4, 120))
+    result = videobot(["demo"], tmp_path, SCRIPT + "\n", {"VIDEOBOT_PROVIDER": provider})
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    out = result.stdout
+    assert out.count("✅ Done") == made
+    assert "not 11" in out  # the gateway's 3-10 s, from its profile
+    videos = sorted((tmp_path / "videobot-output").glob("*.mp4"))
+    assert len(videos) == made
+    boat = next(v for v in videos if "paper-boat" in v.name)
+    with av.open(str(boat)) as container:
+        stream = container.streams.video[0]
+        assert stream.height > stream.width
+        assert abs(container.duration / 1_000_000 - 4) < 0.2
+    if provider == "evolink":
+        assert "Evolink edits a clip only from a public https link" in out
+        assert not any("watercolour" in v.name for v in videos)
+    else:
+        edit = next(v for v in videos if "watercolour" in v.name)
+        with av.open(str(edit)) as container:  # the edit follows its 4 s source clip
+            assert abs(container.duration / 1_000_000 - 4) < 0.2
