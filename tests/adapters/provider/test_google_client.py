@@ -24,8 +24,10 @@ from adapters.simulator.server import RunningSimulator, start_simulator
 from bot.domain import MediaRef, Mode, TaskState, VideoRequest
 from bot.errors import (
     DeliveryTransient,
+    ProviderAuthError,
     ProviderRejected,
     ProviderTransient,
+    RateLimited,
     ResultExpired,
     TaskNotFound,
 )
@@ -368,3 +370,30 @@ async def test_the_worker_delivers_an_inline_result_even_across_a_restart(
     polls = (await http.get(f"{gsim.url}/_sim/state")).json()["polls_by_task"]
     assert polls[current.provider_task_id] == before + 1  # one poll for the video again
     await again.aclose()
+
+
+async def test_googles_own_fault_bodies_read_as_what_they_mean(
+    http: httpx.AsyncClient, gsim: RunningSimulator, tmp_path: Path
+) -> None:
+    limited = await http.post(f"{gsim.url}/_sim/config", json={"rate_429": 1.0, "retry_after": 0})
+    assert limited.status_code == 200
+    provider = google(http, gsim, tmp_path / "spill")
+    with pytest.raises(RateLimited) as slowed:
+        await provider.fetch("v1_any")
+    assert slowed.value.code == "rate_limit_exceeded"
+    await http.post(f"{gsim.url}/_sim/config", json={"rate_429": 0.0})
+    stranger = HttpProvider(
+        http,
+        GoogleDialect(PATIENT),
+        base_url=gsim.url,
+        api_key="AIza-not-this-one",
+        model="gemini-omni-1.1-flash",
+        auth="x-goog-api-key",
+        fetcher=loopback_fetcher(),
+        spill_dir=tmp_path / "spill2",
+    )
+    with pytest.raises(ProviderAuthError) as refused:
+        await stranger.fetch("v1_any")
+    assert refused.value.code == "authentication" and "AIza-not-this-one" not in str(refused.value)
+    await provider.aclose()
+    await stranger.aclose()
