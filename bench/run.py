@@ -14,14 +14,14 @@ import argparse
 import os
 import time
 
-from bench import accept, callbacks, delivery, flight
+from bench import accept, callbacks, delivery, flight, inline
 from bench.common import Row, machine, table
 
 SIZES = {
     "full": {"accept": 1000, "polling": 200, "scale": 10_000, "scale_render": 180.0},
     "quick": {"accept": 200, "polling": 50, "scale": 1000, "scale_render": 60.0},
 }
-ALL = ("accept", "polling", "callbacks", "scale", "delivery")
+ALL = ("accept", "polling", "callbacks", "scale", "delivery", "inline")
 
 
 def main() -> None:
@@ -47,6 +47,8 @@ def main() -> None:
             rows += callbacks.rows(int(size["polling"]))
         elif name == "scale":
             rows += flight.scale_rows(int(size["scale"]), float(size["scale_render"]))
+        elif name == "inline":
+            rows += inline.rows()
         else:
             rows += delivery.rows()
     print()

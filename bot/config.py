@@ -68,6 +68,14 @@ class Settings(CallbackSettings):
     retry_base_seconds: float = Field(
         0.5, ge=0, le=60, allow_inf_nan=False, validation_alias=_env("VIDEOBOT_RETRY_BASE_SECONDS")
     )
+    # Vertex AI: a service account's JSON key (Google's own variable name) instead of a key.
+    google_application_credentials: Path | None = Field(
+        None, validation_alias=_env("GOOGLE_APPLICATION_CREDENTIALS")
+    )
+    vertex_project: str | None = Field(None, validation_alias=_env("VIDEOBOT_VERTEX_PROJECT"))
+    vertex_location: str = Field(
+        "global", pattern=r"^[a-z0-9-]+$", validation_alias=_env("VIDEOBOT_VERTEX_LOCATION")
+    )
 
     # -- the engine --------------------------------------------------------------------------
     data_dir: Path = Field(Path("videobot-data"), validation_alias=_env("VIDEOBOT_DATA_DIR"))
@@ -279,8 +287,13 @@ class Settings(CallbackSettings):
 
     @property
     def api_root(self) -> str | None:
-        """VIDEO_API_URL, or the provider's own address when it has one."""
-        return self.video_api_url or self.provider_profile.base_url
+        """VIDEO_API_URL, or the provider's own address when it has one (Vertex AI's outside
+        the `global` location is regional: https://us-central1-aiplatform.googleapis.com)."""
+        if self.video_api_url:
+            return self.video_api_url
+        if self.provider == "vertex" and self.vertex_location != "global":
+            return f"https://{self.vertex_location}-aiplatform.googleapis.com"
+        return self.provider_profile.base_url
 
     @property
     def model_id(self) -> str:

@@ -24,7 +24,7 @@ from adapters.fetch.hop import FetchPolicy
 from adapters.media.retention import MediaJanitor
 from adapters.ops.metrics import MetricsServer, PrometheusObserver
 from adapters.provider.client import HttpProvider
-from adapters.provider.dialects import dialect_for
+from adapters.provider.wiring import provider_auth
 from bot import supervisor
 from bot.config import Settings
 from bot.media import MAX_VIDEO_BYTES
@@ -81,11 +81,7 @@ async def open_engine(
     (adapters need the service, the worker needs the adapters). The ledger is this process's
     alone while the engine is open (LedgerBusy otherwise); with `platforms`, the worker sees
     only those platforms' tasks."""
-    if not settings.api_root or settings.video_api_key is None:
-        raise SystemExit(
-            "VIDEO_API_URL and VIDEO_API_KEY must be set (or run `videobot demo`, which starts "
-            "the built-in simulator)."
-        )
+    dialect, credentials = provider_auth(settings)  # stops here if a setting cannot work
     writable_dirs(
         ("VIDEOBOT_DATA_DIR", settings.data_dir),
         ("VIDEOBOT_DB", settings.ledger_path.parent),
@@ -109,9 +105,10 @@ async def open_engine(
         chosen = settings.provider_profile
         provider = HttpProvider(
             http,
-            dialect_for(chosen.dialect, settings.model_id),
-            base_url=settings.api_root,
-            api_key=settings.video_api_key.get_secret_value(),
+            dialect,
+            base_url=settings.api_root or "",
+            api_key=settings.video_api_key.get_secret_value() if settings.video_api_key else "",
+            credentials=credentials,
             model=settings.model_id,
             resolution=settings.profile().default_resolution,
             auth=chosen.auth,
@@ -123,6 +120,7 @@ async def open_engine(
             observer=observer,
             fetcher=fetcher,
             callback_url=settings.callback_endpoint,
+            spill_dir=settings.data_dir / "tmp" / "spill",  # inline results, decoded to disk
         )
         worker = Worker(
             ledger,

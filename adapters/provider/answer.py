@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -26,6 +27,7 @@ from bot.errors import (
 )
 
 MAX_RETRY_AFTER = 120.0
+_UNKNOWN_ID = re.compile(r"invalid interaction name", re.IGNORECASE)
 
 
 class AnswerReader:
@@ -56,7 +58,9 @@ class AnswerReader:
             return ProviderForbidden(clip(message), code=code, request_id=request_id)
         if status == 401:
             return ProviderAuthError(clip(message), code=code, request_id=request_id)
-        if status == 404:
+        if status == 404 or (status == 400 and _UNKNOWN_ID.search(message)):
+            # Google's Interactions API answers an id it does not know with 400 "Invalid
+            # interaction name": a lost task, not a refusal of the request.
             return TaskNotFound(clip(message), code=code, request_id=request_id)
         if status >= 500 or status in (408, 409):
             # 409: a request with the same idempotency key is still being processed.

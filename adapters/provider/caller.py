@@ -16,6 +16,7 @@ from adapters.provider.answer import AnswerReader, outcome
 from adapters.provider.auth import Credentials
 from adapters.provider.exchange import AnswerTooLarge, TimeLimitExceeded, exchange
 from adapters.provider.hold import RateHold
+from adapters.provider.inline import SpillBatch
 from bot.errors import (
     ProviderError,
     ProviderTransient,
@@ -42,6 +43,7 @@ class ApiCaller:
         patience: float,
         total_timeout: float,
         max_answer: int,
+        spill_timeout: float | None = None,
     ) -> None:
         self._client = client
         self._base = base_url
@@ -53,6 +55,7 @@ class ApiCaller:
         self._patience = patience
         self._total_timeout = total_timeout
         self._max_answer = max_answer
+        self._spill_timeout = spill_timeout
 
     async def request(
         self,
@@ -63,10 +66,14 @@ class ApiCaller:
         idempotent: bool,
         json: Any = None,
         files: Any = None,
+        content: Any = None,
         headers: Mapping[str, str] | None = None,
         wait: bool = True,
         on_send: Callable[[], Awaitable[None]] | None = None,
+        spill: SpillBatch | None = None,
     ) -> httpx.Response:
+        """`spill`: the answer may carry a video inline; its long strings go to files (the
+        batch holds every attempt's, for the caller to settle)."""
         url = path if path.startswith(self._base + "/") else f"{self._base}{path}"
         last: ProviderError = ProviderTransient("no attempt made")
         # Without waiting, only a request that may be repeated gets more than one attempt.
@@ -82,8 +89,11 @@ class ApiCaller:
                     limit=self._total_timeout,
                     cap=self._max_answer,
                     on_send=on_send,
+                    spill=spill.reader() if spill is not None else None,
+                    spill_limit=self._spill_timeout,
                     json=json,
                     files=files,
+                    content=content,
                     headers={**await self._auth.headers(), **(headers or {})},
                 )
             except (TimeLimitExceeded, AnswerTooLarge) as err:
@@ -122,6 +132,30 @@ class ApiCaller:
                 elif not idempotent:
                     raise SubmitAmbiguous(str(last), request_id=last.request_id) from None
             if attempt + 1 < attempts and not isinstance(last, RateLimited):
+                await asyncio.sleep(self._hold.backoff(attempt))
+        raise last
+
+    async def download(self, fetch: Callable[[], Awaitable[int]]) -> int:
+        """A result download (`fetch` makes one attempt) under the same policy: the 429 gate,
+        transient failures tried again after a back-off, anything else raised at once."""
+        last: ProviderError = ProviderTransient("download failed")
+        for attempt in range(self._attempts):
+            await self._hold.gate(self._patience)
+            started = time.monotonic()
+            try:
+                size = await fetch()
+            except ProviderError as err:
+                self.report("download", started, outcome(err))
+                if not isinstance(err, ProviderTransient):
+                    raise
+                last = err
+                if isinstance(err, RateLimited):
+                    self._hold.slow_down(err, attempt)
+                    continue  # the gate holds the next attempt back
+            else:
+                self.report("download", started, "ok")
+                return size
+            if attempt + 1 < self._attempts:
                 await asyncio.sleep(self._hold.backoff(attempt))
         raise last
 

@@ -5,8 +5,6 @@ credentials (redact.py) before anyone sees it; results download through the SSRF
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -19,19 +17,18 @@ from urllib.parse import urlsplit
 import httpx
 
 from adapters.fetch.fetcher import SafeFetcher
-from adapters.provider.answer import AnswerReader, clip, outcome
+from adapters.provider.answer import AnswerReader, clip
 from adapters.provider.auth import Credentials, StaticKey
 from adapters.provider.caller import ApiCaller
-from adapters.provider.dialects.base import INLINE, Dialect, SubmitContext
+from adapters.provider.dialects.base import Dialect, SubmitContext
 from adapters.provider.download import fetch_result
 from adapters.provider.hold import RateHold
-from adapters.provider.redact import Redactor, ResultLinks, is_text
+from adapters.provider.inline import InlineResults, SpillBatch, inline_texts
+from adapters.provider.redact import Redactor, ResultLinks, Taught, is_text
 from bot.domain import MediaRef, VideoRequest
 from bot.errors import (
-    ProviderError,
     ProviderRejected,
     ProviderTransient,
-    RateLimited,
     ResultExpired,
     SubmitAmbiguous,
     TaskNotFound,
@@ -67,6 +64,7 @@ class HttpProvider:
         total_timeout: float = 60.0,
         download_timeout: float = 600.0,
         max_answer_bytes: int = 1 << 20,
+        spill_dir: Path | None = None,
     ) -> None:
         """`fetcher` downloads results (SSRF-checked); without one, a default production
         fetcher is made (public https only) and closed by `aclose()`. `hold_patience`: the
@@ -75,15 +73,18 @@ class HttpProvider:
         one download); `max_answer_bytes` caps the JSON answer read into memory. `auth` names
         how the key is sent (auth.py), unless `credentials` (a changing token) are given;
         `media` how a user's media reaches the provider (upload | inline | files);
-        `callback_url` is passed to providers that call back when a task ends."""
+        `callback_url` is passed to providers that call back when a task ends. A video that
+        arrives inline in a poll answer is decoded into `spill_dir` (inline.py; None: a
+        temporary directory of its own)."""
         self._client = client
         self._owns_fetcher = fetcher is None
         self._fetcher = fetcher or SafeFetcher()
         self._dialect = dialect
         self._base = base_url.rstrip("/")
         self._origin = _origin(self._base)
-        self._credentials = credentials or StaticKey(api_key, auth)
         self._redactor = Redactor(api_key)
+        self._credentials = Taught(credentials or StaticKey(api_key, auth), self._redactor)
+        self._inline = InlineResults(spill_dir, cap=self._fetcher.policy.max_bytes)
         self._answers = AnswerReader(self._redactor)
         self._links = ResultLinks(self._redactor)
         self._model = model
@@ -92,9 +93,7 @@ class HttpProvider:
         self._callback_url = callback_url
         self.upload_path = upload_path
         self._idem_header = idempotency_header
-        self._attempts = attempts
         self._observer = observer or NullObserver()
-        self._hold_patience = hold_patience
         self._download_timeout = download_timeout
         self._hold = RateHold(retry_base, rng or random.Random(), monotonic)
         self._api = ApiCaller(
@@ -108,6 +107,7 @@ class HttpProvider:
             patience=hold_patience,
             total_timeout=total_timeout,
             max_answer=max_answer_bytes,
+            spill_timeout=download_timeout,
         )
 
     @property
@@ -120,7 +120,7 @@ class HttpProvider:
         return self._hold.rate_limited
 
     def shareable(self, url: str) -> str | None:
-        return self._links.shareable(url)
+        return None if InlineResults.holds(url) else self._links.shareable(url)
 
     def held_for(self) -> timedelta:
         """How much longer the client-wide 429 hold lasts (zero: requests may leave now)."""
@@ -156,7 +156,7 @@ class HttpProvider:
             model=self._model,
             resolution=request.resolution or self._resolution,
             callback_url=self._callback_url,
-            inline=await _inline(request),
+            inline=await inline_texts(request),
         )
         path = self._dialect.submit_path(request, ctx)
         body = self._dialect.submit_body(request, ctx)
@@ -173,6 +173,12 @@ class HttpProvider:
                 on_send=once,
             )
         except TaskNotFound as err:
+            if request.previous:  # the result being continued is gone (nothing was created)
+                raise ProviderRejected(
+                    "the video service no longer keeps the video to edit; make it again",
+                    code="previous_gone",
+                    request_id=err.request_id,
+                ) from None
             # No route at that path: nothing was created. It is a configuration error, not a
             # lost task, so say which URL is wrong instead of "no such task".
             raise ProviderRejected(
@@ -204,11 +210,21 @@ class HttpProvider:
 
     async def fetch(self, provider_task_id: str) -> ProviderStatus:
         dialect = self._dialect
-        status = await self._read("poll", dialect.poll_path(provider_task_id), dialect.parse_status)
-        # Some providers (fal) keep the result behind a second address.
-        path = dialect.result_path(provider_task_id)
-        if status.state is ProviderState.SUCCEEDED and not status.video_url and path:
-            status = await self._read("result", path, dialect.parse_result)
+        inline = getattr(dialect, "inline_results", False)
+        spills = self._inline.batch(provider_task_id) if inline else None
+        claimed = None
+        try:
+            poll = dialect.poll_path(provider_task_id)
+            status = await self._read("poll", poll, dialect.parse_status, spills)
+            # Some providers (fal) keep the result behind a second address.
+            path = dialect.result_path(provider_task_id)
+            if status.state is ProviderState.SUCCEEDED and not status.video_url and path:
+                status = await self._read("result", path, dialect.parse_result, spills)
+            claimed = status.video_url
+        finally:
+            if spills is not None:  # every spilled file but the claimed video goes
+                await spills.settle(claimed)
+        status = await self._inline.resolved(status)
         # What the provider says is shown, logged and stored: no credential may ride along.
         text = self._redactor.text
         return replace(
@@ -220,9 +236,13 @@ class HttpProvider:
         )
 
     async def _read(
-        self, operation: str, path: str, parse: Callable[[Any], ProviderStatus]
+        self,
+        operation: str,
+        path: str,
+        parse: Callable[[Any], ProviderStatus],
+        spills: SpillBatch | None,
     ) -> ProviderStatus:
-        response = await self._api.request(operation, "GET", path, idempotent=True)
+        response = await self._api.request(operation, "GET", path, idempotent=True, spill=spills)
         try:
             return parse(self._answers.body(response))
         except ValueError as err:
@@ -231,6 +251,8 @@ class HttpProvider:
             ) from err
 
     async def download(self, url: str, dest: Path, max_bytes: int) -> int:
+        if InlineResults.holds(url):  # a video that came inside the poll answer
+            return await self._inline.take(url, dest, max_bytes)
         if (real := self._links.reveal(url)) is None:
             # A link that carried a credential is kept in memory only (never in the ledger):
             # after a restart, ask the provider for a fresh one.
@@ -238,35 +260,17 @@ class HttpProvider:
         url = real
         # The key goes only to the API's own origin, never to a CDN the result lives on.
         headers = await self._credentials.headers() if _origin(url) == self._origin else {}
-        last: ProviderError = ProviderTransient("download failed")
-        for attempt in range(self._attempts):
-            await self._hold.gate(self._hold_patience)
-            started = time.monotonic()
-            try:
-                size = await fetch_result(
-                    self._fetcher,
-                    url,
-                    dest,
-                    headers=headers,
-                    cap=max_bytes,
-                    limit=self._download_timeout,
-                    redact=self._redactor.text,
-                )
-            except ProviderError as err:
-                self._api.report("download", started, outcome(err))
-                if not isinstance(err, ProviderTransient):
-                    raise
-                if isinstance(err, RateLimited):
-                    self._hold.slow_down(err, attempt)
-                    last = err
-                    continue  # the gate holds the next attempt back
-                last = err
-            else:
-                self._api.report("download", started, "ok")
-                return size
-            if attempt + 1 < self._attempts:
-                await asyncio.sleep(self._hold.backoff(attempt))
-        raise last
+        return await self._api.download(
+            lambda: fetch_result(
+                self._fetcher,
+                url,
+                dest,
+                headers=headers,
+                cap=max_bytes,
+                limit=self._download_timeout,
+                redact=self._redactor.text,
+            )
+        )
 
     # -- the Wire a dialect stages media through --------------------------------------------
     async def request(
@@ -282,19 +286,9 @@ class HttpProvider:
 
     # -- plumbing ----------------------------------------------------------------------------
     async def aclose(self) -> None:
+        await self._inline.aclose()
         if self._owns_fetcher:
             await self._fetcher.aclose()
-
-
-async def _inline(request: VideoRequest) -> dict[str, str]:
-    """The base64 text of every medium staged to travel inside the request."""
-    inline = [m for m in request.media if m.url and m.url.startswith(INLINE) and m.path]
-    texts = await asyncio.gather(*(asyncio.to_thread(_base64, Path(m.path)) for m in inline))
-    return {m.url or "": text for m, text in zip(inline, texts, strict=True)}
-
-
-def _base64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

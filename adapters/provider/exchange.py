@@ -1,6 +1,7 @@
 """One HTTP exchange with the video API under a total time limit, with its answer read up to a
 byte cap: a gateway that drips a byte every few seconds (each read is quick, so a per-read
-time-out never fires) or sends a body that never ends can hold neither a worker nor memory."""
+time-out never fires) or sends a body that never ends can hold neither a worker nor memory.
+An answer that may carry a video inline is read through a JsonSpill (spill.py) instead."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+
+from adapters.provider.spill import JsonSpill
 
 _UNFRAMED = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
@@ -37,13 +40,17 @@ async def exchange(
     limit: float,
     cap: int,
     on_send: Callable[[], Awaitable[None]] | None = None,
+    spill: JsonSpill | None = None,
+    spill_limit: float | None = None,
     **options: Any,
 ) -> httpx.Response:
     """Send one request and read its whole answer within `limit` seconds. A failed answer
     longer than `cap` is cut there (its status still says what went wrong); a successful one
     raises AnswerTooLarge. The returned response holds the (decoded) body in memory.
     `on_send` runs just before the request's first byte goes out (not at all if it never
-    does); what it raises stops the request there."""
+    does); what it raises stops the request there. With `spill`, a successful answer's very
+    long strings go to files as they arrive (the body keeps markers), and once one does the
+    time limit becomes `spill_limit`: the answer is then a download."""
     sent = False
 
     async def trace(event: str, info: dict[str, Any]) -> None:
@@ -57,10 +64,14 @@ async def exchange(
 
     try:
         async with (
-            asyncio.timeout(limit),
+            asyncio.timeout(limit) as window,
             client.stream(method, url, extensions={"trace": trace}, **options) as response,
         ):
-            body = await _read(response, cap)
+            if spill is not None and response.is_success:
+                longer = limit if spill_limit is None else max(limit, spill_limit)
+                body = await _read_spilling(response, cap, spill, window, longer)
+            else:
+                body = await _read(response, cap)
     except TimeoutError:
         raise TimeLimitExceeded(
             f"gave no complete answer within the {limit:g}s time limit", sent=sent
@@ -85,4 +96,29 @@ async def _read(response: httpx.Response, cap: int) -> bytes:
             body += chunk[:room]
             break
         body += chunk
+    return bytes(body)
+
+
+async def _read_spilling(
+    response: httpx.Response,
+    cap: int,
+    spill: JsonSpill,
+    window: asyncio.Timeout,
+    limit: float,
+) -> bytes:
+    body = bytearray()
+    extended = False
+    async for chunk in response.aiter_bytes():
+        # The decoding and the file writes of a long string run off the event loop.
+        if spill.heavy(chunk):
+            kept = await asyncio.to_thread(spill.feed, chunk)
+        else:
+            kept = spill.feed(chunk)
+        if not extended and (spill.spilled or spill.heavy(b"")):
+            window.reschedule(asyncio.get_running_loop().time() + limit)
+            extended = True
+        body += kept
+        if len(body) > cap:
+            raise AnswerTooLarge(cap)
+    body += await asyncio.to_thread(spill.finish)
     return bytes(body)

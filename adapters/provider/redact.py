@@ -7,16 +7,18 @@ from __future__ import annotations
 import base64
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
+from adapters.provider.auth import Credentials
 from bot.domain import MediaRef, VideoRequest
 from bot.logs import CREDENTIAL_NAME
 
 REDACTED = "[redacted]"
 _URL = re.compile(r"""https?://[^\s"'<>]+""", re.IGNORECASE)
 _MIN_SECRET = 4
+_TOKENS_KEPT = 4
 MAX_TEXT = 4000
 
 
@@ -24,7 +26,18 @@ class Redactor:
     def __init__(self, api_key: str) -> None:
         key = api_key.strip()
         self._key = key if len(key) >= _MIN_SECRET else ""
+        self._tokens: list[str] = []
         self._pattern = _any_spelling(self._key) if self._key else None
+
+    def learn(self, secret: str) -> None:
+        """Cut `secret` too from now on: a credential that changes (Vertex AI's access token,
+        refreshed hourly). The last few are remembered; an answer may quote an older one."""
+        secret = secret.strip()
+        if len(secret) < _MIN_SECRET or secret == self._key or secret in self._tokens:
+            return
+        self._tokens = [*self._tokens[-(_TOKENS_KEPT - 1) :], secret]
+        spellings = [_any_spelling(s).pattern for s in (self._key, *self._tokens) if s]
+        self._pattern = re.compile("|".join(spellings), re.IGNORECASE)
 
     def text(self, text: str) -> str:
         """A message from the provider, with the key (in any spelling we know) and every
@@ -62,7 +75,8 @@ class Redactor:
         if not sep:
             return self._cut(pair)
         plain = unquote_plus(value)
-        if CREDENTIAL_NAME.search(unquote_plus(name)) or (self._key and self._key in plain):
+        secrets = (self._key, *self._tokens)
+        if CREDENTIAL_NAME.search(unquote_plus(name)) or any(s and s in plain for s in secrets):
             return f"{name}={REDACTED}"
         return pair
 
@@ -100,6 +114,23 @@ def _any_spelling(key: str) -> re.Pattern[str]:
     whole = {base64.b64encode(encoded).decode(), base64.urlsafe_b64encode(encoded).decode()}
     spellings = ["".join(chars), *(re.escape(w.rstrip("=")) for w in whole)]
     return re.compile("|".join(spellings), re.IGNORECASE)
+
+
+class Taught:
+    """Credentials whose every secret the redactor learns before it is sent anywhere."""
+
+    def __init__(self, inner: Credentials, redactor: Redactor) -> None:
+        self._inner = inner
+        self._redactor = redactor
+
+    async def headers(self) -> Mapping[str, str]:
+        headers = await self._inner.headers()
+        for secret in self._inner.secrets():
+            self._redactor.learn(secret)
+        return headers
+
+    def secrets(self) -> list[str]:
+        return self._inner.secrets()
 
 
 class ResultLinks:

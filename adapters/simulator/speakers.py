@@ -9,20 +9,22 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from adapters.simulator import apimart, evolink, fal
+from adapters.simulator import apimart, evolink, fal, google
 
 if TYPE_CHECKING:
     from adapters.simulator.server import Simulator
 
 GATEWAY_DIALECTS = ("auto", "guide", "toapis")
 # Paths served without a key and without injected faults: result files and uploads fetched as
-# links.
-OPEN_PATHS = ("/files/", "/uploads/")
+# links, a storage origin, and an OAuth token endpoint (which a key cannot be sent to).
+OPEN_PATHS = ("/files/", "/uploads/", "/oauth2/")
 
 Speaker = Callable[["Simulator"], list[web.RouteDef]]
 ErrorShape = Callable[[int, str, str], web.Response]
 
 SPEAKERS: dict[str, Speaker] = {
+    "google": google.google,
+    "vertex": google.vertex,
     "apimart": apimart.routes,
     "evolink": evolink.routes,
     "fal": fal.routes,
@@ -30,6 +32,8 @@ SPEAKERS: dict[str, Speaker] = {
 
 # The error body each speaker's faults (401, 429, 500) wear; the guide's shape otherwise.
 ERROR_SHAPES: dict[str, ErrorShape] = {
+    "google": google.gemini_error,
+    "vertex": google.cloud_error,
     "apimart": apimart.error,
     "evolink": evolink.error,
     "fal": fal.error,

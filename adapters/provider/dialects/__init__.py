@@ -7,12 +7,16 @@ from adapters.provider.dialects.apimart import ApimartDialect
 from adapters.provider.dialects.base import Dialect
 from adapters.provider.dialects.evolink import EvolinkDialect
 from adapters.provider.dialects.fal import FalDialect
+from adapters.provider.dialects.google import GoogleDialect
 from adapters.provider.dialects.guide import GuideDialect
 from adapters.provider.dialects.toapis import ToapisDialect
+from adapters.provider.dialects.vertex import VertexDialect
 
 DIALECTS: dict[str, Dialect] = {
     "guide": GuideDialect(),
     "toapis": ToapisDialect(),
+    "google": GoogleDialect(),
+    "vertex": VertexDialect(),  # the composition root places it: wiring.vertex_setup()
     "apimart": ApimartDialect(),
     "evolink": EvolinkDialect(),
     "fal": FalDialect(),
