@@ -19,6 +19,7 @@ from adapters.console.session import ConsoleChat, ConsoleSession
 from adapters.media.intake import MediaIntake
 from adapters.ops.doctor import run_doctor
 from adapters.ops.tasks import run_tasks_command
+from adapters.provider.wiring import vertex_sign_in
 from adapters.simulator.knobs import SimConfig
 from adapters.simulator.server import IDEMPOTENCY_HEADER, RunningSimulator, start_simulator
 from bot import cli, logs, supervisor
@@ -184,7 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return asyncio.run(run_discord_setup(settings, args))
         if args.command == "doctor":
-            return asyncio.run(run_doctor(settings, sys.stdout, offline=args.offline))
+            sign_in = None if args.offline else vertex_sign_in(settings)
+            return asyncio.run(
+                run_doctor(settings, sys.stdout, offline=args.offline, sign_in=sign_in)
+            )
         return asyncio.run(run(settings))
     except (LedgerBusy, supervisor.PlatformRefused) as err:
         print(err, file=sys.stderr)  # one plain line: what to fix, never a secret

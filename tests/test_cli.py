@@ -223,3 +223,33 @@ def test_quitting_with_a_live_task_says_what_happens_to_it(tmp_path: Path) -> No
     result = videobot(["demo"], tmp_path, "/video a lantern in fog\nquit\n")
     assert result.returncode == 0, result.stderr
     assert "One task not finished yet; they are kept and finish when you start" in result.stdout
+
+
+async def test_doctor_signs_in_to_vertex_with_the_key_file_it_is_given(tmp_path: Path) -> None:
+    import asyncio
+
+    import httpx
+
+    from adapters.simulator.knobs import SimConfig
+    from adapters.simulator.server import start_simulator
+    from tests.adapters.provider.test_google_vertex import service_account
+
+    sim = await start_simulator(SimConfig(dialect="vertex"))
+    try:
+        info, public = service_account(f"{sim.url}/oauth2/token")
+        async with httpx.AsyncClient() as http:
+            knobs = {"trusted_key": public, "token_ttl": 3600}
+            assert (await http.post(f"{sim.url}/_sim/google", json=knobs)).is_success
+        key = tmp_path / "key.json"
+        key.write_text(json.dumps(info))
+        env = {
+            "VIDEOBOT_PROVIDER": "vertex",
+            "VIDEO_API_URL": sim.url,
+            "GOOGLE_APPLICATION_CREDENTIALS": str(key),
+        }
+        result = await asyncio.to_thread(videobot, ["doctor"], tmp_path, "", env)
+    finally:
+        await sim.close()
+    sign_in = next(line for line in result.stdout.splitlines() if "Vertex AI sign-in" in line)
+    assert sign_in.lstrip().startswith("PASS"), result.stdout
+    assert "PRIVATE KEY" not in result.stdout + result.stderr

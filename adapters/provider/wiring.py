@@ -42,3 +42,15 @@ def vertex_setup(settings: Settings) -> tuple[Dialect, ServiceAccountToken]:
     if not project:
         raise SystemExit("VIDEOBOT_VERTEX_PROJECT must be set (the key file names no project).")
     return VertexDialect(project, settings.vertex_location), credentials
+
+
+def vertex_sign_in(settings: Settings) -> ServiceAccountToken | None:
+    """For `videobot doctor`: the Vertex AI credentials when the settings name a readable key
+    file, else None (doctor then says what is missing, instead of stopping)."""
+    path = settings.google_application_credentials
+    if settings.provider_profile.auth != "oauth" or path is None:
+        return None
+    try:
+        return ServiceAccountToken.from_file(path)
+    except KeyFileError:
+        return None
