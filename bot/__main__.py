@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import json
 import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import fields, replace
 from datetime import timedelta
+from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
@@ -20,6 +22,7 @@ from adapters.media.intake import MediaIntake
 from adapters.ops.doctor import run_doctor
 from adapters.ops.tasks import run_tasks_command
 from adapters.provider.wiring import vertex_sign_in
+from adapters.simulator.google_auth import demo_service_account
 from adapters.simulator.knobs import SimConfig
 from adapters.simulator.server import IDEMPOTENCY_HEADER, RunningSimulator, start_simulator
 from bot import cli, logs, supervisor
@@ -48,6 +51,7 @@ async def demo(settings: Settings) -> int:
                 # The built-in simulator serves results from loopback: the one exception.
                 "fetch_allow_loopback": True,
                 "db_path": settings.db_path or settings.data_dir / DEMO_DB,
+                **_demo_vertex(settings, simulator.url),
             }
         )
     policy = replace(
@@ -78,6 +82,17 @@ async def demo(settings: Settings) -> int:
 
 
 DEMO_DB = "demo.db"
+
+
+def _demo_vertex(settings: Settings, url: str) -> dict[str, Any]:
+    """On `vertex`, a throwaway service account key the simulator signs in (written beside the
+    demo's ledger): Vertex AI takes no API key, and the demo needs none of yours."""
+    if settings.provider_profile.auth != "oauth":
+        return {}
+    key = settings.data_dir / "demo-vertex-key.json"
+    key.write_text(json.dumps(demo_service_account(f"{url}/oauth2/token")), encoding="utf-8")
+    key.chmod(0o600)
+    return {"google_application_credentials": key, "vertex_project": None}
 
 
 async def _demo_simulator(settings: Settings) -> RunningSimulator:

@@ -104,3 +104,23 @@ def _unb64(text: str) -> bytes:
 
 def _oauth_error(code: str, description: str) -> web.Response:
     return web.json_response({"error": code, "error_description": description}, status=400)
+
+
+def demo_service_account(token_uri: str, project: str = "videobot-demo") -> dict[str, Any]:
+    """A throwaway service account key for the offline demo on `vertex`: a fresh RSA key whose
+    tokens this simulator (trusting any signature while `trusted_key` is unset) hands out."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return {
+        "type": "service_account",
+        "project_id": project,
+        "private_key_id": "demo",
+        "private_key": private,
+        "client_email": f"demo@{project}.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": token_uri,
+    }
