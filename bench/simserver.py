@@ -44,8 +44,10 @@ class BenchSimulator(Simulator):
         self._jitter_rng = random.Random(seed)
         self._small: dict[tuple[str, str, int], bytes] = {}
 
-    def _create(self, spec: dict[str, Any], dialect: str, key: str | None) -> SimTask:
-        task = super()._create(spec, dialect, key)
+    def _create(
+        self, spec: dict[str, Any], dialect: str, key: str | None, task_id: str | None = None
+    ) -> SimTask:
+        task = super()._create(spec, dialect, key, task_id)
         if self.jitter:
             spread = self._jitter_rng.uniform(1 - self.jitter, 1 + self.jitter)
             task.render_seconds = self.config.render_seconds * spread
