@@ -185,7 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as err:
         print(cli.invalid_settings(err), file=sys.stderr)
         return 2
-    quiet = args.command == "demo" and settings.log_level.upper() == "INFO"
+    # Commands whose output is the answer (the demo's chat, doctor's table, tasks' rows) are not
+    # interleaved with the INFO lines of libraries (httpx logs every request at INFO).
+    talking = args.command in ("demo", "doctor", "tasks", "invite", "discord-sync")
+    quiet = talking and settings.log_level.upper() == "INFO"
     level = "WARNING" if quiet else settings.log_level
     logs.setup(level, settings.secret_values(), settings.log_format)
     try:

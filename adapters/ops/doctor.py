@@ -107,6 +107,11 @@ def _api_settings(settings: Settings) -> Check:
 
 
 async def check_ledger(path: Path) -> list[Check]:
+    if not await asyncio.to_thread(path.exists):
+        # Opening would create it: doctor looks, it does not make a ledger where none was.
+        made = await asyncio.to_thread(path.parent.is_dir)
+        where = "its folder exists" if made else "its folder will be made"
+        return [Check("ledger", True, f"{path}: none yet; the first start creates it ({where})")]
     try:
         async with SqliteLedger.open(path) as ledger:
             counts = await ledger.count_by_state()
@@ -120,7 +125,8 @@ async def check_ledger(path: Path) -> list[Check]:
         Check(
             "ledger",
             intact == "ok",
-            f"{path}: WAL, schema v{SCHEMA_VERSION}, {live} tasks, integrity {intact}, {served}",
+            f"{path}: WAL, schema v{SCHEMA_VERSION}, {_count(live, 'task')}, integrity {intact}, "
+            f"{served}",
             "" if intact == "ok" else "restore the ledger from a backup",
         )
     ]
@@ -246,5 +252,9 @@ async def run_doctor(
     passed = sum(c.ok and not c.skipped for c in checks)
     skips = len(checks) - failed - passed
     skipped = f", {skips} skipped" if skips else ""
-    out.write(f"\n{passed} checks passed, {failed} failed{skipped}\n")
+    out.write(f"\n{_count(passed, 'check')} passed, {failed} failed{skipped}\n")
     return 1 if failed else 0
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")

@@ -60,3 +60,16 @@ async def test_offline_mode_and_missing_settings(tmp_path: Path) -> None:
     slack_half = settings(tmp_path, SLACK_BOT_TOKEN="xoxb-1-2-abc")
     _, text = await doctor(slack_half, offline=True)
     assert "neither SLACK_APP_TOKEN nor SLACK_SIGNING_SECRET" in text and "xoxb-1-2-abc" not in text
+
+
+async def test_doctor_looks_at_the_ledger_without_creating_one(tmp_path: Path) -> None:
+    code, text = await doctor(settings(tmp_path), offline=True)
+    assert f"PASS  ledger              {tmp_path / 'd.db'}: none yet" in text
+    assert not (tmp_path / "d.db").exists()
+    from storage.sqlite.ledger import SqliteLedger
+
+    async with SqliteLedger.open(tmp_path / "d.db"):
+        pass
+    _, text = await doctor(settings(tmp_path), offline=True)
+    assert ", 0 tasks, integrity ok" in text
+    assert text.rstrip().endswith("2 checks passed, 2 failed")
