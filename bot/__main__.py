@@ -78,7 +78,8 @@ async def demo(settings: Settings) -> int:
     finally:
         if simulator:
             await simulator.close()
-    return 0
+    # A script learns that a line was refused (a typo in a flag, a file that is not an image).
+    return 1 if session.refused and not sys.stdin.isatty() else 0
 
 
 DEMO_DB = "demo.db"

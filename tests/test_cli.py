@@ -54,7 +54,7 @@ def test_scripted_demo_makes_videos_from_text_image_and_clip(tmp_path: Path) -> 
         ]
     )
     result = videobot(["demo"], tmp_path, script + "\n")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # two lines were refused
     out = result.stdout
     assert out.count("✅ Done") == 3
     assert "A video can be 6 or 10 seconds long, not 7." in out
@@ -90,7 +90,7 @@ def test_tasks_lists_the_ledger_as_json(tmp_path: Path) -> None:
 def test_image_bytes_sniffed_not_trusted_by_name(tmp_path: Path) -> None:
     (tmp_path / "fake.png").write_text("<html>not an image</html>")
     result = videobot(["demo"], tmp_path, "/video animate --image ./fake.png\n")
-    assert result.returncode == 0
+    assert result.returncode == 1  # the fake image was refused
     assert "fake.png" in result.stdout and "is not something I can use" in result.stdout
     assert not list((tmp_path / "videobot-output").glob("*.mp4"))
 

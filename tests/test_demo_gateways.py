@@ -33,7 +33,7 @@ def test_the_demo_runs_on_each_gateway(tmp_path: Path, provider: str, made: int)
     Image.new("RGB", (80, 60), (200, 120, 10)).save(tmp_path / "dog.png")
     (tmp_path / "clip.mp4").write_bytes(render_mp4("source clip", "16:9", 4, 120))
     result = videobot(["demo"], tmp_path, SCRIPT + "\n", {"VIDEOBOT_PROVIDER": provider})
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # "--duration 11" was refused
     assert "Traceback" not in result.stderr
     out = result.stdout
     assert out.count("✅ Done") == made

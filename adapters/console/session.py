@@ -127,6 +127,7 @@ class ConsoleSession:
         self._session = uuid.uuid4().hex[:8]
         self._lines = 0
         self.started: set[str] = set()
+        self.refused = 0  # lines answered with a refusal (a scripted demo then exits 1)
 
     def _say(self, text: str) -> None:
         if self._chat.live:  # through the chat, so the line lands above the progress bars
@@ -161,6 +162,7 @@ class ConsoleSession:
         try:
             await self._dispatch(commands.parse(text), key)
         except VideobotError as err:
+            self.refused += 1
             self._say(f"⚠️  {err}")
         return True
 
