@@ -187,10 +187,10 @@ class ConsoleSession:
                 self.started.add(task.ref)
                 self._say(messages.accepted_reply(task))
             return
-        images = [await self._intake.from_path(Path(p)) for p in (*command.images, *command.refs)]
+        images = [await self._intake.from_path(p) for p in (*command.images, *command.refs)]
         video: MediaRef | None = None
         if command.video:
-            video = await self._intake.from_path(Path(command.video))
+            video = await self._intake.from_path(command.video)
         request = checks.build_request(command, images, video, self._profile)
         task, created = await self._service.accept(request, self._target, key)
         self.started.add(task.ref)

@@ -46,7 +46,16 @@ _STILL_BRANDS = frozenset(
 _FORMAT_NAMES = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
 _DURATION_SLACK = 0.05  # encoders pad audio by a few ms; "10 s" means 10.05 at most
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f<>@`*|\\]")
+_UNSAFE_PATH = re.compile(r"[\x00-\x1f\x7f<>@`*|]")
 _ACCEPTED_IMAGES = "PNG, JPEG or WebP images of at most 40 megapixels"
+
+
+def display_path(typed: str) -> str:
+    """A path as the user typed it, made safe to echo (no control codes, mentions or markup)."""
+    cleaned = _UNSAFE_PATH.sub("_", typed).strip()
+    if len(cleaned) > 80:
+        cleaned = "..." + cleaned[-77:]
+    return cleaned or "That file"
 
 
 def display_name(name: str) -> str:
@@ -69,15 +78,16 @@ class MediaIntake:
         self._root = root
         self._profile = profile
 
-    async def from_path(self, path: Path) -> MediaRef:
-        return await asyncio.to_thread(self._read, path)
+    async def from_path(self, path: str | Path) -> MediaRef:
+        """A local file; `path` as the user typed it (messages quote it back unchanged)."""
+        return await asyncio.to_thread(self._read, str(path))
 
     async def from_bytes(self, data: bytes, name: str) -> MediaRef:
         return await asyncio.to_thread(self._store, data, name)
 
-    def _read(self, path: Path) -> MediaRef:
-        path = path.expanduser()
-        shown = display_name(path.name)
+    def _read(self, typed: str) -> MediaRef:
+        shown = display_path(typed)  # the path as typed, so the user finds it
+        path = Path(typed).expanduser()
         if not path.is_file():
             raise MediaError(f"No file at {shown}. Give the path of {ACCEPTED}.")
         too_big = MediaError(
@@ -90,10 +100,10 @@ class MediaIntake:
             data = file.read(MAX_VIDEO_BYTES + 1)
         if len(data) > MAX_VIDEO_BYTES:
             raise too_big
-        return self._store(data, path.name)
+        return self._store(data, path.name, shown)
 
-    def _store(self, data: bytes, name: str) -> MediaRef:
-        clean = check(data, name, self._profile)
+    def _store(self, data: bytes, name: str, shown: str | None = None) -> MediaRef:
+        clean = check(data, name, self._profile, shown)
         digest = hashlib.sha256(clean.data).hexdigest()
         self._root.mkdir(parents=True, exist_ok=True)
         path = self._root / f"{digest}.{clean.kind.ext}"
@@ -114,9 +124,10 @@ class MediaIntake:
         )
 
 
-def check(data: bytes, name: str, profile: Profile) -> _Clean:
-    """The cleaned bytes to store for `data`, or MediaError. Pure: no files touched."""
-    shown = display_name(name)
+def check(data: bytes, name: str, profile: Profile, shown: str | None = None) -> _Clean:
+    """The cleaned bytes to store for `data`, or MediaError. Pure: no files touched. `shown`
+    is how messages name it (the path a console user typed); by default, its file name."""
+    shown = shown or display_name(name)
     kind = sniff(data[:16])
     if kind is None:
         what = _looks_like(data)

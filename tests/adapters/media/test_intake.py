@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -370,3 +371,14 @@ def test_any_bytes_give_a_media_ref_or_a_media_error(
         return
     assert isinstance(ref, MediaRef) and Path(ref.path).is_file()
     assert ref.size == len(Path(ref.path).read_bytes())
+
+
+async def test_messages_quote_the_path_as_the_user_typed_it(tmp_path: Path) -> None:
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "fake.png").write_text("<html>not an image</html>")
+    intake = MediaIntake(tmp_path / "media", Profile())
+    typed = f"{tmp_path}/pics/../pics/fake.png"
+    with pytest.raises(MediaError, match=re.escape(typed)):
+        await intake.from_path(typed)
+    with pytest.raises(MediaError, match=re.escape("No file at ./pics/none.png.")):
+        await intake.from_path("./pics/none.png")
