@@ -85,7 +85,7 @@ async def test_errors_are_answered_not_raised(
     assert "Use 16:9 or 9:16" in text
     assert "No task ZZZZZZ" in text
     assert "Which task?" in text
-    assert "No file at nope.png" in text
+    assert "No file at ./nope.png" in text
     assert "Type /video <prompt>" in text
     assert not await session.handle("quit")
 
