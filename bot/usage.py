@@ -11,9 +11,15 @@ from bot.domain import Mode, Profile
 from bot.messages import either
 
 
-def help_text(profile: Profile, prefix: str = "/video", task_prefix: str | None = None) -> str:
+def help_text(
+    profile: Profile,
+    prefix: str = "/video",
+    task_prefix: str | None = None,
+    platform: str = "console",
+) -> str:
     """The grammar with examples. `task_prefix` is where the task verbs live when a platform
-    puts them under another command (Discord: `/videobot status <ref>`)."""
+    puts them under another command (Discord: `/videobot status <ref>`). `platform` says how
+    media reaches the bot there: file paths in the console, attachments in the chats."""
     verbs = task_prefix or prefix
     modes = offered_modes(profile)
     maker = f"\nProvider: {profile.provider}" if profile.provider else ""
@@ -22,12 +28,12 @@ def help_text(profile: Profile, prefix: str = "/video", task_prefix: str | None 
     return f"""\
 {prefix} turns a description{optional} into a short video.{maker}
 
-  {prefix} <prompt> {" ".join(_synopsis(profile, modes))}
+  {prefix} <prompt> {" ".join(_synopsis(profile, modes, platform))}
 
 Examples
-{_examples(profile, prefix, modes)}
+{_examples(profile, prefix, modes, platform)}
 Options
-{_options(profile, modes)}
+{_options(profile, modes, platform)}
 Tasks
   {verbs} status <ref>    where a task is
   {verbs} cancel <ref>    stop a task that has not finished
@@ -55,7 +61,7 @@ def _media_words(modes: list[Mode]) -> str:
     return "a clip" if Mode.EDIT in modes else ""
 
 
-def _synopsis(profile: Profile, modes: list[Mode]) -> list[str]:
+def _synopsis(profile: Profile, modes: list[Mode], platform: str) -> list[str]:
     parts = [
         f"[--ar {'|'.join(profile.aspect_ratios)}]",
         f"[--duration {seconds(profile.durations)}]",
@@ -64,10 +70,17 @@ def _synopsis(profile: Profile, modes: list[Mode]) -> list[str]:
         parts.append(f"[--res {'|'.join(profile.resolutions)}]")
     if len(modes) > 1:
         parts.append(f"[--mode {'|'.join(m.value for m in modes)}]")
+    if platform == "console":
+        if Mode.I2V in modes:
+            parts.append("[--image FILE]")
+        if Mode.R2V in modes:
+            parts.append("[--ref FILE ...]")
+        if Mode.EDIT in modes:
+            parts.append("[--video FILE]")
     return parts
 
 
-def _examples(profile: Profile, prefix: str, modes: list[Mode]) -> str:
+def _examples(profile: Profile, prefix: str, modes: list[Mode], platform: str) -> str:
     lines = []
     if Mode.T2V in modes:
         lines.append(f"{prefix} a fox running through snow --ar 9:16")
@@ -75,6 +88,8 @@ def _examples(profile: Profile, prefix: str, modes: list[Mode]) -> str:
         lines.append(f'{prefix} "a paper boat on a river, golden hour" --duration {longest}')
         if len(profile.resolutions) > 1:
             lines.append(f"{prefix} a lighthouse in a storm --res {profile.resolutions[-1]}")
+    if platform != "console":
+        return "".join(f"  {line}\n" for line in lines) + _attaching(platform, modes)
     if Mode.I2V in modes:
         lines.append(f"{prefix} make the cat wave --image ./cat.png            (image-to-video)")
     if Mode.R2V in modes:
@@ -88,13 +103,33 @@ def _examples(profile: Profile, prefix: str, modes: list[Mode]) -> str:
     return "".join(f"  {line}\n" for line in lines)
 
 
+_ATTACHING = {
+    "slack": (
+        "With {media}: @mention me in a message that has them attached (@videobot make the cat\n"
+        "  wave), or use the message shortcut “Animate with videobot” (the ⋮ menu of a message\n"
+        "  that holds them). /video alone opens a form that takes files too.\n"
+    ),
+    "discord": (
+        "With {media}: give them in /video's image, ref1-ref3 or video options, or right-click a\n"
+        "  message that holds them > Apps > Animate with videobot.\n"
+    ),
+}
+
+
+def _attaching(platform: str, modes: list[Mode]) -> str:
+    media = _media_words(modes)
+    if not media or platform not in _ATTACHING:
+        return ""
+    return "  " + _ATTACHING[platform].format(media=media)
+
+
 def _ref_count(profile: Profile) -> int:
     """Two references, or the fewest above one the provider's image-count rule accepts."""
     allowed = profile.image_counts or range(2, profile.max_reference_images + 1)
     return min((c for c in allowed if 2 <= c <= profile.max_reference_images), default=1)
 
 
-def _options(profile: Profile, modes: list[Mode]) -> str:
+def _options(profile: Profile, modes: list[Mode], platform: str) -> str:
     lines = [
         f"--ar        aspect ratio: {either(profile.aspect_ratios)} (default "
         f"{profile.default_aspect_ratio}); also portrait / landscape",
@@ -109,18 +144,25 @@ def _options(profile: Profile, modes: list[Mode]) -> str:
     if len(modes) > 1:
         offered = either([m.value for m in modes])
         lines.append(f"--mode      {offered}; inferred from your media when left out")
-    if Mode.R2V in modes:
+    if Mode.R2V in modes and platform == "console":
         lines.append(
             f"--ref       a reference image; repeat it for up to {profile.max_reference_images}"
         )
+    elif Mode.R2V in modes:
+        lines.append(f"Reference-to-video takes up to {profile.max_reference_images} images.")
     if profile.image_counts is not None:
         counts = either([str(c) for c in profile.image_counts])
         lines.append(f"            images per request: {counts}")
     if len(modes) == 1:
         lines.append(f"Only {modes[0].label} is offered here.")
-    if media := _media_words(modes):
-        lines.append(f"Attach {media} instead of the flags in Slack and Discord.")
+    flags = [f for mode, f in _FILE_FLAGS if mode in modes]
+    if flags and platform == "console":
+        verb = "takes the path of a local file" if len(flags) == 1 else "take paths of local files"
+        lines.append(f"{either(flags)} {verb}.")
     return "".join(f"  {line}\n" for line in lines)
+
+
+_FILE_FLAGS = ((Mode.I2V, "--image"), (Mode.R2V, "--ref"), (Mode.EDIT, "--video"))
 
 
 def _seconds_text(durations: Sequence[int]) -> str:

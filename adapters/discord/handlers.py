@@ -254,7 +254,7 @@ class DiscordHandlers:
                 text = (
                     _DISCORD_HELP
                     + "```\n"
-                    + usage.help_text(self.profile, "/video", "/videobot")
+                    + usage.help_text(self.profile, "/video", "/videobot", platform="discord")
                     + "```"
                 )
             elif verb == "list":

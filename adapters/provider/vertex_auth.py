@@ -146,4 +146,3 @@ def _reason(err: auth_errors.RefreshError) -> str:
     """The token endpoint's own error word (invalid_grant...), never the whole answer."""
     text = str(err.args[0] if err.args else err)
     return text.split(":", 1)[0][:80] or "refused"
-

@@ -114,9 +114,7 @@ def read_request(body: Any, vertex: bool, known: Known) -> GoogleRequest:
     )
 
 
-def _input(
-    value: Any, vertex: bool, known: Known
-) -> tuple[str, int, int, dict[str, Any] | None]:
+def _input(value: Any, vertex: bool, known: Known) -> tuple[str, int, int, dict[str, Any] | None]:
     """(prompt, image count, video count, first video part) of `input`: a string, or a list
     of parts."""
     if isinstance(value, str):

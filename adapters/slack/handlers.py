@@ -109,7 +109,7 @@ class SlackHandlers:
         command = commands.parse(text) if text else commands.VideoCommand(prompt="")
         if isinstance(command, commands.SimpleCommand):
             if command.verb == "help":
-                await answer(f"```{usage.help_text(self._profile, '/video')}```")
+                await answer(f"```{usage.help_text(self._profile, '/video', platform='slack')}```")
             else:
                 tasks = await self._service.recent(target)
                 lines = "\n".join(messages.task_line(t) for t in tasks)
@@ -272,7 +272,9 @@ class SlackHandlers:
             await ephemeral(client, target, message)
 
         if not text and not files:
-            await quietly(answer, f"```{usage.help_text(self._profile, '@videobot')}```")
+            await quietly(
+                answer, f"```{usage.help_text(self._profile, '@videobot', platform='slack')}```"
+            )
             return
         await self._guard(answer, self._run(text, target, key, files, answer, announce=False))
 

@@ -155,7 +155,7 @@ def test_help_follows_the_durations_and_modes_a_profile_offers() -> None:
     text = help_text(TEXT_ONLY)
     assert "[--mode t2v|i2v]" in text and "--mode      t2v or i2v" in text
     assert "--video" not in text and "--ref" not in text and "--image ./cat.png" in text
-    assert "Attach images instead of the flags" in text
+    assert "--image takes the path of a local file." in text
     only = help_text(replace(GUIDE, modes=frozenset({Mode.T2V})))
     assert "--mode" not in only and "Only text-to-video is offered here." in only
     assert "Attach" not in only and "(and optionally" not in only
@@ -180,3 +180,15 @@ def test_profile_without_a_provider_name_still_reads() -> None:
     assert "Provider:" not in text and "--res" not in text
     with pytest.raises(CommandError, match="This video service makes 720p videos"):
         build_request(video("boat --res 4k"), [], None, Profile())
+
+
+def test_help_in_the_chats_names_their_ways_of_giving_media_and_no_file_paths() -> None:
+    slack = help_text(GUIDE, "/video", platform="slack")
+    assert "@mention me" in slack and "“Animate with videobot”" in slack
+    discord = help_text(GUIDE, "/video", "/videobot", platform="discord")
+    assert "image, ref1-ref3 or video options" in discord and "Apps > Animate" in discord
+    for text in (slack, discord):
+        assert "./cat.png" not in text and "--image" not in text and "--video" not in text
+    console = help_text(GUIDE)
+    assert "[--image FILE] [--ref FILE ...] [--video FILE]" in console
+    assert "@mention" not in console
