@@ -143,6 +143,11 @@ class StatusBoard:
         self._unpostable.discard(task.task_id)
         return True
 
+    def refused(self, task: Task) -> bool:
+        """The platform refused this task's status post for good (the bot is not in that
+        conversation, or cannot post there): the task's answer could never be shown."""
+        return task.status_message_id is None and task.task_id in self._unpostable
+
     async def _notified(self, task: Task) -> None:
         """Record that nothing is left to do for the row. The row we hold may be older than
         the stored one (the status post saved a message id), and a read may come back stale,

@@ -293,6 +293,11 @@ CANCEL_TOO_LATE = "Task {ref} has already ended ({state}); there is nothing to c
 CANCEL_BUSY = "Task {ref} is being {what} right now; try again in a few seconds."
 NOT_FOUND = "No task {ref} here. `list` shows your recent tasks."
 NOT_YOURS = "Task {ref} belongs to someone else; only they (or an admin) can do that."
+UNPOSTABLE = (
+    "I cannot post in that conversation (I am not a member of it, or may not write there), "
+    "so nothing was sent or charged. Ask me in a channel I am in, or in your direct messages "
+    "with me."
+)
 RETRY_LIVE = "Task {ref} is still running; cancel it first or wait for it to end."
 MEDIA_GONE = (
     "The images or clip of task {ref} are no longer kept (media is deleted a while after its "

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from bot import messages
 from bot.board import StatusBoard
 from bot.domain import RENDERING_STATES, MediaRef, TaskState
 from bot.errors import (
@@ -112,6 +113,10 @@ class Submitter:
         if shown is None:
             return
         task = shown
+        if self._board.refused(task):
+            # Nobody would ever see the video: do not pay for it.
+            await self._finish_unsent(task)
+            return
         last: ProviderError = RateLimited(AT_CAPACITY)
         for _ in range(SUBMIT_TRIES):
             try:
@@ -160,6 +165,12 @@ class Submitter:
                 await self._board.show(submitted)
             return
         await self._after_submit(task, last)
+
+    async def _finish_unsent(self, task: Task) -> None:
+        refused = task.rejected("unpostable", messages.UNPOSTABLE, self._clock())
+        if (saved := await self._save(task, refused)) is not None:
+            log.warning("task %s: the chat refused its status message; not sent", task.ref)
+            await self._finish(saved)
 
     def _unsent(self, task: Task, note: str) -> Task:
         """Back to the queue, due now: the POST never left, so this is no new attempt."""

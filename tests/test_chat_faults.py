@@ -363,3 +363,20 @@ async def test_discord_channel_without_access_ends_undeliverable_and_others_flow
     assert gone is not None and gone.state is TaskState.UNDELIVERABLE and not gone.next_check_at
     assert "50001" in (gone.error_message or "")
     assert lost in await listed(bot.ledger, "--state", "undeliverable")
+
+
+async def test_a_conversation_the_bot_cannot_post_in_is_never_paid_for(
+    slack: SlackHarness,
+) -> None:
+    # A /video in a conversation the bot is not a member of (a DM between two people, a
+    # channel it was removed from): the answer could never be shown, so nothing is sent.
+    slack.fake.kicked.add(CHANNEL)
+    lost = await slack_task(slack, "a fox crossing a frozen river")
+    await slack.run_until_idle()
+    task = await slack.ledger.get(lost)
+    assert task is not None and task.state is TaskState.REJECTED
+    assert task.error_code == "unpostable" and "nothing was sent or charged" in (
+        task.error_message or ""
+    )
+    state = (await slack.client.get(f"{slack.sim.url}/_sim/state")).json()
+    assert state["tasks_created"] == 0
