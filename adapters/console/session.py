@@ -60,7 +60,11 @@ class ConsoleChat:
 
     def _line(self, view: StatusView) -> None:
         corner = "└" if view.final else "│"
-        line = f"{corner} {view.ref}  {view.headline}  {view.detail}".rstrip()
+        headline = view.headline
+        if view.progress is not None and f"{view.progress}%" in view.detail:
+            # The bar in the detail says the percentage; the headline need not say it too.
+            headline = headline.removesuffix(f" {view.progress}%")
+        line = f"{corner} {view.ref}  {headline}  {view.detail}".rstrip()
         if self._bars is None:
             self.say(line)
         elif view.final:

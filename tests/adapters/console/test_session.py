@@ -14,7 +14,7 @@ from adapters.console.session import ConsoleChat, ConsoleSession
 from adapters.media.intake import MediaIntake
 from bot.domain import TaskState
 from bot.providers import PROVIDERS
-from tests.conftest import Engine, EngineFactory, console_engine
+from tests.conftest import Engine, EngineFactory, console_engine, target
 
 
 @pytest.fixture
@@ -108,3 +108,26 @@ async def test_res_and_help_follow_the_chosen_provider(
     (ref,) = refs(out.getvalue())
     task = await engine.ledger.get(ref)
     assert task is not None and task.request.resolution == "1080p"
+
+
+async def test_a_piped_status_line_says_its_percentage_once(tmp_path: Path) -> None:
+    import io
+
+    from adapters.console.session import ConsoleChat
+    from bot.messages import StatusView
+
+    out = io.StringIO()
+    chat = ConsoleChat(out, tmp_path, live=False)
+    view = StatusView(
+        ref="6E11AV",
+        state="running",
+        prompt="a boat",
+        headline="🎬 Rendering 25%",
+        summary="",
+        detail="▓▓░░░░░░░░ 25% · 2s so far",
+        progress=25,
+        buttons=(),
+        final=False,
+    )
+    await chat.update_status(target("U1"), "6E11AV", view)
+    assert out.getvalue() == "│ 6E11AV  🎬 Rendering  ▓▓░░░░░░░░ 25% · 2s so far\n"
