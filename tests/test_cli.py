@@ -253,3 +253,25 @@ async def test_doctor_signs_in_to_vertex_with_the_key_file_it_is_given(tmp_path:
     sign_in = next(line for line in result.stdout.splitlines() if "Vertex AI sign-in" in line)
     assert sign_in.lstrip().startswith("PASS"), result.stdout
     assert "PRIVATE KEY" not in result.stdout + result.stderr
+
+
+def test_the_readme_sample_session_is_what_the_demo_prints(tmp_path: Path) -> None:
+    import re
+
+    from tests.paths import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    sample = readme.split("## Quick start", 1)[1].split("```\n", 3)[2].splitlines()
+    command, shown = sample[0], sample[1:]
+    # Renders long enough for the status to be seen rendering (polls are 1 s apart).
+    result = videobot(["demo"], tmp_path, command + "\n", {"VIDEOBOT_DEMO_RENDER_SECONDS": "5"})
+    assert result.returncode == 0, result.stderr
+
+    def shape(line: str) -> str:
+        line = re.sub(r"\b[0-9A-Z]{6}\b", "REF", line)
+        line = re.sub(r"requested by \S+|\b\S+: “", "WHO", line)
+        return re.sub(r"\d+%|\d+s so far|Made in \d+s|[▓░]+", "N", line)
+
+    printed = {shape(line) for line in result.stdout.splitlines()}
+    missing = [line for line in shown if shape(line) not in printed]
+    assert missing == [], result.stdout
