@@ -7,7 +7,9 @@ import io
 import math
 import struct
 import textwrap
+import unicodedata
 from functools import lru_cache
+from pathlib import Path
 
 import av
 from PIL import Image, ImageDraw, ImageFont
@@ -59,15 +61,84 @@ def _base_frame(prompt: str, width: int, height: int) -> Image.Image:
         shade = 18 + 40 * y // height
         draw.rectangle((0, y, width, y + 4), fill=(shade, 24 + shade // 2, 60 + shade))
     size = max(12, width // 24)
-    font = ImageFont.load_default(size=size)
+    fonts = _fonts(size)
     chars = max(10, int(width / (size * 0.55)))
-    lines = textwrap.wrap(prompt, chars)[:8]
+    wide = sum(unicodedata.east_asian_width(c) in "WF" for c in prompt) > len(prompt) // 3
+    lines = textwrap.wrap(prompt, chars // 2 if wide else chars)[:8]
     y = height // 2 - len(lines) * size * 6 // 10
     for line in lines:
-        draw.text((width // 20, y), line, font=font, fill=(255, 255, 255))
+        x = float(width // 20)
+        for font, run in _runs(line, fonts):
+            draw.text((x, y), run, font=font, fill=(255, 255, 255))
+            x += font.getlength(run)
         y += size * 12 // 10
-    draw.text((width // 20, height // 12), "videobot simulator", font=font, fill=(255, 170, 40))
+    label = "videobot simulator"
+    draw.text((width // 20, height // 12), label, font=fonts[-1], fill=(255, 170, 40))
     return image
+
+
+# Fonts with wide coverage where a system has them (CJK, Arabic, Cyrillic...), tried in order
+# for each character; Pillow's built-in font last. A character none of them has is drawn as a
+# short note naming its script, never as an empty box.
+_FONT_FILES = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/System/Library/Fonts/PingFang.ttc",
+    "/Library/Fonts/Arial Unicode.ttf",
+)
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+
+@lru_cache(maxsize=8)
+def _fonts(size: int) -> tuple[Font, ...]:
+    found: list[Font] = []
+    for path in _FONT_FILES:
+        if Path(path).is_file():
+            try:
+                found.append(ImageFont.truetype(path, size))
+            except OSError:
+                continue
+    return (*found, ImageFont.load_default(size=size))
+
+
+@lru_cache(maxsize=4096)
+def _has(font: Font, char: str) -> bool:
+    """Whether `font` draws `char` (its mask differs from the font's missing-glyph box)."""
+    if char.isspace():
+        return True
+
+    def mask(c: str) -> tuple[object, bytes]:
+        drawn = font.getmask(c)
+        return drawn.size, bytes(drawn)
+
+    return mask(char) != mask("\U0010fffd")
+
+
+def _runs(line: str, fonts: tuple[Font, ...]) -> list[tuple[Font, str]]:
+    """`line` split into runs each drawn by the first font that has its characters."""
+    runs: list[tuple[Font, str]] = []
+    missing = ""
+    for char in line + "\0":
+        font = next((f for f in fonts if _has(f, char)), None) if char != "\0" else None
+        if font is None and char != "\0":
+            missing += char
+            continue
+        if missing:
+            word = unicodedata.name(missing[0], "UNKNOWN").split()[0]
+            script = word if len(word) <= 3 else word.capitalize()
+            runs.append((fonts[-1], f"<{len(missing)} {script} characters>"))
+            missing = ""
+        if font is None:
+            break
+        if runs and runs[-1][0] is font:
+            runs[-1] = (font, runs[-1][1] + char)
+        else:
+            runs.append((font, char))
+    return runs
 
 
 def _tone(container: av.container.OutputContainer, stream: av.AudioStream, duration: int) -> None:
