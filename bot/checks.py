@@ -23,35 +23,41 @@ def build_request(
 
     `images` are every image the user supplied (attachments or --image/--ref), in order."""
     prompt = check_prompt(command.prompt, profile.prompt_max_chars)
-    ratio = command.aspect_ratio or profile.default_aspect_ratio
-    if ratio not in profile.aspect_ratios:
+    _check_kinds(images, video)
+    # --ref asks for reference-to-video even with one image (the help says 1 to N).
+    mode = command.mode or (Mode.R2V if command.refs else _infer_mode(images, video))
+    request = VideoRequest(
+        prompt=prompt,
+        mode=mode,
+        aspect_ratio=command.aspect_ratio or profile.default_aspect_ratio,
+        duration=profile.default_duration if command.duration is None else command.duration,
+        images=tuple(images),
+        video=video,
+        resolution=command.resolution,  # None: the provider's default, which a setting may change
+    )
+    check_allowed(request, profile, inferred=command.mode is None)
+    return request
+
+
+def check_allowed(request: VideoRequest, profile: Profile, inferred: bool = False) -> None:
+    """The request's shape against the provider profile in force now: new commands, and every
+    Retry, flip and Edit of an older task (made under another profile, perhaps) alike."""
+    if request.aspect_ratio not in profile.aspect_ratios:
         raise CommandError(
-            f"Aspect ratio {ratio} is not offered; use {either(profile.aspect_ratios)}."
+            f"Aspect ratio {request.aspect_ratio} is not offered; use "
+            f"{either(profile.aspect_ratios)}."
         )
-    duration = profile.default_duration if command.duration is None else command.duration
-    if duration not in profile.durations:
+    if request.duration not in profile.durations:
         allowed = either([str(d) for d in profile.durations])
-        raise CommandError(f"A video can be {allowed} seconds long, not {duration}.")
-    resolution = command.resolution
+        raise CommandError(f"A video can be {allowed} seconds long, not {request.duration}.")
+    resolution = request.resolution
     if resolution is not None and resolution not in profile.resolutions:
         raise CommandError(
             f"{_maker(profile)} makes {either(profile.resolutions)} videos, not {resolution}."
             + (f" Use --res {profile.default_resolution}." if len(profile.resolutions) > 1 else "")
         )
-    _check_kinds(images, video)
-    # --ref asks for reference-to-video even with one image (the help says 1 to N).
-    mode = command.mode or (Mode.R2V if command.refs else _infer_mode(images, video))
-    check_mode(mode, profile, inferred=command.mode is None)
-    _check_media(mode, images, video, profile)
-    return VideoRequest(
-        prompt=prompt,
-        mode=mode,
-        aspect_ratio=ratio,
-        duration=duration,
-        images=tuple(images),
-        video=video,
-        resolution=resolution,  # None: the provider's default, which a setting may change
-    )
+    check_mode(request.mode, profile, inferred=inferred)
+    _check_media(request.mode, request.images, request.video, profile)
 
 
 def _check_kinds(images: Sequence[MediaRef], video: MediaRef | None) -> None:
@@ -88,7 +94,8 @@ _MEDIA_HINTS = {Mode.I2V: "image", Mode.R2V: "images", Mode.EDIT: "clip"}
 
 
 def _maker(profile: Profile) -> str:
-    return profile.provider or "This video service"
+    name = profile.provider or "This video service"
+    return name[0].upper() + name[1:]
 
 
 def check_prompt(text: str, max_chars: int, edit: bool = False) -> str:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot import messages
-from bot.checks import check_mode, check_prompt
+from bot.checks import check_allowed, check_mode, check_prompt
 from bot.domain import (
     LIVE_STATES,
     MediaRef,
@@ -93,6 +93,7 @@ class VideoService:
         prompt = check_prompt(request.prompt, self._profile.prompt_max_chars, edit)
         if prompt != request.prompt:
             request = replace(request, prompt=prompt)
+        check_allowed(request, self._profile)  # a Retry of a task the profile no longer allows
         task = Task(
             task_id=new_task_id(),
             ref=new_ref(),

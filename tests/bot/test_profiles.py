@@ -70,7 +70,7 @@ def test_the_resolution_is_set_only_when_given() -> None:
 def test_a_resolution_the_profile_does_not_list_is_refused_with_the_choices() -> None:
     with pytest.raises(CommandError) as caught:
         build_request(video("boat --res 1080p"), [], None, PROVIDERS["evolink"].allows)
-    assert str(caught.value) == "evolink makes 720p videos, not 1080p."
+    assert str(caught.value) == "Evolink makes 720p videos, not 1080p."
     narrowed = replace(GOOGLE, resolutions=("720p", "1080p"))
     with pytest.raises(CommandError) as caught:
         build_request(video("boat --res 4k"), [], None, narrowed)

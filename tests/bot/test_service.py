@@ -214,7 +214,8 @@ async def test_edit_continues_the_provider_result_at_the_original_resolution(
 ) -> None:
     """"Edit this video" names the provider's task (Google continues from it without a new
     upload) and keeps the clip for the providers that need it, at the original's resolution."""
-    svc = service(ledger, clock, [])
+    hd = Profile(resolutions=("720p", "1080p"))
+    svc = VideoService(ledger, WorkerPolicy(), clock.now, lambda: None, profile=hd)
     task, _ = await svc.accept(replace(t2v(), resolution="1080p"), target(), "hd")
     now = clock.now()
     moved = task.submitting(now).submitted("v1_interaction", now, now)
@@ -237,3 +238,18 @@ async def test_edit_is_refused_where_the_provider_offers_no_video_edit(
     with pytest.raises(ActionRefused, match="Example does not offer video edit; it offers"):
         await svc.edit(done.ref, "make it rain", target("U2"), "e-none")
     assert len(await ledger.find(TaskQuery(limit=10))) == 1
+
+
+async def test_a_retry_is_checked_against_the_profile_in_force_now(
+    ledger: SqliteLedger, clock: FakeClock
+) -> None:
+    """A task made at 4k and 10 s under a wider profile is not run again, and paid again,
+    once the operator narrowed the profile: a retry is checked like a new command."""
+    wide = Profile(durations=(4, 10), resolutions=("720p", "4k"))
+    old = VideoService(ledger, WorkerPolicy(), clock.now, lambda: None, profile=wide)
+    task, _ = await old.accept(replace(t2v(), duration=10, resolution="4k"), target(), "4k")
+    assert await ledger.save(task, task.cancelled(clock.now())) is not None
+    narrow = Profile(durations=(4, 6), resolutions=("720p",), provider="Example")
+    svc = VideoService(ledger, WorkerPolicy(), clock.now, lambda: None, profile=narrow)
+    with pytest.raises(CommandError, match="not 10"):
+        await svc.retry(task.ref, target(), "again")

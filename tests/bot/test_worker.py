@@ -134,11 +134,12 @@ async def test_accept_then_drop_ends_unknown_with_exactly_one_provider_task(engi
 async def test_bad_request_is_rejected_with_the_reason_and_nothing_is_created(
     engine: Engine,
 ) -> None:
-    task, _ = await engine.service.accept(t2v(duration=8), target(), "evt")
+    sim_config(engine, durations=[4, 6])  # the gateway narrowed what it takes; we did not know
+    task, _ = await engine.service.accept(t2v(duration=10), target(), "evt")
     await engine.run_until_idle()
     ended = await engine.ledger.get(task.ref)
     assert ended is not None and ended.state is TaskState.REJECTED
-    assert "duration must be one of [4, 6, 10]" in (ended.error_message or "")
+    assert "duration must be one of [4, 6]" in (ended.error_message or "")
     assert "Nothing was charged" in engine.chat.final_views()[0].detail
     assert sim_state(engine)["tasks_created"] == 0
 

@@ -189,10 +189,11 @@ async def discord_bot(
             scratch_dir=tmp_path / "scratch",
             rng=random.Random(3),
         )
-        service = VideoService(ledger, policy, clock.now, worker.wake, access)
+        settings = discord_settings(fake, tmp_path / "data", **(settings_overrides or {}))
+        service = VideoService(ledger, policy, clock.now, worker.wake, access, settings.profile())
         bot = DiscordBot(
             fake,
-            discord_settings(fake, tmp_path / "data", **(settings_overrides or {})),
+            settings,
             ledger,
             worker,
             service,

@@ -244,7 +244,7 @@ async def slack_harness(
         scratch_dir=tmp_path / "scratch",
         rng=random.Random(3),
     )
-    service = VideoService(ledger, policy, clock.now, worker.wake, access)
+    service = VideoService(ledger, policy, clock.now, worker.wake, access, settings.profile())
     intake = MediaIntake(settings.media_dir, settings.profile())
     adapter = SlackAdapter(
         settings,

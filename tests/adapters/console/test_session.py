@@ -13,7 +13,9 @@ from PIL import Image
 from adapters.console.session import ConsoleChat, ConsoleSession
 from adapters.media.intake import MediaIntake
 from bot.domain import TaskState
+from bot.policy import WorkerPolicy
 from bot.providers import PROVIDERS
+from bot.service import VideoService
 from tests.conftest import Engine, EngineFactory, console_engine, target
 
 
@@ -98,9 +100,11 @@ async def test_res_and_help_follow_the_chosen_provider(
     assert "makes 720p videos, not 1080p" in out.getvalue()
     google = PROVIDERS["google"].allows
     chat = ConsoleChat(out, tmp_path / "out")
-    session = ConsoleSession(
-        engine.service, MediaIntake(tmp_path / "media", google), chat, google, out
+    # The bot's service runs on the same profile as its console (as videobot wires them).
+    service = VideoService(
+        engine.ledger, WorkerPolicy(), engine.clock.now, lambda: None, profile=google
     )
+    session = ConsoleSession(service, MediaIntake(tmp_path / "media", google), chat, google, out)
     await session.handle("help")
     assert "Provider: Google Gemini API" in out.getvalue() and "--res 360p|720p" in out.getvalue()
     await session.handle("/video a lighthouse in a storm --res 1080 --duration 8")
