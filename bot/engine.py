@@ -27,10 +27,11 @@ from adapters.provider.client import HttpProvider
 from adapters.provider.wiring import provider_auth
 from bot import supervisor
 from bot.config import Settings
+from bot.domain import LIVE_STATES
 from bot.media import MAX_VIDEO_BYTES
 from bot.policy import WorkerPolicy
-from bot.ports import Chat, NullObserver, Observer
-from bot.service import VideoService
+from bot.ports import Chat, NullObserver, Observer, TaskQuery
+from bot.service import VideoService, held_elsewhere
 from bot.worker import Worker
 from storage.sqlite.ledger import SqliteLedger
 from storage.sqlite.lock import owning
@@ -132,8 +133,15 @@ async def open_engine(
             resubmit_safe=provider.resubmit_safe,
             observer=observer,
         )
+        await _same_provider(ledger, settings.provider)
         service = VideoService(
-            ledger, policy, clock, worker.wake, settings.access_policy(), settings.profile()
+            ledger,
+            policy,
+            clock,
+            worker.wake,
+            settings.access_policy(),
+            settings.profile(),
+            provider=settings.provider,
         )
         metrics, health = None, supervisor.Health()
         # Provider callbacks: on their own port, or beside /metrics (`routes`).
@@ -163,6 +171,21 @@ async def open_engine(
             for server in (metrics, hooks):
                 if server is not None:
                     await server.close()
+
+
+async def _same_provider(ledger: SqliteLedger, provider: str) -> None:
+    """Refuse to start on another provider while tasks are still with the last one: polling
+    them through the new provider's API would lose renders that were paid for."""
+    live = await ledger.find(TaskQuery(states=LIVE_STATES, limit=10_000))
+    if held := held_elsewhere(live, provider):
+        names = sorted({t.provider for t in held})
+        refs = ", ".join(t.ref for t in held[:5]) + (", ..." if len(held) > 5 else "")
+        raise SystemExit(
+            f"VIDEOBOT_PROVIDER: {len(held)} task(s) ({refs}) are still with "
+            f"{' and '.join(names)}; start with VIDEOBOT_PROVIDER={names[0]} until they end, "
+            "or cancel them (videobot tasks cancel REF), before switching to "
+            f"{provider}. Switching now would lose renders already paid for."
+        )
 
 
 def writable_dirs(*named: tuple[str, Path]) -> None:

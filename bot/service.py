@@ -68,8 +68,11 @@ class VideoService:
         wake: Callable[[], None],
         access: AccessPolicy | None = None,
         profile: Profile | None = None,
+        provider: str = "",
     ) -> None:
+        """`provider` names the provider in force (bot/providers.py); each task records it."""
         self._ledger = ledger
+        self._provider = provider
         self._policy = policy
         self._clock = clock
         self._wake = wake
@@ -106,6 +109,7 @@ class VideoService:
             deadline_at=now + self._policy.task_deadline,
             next_check_at=now,
             retry_of=retry_of,
+            provider=self._provider,
         )
         try:
             stored, created = await self._ledger.add(task, self._limits(target, now))
@@ -252,3 +256,11 @@ def _media_gone(request: VideoRequest) -> bool:
 def _reply_to(task: Task, by: ReplyTarget) -> ReplyTarget:
     """A retry answers in the original's channel and thread, on behalf of whoever asked."""
     return replace(task.target, user_id=by.user_id, user_name=by.user_name)
+
+
+def held_elsewhere(tasks: list[Task], provider: str) -> list[Task]:
+    """Tasks a provider other than `provider` is rendering or has rendered (sent, not yet
+    posted): polled through another provider's API they would be lost, though paid for."""
+    held = {TaskState.SUBMITTING, TaskState.SUBMITTED, TaskState.RUNNING}
+    held |= {TaskState.SUCCEEDED, TaskState.DELIVERING}
+    return [t for t in tasks if t.state in held and t.provider and t.provider != provider]

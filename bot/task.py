@@ -42,6 +42,7 @@ class Task:
     polls: int = 0
     retry_of: str | None = None
     status_posting: bool = False
+    provider: str = ""  # the provider (bot/providers.py name) the task was made for
     note: str | None = field(default=None, compare=False)
 
     # -- transitions -------------------------------------------------------------------------

@@ -36,6 +36,7 @@ _BODY_FIELDS = (
     "attempts",
     "polls",
     "retry_of",
+    "provider",
     "note",
     "status_posting",
 )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import av
+import pytest
 
 from bot.domain import TaskState
 from tests.conftest import Engine, t2v, target
@@ -31,3 +33,42 @@ async def test_text_to_video_is_delivered_once_with_a_real_mp4(engine: Engine) -
     state = engine.sim.simulator.snapshot()
     assert state["tasks_created"] == 1
     assert state["submits_by_prompt"] == {"a paper boat on a river": 1}
+
+
+async def test_a_switch_of_provider_with_renders_still_out_is_refused_at_start(
+    tmp_path: Path,
+) -> None:
+    """A task Google is rendering, polled through another provider's API, would be lost
+    though paid for: the bot does not start on another provider until it has ended."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from pydantic import SecretStr
+
+    from bot.config import Settings
+    from bot.engine import open_engine
+    from storage.sqlite.ledger import SqliteLedger
+    from tests.storage.test_ledger import fresh
+
+    db = tmp_path / "l.db"
+    now = datetime.now(UTC)
+    async with SqliteLedger.open(db) as ledger:
+        task, _ = await ledger.add(replace(fresh("g"), provider="google"))  # type: ignore[type-var]
+        running = task.submitting(now).submitted("v1_abc", now, now)
+        assert await ledger.save(task, running) is not None
+    base = {"VIDEOBOT_DB": str(db), "VIDEOBOT_DATA_DIR": str(tmp_path / "data")}
+    guide = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        **base,
+        VIDEO_API_URL="http://127.0.0.1:9",
+        VIDEO_API_KEY=SecretStr("k"),
+    )
+    with pytest.raises(SystemExit) as refused:
+        async with open_engine(guide):
+            pass
+    said = str(refused.value)
+    assert f"1 task(s) ({task.ref}) are still with google" in said
+    assert "VIDEOBOT_PROVIDER=google" in said
+    google = guide.model_copy(update={"provider": "google"})
+    async with open_engine(google) as engine:  # the same provider starts as always
+        assert (await engine.ledger.get(task.ref)) is not None
