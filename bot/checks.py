@@ -110,6 +110,11 @@ def check_prompt(text: str, max_chars: int, edit: bool = False) -> str:
             else "Describe the video you want, e.g. `/video a paper boat on a river --ar 9:16`. "
             "`/video help` shows every option."
         )
+    if any(unicodedata.category(char) == "Cs" for char in prompt):
+        raise CommandError(  # bytes that were not UTF-8, carried through as surrogates
+            "Part of the text is not valid UTF-8 (bytes the input could not decode). "
+            "Type it again as plain text and send it again."
+        )
     if any(unicodedata.category(char) == "Cc" for char in prompt):
         raise CommandError(
             "The text contains control characters (invisible codes pasted with it). "

@@ -89,6 +89,7 @@ _RES_ALIASES = _aliases(
         "4k": ("2160", "2160p", "uhd"),
     }
 )
+_RES_SHAPE = re.compile(r"\d{3,4}p?|\dk")
 # Phones and Slack turn "--" into an em or en dash; accept what the user meant.
 _DASHES = re.compile(r"(^|\s)[—–](?=[A-Za-z])")
 _MAX_COMMAND_CHARS = 8000
@@ -152,9 +153,14 @@ class _Options(BaseModel):
     def _resolution(cls, value: object) -> object:
         if value is None:
             return None
-        resolution = _RES_ALIASES.get(str(value).strip().lower())
+        text = str(value).strip().lower()
+        resolution = _RES_ALIASES.get(text)
+        if resolution is None and _RES_SHAPE.fullmatch(text):
+            # Shaped like a resolution (480p, 8k): the provider's profile says whether it
+            # offers it, with its own list (bot/checks.py), not a list of every provider's.
+            resolution = text if text[-1] in "pk" else f"{text}p"
         if resolution is None:
-            raise ValueError(f"Unknown resolution “{value}”. Use 360p, 720p, 1080p or 4k.")
+            raise ValueError(f"Unknown resolution “{value}”. Give it like 720p, 1080p or 4k.")
         return resolution
 
 

@@ -149,6 +149,8 @@ def _detail(task: Task, now: datetime, queue_position: int | None) -> str:
         waited = human_duration(task.elapsed(now))
         if task.progress is not None and task.state is TaskState.RUNNING:
             line = f"{progress_bar(task.progress)} {task.progress}% · {waited} so far"
+        elif task.state is TaskState.RUNNING:  # providers that report no progress (Google)
+            line = f"Rendering · {waited} so far"
         else:
             line = f"Waiting for a render slot · {waited} so far"
         return f"{line} ({task.note})" if task.note else line

@@ -85,7 +85,7 @@ def test_status_word_inside_a_prompt_is_a_prompt() -> None:
         ("boat --ar", "--ar needs a value"),
         ("boat --duration seven", "whole number of seconds"),
         ("boat --mode wobble", "Use t2v, i2v, r2v or edit."),
-        ("boat --res 8k", "Unknown resolution “8k”. Use 360p"),
+        ("boat --res huge", "Unknown resolution “huge”. Give it like 720p"),
         ('boat "unclosed', "Close your quotes"),
         ("boat --ar 9:16 --ar 16:9", "given twice"),
         ("cancel", "Which task?"),

@@ -107,3 +107,17 @@ def test_a_prompt_with_nothing_to_draw_is_refused(text: str) -> None:
 def test_one_dash_before_an_option_name_asks_if_two_were_meant(text: str) -> None:
     with pytest.raises(CommandError, match="Did you mean --"):
         parse(text)
+
+
+def test_text_that_was_not_utf8_is_refused_not_a_crash() -> None:
+    with pytest.raises(CommandError, match="not valid UTF-8"):
+        build_request(parse("caf\udce9 fox"), [], None, PROFILE)
+
+
+@pytest.mark.parametrize(("given", "kept"), [("480p", "480p"), ("8K", "8k"), ("1440", "1440p")])
+def test_any_resolution_shape_is_read_and_the_profile_decides(given: str, kept: str) -> None:
+    assert parse(f"a fox --res {given}").resolution == kept
+    with pytest.raises(CommandError, match=f"makes 720p videos, not {kept}"):
+        build_request(parse(f"a fox --res {given}"), [], None, PROFILE)
+    wide = Profile(resolutions=("720p", kept))
+    assert build_request(parse(f"a fox --res {given}"), [], None, wide).resolution == kept

@@ -48,7 +48,7 @@ def test_res_spellings(text: str, resolution: str | None) -> None:
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("boat --res 8k", "Use 360p, 720p, 1080p or 4k"),
+        ("boat --res huge", "Give it like 720p, 1080p or 4k"),
         ("boat --res", "--res needs a value. Use e.g. --res 1080p."),
         ("boat --res 720p --res 1080p", "given twice"),
         ("boat --resolutoin 720p", "Did you mean --resolution?"),

@@ -122,6 +122,6 @@ async def test_res_in_a_slash_command_and_its_refusal(slack: SlackHarness) -> No
     assert "4k" in reply["text"]
     await slack.command("a red kite --res 8k")
     replies = await slack.wait_responses(2)
-    assert "Use 360p, 720p, 1080p or 4k" in replies[1]["text"]
+    assert "makes 360p, 720p, 1080p or 4k videos, not 8k" in replies[1]["text"]
     (task,) = await slack.tasks()
     assert task.request.resolution == "4k"
