@@ -240,6 +240,12 @@ class Settings(CallbackSettings):
             raise ValueError(
                 "has a user name or password in it: remove it and put the key in VIDEO_API_KEY"
             )
+        if parts.query or parts.fragment:
+            # A query is where keys hide (?api_key=...): it would be logged and shown.
+            raise ValueError(
+                "has a query (?...) or fragment (#...): give the API root only, and the key "
+                "in VIDEO_API_KEY"
+            )
         return value.strip()
 
     @field_validator("metrics_port", mode="before")

@@ -111,6 +111,8 @@ def test_a_time_that_is_not_positive_seconds_is_refused_plainly(
         ("http://user:sk-in-the-url-0042@gateway.example", "VIDEO_API_KEY"),
         ("ftp://gateway.example", "http"),
         ("not a url", "http"),
+        ("https://gateway.example/?api_key=sk-in-the-url-0042", "query"),
+        ("https://gateway.example/#sk-in-the-url-0042", "fragment"),
     ],
 )
 def test_a_video_api_url_that_cannot_work_is_refused_without_quoting_it(

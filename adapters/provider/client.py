@@ -5,6 +5,7 @@ credentials (redact.py) before anyone sees it; results download through the SSRF
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,7 @@ from bot.errors import (
 )
 from bot.ports import NullObserver, Observer, ProviderState, ProviderStatus
 
+log = logging.getLogger(__name__)
 MAX_TASK_ID = 256  # longer ids outgrow URL limits; no gateway issues them
 
 
@@ -180,10 +182,11 @@ class HttpProvider:
                     request_id=err.request_id,
                 ) from None
             # No route at that path: nothing was created. It is a configuration error, not a
-            # lost task, so say which URL is wrong instead of "no such task".
+            # lost task: the operator's log names the URL, the user is told no more than that.
+            where = f"{path.split('?')[0]} under {self._base} ({err})"
+            log.error("OPERATOR: no %s; VIDEO_API_URL must be the API root", where)
             raise ProviderRejected(
-                f"the video service has no {path.split('?')[0]} under {self._base} "
-                f"({err}); VIDEO_API_URL must be the gateway's API root",
+                "the bot's video service address is wrong (an operator must fix VIDEO_API_URL)",
                 code="not_found",
                 request_id=err.request_id,
             ) from None
