@@ -3,6 +3,8 @@ every setting shares. Callbacks are an accelerator: one only makes its task due 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -44,7 +46,19 @@ def _url(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
         raise ValueError("give an http(s) URL without a user name, e.g. https://bot.example")
+    if parts.query or parts.fragment:  # `/callbacks/<provider>` is appended to it
+        raise ValueError("give the URL without a query (?...) or fragment (#...)")
     return value.strip().rstrip("/")
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why a Standard Webhooks secret (`whsec_` + base64) cannot sign anything, or None."""
+    body = secret.strip().removeprefix("whsec_")
+    try:
+        key = base64.b64decode(body, validate=True)
+    except (ValueError, binascii.Error):
+        return "is not whsec_ followed by base64 (copy it whole from the provider)"
+    return None if key else "is empty after whsec_ (copy it whole from the provider)"
 
 
 class CallbackSettings(BaseSettings):

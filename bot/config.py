@@ -12,13 +12,16 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from bot.callbacks import CallbackSettings, positive_seconds
+from bot.callbacks import CallbackSettings, positive_seconds, secret_problem
 from bot.callbacks import env as _env
 from bot.domain import Profile
 from bot.policy import WorkerPolicy
 from bot.providers import PROVIDERS, ProviderProfile
 from bot.service import AccessPolicy
 
+# Providers whose submit carries no callback URL, and those that call only https back.
+NO_CALLBACK_URL = frozenset({"apimart"})
+HTTPS_ONLY = frozenset({"evolink"})
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 IntList = Annotated[tuple[int, ...], NoDecode]
 Words = Annotated[tuple[str, ...], NoDecode]
@@ -207,6 +210,7 @@ class Settings(CallbackSettings):
                 f"VIDEOBOT_DEFAULT_DURATION {profile.default_duration} is not one of the "
                 f"durations {', '.join(map(str, profile.durations))} (VIDEOBOT_DURATIONS)"
             )
+        self._callbacks_can_work()
         if self.poll_floor > self.poll_ceiling:
             raise ValueError(
                 f"VIDEOBOT_POLL_FLOOR ({self.poll_floor.total_seconds():g}s) is above "
@@ -304,6 +308,23 @@ class Settings(CallbackSettings):
     @property
     def model_id(self) -> str:
         return self.model or self.provider_profile.model
+
+    def _callbacks_can_work(self) -> None:
+        """Callbacks on that no provider call could ever reach would hold every task to the
+        slow safety-net poll: refused at start, each with the setting to change."""
+        kind = self.callback_kind
+        if kind is None:
+            return
+        if self.provider in NO_CALLBACK_URL:
+            raise ValueError(
+                f"VIDEOBOT_CALLBACKS: {self.provider} takes no callback URL, so no callback "
+                "would come; unset VIDEOBOT_CALLBACK_URL (or VIDEOBOT_CALLBACKS=off)"
+            )
+        if self.provider in HTTPS_ONLY and not str(self.callback_url).startswith("https://"):
+            raise ValueError(f"VIDEOBOT_CALLBACK_URL: {self.provider} calls only https URLs back")
+        secret = self.callback_secret.get_secret_value() if self.callback_secret else None
+        if secret is not None and kind in ("standard", "google") and secret_problem(secret):
+            raise ValueError(f"VIDEOBOT_CALLBACK_SECRET {secret_problem(secret)}")
 
     @property
     def callback_kind(self) -> str | None:

@@ -6,6 +6,7 @@ Nothing a callback says reaches a task's state: the poll decides."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,6 +23,7 @@ log = logging.getLogger("videobot.callback")
 MAX_BODY = 256 * 1024  # callbacks are thin: an id and a status
 PATH = "/callbacks/{provider}"
 Hurry = Callable[[str], Awaitable[bool]]
+BODY_SECONDS = 10.0  # to send a callback's body (a few KB): a client that drips is cut off
 
 
 class CallbackEndpoint:
@@ -33,6 +35,7 @@ class CallbackEndpoint:
         guard: Guard | None = None,
         max_body: int = MAX_BODY,
         monotonic: Callable[[], float] = time.monotonic,
+        body_seconds: float = BODY_SECONDS,
     ) -> None:
         """`verifiers`: provider name (the path segment) -> how its callbacks are signed.
         `hurry(provider_task_id)` makes that task due now; False if no live task has it."""
@@ -41,6 +44,8 @@ class CallbackEndpoint:
         self._guard = guard or Guard()
         self._max_body = max_body
         self._monotonic = monotonic
+        self._body_seconds = body_seconds
+        self._warned: dict[str, float] = {}
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(PATH, self.handle)]
@@ -50,13 +55,28 @@ class CallbackEndpoint:
         verifier = self._verifiers.get(provider)
         if verifier is None:
             return _answer(404, "unknown provider")
-        body = await _body(request, self._max_body)
+        try:
+            async with asyncio.timeout(self._body_seconds):
+                body = await _body(request, self._max_body)
+        except TimeoutError:
+            return _answer(408, "too slow")
         if body is None:
             return _answer(413, "too large")
         try:
             notice = await verifier.verify(request.headers, body)
         except CallbackRefused as refused:
-            log.debug("callback for %s refused: %s", provider, refused.reason)
+            # A wrong secret looks exactly like this: say so, once a minute at most (forged
+            # calls in a flood must not flood the log).
+            now = self._monotonic()
+            loud = now - self._warned.get(provider, -1e9) >= 60
+            if loud:
+                self._warned[provider] = now
+            (log.warning if loud else log.debug)(
+                "callback for %s refused (%s): if the provider really sent it, check "
+                "VIDEOBOT_CALLBACK_SECRET and the key set settings",
+                provider,
+                refused.reason,
+            )
             return _answer(refused.status, refused.reason)
         now = self._monotonic()
         delivery = f"{provider}:{notice.delivery_id}"

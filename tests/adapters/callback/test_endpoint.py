@@ -6,6 +6,7 @@ nothing; nothing a sender wrote is echoed back."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -228,3 +229,25 @@ async def test_keys_out_of_reach_answer_503_so_the_sender_retries(
         finally:
             await server.close()
     assert answer.status_code == 503
+
+
+async def test_a_client_that_drips_its_body_is_cut_off(make_engine: EngineFactory) -> None:
+    engine = make_engine(policy=CALLBACK_POLICY)
+    endpoint = CallbackEndpoint({"evolink": _Unsigned()}, engine.worker.hurry, body_seconds=0.3)
+    server = CallbackServer(endpoint.routes(), "127.0.0.1", 0)
+    await server.start()
+    try:
+        host, port = server.url.split("//", 1)[1].split(":")
+        reader, writer = await asyncio.open_connection(host, int(port.split("/")[0]))
+        writer.write(b"POST /callbacks/evolink HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 5)  # answered, not held open
+        writer.close()
+        assert status.startswith(b"HTTP/1.1 408")
+    finally:
+        await server.close()
+
+
+class _Unsigned:
+    async def verify(self, headers: object, body: bytes) -> object:
+        raise AssertionError("never reached: the body never arrives")

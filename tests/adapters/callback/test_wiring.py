@@ -133,3 +133,29 @@ def test_the_callback_secret_is_redacted_from_logs_like_every_secret() -> None:
     given = Settings(_env_file=None, callback_secret=SecretStr(secret))  # type: ignore[call-arg]
     assert secret in given.secret_values()
     assert secret not in repr(given)
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ({"provider": "apimart", "callback_secret": "whsec_c2VjcmV0"}, "apimart takes no callback"),
+        ({"provider": "evolink", "callback_url": "http://bot.example"}, "only https"),
+        ({"callbacks": "standard", "callback_secret": "whsec_"}, "is empty after whsec_"),
+        ({"callbacks": "standard", "callback_secret": "whsec_!!!"}, "not whsec_ followed by"),
+        ({"provider": "google", "callback_url": "https://bot.example/?t=1"}, "without a query"),
+    ],
+)
+def test_callbacks_that_could_never_arrive_are_refused_at_start(
+    given: dict[str, str], said: str
+) -> None:
+    from pydantic import ValidationError
+
+    from bot.cli import invalid_settings
+
+    values = {"callback_url": "https://bot.example", "callbacks": "standard", **given}
+    if given.get("provider") in ("evolink", "google"):
+        values.pop("callbacks")  # their own kind
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    text = invalid_settings(refused.value)
+    assert said in text and "Traceback" not in text
