@@ -275,3 +275,26 @@ def test_the_readme_sample_session_is_what_the_demo_prints(tmp_path: Path) -> No
     printed = {shape(line) for line in result.stdout.splitlines()}
     missing = [line for line in shown if shape(line) not in printed]
     assert missing == [], result.stdout
+
+
+def test_doctor_fails_a_vertex_key_file_the_bot_would_refuse(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "p1",
+                "private_key_id": "1",
+                "private_key": "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n",
+                "client_email": "a@b.iam.gserviceaccount.com",
+                "client_id": "1",
+                "token_uri": "https://oauth2.googleapis.com/token",
+            }
+        )
+    )
+    for key, said in ((bad, "not a service account key"), (Path("/dev/zero"), "regular file")):
+        env = {"VIDEOBOT_PROVIDER": "vertex", "GOOGLE_APPLICATION_CREDENTIALS": str(key)}
+        result = videobot(["doctor"], tmp_path, "", env)
+        assert result.returncode == 1, result.stdout
+        text = result.stdout
+        assert said in text and "Traceback" not in result.stderr, text

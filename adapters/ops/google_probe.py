@@ -107,6 +107,21 @@ async def _files_api(http: httpx.AsyncClient, base: str, headers: dict[str, str]
     )
 
 
+KEY_FILE_MAX = 64 * 1024  # a service account key is about 2.3 KB
+
+
+def read_small(path: Path) -> str:
+    """A key file's text: a regular file of a few KB (not /dev/zero, not a FIFO that never
+    ends), read at most that far."""
+    if not path.is_file():
+        raise OSError(0, "not a regular file", str(path))
+    with path.open("rb") as file:
+        data = file.read(KEY_FILE_MAX + 1)
+    if len(data) > KEY_FILE_MAX:
+        raise OSError(0, "far larger than a key file", str(path))
+    return data.decode("utf-8")
+
+
 def vertex_setup(settings: Settings) -> tuple[Check, dict[str, str] | None]:
     """The Vertex AI settings (offline): the key file and the project. Returns the check and,
     when it passed, {"project", "location"}."""
@@ -121,7 +136,7 @@ def vertex_setup(settings: Settings) -> tuple[Check, dict[str, str] | None]:
             "Service accounts > Keys > Add key > JSON) whose account has the Vertex AI User role",
         ), None
     try:
-        info = json.loads(Path(path).read_text())
+        info = json.loads(read_small(Path(path)))
     except OSError as err:
         return Check(name, False, f"{path}: {err.strerror}", "fix the key file's path"), None
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -165,7 +180,8 @@ async def check_vertex(
             Check(
                 "Vertex AI sign-in",
                 False,
-                f"no token: {type(err).__name__}",
+                f"no token: {type(err).__name__}"
+                + (f" ({err})" if isinstance(err, ValueError) else ""),
                 "check that the key is still active (IAM > Service accounts > Keys) and that "
                 "this host reaches oauth2.googleapis.com",
             )
@@ -236,3 +252,8 @@ def _unreachable(name: str, err: httpx.HTTPError, root: str) -> Check:
         f"{type(err).__name__} for {root}",
         "check VIDEO_API_URL (or leave it unset for Google's), DNS and outbound network",
     )
+
+
+def _said(err: Exception) -> bool:
+    """A key file the bot refuses says why (its path and the problem; never key material)."""
+    return type(err).__name__ == "KeyFileError"

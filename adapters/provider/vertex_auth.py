@@ -23,6 +23,9 @@ MARGIN = timedelta(minutes=5)  # refreshed this long before it expires, never wh
 _KEPT = 4
 
 
+KEY_FILE_MAX = 64 * 1024  # a service account key is about 2.3 KB
+
+
 class KeyFileError(ValueError):
     """The key file cannot be read as a service account key (the message names the file)."""
 
@@ -56,8 +59,16 @@ class ServiceAccountToken:
     def from_file(cls, path: Path, **options: Any) -> ServiceAccountToken:
         """Read at start (the composition root), before the event loop serves anything."""
         try:
-            info = json.loads(path.read_text(encoding="utf-8"))
+            if not path.is_file():  # not /dev/zero, not a FIFO: a file of a few KB
+                raise KeyFileError(f"{path} is not a regular file")
+            with path.open("rb") as file:
+                data = file.read(KEY_FILE_MAX + 1)
+            if len(data) > KEY_FILE_MAX:
+                raise KeyFileError(f"{path} is far larger than a key file")
+            info = json.loads(data.decode("utf-8"))
         except (OSError, ValueError) as err:
+            if isinstance(err, KeyFileError):
+                raise
             raise KeyFileError(f"cannot read {path} ({type(err).__name__})") from None
         if not isinstance(info, dict) or info.get("type") != "service_account":
             raise KeyFileError(f"{path} is not a service account key (type service_account)")

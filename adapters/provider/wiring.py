@@ -4,6 +4,8 @@ A setting that cannot work stops the start with one line naming it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from adapters.provider.auth import Credentials
 from adapters.provider.dialects import dialect_for
 from adapters.provider.dialects.base import Dialect
@@ -44,13 +46,23 @@ def vertex_setup(settings: Settings) -> tuple[Dialect, ServiceAccountToken]:
     return VertexDialect(project, settings.vertex_location), credentials
 
 
-def vertex_sign_in(settings: Settings) -> ServiceAccountToken | None:
-    """For `videobot doctor`: the Vertex AI credentials when the settings name a readable key
-    file, else None (doctor then says what is missing, instead of stopping)."""
+def vertex_sign_in(settings: Settings) -> ServiceAccountToken | Unusable | None:
+    """For `videobot doctor`: the Vertex AI credentials the bot would use; a key file the bot
+    would refuse signs in to nothing, with the reason the bot gives (doctor then fails it)."""
     path = settings.google_application_credentials
     if settings.provider_profile.auth != "oauth" or path is None:
         return None
     try:
         return ServiceAccountToken.from_file(path)
-    except KeyFileError:
-        return None
+    except KeyFileError as err:
+        return Unusable(str(err))
+
+
+class Unusable:
+    """Credentials the bot would refuse at start: every sign-in fails with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        self._reason = reason
+
+    async def headers(self) -> Mapping[str, str]:
+        raise KeyFileError(self._reason)
