@@ -285,7 +285,7 @@ def test_doctor_fails_a_vertex_key_file_the_bot_would_refuse(tmp_path: Path) -> 
                 "type": "service_account",
                 "project_id": "p1",
                 "private_key_id": "1",
-                "private_key": "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n",
+                "private_key": "-----BEGIN PRIVATE KEY-----\nnot a key\n",
                 "client_email": "a@b.iam.gserviceaccount.com",
                 "client_id": "1",
                 "token_uri": "https://oauth2.googleapis.com/token",
