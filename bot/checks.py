@@ -36,6 +36,15 @@ def build_request(
         resolution=command.resolution,  # None: the provider's default, which a setting may change
     )
     check_allowed(request, profile, inferred=command.mode is None)
+    if (
+        request.mode is Mode.EDIT
+        and profile.edit_keeps_clip
+        and (command.aspect_ratio or command.duration is not None)
+    ):
+        raise CommandError(
+            f"{_maker(profile)} keeps the clip's shape and length in a video edit; send it "
+            "again without --ar and --duration."
+        )
     return request
 
 
@@ -150,6 +159,11 @@ def _check_media(
         raise CommandError(
             f"Reference-to-video takes 1 to {profile.max_reference_images} reference images "
             f"(--ref, repeated); you gave {count}."
+        )
+    if mode is Mode.EDIT and video is not None and video.url is None and not profile.clip_uploads:
+        raise CommandError(
+            f"{_maker(profile)} edits only videos I made: press “Edit this video” under one of "
+            "them, or ask for a new video."
         )
     if mode is Mode.EDIT and (video is None or count):
         raise CommandError(

@@ -141,6 +141,8 @@ class Profile:
     default_resolution: str = "720p"
     modes: frozenset[Mode] = frozenset(Mode)
     provider: str = ""  # the provider's name as users read it ("Google Gemini API")
+    clip_uploads: bool = True  # False: edits only of the bot's own results ("Edit this video")
+    edit_keeps_clip: bool = False  # True: an edit keeps the clip's shape and length
     max_reference_images: int = 4
     image_counts: tuple[int, ...] | None = None  # gateways that allow e.g. only 0, 1 or 3
     prompt_max_chars: int = 2000

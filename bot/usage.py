@@ -75,7 +75,7 @@ def _synopsis(profile: Profile, modes: list[Mode], platform: str) -> list[str]:
             parts.append("[--image FILE]")
         if Mode.R2V in modes:
             parts.append("[--ref FILE ...]")
-        if Mode.EDIT in modes:
+        if Mode.EDIT in modes and profile.clip_uploads:
             parts.append("[--video FILE]")
     return parts
 
@@ -95,7 +95,7 @@ def _examples(profile: Profile, prefix: str, modes: list[Mode], platform: str) -
     if Mode.R2V in modes:
         refs = " ".join(f"--ref {name}.png" for name in "abcdefghij"[: _ref_count(profile)])
         lines.append(f"{prefix} these friends dancing together {refs}  (reference-to-video)")
-    if Mode.EDIT in modes:
+    if Mode.EDIT in modes and profile.clip_uploads:
         lines.append(
             f"{prefix} turn it into a watercolour --video ./clip.mp4   (video edit, clip at most "
             f"{profile.edit_max_seconds:g}s)"
@@ -156,6 +156,9 @@ def _options(profile: Profile, modes: list[Mode], platform: str) -> str:
     if len(modes) == 1:
         lines.append(f"Only {modes[0].label} is offered here.")
     flags = [f for mode, f in _FILE_FLAGS if mode in modes]
+    if not profile.clip_uploads:
+        flags = [f for f in flags if f != "--video"]
+        lines.append("Video edit: press “Edit this video” under a video I made.")
     if flags and platform == "console":
         verb = "takes the path of a local file" if len(flags) == 1 else "take paths of local files"
         lines.append(f"{either(flags)} {verb}.")

@@ -46,7 +46,7 @@ def test_the_demo_runs_on_each_gateway(tmp_path: Path, provider: str, made: int)
         assert stream.height > stream.width
         assert abs(container.duration / 1_000_000 - 4) < 0.2
     if provider == "evolink":
-        assert "Evolink edits a clip only from a public https link" in out
+        assert "Evolink edits only videos I made: press “Edit this video”" in out
         assert not any("watercolour" in v.name for v in videos)
     else:
         edit = next(v for v in videos if "watercolour" in v.name)

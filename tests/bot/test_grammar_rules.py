@@ -121,3 +121,23 @@ def test_any_resolution_shape_is_read_and_the_profile_decides(given: str, kept: 
         build_request(parse(f"a fox --res {given}"), [], None, PROFILE)
     wide = Profile(resolutions=("720p", kept))
     assert build_request(parse(f"a fox --res {given}"), [], None, wide).resolution == kept
+
+
+def test_a_provider_that_edits_only_its_own_results_refuses_an_uploaded_clip_up_front() -> None:
+    from bot.providers import PROVIDERS
+
+    evolink = PROVIDERS["evolink"].allows
+    clip = kind("video", "clip.mp4")
+    with pytest.raises(CommandError, match="Evolink edits only videos I made"):
+        build_request(parse("make it rain --video clip.mp4"), [], clip, evolink)
+    assert "--video" not in help_text(evolink) and "Edit this video" in help_text(evolink)
+
+
+def test_an_edit_that_keeps_the_clip_refuses_a_shape_it_would_ignore() -> None:
+    from bot.providers import PROVIDERS
+
+    google = PROVIDERS["google"].allows
+    clip = kind("video", "clip.mp4")
+    with pytest.raises(CommandError, match="keeps the clip's shape and length"):
+        build_request(parse("make it rain --duration 4 --video c.mp4"), [], clip, google)
+    assert build_request(parse("make it rain"), [], clip, google).mode is Mode.EDIT
