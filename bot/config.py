@@ -320,6 +320,11 @@ class Settings(CallbackSettings):
                 f"VIDEOBOT_CALLBACKS: {self.provider} takes no callback URL, so no callback "
                 "would come; unset VIDEOBOT_CALLBACK_URL (or VIDEOBOT_CALLBACKS=off)"
             )
+        if self.callback_port is None and self.metrics_port is None:
+            raise ValueError(
+                "VIDEOBOT_CALLBACK_PORT: callbacks are on (VIDEOBOT_CALLBACK_URL) but nothing "
+                "would serve them; set it (or VIDEOBOT_METRICS_PORT) and route the URL there"
+            )
         if self.provider in HTTPS_ONLY and not str(self.callback_url).startswith("https://"):
             raise ValueError(f"VIDEOBOT_CALLBACK_URL: {self.provider} calls only https URLs back")
         secret = self.callback_secret.get_secret_value() if self.callback_secret else None

@@ -67,7 +67,36 @@ def check_config(settings: Settings) -> list[Check]:
             "" if platforms else "set SLACK_BOT_TOKEN and/or DISCORD_TOKEN",
         )
     )
+    checks.append(_callbacks(settings))
     return checks
+
+
+def _callbacks(settings: Settings) -> Check:
+    """Whether providers will call back, where, and signed how (offline: the settings)."""
+    kind = settings.callback_kind
+    if kind is None:
+        why = "no VIDEOBOT_CALLBACK_URL" if not settings.callback_url else "this provider"
+        return Check("callbacks", True, f"off ({why}); results are found by polling")
+    port = settings.callback_port
+    served = f"its own port {port}" if port is not None else "the metrics port"
+    if port is None and settings.metrics_port is None:
+        return Check(
+            "callbacks",
+            False,
+            f"{kind} callbacks to {settings.callback_endpoint}, but nothing serves them",
+            "set VIDEOBOT_CALLBACK_PORT (or VIDEOBOT_METRICS_PORT) and route the URL to it",
+        )
+    if kind == "standard" and settings.callback_secret is None:
+        return Check(
+            "callbacks",
+            False,
+            "standard callbacks need the shared secret",
+            "set VIDEOBOT_CALLBACK_SECRET (whsec_...) as the provider shows it",
+        )
+    signed = "unsigned: each costs one poll" if kind == "evolink" else "signatures checked"
+    return Check(
+        "callbacks", True, f"{kind}, {signed}, to {settings.callback_endpoint} on {served}"
+    )
 
 
 def _chosen(settings: Settings) -> Check:

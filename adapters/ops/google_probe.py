@@ -113,7 +113,7 @@ KEY_FILE_MAX = 64 * 1024  # a service account key is about 2.3 KB
 def read_small(path: Path) -> str:
     """A key file's text: a regular file of a few KB (not /dev/zero, not a FIFO that never
     ends), read at most that far."""
-    if not path.is_file():
+    if path.exists() and not path.is_file():
         raise OSError(0, "not a regular file", str(path))
     with path.open("rb") as file:
         data = file.read(KEY_FILE_MAX + 1)
