@@ -15,8 +15,8 @@ from adapters.provider.dialects.base import SubmitContext
 from adapters.provider.dialects.evolink import CLIP_REFUSED, model_for
 from adapters.provider.redact import Redactor
 from bot.domain import MediaRef, Mode, TaskState, VideoRequest
-from bot.errors import ProviderRejected
-from bot.ports import ProviderState, ProviderStatus
+from bot.errors import CommandError, ProviderRejected
+from bot.ports import ProviderState, ProviderStatus, TaskQuery
 from tests.adapters.provider.gateway_engine import (
     POLICY_REASON,
     assert_delivered_mp4,
@@ -145,12 +145,13 @@ async def test_a_users_own_clip_is_refused_before_anything_is_paid(
 ) -> None:
     async with gateway_engine("evolink", tmp_path, clock) as engine:
         request = VideoRequest("watercolour", Mode.EDIT, "16:9", 8, video=await clip(tmp_path))
-        task, _ = await engine.service.accept(request, target(), "evt")
-        ended = await finished(engine, task.ref)
-        assert ended.state is TaskState.REJECTED
-        assert ended.error_message == CLIP_REFUSED
+        # Refused when the command is read: nothing recorded, nothing sent.
+        with pytest.raises(CommandError, match="edits only videos I made: press “Edit this"):
+            await engine.service.accept(request, target(), "evt")
+        assert await engine.ledger.find(TaskQuery()) == []
         assert engine.sim.simulator.stats.tasks_created == 0
-        assert "Edit this video" in engine.chat.final_views()[0].text()
+        # Should a clip reach the dialect anyway (an older row), it still refuses to send it.
+        assert "Edit this video" in CLIP_REFUSED
 
 
 async def test_a_refused_prompt_fails_with_the_gateways_reason(
