@@ -103,7 +103,6 @@ async def open_engine(
         httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False) as http,
         SafeFetcher(fetch_policy) as fetcher,
     ):
-        chosen = settings.provider_profile
         provider = HttpProvider(
             http,
             dialect,
@@ -112,8 +111,8 @@ async def open_engine(
             credentials=credentials,
             model=settings.model_id,
             resolution=settings.profile().default_resolution,
-            auth=chosen.auth,
-            media=chosen.media,
+            auth=settings.auth_scheme,
+            media=settings.media_passing,
             upload_path=settings.upload_path,
             idempotency_header=settings.idempotency_header,
             retry_base=settings.retry_base_seconds,

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
 from bot.callbacks import env as _env
-from bot.domain import Profile
+from bot.domain import Mode, Profile
 from bot.providers import PROVIDERS, ProviderProfile
 
 IntList = Annotated[tuple[int, ...], NoDecode]
@@ -42,6 +42,15 @@ class ProviderSettings(BaseSettings):
         None, ge=0, validation_alias=_env("VIDEOBOT_MAX_REFERENCE_IMAGES")
     )
     image_counts: IntList | None = Field(None, validation_alias=_env("VIDEOBOT_IMAGE_COUNTS"))
+    aspect_ratios: Words | None = Field(None, validation_alias=_env("VIDEOBOT_ASPECT_RATIOS"))
+    modes: Words | None = Field(None, validation_alias=_env("VIDEOBOT_MODES"))
+    # How the key is sent and how media travels, when a gateway differs from its profile.
+    auth: Literal["bearer", "x-goog-api-key", "key"] | None = Field(
+        None, validation_alias=_env("VIDEOBOT_AUTH")
+    )
+    media: Literal["upload", "inline", "data-uri"] | None = Field(
+        None, validation_alias=_env("VIDEOBOT_MEDIA")
+    )
     prompt_max_chars: int = Field(
         2000, ge=1, le=100_000, validation_alias=_env("VIDEOBOT_PROMPT_MAX_CHARS")
     )
@@ -75,7 +84,36 @@ class ProviderSettings(BaseSettings):
             raise ValueError(f"unknown provider {value!r}; choose one of {', '.join(PROVIDERS)}")
         return name
 
-    @field_validator("resolutions", mode="before")
+    @field_validator("aspect_ratios")
+    @classmethod
+    def _ratios(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and (not value or set(value) - {"16:9", "9:16"}):
+            raise ValueError("give 16:9, 9:16 or both, separated by a comma")
+        return value
+
+    @field_validator("modes")
+    @classmethod
+    def _modes(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and (not value or set(value) - {m.value for m in Mode}):
+            raise ValueError("give some of t2v, i2v, r2v, edit, separated by commas")
+        return value
+
+    @field_validator("auth", "media", mode="before")
+    @classmethod
+    def _blank_is_profile(cls, value: object) -> object:
+        return value.strip().lower() or None if isinstance(value, str) else value
+
+    @property
+    def auth_scheme(self) -> str:
+        """How the key is sent: VIDEOBOT_AUTH, or the provider profile's way."""
+        return self.auth or self.provider_profile.auth
+
+    @property
+    def media_passing(self) -> str:
+        """How media reaches the provider: VIDEOBOT_MEDIA, or the provider profile's way."""
+        return self.media or self.provider_profile.media
+
+    @field_validator("resolutions", "aspect_ratios", "modes", mode="before")
     @classmethod
     def _words(cls, value: object) -> object:
         if isinstance(value, str):
@@ -175,4 +213,12 @@ class ProviderSettings(BaseSettings):
             else self.max_reference_images,  # 0 is a setting (no references), not "unset"
             image_counts=allows.image_counts if self.image_counts is None else self.image_counts,
             prompt_max_chars=self.prompt_max_chars,
+            aspect_ratios=self.aspect_ratios or allows.aspect_ratios,
+            default_aspect_ratio=_first_of(allows.default_aspect_ratio, self.aspect_ratios),
+            modes=frozenset(Mode(m) for m in self.modes) if self.modes else allows.modes,
         )
+
+
+def _first_of(default: str, allowed: tuple[str, ...] | None) -> str:
+    """The profile's default, unless the override leaves it out (then the override's first)."""
+    return default if not allowed or default in allowed else allowed[0]

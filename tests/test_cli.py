@@ -298,3 +298,14 @@ def test_doctor_fails_a_vertex_key_file_the_bot_would_refuse(tmp_path: Path) -> 
         assert result.returncode == 1, result.stdout
         text = result.stdout
         assert said in text and "Traceback" not in result.stderr, text
+
+
+def test_the_demo_on_toapis_makes_a_video(tmp_path: Path) -> None:
+    result = videobot(
+        ["demo"], tmp_path, "/video a kite over dunes\n", {"VIDEOBOT_PROVIDER": "toapis"}
+    )
+    assert result.returncode == 0, result.stderr
+    (video,) = (tmp_path / "videobot-output").glob("*.mp4")
+    with av.open(str(video)) as container:
+        frame = next(container.decode(video=0))  # decodable, in the default 16:9 shape
+        assert frame.width > frame.height

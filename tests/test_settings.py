@@ -165,3 +165,26 @@ def test_the_old_name_of_the_provider_setting_still_works(monkeypatch: pytest.Mo
     assert google.profile().default_resolution == "720p"
     tuned = _settings(monkeypatch, {"VIDEOBOT_PROVIDER": "google", "VIDEOBOT_RESOLUTION": "4K"})
     assert tuned.profile().default_resolution == "4k"
+
+
+def test_every_profile_value_can_be_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.domain import Mode
+
+    given = _settings(
+        monkeypatch,
+        {
+            "VIDEOBOT_PROVIDER": "fal",
+            "VIDEOBOT_ASPECT_RATIOS": "9:16",
+            "VIDEOBOT_MODES": "t2v,i2v",
+            "VIDEOBOT_AUTH": "bearer",
+            "VIDEOBOT_MEDIA": "upload",
+        },
+    )
+    profile = given.profile()
+    assert profile.aspect_ratios == ("9:16",) and profile.default_aspect_ratio == "9:16"
+    assert profile.modes == frozenset({Mode.T2V, Mode.I2V})
+    assert (given.auth_scheme, given.media_passing) == ("bearer", "upload")
+    plain = _settings(monkeypatch, {"VIDEOBOT_PROVIDER": "fal"})
+    assert (plain.auth_scheme, plain.media_passing) == ("key", "data-uri")
+    with pytest.raises(ValidationError, match="some of t2v, i2v, r2v, edit"):
+        _settings(monkeypatch, {"VIDEOBOT_MODES": "t2v,dance"})

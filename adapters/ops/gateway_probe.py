@@ -56,7 +56,7 @@ async def check_gateway(settings: Settings, http: httpx.AsyncClient) -> list[Che
         ]
     chosen = settings.provider_profile
     probe = url.rstrip("/") + probe_path(settings)
-    headers = auth_headers(chosen.auth, key.get_secret_value())
+    headers = auth_headers(settings.auth_scheme, key.get_secret_value())
     try:
         response = await http.get(probe, headers=headers)
     except httpx.HTTPError as err:
