@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot import messages
+from bot import messages, outcomes
 from bot.errors import DeliveryError, DeliveryTransient, ProviderError, ResultExpired
 from bot.policy import WorkerPolicy, backoff
 from bot.ports import Chat, Delivery, Observer, Provider, ProviderState
@@ -166,7 +166,7 @@ class Deliverer:
                 await chat.post_link(
                     task.target,
                     task.status_message_id,
-                    messages.undeliverable_text(shown),
+                    outcomes.undeliverable_text(shown),
                     task.nonce("l"),
                 )
             except DeliveryError as err:

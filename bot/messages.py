@@ -3,12 +3,13 @@ Adapters turn a StatusView into Block Kit, an embed or terminal text; they add n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.domain import TaskState
+from bot.outcomes import ENDED, human_duration
 
 if TYPE_CHECKING:
     from bot.task import Task
@@ -78,45 +79,14 @@ _STATE_WORDS = {
     TaskState.TIMED_OUT: "timed out",
 }
 
-_POLICY_CODES = ("content_policy", "policy", "safety", "moderation")
-# Failures on the provider's side: another try may work, a new prompt would not help.
-_THEIR_SIDE = ("internal", "server", "unavailable", "timeout", "overloaded", "gpu", "capacity")
-
 
 def state_words(state: TaskState) -> str:
     return _STATE_WORDS[state]
 
 
-def sentence(text: str) -> str:
-    """`text` as one sentence: a capital, one full stop (a provider's own stop is not doubled)."""
-    text = text.strip().rstrip(".").rstrip()
-    if not text:
-        return ""
-    end = "" if text[-1] in "!?…" else "."
-    return text[0].upper() + text[1:] + end
-
-
-def retry_hint(task: Task) -> str:
-    """How to run it again where the user is: the console types, the chats have a button."""
-    if task.target.platform == "console":
-        return f"type `retry {task.ref}`"
-    return "press Retry"
-
-
 def progress_bar(progress: int, width: int = 10) -> str:
     filled = max(0, min(width, round(progress * width / 100)))
     return "▓" * filled + "░" * (width - filled)
-
-
-def human_duration(delta: timedelta) -> str:
-    seconds = max(0, int(delta.total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
 
 
 def clip(text: str, limit: int) -> str:
@@ -138,7 +108,7 @@ def _shape(task: Task) -> list[str]:
 
 def _detail(task: Task, now: datetime, queue_position: int | None) -> str:
     if task.state.is_terminal:
-        return _ENDED[task.state](task)
+        return ENDED[task.state](task)
     if task.state is TaskState.ACCEPTED:
         if task.note:
             return f"Waiting: {task.note}. Your request is kept and will go out by itself."
@@ -157,79 +127,6 @@ def _detail(task: Task, now: datetime, queue_position: int | None) -> str:
     if task.state is TaskState.DELIVERING and task.note:
         return f"Posting failed, trying again: {task.note}"
     return ""
-
-
-def _delivered(task: Task) -> str:
-    took = human_duration(task.updated_at - task.created_at)
-    return f"Made in {took}. The video is in this thread."
-
-
-def _rejected(task: Task) -> str:
-    return (
-        f"{sentence(task.error_message or 'The request was invalid')} Nothing was charged. "
-        "Fix the request and send it again (`/video help` lists what is allowed)."
-    )
-
-
-def _unknown(task: Task) -> str:
-    return (
-        "The connection dropped while the request was being sent, so I cannot tell whether "
-        "the video service started (and billed) it. I will not send it again on my own: if no "
-        f"video arrives, {retry_hint(task)}."
-    )
-
-
-def _timed_out(task: Task) -> str:
-    limit = human_duration(task.deadline_at - task.created_at)
-    return f"No result after {limit}, so I stopped waiting. To try again, {retry_hint(task)}."
-
-
-def _cancelled(task: Task) -> str:
-    if task.provider_task_id:
-        return (
-            "Cancelled. The video service had already started it and may still bill it; "
-            "the result will not be posted."
-        )
-    return "Cancelled before it was sent: nothing was charged."
-
-
-def failed_text(task: Task) -> str:
-    reason = (task.error_message or "no reason given").strip().rstrip(".")
-    code = (task.error_code or "").lower()
-    if any(word in code for word in _POLICY_CODES):
-        return (
-            f"The video service declined this prompt under its content policy: {reason}. "
-            "Rephrase the prompt and send it again."
-        )
-    if any(word in code or word in reason.lower() for word in _THEIR_SIDE):
-        return (
-            f"Reason given: {reason}. That went wrong on the video service's side, not in "
-            f"your prompt: to try again, {retry_hint(task)}."
-        )
-    return f"Reason given: {reason}. To try again, {retry_hint(task)}."
-
-
-def undeliverable_text(task: Task) -> str:
-    reason = sentence(task.error_message or "the upload failed").rstrip(".")
-    if task.error_code == "unsafe_link":
-        return f"{reason}. An operator can look into it: `videobot tasks show {task.ref}`."
-    if task.result_url and task.result_expires_at:
-        until = task.result_expires_at.strftime("%Y-%m-%d %H:%M UTC")
-        return f"{reason}. Download it before {until}: {task.result_url}"
-    if task.result_url:
-        return f"{reason}. Download it soon (the link expires): {task.result_url}"
-    return f"{reason}. Ask an operator: `videobot tasks` shows task {task.ref}."
-
-
-_ENDED: dict[TaskState, Callable[[Task], str]] = {
-    TaskState.DELIVERED: _delivered,
-    TaskState.FAILED: failed_text,
-    TaskState.REJECTED: _rejected,
-    TaskState.UNKNOWN: _unknown,
-    TaskState.TIMED_OUT: _timed_out,
-    TaskState.CANCELLED: _cancelled,
-    TaskState.UNDELIVERABLE: undeliverable_text,
-}
 
 
 def buttons(task: Task) -> tuple[Button, ...]:

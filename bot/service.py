@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot import messages
+from bot import messages, outcomes
 from bot.checks import check_allowed, check_mode, check_prompt
 from bot.domain import (
     LIVE_STATES,
@@ -244,7 +244,7 @@ def _quota_message(err: QuotaExceeded, now: datetime) -> str:
         return messages.CONCURRENT_LIMIT.format(limit=err.limit)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     return messages.DAILY_LIMIT.format(
-        limit=err.limit, wait=messages.human_duration(midnight - now)
+        limit=err.limit, wait=outcomes.human_duration(midnight - now)
     )
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import re
 import secrets
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,6 +31,7 @@ from typing import Any
 import av
 from PIL import Image, ImageOps
 
+from adapters.media.names import display_name, display_path
 from bot.domain import MediaRef, Profile
 from bot.errors import MediaError
 from bot.media import ACCEPTED, MAX_IMAGE_BYTES, MAX_VIDEO_BYTES, Sniffed, sniff
@@ -45,26 +45,7 @@ _STILL_BRANDS = frozenset(
 )
 _FORMAT_NAMES = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
 _DURATION_SLACK = 0.05  # encoders pad audio by a few ms; "10 s" means 10.05 at most
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f<>@`*|\\]")
-_UNSAFE_PATH = re.compile(r"[\x00-\x1f\x7f<>@`*|]")
 _ACCEPTED_IMAGES = "PNG, JPEG or WebP images of at most 40 megapixels"
-
-
-def display_path(typed: str) -> str:
-    """A path as the user typed it, made safe to echo (no control codes, mentions or markup)."""
-    cleaned = _UNSAFE_PATH.sub("_", typed).strip()
-    if len(cleaned) > 80:
-        cleaned = "..." + cleaned[-77:]
-    return cleaned or "That file"
-
-
-def display_name(name: str) -> str:
-    """A user-supplied file name made safe to echo in chat (no mentions, markup, paths)."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = _UNSAFE_NAME.sub("_", base).strip()
-    if len(cleaned) > 60:
-        cleaned = cleaned[:57] + "..."
-    return cleaned or "That file"
 
 
 @dataclass(frozen=True, slots=True)

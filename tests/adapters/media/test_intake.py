@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
-from adapters.media.intake import MAX_PIXELS, MediaIntake, clip_seconds, display_name
+from adapters.media.intake import MAX_PIXELS, MediaIntake, clip_seconds
+from adapters.media.names import display_name
 from adapters.simulator.mp4 import render_mp4
 from bot.domain import MediaRef, Profile
 from bot.errors import MediaError
