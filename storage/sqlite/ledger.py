@@ -13,47 +13,22 @@ from typing import Any
 
 import aiosqlite
 
-from bot.domain import LIVE_STATES, RENDERING_STATES, TaskState, new_ref
+from bot.domain import TaskState, new_ref
 from bot.errors import LedgerUnavailable, QuotaExceeded
 from bot.ports import TaskQuery, UserLimits
 from bot.task import Task
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
 from storage.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+from storage.sqlite.statements import (
+    ADD_ATTEMPTS,
+    FAIR_WINDOW,
+    LIVE,
+    RENDERING,
+    SELECT,
+    UPDATE,
+    insert_statement,
+)
 from storage.sqlite.writer import GroupWriter, WriteFailed
-
-_SELECT = f"SELECT {', '.join(COLUMNS)} FROM tasks"
-_FAIR_WINDOW = 256
-_ADD_ATTEMPTS = 3
-_LIVE = ", ".join(f"'{s.value}'" for s in LIVE_STATES)
-_RENDERING = ", ".join(f"'{s.value}'" for s in sorted(RENDERING_STATES))
-_INSERT = (
-    f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
-    "ON CONFLICT(idem_key) DO NOTHING"
-)
-# The caps are read in the statement that inserts, so concurrent commands cannot both pass.
-_INSERT_LIMITED = (
-    f"INSERT INTO tasks ({', '.join(COLUMNS)}) SELECT {', '.join('?' * len(COLUMNS))} "
-    "WHERE (SELECT COUNT(*) FROM tasks WHERE user_key = ? AND created_at >= ? "
-    "AND state != 'rejected') < ? "
-    f"AND (SELECT COUNT(*) FROM tasks WHERE user_key = ? AND state IN ({_LIVE})) < ? "
-    "ON CONFLICT(idem_key) DO NOTHING"
-)
-
-
-def _insert(task: Task, limits: UserLimits | None) -> tuple[str, tuple[Any, ...]]:
-    row = task_to_row(task)
-    if limits is None:
-        return _INSERT, row
-    user = task.target.user_key
-    daily = limits.daily if limits.daily is not None else 2**62
-    concurrent = limits.concurrent if limits.concurrent is not None else 2**62
-    return _INSERT_LIMITED, (*row, user, to_ms(limits.day_start), daily, user, concurrent)
-
-
-_UPDATE = (
-    "UPDATE tasks SET state=?, version=?, updated_at=?, next_check_at=?, provider_task_id=?, "
-    "body=? WHERE task_id=? AND version=?"
-)
 
 
 class LedgerError(RuntimeError):
@@ -164,10 +139,10 @@ class SqliteLedger:
     # -- the Ledger port ---------------------------------------------------------------------
     async def add(self, task: Task, limits: UserLimits | None = None) -> tuple[Task, bool]:
         for _ in range(8):
-            sql, params = _insert(task, limits)
+            sql, params = insert_statement(task, limits)
             try:
                 # A new command is answered, not held: a few tries, then the user is told.
-                if await self._write(sql, params, _ADD_ATTEMPTS) == 1:
+                if await self._write(sql, params, ADD_ATTEMPTS) == 1:
                     return task, True
             except sqlite3.IntegrityError:
                 task = replace(task, ref=new_ref())  # a reference collision: draw again
@@ -183,7 +158,7 @@ class SqliteLedger:
         user = task.target.user_key
         if limits.concurrent is not None:
             live = await self._scalar(
-                f"SELECT COUNT(*) FROM tasks WHERE user_key = ? AND state IN ({_LIVE})", (user,)
+                f"SELECT COUNT(*) FROM tasks WHERE user_key = ? AND state IN ({LIVE})", (user,)
             )
             if live >= limits.concurrent:
                 return QuotaExceeded("concurrent limit", "concurrent", limits.concurrent)
@@ -194,7 +169,7 @@ class SqliteLedger:
         row = task_to_row(stored)
         params = (row[3], row[4], row[7], row[8], row[9], row[10], old.task_id, old.version)
         # A transition must not be lost: it waits (retrying) until the disk takes it.
-        return stored if await self._write(_UPDATE, params, None) == 1 else None
+        return stored if await self._write(UPDATE, params, None) == 1 else None
 
     async def get(self, ref_or_id: str) -> Task | None:
         key = ref_or_id.strip()
@@ -207,7 +182,7 @@ class SqliteLedger:
         # due rows only (read through the tasks_due index), so a claim stays cheap with 10,000
         # rows due; a row outside that window still comes in as the rows ahead of it move on.
         skip = f"AND task_id NOT IN ({', '.join('?' * len(exclude))})" if exclude else ""
-        window = max(_FAIR_WINDOW, limit * 8)
+        window = max(FAIR_WINDOW, limit * 8)
         sql = (
             f"SELECT {', '.join(COLUMNS)} FROM (SELECT *, ROW_NUMBER() OVER "
             "(PARTITION BY user_key ORDER BY next_check_at) AS lane FROM "
@@ -238,7 +213,7 @@ class SqliteLedger:
 
     async def make_due(self, provider_task_id: str, now: datetime) -> str | None:
         found = await self._rows(
-            f"SELECT task_id FROM tasks WHERE provider_task_id = ? AND state IN ({_RENDERING})"
+            f"SELECT task_id FROM tasks WHERE provider_task_id = ? AND state IN ({RENDERING})"
             f"{self._scope} LIMIT 1",
             (provider_task_id, *self._scope_params),
         )
@@ -249,11 +224,11 @@ class SqliteLedger:
         # and a worker holding the row's version can still save its step.
         sql = (
             "UPDATE tasks SET next_check_at = MIN(coalesce(next_check_at, ?), ?) "
-            f"WHERE task_id = ? AND state IN ({_RENDERING})"
+            f"WHERE task_id = ? AND state IN ({RENDERING})"
         )
         params = (to_ms(now), to_ms(now), task_id)
         # A callback is answered, not held: a few tries, then the provider is told to retry.
-        return task_id if await self._write(sql, params, _ADD_ATTEMPTS) == 1 else None
+        return task_id if await self._write(sql, params, ADD_ATTEMPTS) == 1 else None
 
     async def find(self, query: TaskQuery) -> list[Task]:
         where: list[str] = ["1=1" + self._scope]
@@ -267,16 +242,16 @@ class SqliteLedger:
         if query.since:
             where.append("created_at >= ?")
             params.append(to_ms(query.since))
-        sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY created_at DESC LIMIT ?"
+        sql = f"{SELECT} WHERE {' AND '.join(where)} ORDER BY created_at DESC LIMIT ?"
         return [row_to_task(r) for r in await self._rows(sql, (*params, query.limit))]
 
     async def media_in_use(self, ended_since: datetime) -> frozenset[str]:
         # Not scoped to this process's platforms: a file another platform's task needs is in use.
         rows = await self._rows(
             "SELECT json_extract(m.value, '$.path') FROM tasks, json_each(tasks.body, "
-            "'$.request.images') AS m WHERE (state IN (" + _LIVE + ") OR updated_at >= ?)"
+            "'$.request.images') AS m WHERE (state IN (" + LIVE + ") OR updated_at >= ?)"
             " UNION SELECT json_extract(body, '$.request.video.path') FROM tasks"
-            " WHERE (state IN (" + _LIVE + ") OR updated_at >= ?)",
+            " WHERE (state IN (" + LIVE + ") OR updated_at >= ?)",
             (to_ms(ended_since), to_ms(ended_since)),
         )
         return frozenset(path for (path,) in rows if path)
@@ -308,5 +283,5 @@ class SqliteLedger:
         return str(await self._scalar("PRAGMA integrity_check"))
 
     async def _one(self, where: str, params: tuple[Any, ...]) -> Task | None:
-        rows = await self._rows(f"{_SELECT} WHERE {where} LIMIT 1", params)
+        rows = await self._rows(f"{SELECT} WHERE {where} LIMIT 1", params)
         return row_to_task(rows[0]) if rows else None
