@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,16 +20,15 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
 from adapters.discord.chat import DiscordChat
+from adapters.discord.commands import add_commands
 from adapters.discord.handlers import DiscordHandlers
 from adapters.discord.target import PLATFORM
 from adapters.discord.views import TaskButton
 from adapters.fetch.fetcher import SafeFetcher
 from adapters.fetch.hop import FetchPolicy
 from adapters.media.intake import MediaIntake
-from bot import commands
-from bot.checks import offered_modes
 from bot.config import Settings
-from bot.domain import Mode, Profile
+from bot.domain import Profile
 from bot.service import VideoService
 from bot.supervisor import PlatformRefused
 
@@ -102,123 +100,6 @@ class VideoBot(discord.Client):
         if self.handlers is None:
             raise RuntimeError("videobot handlers are not attached")
         return self.handlers
-
-
-def add_commands(tree: app_commands.CommandTree[Any], profile: Profile, bot: VideoBot) -> None:
-    """`/video` (choices from the provider profile), `/videobot ...`, the message menu."""
-    video_command = _video_command(profile, bot)
-
-    group = app_commands.Group(name="videobot", description="Your videobot tasks")
-
-    @group.command(name="status", description="Where a task is")
-    @app_commands.describe(ref="The task reference, e.g. 7KQ2MX")
-    async def status(interaction: discord.Interaction, ref: str) -> None:
-        await bot.get_handlers().task_verb(interaction, "status", ref)
-
-    @group.command(name="cancel", description="Stop a task that has not finished")
-    @app_commands.describe(ref="The task reference")
-    async def cancel(interaction: discord.Interaction, ref: str) -> None:
-        await bot.get_handlers().task_verb(interaction, "cancel", ref)
-
-    @group.command(name="retry", description="Run an ended task again (a new, billed video)")
-    @app_commands.describe(ref="The task reference")
-    async def retry(interaction: discord.Interaction, ref: str) -> None:
-        await bot.get_handlers().task_verb(interaction, "retry", ref)
-
-    @group.command(name="list", description="Your recent tasks")
-    async def list_(interaction: discord.Interaction) -> None:
-        await bot.get_handlers().task_verb(interaction, "list")
-
-    @group.command(name="help", description="How to use videobot")
-    async def help_(interaction: discord.Interaction) -> None:
-        await bot.get_handlers().task_verb(interaction, "help")
-
-    @app_commands.context_menu(name="Animate with videobot")
-    async def animate(interaction: discord.Interaction, message: discord.Message) -> None:
-        await bot.get_handlers().animate(interaction, message)
-
-    tree.add_command(video_command)
-    tree.add_command(group)
-    tree.add_command(animate)
-
-
-_DESCRIPTIONS = {
-    "prompt": "What the video shows",
-    "mode": "Inferred from the attachments when left out",
-    "aspect_ratio": "Landscape or portrait",
-    "duration": "Seconds",
-    "resolution": "Default: {default}",
-    "image": "An image to animate (image-to-video)",
-    "ref1": "A reference image (reference-to-video)",
-    "ref2": "Another reference image",
-    "ref3": "Another reference image",
-    "video": "A clip to edit (video edit)",
-}
-
-
-def _video_command(profile: Profile, bot: VideoBot) -> app_commands.Command[Any, ..., None]:
-    """`/video` with the options the provider offers: a choice of its durations, ratios, modes
-    and resolutions, and only the attachments its modes take."""
-
-    async def make_video(  # noqa: PLR0917  (discord.py maps positional parameters to options)
-        interaction: discord.Interaction,
-        prompt: str,
-        mode: str | None = None,
-        aspect_ratio: str | None = None,
-        duration: int | None = None,
-        resolution: str | None = None,
-        image: discord.Attachment | None = None,
-        ref1: discord.Attachment | None = None,
-        ref2: discord.Attachment | None = None,
-        ref3: discord.Attachment | None = None,
-        video: discord.Attachment | None = None,
-    ) -> None:
-        command = commands.VideoCommand(
-            prompt=prompt,
-            mode=Mode(mode) if mode else None,
-            aspect_ratio=aspect_ratio,
-            duration=duration,
-            resolution=resolution,
-        )
-        files = [a for a in (image, ref1, ref2, ref3, video) if a is not None]
-        await bot.get_handlers().video_command(interaction, command, files)
-
-    modes = offered_modes(profile)
-    unused = {
-        "mode": len(modes) < 2,
-        "resolution": len(profile.resolutions) < 2,
-        "image": Mode.I2V not in modes,
-        "ref1": Mode.R2V not in modes,
-        "ref2": Mode.R2V not in modes,
-        "ref3": Mode.R2V not in modes,
-        "video": Mode.EDIT not in modes,
-    }
-    # Discord's own form refuses a prompt over the core's limit (a string option takes at most
-    # 6000). Set before the command is built: its options are read from the signature.
-    cap = min(profile.prompt_max_chars, 6000)
-    make_video.__annotations__["prompt"] = app_commands.Range[str, None, cap]
-    signature = inspect.signature(make_video)
-    kept = [p for p in signature.parameters.values() if not unused.get(p.name)]
-    # An option the provider cannot use is left out of the form rather than refused after.
-    make_video.__signature__ = signature.replace(parameters=kept)  # type: ignore[attr-defined]
-    choices: dict[str, list[app_commands.Choice[Any]]] = {
-        "mode": [app_commands.Choice(name=m.label, value=m.value) for m in modes],
-        "aspect_ratio": [app_commands.Choice(name=r, value=r) for r in profile.aspect_ratios],
-        "duration": [app_commands.Choice(name=f"{d} s", value=d) for d in profile.durations],
-        "resolution": [app_commands.Choice(name=r, value=r) for r in profile.resolutions],
-    }
-    described = {
-        name: text.format(default=profile.default_resolution)
-        for name, text in _DESCRIPTIONS.items()
-        if not unused.get(name)
-    }
-    callback = app_commands.describe(**described)(make_video)
-    callback = app_commands.choices(
-        **{name: listed for name, listed in choices.items() if not unused.get(name)}
-    )(callback)
-    return app_commands.command(name="video", description="Make a short video from a prompt")(
-        callback
-    )
 
 
 def token_refused() -> PlatformRefused:
