@@ -309,3 +309,18 @@ def test_the_demo_on_toapis_makes_a_video(tmp_path: Path) -> None:
     with av.open(str(video)) as container:
         frame = next(container.decode(video=0))  # decodable, in the default 16:9 shape
         assert frame.width > frame.height
+
+
+def test_an_image_to_video_result_shows_its_input_image(tmp_path: Path) -> None:
+    Image.new("RGB", (80, 60), (230, 20, 20)).save(tmp_path / "red.png")
+    result = videobot(["demo"], tmp_path, "/video make it glow --image ./red.png\n")
+    assert result.returncode == 0, result.stderr
+    (video,) = (tmp_path / "videobot-output").glob("*.mp4")
+    with av.open(str(video)) as container:
+        frame = next(container.decode(video=0)).to_image()
+    # The simulator insets the input in the lower right corner of every frame.
+    width, height = frame.size
+    red, green, blue = frame.getpixel((width - height // 20 - 40, height - height // 10 - 30))
+    assert red > 150 and green < 90 and blue < 90, (red, green, blue)
+    left = frame.getpixel((width // 20, height - height // 10 - 30))
+    assert left[0] < 150  # elsewhere the frame is the simulator's dark blue

@@ -24,6 +24,7 @@ def save(path: Path, tasks: dict[str, SimTask], by_key: dict[str, str], clock: f
     records = []
     for task in tasks.values():
         record: dict[str, Any] = asdict(task)
+        record.pop("image", None)  # the input image is not kept across restarts
         record["created_wall"] = task.created_wall.isoformat()
         record["created"] = now_wall - (clock - task.created)  # as wall-clock seconds
         if task.done_at is not None:

@@ -27,11 +27,19 @@ def frame_size(aspect_ratio: str, height: int) -> tuple[int, int]:
 
 @lru_cache(maxsize=32)
 def render_mp4(
-    prompt: str, aspect_ratio: str, duration: int, height: int = 360, fps: int = 24
+    prompt: str,
+    aspect_ratio: str,
+    duration: int,
+    height: int = 360,
+    fps: int = 24,
+    still: bytes | None = None,
 ) -> bytes:
-    """Encode the video in memory (cached: retries and re-downloads reuse it)."""
+    """Encode the video in memory (cached: retries and re-downloads reuse it). `still`, the
+    request's input image, is shown in a corner (an image-to-video result shows its input)."""
     width, tall = frame_size(aspect_ratio, height)
     base = _base_frame(prompt, width, tall)
+    if still:
+        _inset(base, still)
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as container:
         video = container.add_stream("libx264", rate=fps)
@@ -75,6 +83,21 @@ def _base_frame(prompt: str, width: int, height: int) -> Image.Image:
     label = "videobot simulator"
     draw.text((width // 20, height // 12), label, font=fonts[-1], fill=(255, 170, 40))
     return image
+
+
+def _inset(frame: Image.Image, image: bytes) -> None:
+    """The input image in the frame's lower right corner, a third of its height."""
+    try:
+        with Image.open(io.BytesIO(image)) as opened:
+            picture = opened.convert("RGB")
+    except (OSError, ValueError):
+        return  # not an image the simulator can read: the frame stays as it is
+    side = max(8, frame.height // 3)
+    picture.thumbnail((side, side))
+    margin = frame.height // 20
+    frame.paste(
+        picture, (frame.width - picture.width - margin, frame.height - picture.height - 2 * margin)
+    )
 
 
 # Fonts with wide coverage where a system has them (CJK, Arabic, Cyrillic...), tried in order

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.simulator import memory
+from adapters.simulator import memory, wire
 from adapters.simulator.callbacks import CallbackSender
 from adapters.simulator.gateway import file_url, observe
 from adapters.simulator.knobs import SimConfig, knob
@@ -132,6 +132,7 @@ class Simulator:
         admitted = await self.admit(request, spec, dialect)
         if not isinstance(admitted, SimTask):
             return admitted
+        admitted.image = wire.first_image(body, self.uploads)  # shown in the result (i2v)
         return web.json_response(self._view(admitted, dialect, created=True))
 
     async def admit(
@@ -212,9 +213,8 @@ class Simulator:
         if self.clock() - task.finishes_at > self.config.result_ttl:
             return error(403, "expired", "This link has expired.")
         self.stats.downloads_by_task[task.task_id] += 1
-        data = await asyncio.to_thread(
-            render_mp4, task.prompt, task.aspect_ratio, task.duration, self.config.video_height
-        )
+        shape = (task.prompt, task.aspect_ratio, task.duration, self.config.video_height)
+        data = await asyncio.to_thread(render_mp4, *shape, still=task.image)
         return web.Response(body=data, content_type="video/mp4")
 
     async def _upload(self, request: web.Request) -> web.StreamResponse:

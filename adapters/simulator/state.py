@@ -26,6 +26,7 @@ class SimTask:
     image_count: int
     done_at: float | None = None
     callback_url: str | None = None  # where the provider would call when the task ends
+    image: bytes | None = field(default=None, repr=False)  # the first input image, if held
 
     @property
     def finishes_at(self) -> float:

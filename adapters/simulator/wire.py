@@ -3,6 +3,7 @@ the error body of the model guide's error table."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import Any
 
@@ -134,3 +135,18 @@ def presented_key(request: web.Request) -> str:
         return google.strip()
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     return value.strip() if scheme in ("Bearer", "Key") else ""
+
+
+def first_image(body: dict[str, Any], uploads: dict[str, tuple[bytes, str]]) -> bytes | None:
+    """The bytes of a submit's first image, when the simulator holds them (uploaded to it, or
+    sent as a `data:` URL), so an image-to-video result can show its input."""
+    fields_ = body["input"] if isinstance(body.get("input"), dict) else body
+    urls = fields_.get("image_urls") or []
+    url = urls[0] if isinstance(urls, list) and urls and isinstance(urls[0], str) else ""
+    if url.startswith("data:") and ";base64," in url:
+        try:
+            return base64.b64decode(url.split(";base64,", 1)[1], validate=True)
+        except ValueError:
+            return None
+    found = uploads.get(url.rsplit("/uploads/", 1)[-1]) if "/uploads/" in url else None
+    return found[0] if found else None
