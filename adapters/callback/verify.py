@@ -5,12 +5,13 @@ signs nothing: its callbacks are taken at their word, which costs at most a poll
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from typing import Protocol
 
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from adapters.callback.notice import Notice, Unverified, parse_json, task_ids
+from adapters.callback.notice import Malformed, Notice, Unverified, parse_json, task_ids
 
 
 class Verifier(Protocol):
@@ -32,6 +33,8 @@ class StandardWebhooks:
         lowered = {name.lower(): value for name, value in headers.items()}
         try:
             data = self._hook.verify(body, lowered)
+        except json.JSONDecodeError:  # signed, but the body is not JSON (checked after the HMAC)
+            raise Malformed from None
         except (WebhookVerificationError, ValueError):  # a malformed header is a bad signature
             raise Unverified from None
         return Notice(lowered["webhook-id"], task_ids(data))

@@ -251,3 +251,12 @@ async def test_a_client_that_drips_its_body_is_cut_off(make_engine: EngineFactor
 class _Unsigned:
     async def verify(self, headers: object, body: bytes) -> object:
         raise AssertionError("never reached: the body never arrives")
+
+
+async def test_a_signed_body_that_is_not_json_is_a_bad_request_and_changes_nothing(
+    hooked: Hooked,
+) -> None:
+    body = b"not json"
+    answer = await hooked.post("guide", body, signing.standard_headers("msg_bad", body))
+    assert (answer.status_code, answer.json()) == (400, {"error": "malformed"})
+    assert not await hooked.polled_at_once()
