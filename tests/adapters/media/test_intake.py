@@ -383,3 +383,11 @@ async def test_messages_quote_the_path_as_the_user_typed_it(tmp_path: Path) -> N
         await intake.from_path(str(tmp_path / typed))  # long paths keep their end
     with pytest.raises(MediaError, match=re.escape("No file at ./pics/none.png.")):
         await intake.from_path("./pics/none.png")
+
+
+async def test_a_typed_path_is_quoted_back_inert(tmp_path: Path) -> None:
+    intake = MediaIntake(tmp_path / "media", Profile())
+    with pytest.raises(MediaError) as caught:
+        await intake.from_path("./<@U0HERE>/\x1b[31mcat`*.png")
+    said = str(caught.value)
+    assert "No file at ./__U0HERE_/_[31mcat__.png." in said  # no mention, markup or escape

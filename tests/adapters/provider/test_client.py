@@ -471,6 +471,7 @@ async def test_a_wrong_base_url_is_rejected_with_advice_not_reported_as_a_lost_t
     with pytest.raises(ProviderRejected) as caught:
         await p.submit(t2v(), "t-1")
     assert "VIDEO_API_URL" in clean(caught.value)
+    assert sim.url not in str(caught.value)  # users read this; the URL is the operator's
     assert (await state(http, sim))["tasks_created"] == 0
 
 
