@@ -27,11 +27,10 @@ from adapters.provider.client import HttpProvider
 from adapters.provider.wiring import provider_auth
 from bot import supervisor
 from bot.config import Settings
-from bot.domain import LIVE_STATES
 from bot.media import MAX_VIDEO_BYTES
 from bot.policy import WorkerPolicy
 from bot.ports import Chat, NullObserver, Observer, TaskQuery
-from bot.service import VideoService, held_elsewhere
+from bot.service import HELD_STATES, VideoService, held_elsewhere
 from bot.worker import Worker
 from storage.sqlite.ledger import SqliteLedger
 from storage.sqlite.lock import owning
@@ -175,7 +174,7 @@ async def open_engine(
 async def _same_provider(ledger: SqliteLedger, provider: str) -> None:
     """Refuse to start on another provider while tasks are still with the last one: polling
     them through the new provider's API would lose renders that were paid for."""
-    live = await ledger.find(TaskQuery(states=LIVE_STATES, limit=10_000))
+    live = await ledger.find(TaskQuery(states=HELD_STATES, limit=10_000))
     if held := held_elsewhere(live, provider):
         names = sorted({t.provider for t in held})
         refs = ", ".join(t.ref for t in held[:5]) + (", ..." if len(held) > 5 else "")

@@ -258,9 +258,19 @@ def _reply_to(task: Task, by: ReplyTarget) -> ReplyTarget:
     return replace(task.target, user_id=by.user_id, user_name=by.user_name)
 
 
+# Sent to a provider and not yet posted: only that provider's API can still finish these.
+HELD_STATES = frozenset(
+    {
+        TaskState.SUBMITTING,
+        TaskState.SUBMITTED,
+        TaskState.RUNNING,
+        TaskState.SUCCEEDED,
+        TaskState.DELIVERING,
+    }
+)
+
+
 def held_elsewhere(tasks: list[Task], provider: str) -> list[Task]:
-    """Tasks a provider other than `provider` is rendering or has rendered (sent, not yet
-    posted): polled through another provider's API they would be lost, though paid for."""
-    held = {TaskState.SUBMITTING, TaskState.SUBMITTED, TaskState.RUNNING}
-    held |= {TaskState.SUCCEEDED, TaskState.DELIVERING}
-    return [t for t in tasks if t.state in held and t.provider and t.provider != provider]
+    """Tasks a provider other than `provider` holds (see HELD_STATES): polled through another
+    provider's API they would be lost, though paid for."""
+    return [t for t in tasks if t.state in HELD_STATES and t.provider and t.provider != provider]
