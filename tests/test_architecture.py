@@ -38,7 +38,8 @@ ALLOWED: dict[str, set[str]] = {
     "adapters/console": {"bot", "adapters/media"},  # local files -> intake
     "adapters/callback": {"bot", "adapters/fetch"},  # JWKS documents go through the fetcher
     "adapters/simulator": set(),
-    "adapters/ops": {"bot", "storage", "storage/sqlite", "adapters/discord"},  # doctor: invite URL
+    # doctor: the invite URL; metrics: the small server the callback endpoint also runs on
+    "adapters/ops": {"bot", "storage", "storage/sqlite", "adapters/discord", "adapters/callback"},
 }
 
 

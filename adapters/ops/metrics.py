@@ -18,6 +18,7 @@ from prometheus_client import generate_latest as render
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from adapters.callback.server import RouteServer
 from bot.domain import TaskState
 from bot.task import Task
 
@@ -187,47 +188,40 @@ class MetricsServer:
         self._host = host
         self._requested_port = port
         self._stale_after = stale_after
-        self._runner: web.AppRunner | None = None
-        self.port: int | None = None  # the bound port, once started (port 0 picks one)
+        self._server: RouteServer | None = None
+
+    @property
+    def port(self) -> int | None:
+        """The bound port, once started (port 0 picks one)."""
+        return self._server.port if self._server is not None else None
 
     @property
     def url(self) -> str:
         return f"http://{self._host}:{self.port}"
 
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/metrics", self._metrics)
-        app.router.add_get("/healthz", self._healthz)
-        app.add_routes(self._routes)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._requested_port)
-        try:
-            await site.start()
-        except OSError as err:
-            await self.close()
-            raise SystemExit(
-                f"cannot serve metrics on {self._host}:{self._requested_port} ({err.strerror}); "
-                "free the port or change VIDEOBOT_METRICS_PORT"
-            ) from None
-        sockets = getattr(site._server, "sockets", None) or []  # the bound port lives only here
-        self.port = sockets[0].getsockname()[1] if sockets else self._requested_port
-        log.info("metrics: listening on %s (/metrics, /healthz)", self.url)
+        routes = [web.get("/metrics", self._metrics), web.get("/healthz", self._healthz)]
+        self._server = RouteServer(
+            [*routes, *self._routes],
+            self._host,
+            self._requested_port,
+            name="metrics",
+            setting="VIDEOBOT_METRICS_PORT",
+            paths="/metrics, /healthz",
+        )
+        await self._server.start()
 
     async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None:
+            await self._server.close()
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set (one task in the composition root's TaskGroup); binds
         first unless `start()` already did."""
-        if self._runner is None:
+        if self._server is None:
             await self.start()
-        try:
-            await stop.wait()
-        finally:
-            await self.close()
+        assert self._server is not None
+        await self._server.serve(stop)
 
     async def _read_ledger(self) -> tuple[dict[str, int] | None, str]:
         try:
