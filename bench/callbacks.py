@@ -67,11 +67,11 @@ def rows(count: int) -> list[Row]:
         p50 = cb["lag_p50_s"] < 0.1
         p99 = cb["lag_p99_s"] < 0.5
         floor = cb["requests_per_task"] <= 3.0
-    ms = {"fmt": "{:.3f}"}
+    ms = "{:.3f}"
     return [
-        pair(name, "lag p50", "lag_p50_s", cb, poll, "s", target="< 0.1 s", met=p50, **ms),
-        pair(name, "lag p99", "lag_p99_s", cb, poll, "s", target="< 0.5 s", met=p99, **ms),
-        pair(name, "lag max", "lag_max_s", cb, poll, "s", **ms),
+        pair(name, "lag p50", "lag_p50_s", cb, poll, "s", target="< 0.1 s", met=p50, fmt=ms),
+        pair(name, "lag p99", "lag_p99_s", cb, poll, "s", target="< 0.5 s", met=p99, fmt=ms),
+        pair(name, "lag max", "lag_max_s", cb, poll, "s", fmt=ms),
         pair(name, "requests/task", "requests_per_task", cb, poll, target="<= 3", met=floor),
         pair(name, "status polls/task", "polls_per_task", cb, poll),
         pair(name, "delivered", "delivered", cb, poll, fmt="{:.0f}"),

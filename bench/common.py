@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -109,7 +109,7 @@ class Sim:
 
 
 # -- sides in subprocesses -------------------------------------------------------------------
-Side = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+Side = Callable[[dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]
 
 
 def side_main(sides: dict[str, Side]) -> None:
@@ -167,10 +167,9 @@ async def videobot(
     from bot.engine import open_engine
     from bot.ports import ProviderState
 
-    overrides = settings or {}
-    settings = Settings(  # type: ignore[call-arg]
+    config = Settings(
         _env_file=None,
-        **overrides,
+        **(settings or {}),
         video_api_url=sim_url,
         video_api_key=SecretStr(SIM_KEY),
         idempotency_header=IDEMPOTENCY_HEADER,
@@ -178,14 +177,14 @@ async def videobot(
         output_dir=data_dir / "out",
         fetch_allow_loopback=True,  # the simulator is http on 127.0.0.1
     )
-    worker_policy = replace(settings.worker_policy(), **policy)
-    async with open_engine(settings, worker_policy) as engine:
-        chat = ConsoleChat(NullOut(), settings.output_dir)  # type: ignore[arg-type]
+    worker_policy = replace(config.worker_policy(), **policy)
+    async with open_engine(config, worker_policy) as engine:
+        chat = ConsoleChat(NullOut(), config.output_dir)  # type: ignore[arg-type]
         engine.chats[PLATFORM] = chat
-        intake = MediaIntake(settings.media_dir, settings.profile())
+        intake = MediaIntake(config.media_dir, config.profile())
         out = NullOut()
-        session = ConsoleSession(engine.service, intake, chat, settings.profile(), out)  # type: ignore[arg-type]
-        stack = Stack(engine, session, chat, settings)
+        session = ConsoleSession(engine.service, intake, chat, config.profile(), out)  # type: ignore[arg-type]
+        stack = Stack(engine, session, chat, config)
         fetch = engine.provider.fetch
 
         async def observed_fetch(provider_task_id: str) -> Any:
@@ -194,7 +193,7 @@ async def videobot(
                 stack.known.setdefault(provider_task_id, time.monotonic())
             return status
 
-        engine.provider.fetch = observed_fetch
+        engine.provider.fetch = observed_fetch  # type: ignore[method-assign]
         stop = asyncio.Event()
         runner = asyncio.create_task(engine.worker.run(stop))
         try:
