@@ -1,7 +1,8 @@
 """The offline console chat behind `videobot demo`: type commands, watch each task's status
 as a rendered thread, find the MP4 under the output folder. On a terminal each live task is a
-progress bar under the thread lines (rich); otherwise every status edit is one plain line, and
-with stdin not a terminal it exits once every task it started has ended (scriptable)."""
+progress bar under the thread lines (rich), and with stdin a terminal too, commands are typed on
+an input line under the bars (prompt.py). Otherwise every status edit is one plain line, and with
+stdin not a terminal it exits once every task it started has ended (scriptable)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from adapters.console.bars import LiveBars
+from adapters.console.prompt import PromptLine
 from adapters.media.intake import MediaIntake
 from bot import checks, commands, messages, usage
 from bot.domain import MediaRef, Profile, ReplyTarget
@@ -24,6 +26,10 @@ from bot.ports import Checkpoint, Delivery
 from bot.service import VideoService
 
 PLATFORM = "console"
+GREETING = (
+    "videobot console. Type /video <prompt> (e.g. /video a paper boat on a river --ar 9:16), "
+    "`help`, or `quit`."
+)
 
 
 class ConsoleChat:
@@ -76,10 +82,14 @@ class ConsoleChat:
             self.finished.add(view.ref)
             self.changed.set()
 
-    def typed(self, line: str) -> None:
-        """The person pressed Enter under the bars: keep their command in the transcript."""
-        if self._bars is not None:
-            self._bars.typed(line)
+    def use_bars(self, bars: LiveBars) -> None:
+        """Draw the bars with `bars` from now on; the bars showing move across."""
+        if self._bars is None:
+            return
+        for view in self._bars.views.values():
+            bars.show(view)
+        self._bars.close()
+        self._bars = bars
 
     def close(self) -> None:
         """Take the bars off the screen (the thread lines stay)."""
@@ -203,21 +213,30 @@ class ConsoleSession:
         self._say(messages.accepted_reply(task, duplicate=not created))
 
     async def run(self, stdin: TextIO) -> None:
+        if stdin.isatty() and self._chat.live:
+            await self._run_at_the_terminal()
+            return
         interactive = stdin.isatty()
         if interactive:
-            self._say(
-                "videobot console. Type /video <prompt> (e.g. /video a paper boat on a river "
-                "--ar 9:16), `help`, or `quit`."
-            )
+            self._say(GREETING)
         await self.resume()
         async for line in _lines(stdin):
-            if interactive:
-                self._chat.typed(line)
             if not await self.handle(line):
                 await self.say_what_is_left()
                 return
         if not interactive:
             await self.wait_for_started()
+
+    async def _run_at_the_terminal(self) -> None:
+        """Commands typed on an input line under the bars, until `quit`, Ctrl-D or Ctrl-C."""
+        with PromptLine() as prompt:
+            # Kept after the prompt is gone: lines still print, bars have nowhere to show.
+            self._chat.use_bars(prompt.bars)
+            self._say(GREETING)
+            await self.resume()
+            while (line := await prompt.read()) is not None and await self.handle(line):
+                pass
+            await self.say_what_is_left()
 
     async def resume(self) -> None:
         """Tasks a previous run left unfinished (it was killed, or quit) are this run's too:

@@ -25,6 +25,7 @@ from adapters.simulator.gateway import (
     urls,
 )
 from adapters.simulator.state import SimTask
+from adapters.simulator.wire import held_image
 
 if TYPE_CHECKING:
     from adapters.simulator.server import Simulator
@@ -92,6 +93,7 @@ def validate(sim: Simulator, body: dict[str, Any]) -> dict[str, Any]:
         "duration": duration,
         "aspect_ratio": shape,
         "image_count": len(images),
+        "image": held_image(images[0], sim.uploads) if images else None,  # shown in the result
     }
 
 

@@ -21,6 +21,7 @@ from adapters.simulator.gateway import (
     seconds,
 )
 from adapters.simulator.state import SimTask
+from adapters.simulator.wire import held_image
 
 if TYPE_CHECKING:
     from adapters.simulator.server import Simulator
@@ -132,15 +133,14 @@ def validate(sim: Simulator, mode: str, body: dict[str, Any]) -> dict[str, Any]:
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise Refused("field required", "prompt")
-    images = 0
+    refs: list[str] = []
     if mode == "image-to-video":
-        _file(body, "image_url", "data:image/")
-        images = 1
+        refs = [_file(body, "image_url", "data:image/")]
     elif mode == "r2v":
-        refs = body.get("image_urls")
-        if not isinstance(refs, list) or not refs or not all(isinstance(u, str) for u in refs):
+        given = body.get("image_urls")
+        if not isinstance(given, list) or not given or not all(isinstance(u, str) for u in given):
             raise Refused("a non-empty list of image URLs is required", "image_urls")
-        images = len(refs)
+        refs = given
     if mode == "video-edit":
         duration, shape = edit_shape(sim, _file(body, "video_url", "data:video/"))
     else:
@@ -152,7 +152,8 @@ def validate(sim: Simulator, mode: str, body: dict[str, Any]) -> dict[str, Any]:
         "prompt": prompt,
         "duration": duration,
         "aspect_ratio": shape,
-        "image_count": images,
+        "image_count": len(refs),
+        "image": held_image(refs[0], sim.uploads) if refs else None,  # shown in the result
     }
 
 

@@ -128,6 +128,7 @@ class GoogleSpeaker:
         name = "vertex" if self.vertex else "google"
         task = self.sim._create(spec, name, key, f"v1_{uuid.uuid4().hex[:24]}")  # noqa: SLF001
         task.callback_url = ask.callback_url
+        task.image = self.files.held(ask.picture)  # an image-to-video result shows its input
         found = Interaction(task, ask)
         cap = self.knobs["rate_cap"]
         if cap is not None and in_flight >= int(cap):
@@ -158,13 +159,7 @@ class GoogleSpeaker:
         found = self.interactions.get(ask.previous or "")
         if found:
             return found.task.aspect_ratio, found.task.duration
-        if ask.clip is None:
-            return None
-        if ask.clip.get("uri"):
-            file = self.files.by_uri(str(ask.clip["uri"]))
-            data = file.data if file else None
-        else:
-            data = base64.b64decode(str(ask.clip.get("data", "")))
+        data = self.files.held(ask.clip)
         return clip_shape(data) if data else None
 
     # -- poll, cancel ----------------------------------------------------------------------------
@@ -213,9 +208,8 @@ class GoogleSpeaker:
         if task is None or self.sim.clock() - task.finishes_at > self.sim.config.result_ttl:
             return None
         self.sim.stats.downloads_by_task[task_id] += 1
-        return await asyncio.to_thread(
-            render_mp4, task.prompt, task.aspect_ratio, task.duration, self.sim.config.video_height
-        )
+        shape = (task.prompt, task.aspect_ratio, task.duration, self.sim.config.video_height)
+        return await asyncio.to_thread(render_mp4, *shape, still=task.image)
 
     async def inline_data(self, task_id: str) -> str:
         data = await self.video(task_id)

@@ -5,6 +5,7 @@ redirect to storage.googleapis.com)."""
 
 from __future__ import annotations
 
+import base64
 import io
 import secrets
 from dataclasses import dataclass, field
@@ -58,6 +59,18 @@ class FilesApi:
         """The file an input part names (`.../v1beta/files/<id>`, or `files/<id>`)."""
         name = "files/" + uri.rstrip("/").rsplit("/files/", 1)[-1].removeprefix("files/")
         return self.files.get(name.removesuffix(":download"))
+
+    def held(self, part: dict[str, Any] | None) -> bytes | None:
+        """The bytes an input part carries (inline `data`) or names (an uploaded file's `uri`)."""
+        if part is None:
+            return None
+        if part.get("uri"):
+            file = self.by_uri(str(part["uri"]))
+            return file.data if file else None
+        try:
+            return base64.b64decode(str(part.get("data", "")), validate=True) or None
+        except ValueError:
+            return None
 
     def generated(self, task_id: str) -> SimFile:
         """The file holding a finished render's video (made once, on first use)."""

@@ -38,6 +38,7 @@ class GoogleRequest:
     store: bool
     callback_url: str | None
     clip: dict[str, Any] | None = None  # the first video part, which an edit follows
+    picture: dict[str, Any] | None = None  # the first image part, shown in the result
 
     @staticmethod
     def models(vertex: bool) -> frozenset[str]:
@@ -70,7 +71,7 @@ def read_request(body: Any, vertex: bool, known: Known) -> GoogleRequest:
     previous = body.get("previous_interaction_id")
     if previous is not None and (problem := known("previous", str(previous))):
         raise ValueError(problem)
-    prompt, images, videos, clip = _input(body.get("input"), vertex, known)
+    prompt, images, videos, (clip, picture) = _input(body.get("input"), vertex, known)
     task = ((body.get("generation_config") or {}).get("video_config") or {}).get("task")
     if task not in TASKS:
         raise ValueError(f"generation_config.video_config.task must be one of {list(TASKS)}")
@@ -111,12 +112,16 @@ def read_request(body: Any, vertex: bool, known: Known) -> GoogleRequest:
         store=body.get("store", True) is not False,
         callback_url=str(uris[0]) if uris else None,
         clip=clip,
+        picture=picture,
     )
 
 
-def _input(value: Any, vertex: bool, known: Known) -> tuple[str, int, int, dict[str, Any] | None]:
-    """(prompt, image count, video count, first video part) of `input`: a string, or a list
-    of parts."""
+Part = dict[str, Any] | None
+
+
+def _input(value: Any, vertex: bool, known: Known) -> tuple[str, int, int, tuple[Part, Part]]:
+    """(prompt, image count, video count, (first video part, first image part)) of `input`: a
+    string, or a list of parts."""
     if isinstance(value, str):
         parts: list[Any] = [{"type": "text", "text": value}]
     elif isinstance(value, list):
@@ -124,7 +129,7 @@ def _input(value: Any, vertex: bool, known: Known) -> tuple[str, int, int, dict[
     else:
         raise ValueError("input must be a string or a list of content parts")
     texts, images, videos = [], 0, 0
-    clip = None
+    clip = picture = None
     for part in parts:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text" and isinstance(part.get("text"), str):
@@ -134,6 +139,7 @@ def _input(value: Any, vertex: bool, known: Known) -> tuple[str, int, int, dict[
             images += kind == "image"
             videos += kind == "video"
             clip = clip or (part if kind == "video" else None)
+            picture = picture or (part if kind == "image" else None)
         else:
             raise ValueError(f"unknown content part type {kind!r}")
     prompt = " ".join(t.strip() for t in texts if t.strip())
@@ -141,7 +147,7 @@ def _input(value: Any, vertex: bool, known: Known) -> tuple[str, int, int, dict[
         raise ValueError("input needs a text part with the prompt")
     if images > 10 or videos > 3:
         raise ValueError("at most 10 images and 3 videos per request")
-    return prompt, images, videos, clip
+    return prompt, images, videos, (clip, picture)
 
 
 def _medium(part: dict[str, Any], kind: str, vertex: bool, known: Known) -> None:

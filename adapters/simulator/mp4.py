@@ -9,6 +9,7 @@ import struct
 import textwrap
 import unicodedata
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import av
@@ -100,10 +101,17 @@ def _inset(frame: Image.Image, image: bytes) -> None:
     )
 
 
-# Fonts with wide coverage where a system has them (CJK, Arabic, Cyrillic...), tried in order
-# for each character; Pillow's built-in font last. A character none of them has is drawn as a
-# short note naming its script, never as an empty box.
-_FONT_FILES = (
+# The fonts tried in order for each character: the Noto faces the package depends on (so every
+# machine draws Latin, Cyrillic, Arabic, Hebrew, Indic, Thai, CJK, symbols and emoji alike),
+# then a system's own wide fonts, then Pillow's built-in font. A character none of them has is
+# drawn as a short note naming its script, never as an empty box.
+_PACKAGED = (
+    ("manimgx_fonts", "NotoSans[[]wght].ttf"),
+    ("noto_cjk_sans_jp_regular", "NotoSansCJK*.otf"),
+    ("manimgx_fonts", "NotoSans[A-Z]*.ttf"),  # one face per script, and Symbols
+    ("manimgx_fonts", "NotoEmoji*.ttf"),
+)
+_SYSTEM_FONTS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
@@ -113,13 +121,27 @@ _FONT_FILES = (
     "/System/Library/Fonts/PingFang.ttc",
     "/Library/Fonts/Arial Unicode.ttf",
 )
+
+
+def packaged_fonts() -> tuple[str, ...]:
+    """The font files of the font packages, in `_PACKAGED` order (none when not installed)."""
+    found: list[str] = []
+    for package, pattern in _PACKAGED:
+        try:
+            folder = Path(str(resources.files(package)))
+        except ModuleNotFoundError:
+            continue
+        found += (str(p) for p in sorted(folder.glob(pattern)) if str(p) not in found)
+    return tuple(found)
+
+
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
 @lru_cache(maxsize=8)
 def _fonts(size: int) -> tuple[Font, ...]:
     found: list[Font] = []
-    for path in _FONT_FILES:
+    for path in (*packaged_fonts(), *_SYSTEM_FONTS):
         if Path(path).is_file():
             try:
                 found.append(ImageFont.truetype(path, size))
@@ -157,8 +179,10 @@ def _runs(line: str, fonts: tuple[Font, ...]) -> list[tuple[Font, str]]:
             missing = ""
         if font is None:
             break
-        if runs and runs[-1][0] is font:
-            runs[-1] = (font, runs[-1][1] + char)
+        if runs and (runs[-1][0] is font or char.isspace()):
+            # A space stays in the run it follows: words of one right-to-left script are
+            # then laid out together, in their own order.
+            runs[-1] = (runs[-1][0], runs[-1][1] + char)
         else:
             runs.append((font, char))
     return runs

@@ -143,10 +143,18 @@ def first_image(body: dict[str, Any], uploads: dict[str, tuple[bytes, str]]) -> 
     fields_ = body["input"] if isinstance(body.get("input"), dict) else body
     urls = fields_.get("image_urls") or []
     url = urls[0] if isinstance(urls, list) and urls and isinstance(urls[0], str) else ""
-    if url.startswith("data:") and ";base64," in url:
-        try:
-            return base64.b64decode(url.split(";base64,", 1)[1], validate=True)
-        except ValueError:
-            return None
-    found = uploads.get(url.rsplit("/uploads/", 1)[-1]) if "/uploads/" in url else None
-    return found[0] if found else None
+    return held_image(url, uploads)
+
+
+def held_image(ref: str, uploads: dict[str, tuple[bytes, str]]) -> bytes | None:
+    """The bytes an image reference carries or names without a fetch: a `data:` URL, bare
+    base64 (evolink takes it), or a link to the simulator's own upload route; else None."""
+    if "/uploads/" in ref and ref.startswith(("http://", "https://")):
+        found = uploads.get(ref.split("?", maxsplit=1)[0].rsplit("/uploads/", 1)[-1])
+        return found[0] if found else None
+    if ref.startswith(("http://", "https://")):
+        return None  # somebody else's link: the simulator fetches nothing
+    try:
+        return base64.b64decode(ref.split(";base64,", 1)[-1], validate=True) or None
+    except ValueError:
+        return None

@@ -4,6 +4,7 @@ expiry, the config endpoint, uploads, the chat-completions trap and the MP4 it r
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from adapters.simulator.knobs import SimConfig
 from adapters.simulator.mp4 import frame_size, render_mp4
 from adapters.simulator.server import IDEMPOTENCY_HEADER, RunningSimulator, start_simulator
+from adapters.simulator.wire import held_image
 from tests.conftest import SIM_KEY
 from tests.fakes.clock import FakeClock
 from tests.paths import PAYLOADS
@@ -409,3 +411,15 @@ def test_render_mp4_is_a_real_video_of_the_asked_length_with_audio(
         audio = container.streams.audio[0]
         assert audio.codec_context.name == "aac"
         assert sum(f.samples for f in container.decode(audio=0)) > (duration - 0.2) * 24000
+
+
+def test_an_input_image_is_held_when_it_came_with_the_request_or_was_uploaded_here() -> None:
+    png = b"\x89PNG\r\n\x1a\n-pixels"
+    inline = base64.b64encode(png).decode()
+    uploads = {"abc123": (png, "image/png")}
+    assert held_image(f"data:image/png;base64,{inline}", uploads) == png
+    assert held_image(inline, uploads) == png  # bare base64, as evolink takes it
+    assert held_image("http://127.0.0.1:9/uploads/abc123?x=1", uploads) == png
+    assert held_image("http://127.0.0.1:9/uploads/gone", uploads) is None
+    assert held_image("https://example.com/cat.png", uploads) is None  # never fetched
+    assert held_image("data:image/png;base64,@@not base64@@", uploads) is None
