@@ -116,7 +116,8 @@ def next_poll_delay(
 ) -> timedelta:
     """Poll near the predicted finish instead of on a fixed beat. Far from the finish, go 60 %
     of the way there (the prediction sharpens as progress comes in), up to predicted_ceiling;
-    within _AIM of it, aim at it. Once the prediction has passed (`overdue_polls` polls found
+    within _AIM of it, aim at it (never past predicted_ceiling, which the demo keeps short so its
+    bars keep moving). Once the prediction has passed (`overdue_polls` polls found
     the task still running) the delay grows from the floor, so a stuck task costs a handful of
     requests, not one a second. Without a prediction, settle at poll_ceiling."""
     if remaining is None:
@@ -124,7 +125,7 @@ def next_poll_delay(
     if remaining > _AIM:
         return min(policy.predicted_ceiling, max(_AIM, remaining * 0.6))
     if remaining > policy.poll_floor:
-        return remaining
+        return min(policy.predicted_ceiling, remaining)
     delay = policy.poll_floor * (1.6 ** min(overdue_polls, 10))
     return max(policy.poll_floor, min(policy.poll_ceiling, delay))
 

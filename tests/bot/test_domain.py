@@ -123,6 +123,15 @@ def test_poll_delay_aims_at_the_predicted_finish_within_bounds() -> None:
     assert delay(7) == timedelta(seconds=7)  # close: aim at the finish itself
 
 
+def test_a_short_predicted_ceiling_holds_near_the_finish_too() -> None:
+    """The demo polls every 2 s so its bars move; close to the finish the delay used to be the
+    whole remaining time, and a bar stood still for its last ten seconds."""
+    demo = replace(POLICY, predicted_ceiling=timedelta(seconds=2))
+    for remaining in (3, 7, 9.5, 30):
+        delay = next_poll_delay(timedelta(seconds=20), timedelta(seconds=remaining), 0, demo)
+        assert delay == timedelta(seconds=2)
+
+
 def test_a_sixty_second_render_costs_at_most_four_polls() -> None:
     """Replay the policy on a render whose progress is linear over 60 s (1 s queue)."""
     t, polls = 5.0, 1  # the first poll, at first_poll
