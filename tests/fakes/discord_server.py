@@ -89,6 +89,7 @@ class FakeDiscord(FakeInteractions):
                 web.get(api + "/applications/@me", self._application),
                 web.get(api + "/gateway", self._gateway_url),
                 web.get(api + "/gateway/bot", self._gateway_url),
+                web.get(api + "/guilds/{guild}", self._guild),
                 web.put(api + "/applications/{app}/commands", self._sync),
                 web.put(api + "/applications/{app}/guilds/{guild}/commands", self._sync),
                 web.post(api + "/interactions/{id}/{token}/callback", self._callback),
@@ -141,7 +142,7 @@ class FakeDiscord(FakeInteractions):
 
     def _guild_of(self, channel_id: str) -> int | None:
         """Messages in a DM carry no guild_id (discord.py then gives them no guild)."""
-        return None if channel_id in self.dms else p.GUILD_ID
+        return None if channel_id in self.dms else self.channel_guilds.get(channel_id, p.GUILD_ID)
 
     async def _create(self, request: web.Request) -> web.Response:
         channel_id = request.match_info["cid"]
@@ -236,8 +237,10 @@ class FakeDiscord(FakeInteractions):
             return error_answer(403, 50013, "Missing Permissions")
         if message_id in self.threads:
             return error_answer(400, 160004, "A thread has already been created for this message")
-        thread = p.thread_channel(int(message_id), int(channel_id), body["name"])
+        guild_id = self._guild_of(channel_id) or p.GUILD_ID
+        thread = p.thread_channel(int(message_id), int(channel_id), body["name"], guild_id)
         self.threads[message_id] = thread
+        self.channel_guilds[message_id] = guild_id
         if self._sockets:  # Discord tells the creator's gateway, so the client caches it
             await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
         return json_answer(thread)
