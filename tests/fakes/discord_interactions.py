@@ -62,6 +62,7 @@ class FakeInteractions:
     shards: int = 1  # what /gateway/bot recommends
     max_concurrency: int = 1
     identifies: list[Identify] = field(default_factory=list)
+    refuse_token: bool = False
     delivered: list[Delivered] = field(default_factory=list)
     _seq: int = 0
     synced: dict[str, list[Json]] = field(default_factory=dict)  # commands, by guild or global
@@ -76,6 +77,8 @@ class FakeInteractions:
 
     # -- the application: who the bot is, its commands, where its gateway is ---------------------
     async def _me(self, _: web.Request) -> web.Response:
+        if self.refuse_token:  # a reset or mistyped DISCORD_TOKEN, as Discord answers it
+            return error_answer(401, 0, "401: Unauthorized")
         return json_answer(p.BOT_USER)
 
     async def _application(self, _: web.Request) -> web.Response:

@@ -20,7 +20,15 @@ from aiohttp import web
 
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_interactions import FakeInteractions
-from tests.fakes.discord_wire import Fault, Json, Sent, error_answer, json_answer, read_body
+from tests.fakes.discord_wire import (
+    SENT,
+    Fault,
+    Json,
+    Sent,
+    error_answer,
+    json_answer,
+    read_body,
+)
 
 STARTED: list[FakeDiscord] = []  # every fake started in this run, for the contract check
 
@@ -108,8 +116,8 @@ class FakeDiscord(FakeInteractions):
     @web.middleware
     async def _log(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
-        request["sent"] = Sent(request.method, request.path, query=dict(request.query))
-        self.sent.append(request["sent"])
+        request[SENT] = Sent(request.method, request.path, query=dict(request.query))
+        self.sent.append(request[SENT])
         response: web.StreamResponse = await handler(request)
         self.changed.set()
         return response

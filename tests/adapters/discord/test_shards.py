@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from adapters.discord.client import DiscordAdapter
 from adapters.discord.identify import FileIdentifyGate
@@ -26,9 +27,11 @@ from bot.config import Settings
 from bot.domain import Profile
 from bot.ports import TaskQuery
 from bot.service import VideoService
+from bot.supervisor import PlatformRefused
 from bot.worker import Worker
 from storage.sqlite.ledger import SqliteLedger
 from tests.conftest import TEST_POLICY, make_provider
+from tests.fakes import discord_payloads as p
 from tests.fakes.clock import FakeClock
 from tests.fakes.discord_harness import discord_settings, fake_discord
 from tests.fakes.discord_server import FakeDiscord
@@ -36,6 +39,7 @@ from tests.fakes.discord_shards import (
     SHARDS,
     ask_everywhere,
     assert_each_delivered_where_asked,
+    guild_on_shard,
     set_up_servers,
     shards_that_got,
 )
@@ -81,6 +85,7 @@ async def test_two_shard_ranges_receive_their_servers_and_one_rest_sender_posts_
         service = VideoService(ledger, TEST_POLICY, clock.now, lambda: None)
         # No spacing here: the gate across real processes is measured in the process test.
         gate = FileIdentifyGate(tmp_path / "gate", spacing=timedelta(0))
+        intake_budget = CountingBudget()
         intakes = [
             DiscordAdapter(
                 shard_settings(fake, tmp_path, ids),
@@ -88,6 +93,7 @@ async def test_two_shard_ranges_receive_their_servers_and_one_rest_sender_posts_
                 MediaIntake(tmp_path / "media", Profile()),
                 guild_ready_timeout=0.05,
                 identify_gate=gate,
+                rest_budget=intake_budget,
             )
             for ids in ("0-1", "2-3")
         ]
@@ -102,6 +108,12 @@ async def test_two_shard_ranges_receive_their_servers_and_one_rest_sender_posts_
             # ...and was recorded by the client running that shard (the one ledger here).
             tasks = await ledger.find(TaskQuery(limit=100))
             assert {t.target.workspace_id for t in tasks} == {*map(str, guilds), "@me"}
+
+            # Their REST requests spent from the budget, but not the interaction answers
+            # (Discord does not count those against the global limit).
+            answers = [s for s in fake.sent if "/interactions/" in s.path or "/webhooks/" in s.path]
+            rest = [s for s in fake.sent if s.path.startswith("/api/") and s not in answers]
+            assert len(answers) == 2 * len(asked) and intake_budget.spent == len(rest) > 0
 
             budget = CountingBudget()
             sender = DiscordSender(shard_settings(fake, tmp_path, None), rest_budget=budget)
@@ -149,3 +161,48 @@ async def deliver(
             return
         clock.advance(1)
     raise AssertionError("the worker did not finish within the step budget")
+
+
+async def test_auto_takes_discords_recommended_count_and_one_process_runs_them_all(
+    tmp_path: Path, clock: FakeClock, ledger: SqliteLedger
+) -> None:
+    """VIDEOBOT_DISCORD_SHARDS unset: the count /gateway/bot recommends (3 here), every shard
+    in this process, each server's events on its own shard (a one-shard bot is the same with
+    a recommendation of 1: every other Discord test)."""
+    async with fake_discord(clock) as fake:
+        fake.shards = 3
+        guilds = [guild_on_shard(k, 3) for k in range(3)]
+        for guild_id in guilds:
+            fake.add_guild(guild_id)
+        service = VideoService(ledger, TEST_POLICY, clock.now, lambda: None)
+        adapter = DiscordAdapter(
+            shard_settings(fake, tmp_path, None),
+            service,
+            MediaIntake(tmp_path / "media", Profile()),
+            guild_ready_timeout=0.05,
+            identify_gate=FileIdentifyGate(tmp_path / "gate", spacing=timedelta(0)),
+        )
+        async with serving(adapter):
+            assert [(i.shard_id, i.shard_count) for i in fake.identifies] == [
+                (0, 3), (1, 3), (2, 3)
+            ]  # fmt: skip
+            assert adapter.client.plan is not None and adapter.client.plan.ids == (0, 1, 2)
+            # Every server the bot is in is known to the client, each on its shard.
+            for k, guild_id in enumerate(guilds):
+                guild = adapter.client.get_guild(guild_id)
+                assert guild is not None and guild.shard_id == k
+
+
+async def test_a_refused_token_stops_the_sender_with_the_setting_to_fix(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with fake_discord(clock) as fake:
+        fake.refuse_token = True
+        sender = DiscordSender(shard_settings(fake, tmp_path, None))
+        with pytest.raises(PlatformRefused) as refused:
+            await sender.check()
+        assert "DISCORD_TOKEN" in str(refused.value) and p.BOT_TOKEN not in str(refused.value)
+        with pytest.raises(PlatformRefused):
+            await sender.serve(asyncio.Event())
+        assert not sender.ready.is_set()
+        await sender.aclose()
