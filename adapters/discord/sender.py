@@ -34,10 +34,11 @@ class RestChat(DiscordChat):
         delivery: Delivery,
         checkpoint: Checkpoint,
     ) -> str:
-        await self._learn_guild_limit(target.workspace_id)
+        await self.learn_guild_limit(target.workspace_id)
         return await super().upload_video(target, status_message_id, delivery, checkpoint)
 
-    async def _learn_guild_limit(self, workspace_id: str) -> None:
+    async def learn_guild_limit(self, workspace_id: str) -> None:
+        """Read a server's boost tier once; on any failure the default limit stays."""
         if not workspace_id.isdigit() or workspace_id in self._limits:
             return
         try:

@@ -18,13 +18,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from adapters.discord.chat import DEFAULT_UPLOAD_LIMIT
 from adapters.discord.client import DiscordAdapter
 from adapters.discord.identify import FileIdentifyGate
 from adapters.discord.sender import DiscordSender
 from adapters.media.intake import MediaIntake
 from adapters.simulator.server import RunningSimulator
 from bot.config import Settings
-from bot.domain import Profile
+from bot.domain import Profile, ReplyTarget
 from bot.ports import TaskQuery
 from bot.service import VideoService
 from bot.supervisor import PlatformRefused
@@ -206,3 +207,27 @@ async def test_a_refused_token_stops_the_sender_with_the_setting_to_fix(
             await sender.serve(asyncio.Event())
         assert not sender.ready.is_set()
         await sender.aclose()
+
+
+async def test_the_sender_reads_a_boosted_servers_upload_limit_once_and_keeps_the_default_else(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """No GUILD_CREATE reaches a sender: a tier-2 server's 50 MiB limit comes from GET
+    /guilds/{id}, read once; a server it cannot read keeps the 10 MiB every server has."""
+    async with fake_discord(clock) as fake:
+        fake.guild_tier = 2
+        sender = DiscordSender(shard_settings(fake, tmp_path, None))
+        async with serving(sender):
+            here = ReplyTarget("discord", str(p.GUILD_ID), str(p.CHANNEL_ID), str(p.USER_ID), None)
+            gone = ReplyTarget("discord", "42", str(p.CHANNEL_ID), str(p.USER_ID), None)
+            for _ in range(2):
+                await sender.chat.learn_guild_limit(here.workspace_id)
+                await sender.chat.learn_guild_limit(gone.workspace_id)
+            assert sender.chat.upload_limit(here) == 50 * 1024 * 1024
+            assert sender.chat.upload_limit(gone) == DEFAULT_UPLOAD_LIMIT
+        reads = [path for _, path in fake.requests if "/guilds/" in path]
+        assert reads == [
+            f"/api/v10/guilds/{p.GUILD_ID}",
+            "/api/v10/guilds/42",
+            "/api/v10/guilds/42",
+        ]
