@@ -15,6 +15,7 @@ from bot.callbacks import env as _env
 from bot.policy import WorkerPolicy
 from bot.provider_settings import ProviderSettings
 from bot.service import AccessPolicy
+from bot.shard_settings import ShardSettings
 
 # Providers whose submit carries no callback URL, and those that call only https back.
 NO_CALLBACK_URL = frozenset({"apimart"})
@@ -25,7 +26,7 @@ Words = Annotated[tuple[str, ...], NoDecode]
 Names = Annotated[frozenset[str], NoDecode]
 
 
-class Settings(ProviderSettings, CallbackSettings):
+class Settings(ProviderSettings, CallbackSettings, ShardSettings):
     model_config = SettingsConfigDict(
         env_file=".env", extra="ignore", populate_by_name=True, frozen=True
     )

@@ -96,11 +96,13 @@ class BotProcess:
         self.proc.send_signal(sig)
 
 
-async def start_bot(args: list[str], cwd: Path, env: dict[str, str]) -> BotProcess:
+async def start_bot(
+    args: list[str], cwd: Path, env: dict[str, str], module: str = "bot"
+) -> BotProcess:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot",
+        module,
         *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
@@ -114,9 +116,12 @@ async def start_bot(args: list[str], cwd: Path, env: dict[str, str]) -> BotProce
 
 
 @contextlib.asynccontextmanager
-async def bot_process(args: list[str], cwd: Path, env: dict[str, str]) -> AsyncIterator[BotProcess]:
-    """A child that is always gone when the block ends (killed if the test did not end it)."""
-    bot = await start_bot(args, cwd, env)
+async def bot_process(
+    args: list[str], cwd: Path, env: dict[str, str], module: str = "bot"
+) -> AsyncIterator[BotProcess]:
+    """A child that is always gone when the block ends (killed if the test did not end it);
+    `python -m <module>`, the bot unless told."""
+    bot = await start_bot(args, cwd, env, module)
     try:
         yield bot
     finally:

@@ -3,7 +3,9 @@ the "Animate with videobot" message menu, mentions, and persistent task buttons.
 
 Intents: `guilds` (server upload limits, threads), `guild_messages` and `dm_messages` (mentions);
 no privileged intent: Discord sends the content of messages that mention the bot anyway.
-Commands are synced deliberately (adapters/discord/setup.py), never on boot."""
+Commands are synced deliberately (adapters/discord/setup.py), never on boot. Sharded: one
+process connects the shards VIDEOBOT_DISCORD_SHARD_IDS names (all by default, one for a small
+bot), each IDENTIFY admitted by the identify gate that every process of the bot shares."""
 
 from __future__ import annotations
 
@@ -19,9 +21,12 @@ import yarl
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
+from adapters.discord.budget import RestBudget, TokenBucket, spending
 from adapters.discord.chat import DiscordChat
 from adapters.discord.commands import add_commands
 from adapters.discord.handlers import DiscordHandlers
+from adapters.discord.identify import FileIdentifyGate, IdentifyGate, bucket_of
+from adapters.discord.shards import ShardPlan, plan_shards
 from adapters.discord.target import PLATFORM
 from adapters.discord.views import TaskButton
 from adapters.fetch.fetcher import SafeFetcher
@@ -57,13 +62,16 @@ def point_at(settings: Settings) -> None:
 CDN_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
 
 
-class VideoBot(discord.Client):
-    """The client; `handlers` is what the persistent buttons find on `interaction.client`."""
+class VideoBot(discord.AutoShardedClient):
+    """The client; `handlers` is what the persistent buttons find on `interaction.client`.
+    `plan` (set before connecting) says which shards it runs; `gate` spaces their IDENTIFYs."""
 
-    def __init__(self, profile: Profile, **options: Any) -> None:
+    def __init__(self, profile: Profile, gate: IdentifyGate | None = None, **options: Any) -> None:
         super().__init__(intents=intents(), **options)
         self.tree = app_commands.CommandTree(self)
         self.handlers: DiscordHandlers | None = None
+        self.gate = gate
+        self.plan: ShardPlan | None = None
         self.connected = asyncio.Event()  # set once the gateway was ready (and stays set)
         self.tree.error(self._command_failed)
         add_commands(self.tree, profile, self)
@@ -74,6 +82,25 @@ class VideoBot(discord.Client):
 
     async def on_ready(self) -> None:
         self.connected.set()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        # Replaces discord.py's fixed 5 s pause between this process's shards: the gate
+        # spaces IDENTIFYs per bucket across every process (and not at all across buckets).
+        if self.gate is None or self.plan is None:
+            await super().before_identify_hook(shard_id, initial=initial)
+            return
+        await self.gate.admit(bucket_of(shard_id or 0, self.plan.max_concurrency))
+        log.debug("shard %s identifying", shard_id)
+
+    async def start_shards(
+        self, token: str, count: int | None, ids: tuple[int, ...] | None
+    ) -> None:
+        """login(), learn the plan from Discord, then connect this process's shards."""
+        await self.login(token)
+        self.plan = await plan_shards(self.http, count, ids)
+        self.shard_count = self.plan.count
+        self.shard_ids = list(self.plan.ids)
+        await self.connect()
 
     async def on_message(self, message: discord.Message) -> None:
         if self.handlers is None or self.user is None or message.author.id == self.user.id:
@@ -123,16 +150,21 @@ class DiscordAdapter:
         *,
         guild_ready_timeout: float = 2.0,
         max_upload_bytes: int | None = None,
+        identify_gate: IdentifyGate | None = None,
+        rest_budget: RestBudget | None = None,
     ) -> None:
         if settings.discord_token is None:
             raise ValueError("DISCORD_TOKEN is not set")
         point_at(settings)
         self._token = settings.discord_token
+        self._shards = settings.discord_shard_plan()
         profile = settings.profile()
         self.client = VideoBot(
             profile,
+            identify_gate or FileIdentifyGate(settings.data_dir / "discord-identify"),
             guild_ready_timeout=guild_ready_timeout,
             allowed_mentions=discord.AllowedMentions.none(),
+            http_trace=spending(rest_budget or TokenBucket(settings.discord_rest_rate)),
         )
         self.chat = DiscordChat(self.client, max_upload_bytes)
         # Attachments come through the one SSRF-safe fetcher, allowlisted to Discord's CDN (and
@@ -161,7 +193,8 @@ class DiscordAdapter:
         # close() forgets the event loop and login() only binds one the first time: entering
         # the client binds it again (its matching exit is the bounded close below).
         await self.client.__aenter__()
-        running = asyncio.create_task(self.client.start(self._token.get_secret_value()))
+        token = self._token.get_secret_value()
+        running = asyncio.create_task(self.client.start_shards(token, *self._shards))
         stopping = asyncio.create_task(stop.wait())
         try:
             await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)

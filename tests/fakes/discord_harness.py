@@ -10,6 +10,7 @@ import io
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from PIL import Image
 from pydantic import SecretStr
 
 from adapters.discord.client import DiscordAdapter
+from adapters.discord.identify import FileIdentifyGate
 from adapters.media.intake import MediaIntake
 from adapters.simulator.server import RunningSimulator
 from bot.config import Settings
@@ -87,8 +89,12 @@ class DiscordBot:
     async def start(self) -> DiscordAdapter:
         """Build and connect a fresh adapter (a process start, as far as Discord can tell)."""
         intake = MediaIntake(self.settings.media_dir, self.settings.profile())
+        # A restart within 5 s would wait out Discord's identify spacing in real time: the
+        # spacing has its own tests (test_identify_gate, test_shard_processes).
+        gate = FileIdentifyGate(self.settings.data_dir / "discord-identify", spacing=timedelta(0))
+        options = {"identify_gate": gate, **self.adapter_options}
         adapter = DiscordAdapter(
-            self.settings, self.service, intake, guild_ready_timeout=0.05, **self.adapter_options
+            self.settings, self.service, intake, guild_ready_timeout=0.05, **options
         )
         self.chats["discord"] = adapter.chat
         self.fake.identified.clear()

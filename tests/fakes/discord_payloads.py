@@ -224,14 +224,16 @@ def slash(
     *,
     channel: Json | None = None,
     size_limit: int = TEN_MIB,
+    guild_id: int = GUILD_ID,
 ) -> Json:
     """A CHAT_INPUT interaction; attachment options refer to `resolved.attachments` by id."""
     data: Json = {"id": str(snowflake()), "name": name, "type": 1, "options": options or []}
     if attachments:
         data["resolved"] = {"attachments": {a["id"]: a for a in attachments}}
     return _interaction(
-        2, data, channel=channel or text_channel(), guild_id=GUILD_ID, size_limit=size_limit
-    )
+        2, data, channel=channel or text_channel(guild_id=guild_id), guild_id=guild_id,
+        size_limit=size_limit,
+    )  # fmt: skip
 
 
 def option(name: str, value: Any, otype: int = 3) -> Json:

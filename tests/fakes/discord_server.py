@@ -20,7 +20,15 @@ from aiohttp import web
 
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_interactions import FakeInteractions
-from tests.fakes.discord_wire import Fault, Json, Sent, error_answer, json_answer, read_body
+from tests.fakes.discord_wire import (
+    SENT,
+    Fault,
+    Json,
+    Sent,
+    error_answer,
+    json_answer,
+    read_body,
+)
 
 STARTED: list[FakeDiscord] = []  # every fake started in this run, for the contract check
 
@@ -89,6 +97,7 @@ class FakeDiscord(FakeInteractions):
                 web.get(api + "/applications/@me", self._application),
                 web.get(api + "/gateway", self._gateway_url),
                 web.get(api + "/gateway/bot", self._gateway_url),
+                web.get(api + "/guilds/{guild}", self._guild),
                 web.put(api + "/applications/{app}/commands", self._sync),
                 web.put(api + "/applications/{app}/guilds/{guild}/commands", self._sync),
                 web.post(api + "/interactions/{id}/{token}/callback", self._callback),
@@ -107,8 +116,8 @@ class FakeDiscord(FakeInteractions):
     @web.middleware
     async def _log(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
-        request["sent"] = Sent(request.method, request.path, query=dict(request.query))
-        self.sent.append(request["sent"])
+        request[SENT] = Sent(request.method, request.path, query=dict(request.query))
+        self.sent.append(request[SENT])
         response: web.StreamResponse = await handler(request)
         self.changed.set()
         return response
@@ -141,7 +150,7 @@ class FakeDiscord(FakeInteractions):
 
     def _guild_of(self, channel_id: str) -> int | None:
         """Messages in a DM carry no guild_id (discord.py then gives them no guild)."""
-        return None if channel_id in self.dms else p.GUILD_ID
+        return None if channel_id in self.dms else self.channel_guilds.get(channel_id, p.GUILD_ID)
 
     async def _create(self, request: web.Request) -> web.Response:
         channel_id = request.match_info["cid"]
@@ -236,8 +245,10 @@ class FakeDiscord(FakeInteractions):
             return error_answer(403, 50013, "Missing Permissions")
         if message_id in self.threads:
             return error_answer(400, 160004, "A thread has already been created for this message")
-        thread = p.thread_channel(int(message_id), int(channel_id), body["name"])
+        guild_id = self._guild_of(channel_id) or p.GUILD_ID
+        thread = p.thread_channel(int(message_id), int(channel_id), body["name"], guild_id)
         self.threads[message_id] = thread
+        self.channel_guilds[message_id] = guild_id
         if self._sockets:  # Discord tells the creator's gateway, so the client caches it
             await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
         return json_answer(thread)

@@ -57,13 +57,18 @@ class Sent:
     query: dict[str, str] = field(default_factory=dict)
 
 
+# A typed key: aiohttp warns (an error under pytest) the first time a plain string is used,
+# which failed whichever request came first in a run with a 500.
+SENT = web.RequestKey("sent", Sent)
+
+
 async def read_body(request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
     """JSON, or multipart with `payload_json` and `files[n]`, as discord.py sends them;
     recorded on the request's `Sent` for the conformance suite."""
     body, files = await _parse_body(request)
-    if "sent" in request:
-        request["sent"].body = body
-        request["sent"].files = [name for name, _ in files]
+    if SENT in request:
+        request[SENT].body = body
+        request[SENT].files = [name for name, _ in files]
     return body, files
 
 
