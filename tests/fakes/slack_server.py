@@ -22,6 +22,7 @@ APP_TOKEN = "xapp-1-fake-test-app-token"
 TEAM = "T0TEAM"
 BOT_USER = "U0VIDEOBOT"
 _PROXY_PAGE = "<html><body><h1>503 Service Unavailable</h1></body></html>"
+_HISTORY = ("conversations.history", "conversations.replies")
 LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>"
 
 
@@ -55,6 +56,7 @@ class FakeSlack(WebApiMethods, OAuthMethods):
         self.url = ""
         self.other_origin = ""  # same server under another host name: a different origin
         self.channel_teams: dict[str, str] = {}
+        self._history_at: dict[tuple[str, str], float] = {}
         self._start_oauth(BOT_TOKEN, Workspace(TEAM, BOT_USER))
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -161,11 +163,9 @@ class FakeSlack(WebApiMethods, OAuthMethods):
             return _json({"ok": False, "error": "invalid_auth"})
         if method == "auth.test":
             return _json(self.auth_test(space))
-        channel = str(params.get("channel") or params.get("channel_id") or "")
-        if self.channel_teams.get(channel, space.team_id) != space.team_id:
-            return _json({"ok": False, "error": "channel_not_found"})
-        if channel in self.kicked and method.startswith(("chat.", "files.complete")):
-            return _json({"ok": False, "error": "not_in_channel"})
+        refused = self._refused(method, space, params)
+        if refused is not None:
+            return refused
         if self.failures.get(method):
             status, body = self.failures[method].pop(0)
             if body["error"] == "html":
@@ -177,6 +177,24 @@ class FakeSlack(WebApiMethods, OAuthMethods):
             return _json({"ok": False, "error": "unknown_method"})
         result: dict[str, Any] = handler(params)
         return _json(result)
+
+    def _refused(
+        self, method: str, space: Workspace, params: dict[str, Any]
+    ) -> web.Response | None:
+        """Slack's refusals that depend on who asks: another workspace's channel, a channel
+        the bot was removed from, a second history read inside the minute."""
+        channel = str(params.get("channel") or params.get("channel_id") or "")
+        if self.channel_teams.get(channel, space.team_id) != space.team_id:
+            return _json({"ok": False, "error": "channel_not_found"})
+        if channel in self.kicked and method.startswith(("chat.", "files.complete")):
+            return _json({"ok": False, "error": "not_in_channel"})
+        if self.history_cap is not None and method in _HISTORY:
+            # A distributed app outside the Marketplace: one such read a minute per workspace.
+            last = self._history_at.get((method, space.team_id))
+            if last is not None and self.clock() - last < 60:
+                return _json({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": "60"})
+            self._history_at[(method, space.team_id)] = self.clock()
+        return None
 
     async def _upload(self, request: web.Request) -> web.Response:
         data = await request.read()

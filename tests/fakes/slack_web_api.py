@@ -99,15 +99,23 @@ class WebApiMethods:
             shown["metadata"] = message.metadata
         return shown
 
+    history_cap: int | None = None  # 15 for a distributed app outside the Marketplace
+
+    def _page(self, p: dict[str, Any], found: list[Message]) -> dict[str, Any]:
+        with_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
+        limit = int(p.get("limit") or 100)
+        if self.history_cap is not None:
+            limit = min(limit, self.history_cap)
+        shown = [self._listed(m, with_metadata) for m in found[:limit]]
+        return {"ok": True, "messages": shown, "has_more": len(found) > limit}
+
     def _m_conversations_history(self, p: dict[str, Any]) -> dict[str, Any]:
         """Top-level messages of a channel, newest first (metadata only when asked)."""
-        with_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
         found = [m for m in self.messages.values() if m.channel == p["channel"] and not m.thread_ts]
         found.sort(key=lambda m: m.ts, reverse=True)
-        return {"ok": True, "messages": [self._listed(m, with_metadata) for m in found]}
+        return self._page(p, found)
 
     def _m_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
-        with_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
         root = p["ts"]
         found = [
             m
@@ -115,7 +123,7 @@ class WebApiMethods:
             if m.channel == p["channel"] and root in (m.ts, m.thread_ts)
         ]
         found.sort(key=lambda m: m.ts)
-        return {"ok": True, "messages": [self._listed(m, with_metadata) for m in found]}
+        return self._page(p, found)
 
     def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
         message = self.messages.get(p["ts"])
