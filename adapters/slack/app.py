@@ -30,6 +30,7 @@ from adapters.slack.chat import EditBudget, SlackChat
 from adapters.slack.files import SLACK_FILE_ORIGIN, SlackFiles, origin
 from adapters.slack.handlers import PLATFORM, SlackHandlers, utc_now
 from adapters.slack.install import INSTALL_PATH, REDIRECT_PATH, Distribution
+from adapters.slack.tokens import StaticToken
 from adapters.slack.uninstall import Uninstalls
 from bot.config import Settings
 from bot.service import VideoService
@@ -101,6 +102,12 @@ class SlackAdapter:
         token = None
         if settings.slack_bot_token is not None and not oauth:
             token = settings.slack_bot_token.get_secret_value()
+        elif settings.slack_bot_token is not None:
+            log.warning(
+                "slack: SLACK_BOT_TOKEN is not used: with SLACK_CLIENT_ID set every workspace's "
+                "token comes from its install; install yours at %s too",
+                INSTALL_PATH,
+            )
         base_url = settings.slack_api_url or AsyncWebClient.BASE_URL
         self.client = AsyncWebClient(token=token, base_url=base_url)
         self.distribution: Distribution | None = None
@@ -109,7 +116,8 @@ class SlackAdapter:
             self.distribution = Distribution.create(
                 settings, self.client, database or settings.ledger_path
             )
-        tokens = self.distribution.tokens if self.distribution else None
+        static = StaticToken(token) if token is not None else None
+        tokens = self.distribution.tokens if self.distribution is not None else static
         self.chat = SlackChat(self.client, budget, tokens)
         # Bolt verifies every HTTP request with the secret; Socket Mode requests come over an
         # authenticated websocket and are not signed.
@@ -135,8 +143,7 @@ class SlackAdapter:
         files = SlackFiles(self.client, token, intake, self._fetcher, origins)
         self.handlers = SlackHandlers(service, files, settings.profile(), clock)
         register_listeners(self.app, self.handlers)
-        if self.distribution is not None:
-            Uninstalls(self.app, service, PLATFORM).register()
+        Uninstalls(self.app, service, PLATFORM, static.revoke if static else None).register()
         self._host = host or settings.slack_host
         self._port = settings.slack_port
         self.port: int | None = None  # the bound HTTP port, once serving

@@ -36,13 +36,17 @@ class BotTokens(Protocol):
 
 
 class StaticToken:
-    """SLACK_BOT_TOKEN: one workspace, one token that never rotates."""
+    """SLACK_BOT_TOKEN: one workspace, one token that never rotates, until the workspace
+    uninstalls the app or revokes it (`revoke()`): then there is none."""
 
     def __init__(self, token: str) -> None:
-        self._token = token
+        self._token: str | None = token
 
     async def bot_token(self, team_id: str, enterprise_id: str | None) -> str | None:
         return self._token
+
+    def revoke(self) -> None:
+        self._token = None
 
 
 class RefreshLock(Protocol):

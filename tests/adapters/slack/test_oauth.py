@@ -187,6 +187,23 @@ async def test_a_revoked_bot_token_counts_as_an_uninstall(
     assert task.state is TaskState.CANCELLED
 
 
+async def test_with_one_bot_token_an_uninstall_also_ends_tasks_and_calls(
+    slack: SlackHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    await slack.command("a fox")
+    await slack.wait_responses(1)
+    await slack.worker.step()
+    seen = len(slack.fake.calls)
+    with caplog.at_level(logging.WARNING, logger="videobot.slack"):
+        await slack.event({"type": "app_uninstalled"}, "Ev0GONE")
+        await slack.settle()
+    assert any("workspace T0TEAM uninstalled videobot" in r.getMessage() for r in caplog.records)
+    await slack.run_until_idle()
+    (task,) = await slack.tasks()
+    assert task.state is TaskState.CANCELLED
+    assert [c.method for c in slack.fake.calls[seen:]] == []
+
+
 def test_socket_mode_is_refused_for_a_distributed_app(
     tmp_path: Path, ledger: SqliteLedger, clock: FakeClock
 ) -> None:
