@@ -60,8 +60,9 @@ def database_url(target: str | Path) -> str:
 
 
 def _sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
-    # Share the file politely with the ledger's writer: wait for its lock instead of failing
-    # at once, and keep WAL (the ledger sets it; a store opened first must not undo it).
+    # Share the file with the ledger's writer: wait for its lock as long as it waits for ours
+    # (sqlite3's own default is 5 s too; said here so the two stay equal), and keep WAL (the
+    # ledger sets it; a store opened first must not leave the file in rollback mode).
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
