@@ -85,10 +85,13 @@ class SlackHarness:
         user: str = USER,
         channel: str = CHANNEL,
         team: str = TEAM,
+        enterprise: str | None = None,
         **kw: Any,
     ) -> httpx.Response:
         hook = self.next_id("hook")
+        grid = {"enterprise_id": enterprise, "is_enterprise_install": "false"} if enterprise else {}
         form = {
+            **grid,
             "token": "legacy",
             "team_id": team,
             "team_domain": "test",

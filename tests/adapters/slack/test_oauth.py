@@ -108,6 +108,21 @@ async def test_two_workspaces_install_and_each_task_speaks_with_its_own_token(
     assert checked == {ONE, TWO}
 
 
+async def test_an_enterprise_grid_workspace_is_found_by_org_and_workspace(
+    app: SlackHarness,
+) -> None:
+    await install(app, ONE, enterprise="E0ORG")
+    await app.command("a fox", team=ONE, channel=C_ONE, enterprise="E0ORG")
+    await app.wait_responses(1)
+    await app.run_until_idle()
+    (task,) = await app.tasks()
+    assert task.target.enterprise_id == "E0ORG"
+    assert task.state is TaskState.DELIVERED
+    (token,) = app.fake.token_of(ONE)
+    posted = [c for c in app.fake.calls if c.method.startswith(("chat.", "files."))]
+    assert posted and {c.auth for c in posted} == {f"Bearer {token}"}
+
+
 async def test_an_install_started_on_one_replica_completes_on_another(
     app: SlackHarness,
     tmp_path: Path,

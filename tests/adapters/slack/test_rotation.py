@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import fields
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -174,3 +176,26 @@ async def test_two_processes_on_postgresql_spend_each_refresh_token_once(
         # Both processes read the refreshed token from the database from now on.
         assert await second.bot_token(ONE, None) == fresh
         assert await first.bot_token("T0NONE", None) is None
+
+
+async def test_the_worker_refreshes_a_token_with_no_request_to_trigger_bolt(
+    app: SlackHarness, tmp_path: Path
+) -> None:
+    await install(app, ONE)
+    await app.command("a fox", team=ONE, channel=CHANNEL)  # Bolt refreshes the first token
+    await app.wait_responses(1)
+    spent = list(app.fake.refreshes)
+    (refresh,) = app.fake.refresh_tokens
+    # Hours pass with no request from Slack: the stored token is now near its end.
+    soon = datetime.fromtimestamp(time.time() + 60, tz=UTC).replace(tzinfo=None)
+    with contextlib.closing(sqlite3.connect(tmp_path / "ledger.db")) as conn, conn:
+        conn.execute("UPDATE slack_bots SET bot_token_expires_at = ?", (soon.isoformat(" "),))
+    requests_before = len(app.fake.named("auth.test"))
+    await app.run_until_idle()
+    assert app.fake.refreshes == [*spent, refresh]  # once, from the worker's first call
+    assert len(app.fake.named("auth.test")) == requests_before  # no request came in
+    (task,) = await app.tasks()
+    assert task.state is TaskState.DELIVERED
+    latest = app.fake.token_of(ONE)[-1]  # issued for the worker's refresh
+    posted = [c for c in app.fake.calls if c.method.startswith(("chat.", "files."))]
+    assert {c.auth for c in posted} == {f"Bearer {latest}"}
