@@ -132,18 +132,20 @@ async def simulate(args: argparse.Namespace) -> int:
 
 def _platforms(settings: Settings) -> frozenset[str]:
     """The platforms `run` serves: its worker claims only their tasks (adapter PLATFORM names)."""
-    configured = {"slack": settings.slack_bot_token, "discord": settings.discord_token}
-    return frozenset(name for name, token in configured.items() if token is not None)
+    configured = {"slack": settings.slack_enabled, "discord": settings.discord_token is not None}
+    return frozenset(name for name, enabled in configured.items() if enabled)
 
 
 def _adapters(
     settings: Settings, engine: Engine, intake: MediaIntake
 ) -> list[supervisor.ChatAdapter]:
     adapters: list[supervisor.ChatAdapter] = []
-    if settings.slack_bot_token is not None:
+    if settings.slack_enabled:
         from adapters.slack.app import SlackAdapter  # noqa: PLC0415  (SDK imported only when used)
 
-        adapters.append(SlackAdapter(settings, engine.service, intake))
+        # Slack installations (OAuth) live in the ledger's database.
+        slack = SlackAdapter(settings, engine.service, intake, database=settings.ledger_path)
+        adapters.append(slack)
     if settings.discord_token is not None:
         from adapters.discord.client import DiscordAdapter  # noqa: PLC0415
 
@@ -153,7 +155,7 @@ def _adapters(
 
 async def run(settings: Settings) -> int:
     """Serve every configured platform and the worker in one TaskGroup until SIGTERM/SIGINT."""
-    if settings.slack_bot_token is None and settings.discord_token is None:
+    if not settings.slack_enabled and settings.discord_token is None:
         print(cli.NO_PLATFORM, file=sys.stderr)
         return 2
     stop = asyncio.Event()

@@ -97,6 +97,13 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings):
         None, validation_alias=_env("SLACK_SIGNING_SECRET")
     )
     slack_api_url: str | None = Field(None, validation_alias=_env("SLACK_API_URL"))
+    # Distribution to other workspaces (OAuth v2): set both, and no SLACK_BOT_TOKEN is needed.
+    slack_client_id: str | None = Field(None, validation_alias=_env("SLACK_CLIENT_ID"))
+    slack_client_secret: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_CLIENT_SECRET")
+    )
+    slack_scopes: Words = Field((), validation_alias=_env("SLACK_SCOPES"))
+    slack_redirect_uri: str | None = Field(None, validation_alias=_env("SLACK_REDIRECT_URI"))
     slack_port: int = Field(3000, ge=0, le=65535, validation_alias=_env("SLACK_PORT"))
     slack_host: str = Field("0.0.0.0", validation_alias=_env("SLACK_HOST"))  # noqa: S104
     discord_token: SecretStr | None = Field(None, validation_alias=_env("DISCORD_TOKEN"))
@@ -123,6 +130,11 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings):
                 f"durations {', '.join(map(str, profile.durations))} (VIDEOBOT_DURATIONS)"
             )
         self._callbacks_can_work()
+        if (self.slack_client_id is None) != (self.slack_client_secret is None):
+            raise ValueError(
+                "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together (Basic Information > App "
+                "Credentials): set both to let other workspaces install videobot, or neither"
+            )
         if self.poll_floor > self.poll_ceiling:
             raise ValueError(
                 f"VIDEOBOT_POLL_FLOOR ({self.poll_floor.total_seconds():g}s) is above "
@@ -149,6 +161,13 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings):
         # `VIDEOBOT_METRICS_PORT=` in an env file means "no metrics", not a validation error.
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("slack_scopes", mode="before")
+    @classmethod
+    def _scopes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
     @field_validator(
         "allowed_workspaces", "allowed_channels", "allowed_users", "admins", mode="before"
     )
@@ -157,6 +176,15 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings):
         if isinstance(value, str):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Any workspace may install the Slack app (SLACK_CLIENT_ID and _SECRET are set)."""
+        return self.slack_client_id is not None and self.slack_client_secret is not None
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None or self.slack_oauth
 
     @property
     def ledger_path(self) -> Path:
@@ -173,6 +201,7 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings):
             self.slack_bot_token,
             self.slack_app_token,
             self.slack_signing_secret,
+            self.slack_client_secret,
             self.discord_token,
             self.callback_secret,
         )

@@ -96,6 +96,9 @@ class ReplyTarget:
     user_id: str
     thread_id: str | None = None
     user_name: str = ""
+    # Slack Enterprise Grid: the organization an installation may be recorded under (a bot
+    # token is found by enterprise and workspace together); None everywhere else.
+    enterprise_id: str | None = None
 
     @property
     def user_key(self) -> str:

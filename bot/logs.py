@@ -16,7 +16,8 @@ CREDENTIAL_NAME = re.compile(
     r"(key|token|sig|secret|passw|auth|credential|session|bearer)", re.IGNORECASE
 )
 _PATTERNS = (
-    re.compile(r"xox[abposr]-[A-Za-z0-9-]+"),  # Slack bot/user/config tokens
+    # Slack bot/user/config tokens, and the refresh tokens (xoxe-) of rotating installs
+    re.compile(r"xox[abposre]-[A-Za-z0-9-]+"),
     re.compile(r"xapp-[A-Za-z0-9-]+"),  # Slack app-level tokens
     re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(bearer|bot)\s+[^\s\"',}]+"),
     re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9._-]+"),  # Discord callback tokens

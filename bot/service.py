@@ -232,6 +232,30 @@ class VideoService:
         query = TaskQuery(states=LIVE_STATES, user_key=user.user_key, limit=1000)
         return await self._ledger.find(query)
 
+    async def end_workspace(
+        self, platform: str, workspace_id: str | None, enterprise_id: str | None = None
+    ) -> list[Task]:
+        """Cancel every live task of a workspace (with no workspace: of an Enterprise Grid
+        organization) that removed the bot, since nothing can be shown there any more.
+        Returns the tasks ended; safe to repeat."""
+        ended: list[Task] = []
+        for task in await self._ledger.find(TaskQuery(states=LIVE_STATES, limit=100_000)):
+            where = task.target
+            ours = (where.workspace_id == workspace_id) if workspace_id else (
+                enterprise_id is not None and where.enterprise_id == enterprise_id
+            )
+            current: Task | None = task if where.platform == platform and ours else None
+            for _ in range(3):  # the worker may move the row meanwhile: cancel where it is now
+                if current is None or current.state.is_terminal:
+                    break
+                if saved := await self._ledger.save(current, current.cancelled(self._clock())):
+                    ended.append(saved)
+                    break
+                current = await self._ledger.get(current.task_id)
+        if ended:
+            self._wake()
+        return ended
+
     async def _owned(self, ref: str, by: ReplyTarget, anyone: bool = False) -> Task:
         task = await self.status(ref)
         if anyone or task.target.user_key == by.user_key or self._access.is_admin(by):

@@ -78,6 +78,8 @@ def test_the_filter_cleans_messages_args_and_shapes(captured: list[str]) -> None
     )
     logging.getLogger("discord.http").debug("webhook /webhooks/42/secretWebhookToken-xyz")
     logging.getLogger("x").debug("shaped like a bot token: %s", "xoxb-9-9-unknownButShaped")
+    rotated = "{'access_token': 'xoxe.xoxb-1-RotatedShape', 'refresh_token': 'xoxe-1-RefreshShape'}"
+    logging.getLogger("slack_sdk.web.async_base_client").debug("Received: %s", rotated)
     try:
         raise RuntimeError(f"boom with {CANARIES['provider']}")
     except RuntimeError:
@@ -86,6 +88,7 @@ def test_the_filter_cleans_messages_args_and_shapes(captured: list[str]) -> None
     assert leaked(text) == []
     assert "aW50ZXJhY3Rpb246dG9rZW4" not in text and "secretWebhookToken" not in text
     assert "unknownButShaped" not in text
+    assert "RotatedShape" not in text and "RefreshShape" not in text
     assert "interactions/123456789/[redacted]" in text
 
 

@@ -1,7 +1,7 @@
 """The Slack adapter: a slack-bolt AsyncApp served through Socket Mode (SLACK_APP_TOKEN set, no
-public URL needed) or HTTP (signed requests on /slack/events), its listeners, and SlackChat for
-the worker. SLACK_API_URL points every Web API call (and the trusted file host) at another
-Slack, e.g. a local fake."""
+public URL needed) or HTTP (signed requests on /slack/events; with SLACK_CLIENT_ID, also the
+OAuth install on /slack/install), its listeners, and SlackChat for the worker. SLACK_API_URL
+points every Web API call (and the trusted file host) at another Slack, e.g. a local fake."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -24,10 +25,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.fetch.fetcher import SafeFetcher
 from adapters.fetch.hop import FetchPolicy
 from adapters.media.intake import MediaIntake
-from adapters.slack import blocks
+from adapters.slack import blocks, installed
 from adapters.slack.chat import EditBudget, SlackChat
 from adapters.slack.files import SLACK_FILE_ORIGIN, SlackFiles, origin
 from adapters.slack.handlers import PLATFORM, SlackHandlers, utc_now
+from adapters.slack.install import INSTALL_PATH, REDIRECT_PATH, Distribution
+from adapters.slack.tokens import StaticToken
+from adapters.slack.uninstall import Uninstalls
 from bot.config import Settings
 from bot.service import VideoService
 from bot.supervisor import PlatformRefused
@@ -35,6 +39,11 @@ from bot.supervisor import PlatformRefused
 log = logging.getLogger("videobot.slack")
 
 EVENTS_PATH = "/slack/events"
+SOCKET_MODE_DISTRIBUTED = (
+    "Slack does not let an app that other workspaces install use Socket Mode: unset "
+    "SLACK_APP_TOKEN and serve HTTP (SLACK_SIGNING_SECRET, SLACK_PORT), or unset "
+    "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to serve one workspace with SLACK_BOT_TOKEN."
+)
 _DRAIN_SECONDS = 10.0
 _DOWNLOAD_TIMEOUT = 60.0
 _CLOSE_SECONDS = 3.0
@@ -71,27 +80,54 @@ class SlackAdapter:
         host: str | None = None,
         clock: Callable[[], datetime] = utc_now,
         budget: EditBudget | None = None,
+        database: str | Path | None = None,
     ) -> None:
-        if settings.slack_bot_token is None:
-            raise SystemExit("SLACK_BOT_TOKEN is required for the Slack adapter.")
+        """`database`: where installations live when any workspace may install the app
+        (a SQLite file or a database URL); the ledger's file unless told."""
+        oauth = settings.slack_oauth
+        if not oauth and settings.slack_bot_token is None:
+            raise SystemExit(
+                "SLACK_BOT_TOKEN is required for the Slack adapter (or SLACK_CLIENT_ID and "
+                "SLACK_CLIENT_SECRET, to let any workspace install it)."
+            )
         self._app_token = settings.slack_app_token
+        if oauth and self._app_token is not None:
+            raise SystemExit(SOCKET_MODE_DISTRIBUTED)
         secret = settings.slack_signing_secret
         if self._app_token is None and secret is None:
             raise SystemExit(
                 "Slack HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket "
                 "Mode): unsigned requests are never accepted."
             )
-        token = settings.slack_bot_token.get_secret_value()
+        token = None
+        if settings.slack_bot_token is not None and not oauth:
+            token = settings.slack_bot_token.get_secret_value()
+        elif settings.slack_bot_token is not None:
+            log.warning(
+                "slack: SLACK_BOT_TOKEN is not used: with SLACK_CLIENT_ID set every workspace's "
+                "token comes from its install; install yours at %s too",
+                INSTALL_PATH,
+            )
         base_url = settings.slack_api_url or AsyncWebClient.BASE_URL
         self.client = AsyncWebClient(token=token, base_url=base_url)
-        self.chat = SlackChat(self.client, budget)
+        self.distribution: Distribution | None = None
+        if oauth:
+            # Installations beside the ledger's tasks; every call carries its workspace's token.
+            self.distribution = Distribution.create(
+                settings, self.client, database or settings.ledger_path
+            )
+        static = StaticToken(token) if token is not None else None
+        tokens = self.distribution.tokens if self.distribution is not None else static
+        self.chat = SlackChat(self.client, budget, tokens)
         # Bolt verifies every HTTP request with the secret; Socket Mode requests come over an
         # authenticated websocket and are not signed.
         self.app = AsyncApp(
             client=self.client,
             signing_secret=secret.get_secret_value() if secret else "",
             request_verification_enabled=secret is not None,
+            oauth_settings=self.distribution.settings if self.distribution else None,
         )
+        self.app.middleware(installed.remember)
         origins = {SLACK_FILE_ORIGIN}
         if settings.slack_api_url:
             origins.add(origin(settings.slack_api_url))
@@ -107,18 +143,21 @@ class SlackAdapter:
         files = SlackFiles(self.client, token, intake, self._fetcher, origins)
         self.handlers = SlackHandlers(service, files, settings.profile(), clock)
         register_listeners(self.app, self.handlers)
+        Uninstalls(self.app, service, PLATFORM, static.revoke if static else None).register()
         self._host = host or settings.slack_host
         self._port = settings.slack_port
         self.port: int | None = None  # the bound HTTP port, once serving
         self.ready = asyncio.Event()
         self._socket_url: str | None = None  # from check(), for the first connect
         self._runner: web.AppRunner | None = None  # bound by check(), for the first serve
+        self._prepared = False  # the installation stores' tables
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Take triggers until `stop` is set, then close every connection we opened; returns
         within a few seconds of `stop` whatever Slack is doing. Raises PlatformRefused when
         Slack refuses a token, and what the network raised when Slack cannot be reached."""
         try:
+            await self._prepare()
             if self._app_token is not None:
                 await self._serve_socket_mode(stop, self._app_token.get_secret_value())
             else:
@@ -134,13 +173,22 @@ class SlackAdapter:
             self._runner = None
         await self.chat.close()
         await self._fetcher.aclose()
+        if self.distribution is not None:
+            await self.distribution.stores.close()
+
+    async def _prepare(self) -> None:
+        if self.distribution is not None and not self._prepared:
+            await self.distribution.stores.prepare()
+            self._prepared = True
 
     async def check(self) -> None:
         """Ask Slack once, at start, whether it takes our tokens: PlatformRefused naming the
         token if not. Anything else (Slack unreachable) is left for serve() to retry."""
+        await self._prepare()
         with contextlib.suppress(SlackApiError, OSError, aiohttp.ClientError, TimeoutError):
             async with asyncio.timeout(_CHECK_SECONDS):
-                await self._check_bot_token()
+                if self.distribution is None:  # installs bring their own tokens, checked then
+                    await self._check_bot_token()
                 if self._app_token is not None:
                     url = await self._open_socket_url(self._app_token.get_secret_value())
                     self._socket_url = url
@@ -198,6 +246,9 @@ class SlackAdapter:
         """Listen on SLACK_HOST:SLACK_PORT; a port that cannot be had is a PlatformRefused."""
         web_app = web.Application()
         web_app.router.add_post(EVENTS_PATH, self._dispatch)
+        if self.app.oauth_flow is not None:
+            web_app.router.add_get(INSTALL_PATH, self._install)
+            web_app.router.add_get(REDIRECT_PATH, self._install)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
@@ -222,6 +273,15 @@ class SlackAdapter:
             await stop.wait()
         finally:
             await runner.cleanup()
+
+    async def _install(self, request: web.Request) -> web.Response:
+        # "Add to Slack" (sets the state cookie), then Slack's redirect back with a code.
+        flow = self.app.oauth_flow
+        assert flow is not None, "routed only with an OAuth flow"
+        bolt_request = await to_bolt_request(request)
+        if request.path == INSTALL_PATH:
+            return await to_aiohttp_response(await flow.handle_installation(bolt_request))
+        return await to_aiohttp_response(await flow.handle_callback(bolt_request))
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         # Bolt answers as soon as a listener acks; the listener keeps running after that.

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -17,9 +16,12 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import status_blocks, status_text
+from adapters.slack.budget import EditBudget
+from adapters.slack.errors import WorkspaceGone, bot_token, error_code, mapped
 from adapters.slack.mrkdwn import MESSAGE_TEXT, inert, inert_but_mention
+from adapters.slack.tokens import BotTokens, StaticToken
 from bot.domain import ReplyTarget
-from bot.errors import DeliveryError, DeliveryTransient, MessageGone
+from bot.errors import DeliveryError, DeliveryTransient
 from bot.messages import StatusView
 from bot.ports import Checkpoint, Delivery
 
@@ -28,51 +30,35 @@ log = logging.getLogger("videobot.slack")
 # A checkpointed file id with this suffix had its bytes accepted by the upload URL: only
 # files.completeUploadExternal is left to do.
 SENT = ":sent"
-_TRANSIENT_ERRORS = frozenset(
-    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
 _GONE_ERRORS = frozenset({"file_not_found", "file_deleted"})
-_WINDOW = 60.0
+# What conversations.history / conversations.replies return at most to a distributed app that
+# is not in the Slack Marketplace (which may call each once a minute).
+HISTORY_LIMIT = 15
+_FRESH = 60.0  # seconds a conversation's read answers for, in place of a second read
+_REMEMBERED = 1_000  # conversations whose last read is kept
 _UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=600, connect=15)
 _COMMENT = 4_000
 
 
-class EditBudget:
-    """chat.update calls per workspace in any rolling minute (Tier 3: ~50 per workspace, shared
-    by every task). Progress edits may use `progress_share` of it, so final edits (which the
-    worker retries until shown) still find room when many tasks render at once."""
+class SlackChat:
+    """The Chat port on Slack: every call carries the bot token of the task's workspace."""
 
     def __init__(
         self,
-        per_minute: int = 50,
-        progress_share: float = 0.8,
+        client: AsyncWebClient,
+        budget: EditBudget | None = None,
+        tokens: BotTokens | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._limit = per_minute
-        self._progress_limit = int(per_minute * progress_share)
-        self._clock = clock
-        self._sent: dict[str, deque[float]] = {}
-
-    def take(self, workspace_id: str, final: bool) -> timedelta | None:
-        """Spend one edit; returns None if allowed, else how long until one is available."""
-        now = self._clock()
-        sent = self._sent.setdefault(workspace_id, deque())
-        while sent and sent[0] <= now - _WINDOW:
-            sent.popleft()
-        limit = self._limit if final else self._progress_limit
-        if len(sent) >= limit:
-            return timedelta(seconds=max(0.1, sent[len(sent) - limit] + _WINDOW - now))
-        sent.append(now)
-        return None
-
-
-class SlackChat:
-    """The Chat port for one Slack workspace's bot token."""
-
-    def __init__(self, client: AsyncWebClient, budget: EditBudget | None = None) -> None:
         self._client = client
         self._budget = budget or EditBudget()
+        self._tokens = tokens or StaticToken(client.token or "")
+        self._clock = clock
         self._session: aiohttp.ClientSession | None = None
+        # (workspace, channel, thread) -> when read, {status key: message ts}
+        self._seen: OrderedDict[tuple[str, str, str], tuple[float, dict[str, str]]] = (
+            OrderedDict()
+        )
 
     async def close(self) -> None:
         if self._session is not None:
@@ -81,8 +67,11 @@ class SlackChat:
 
     # -- status message ----------------------------------------------------------------------
     async def post_status(self, target: ReplyTarget, view: StatusView, key: str) -> str:
+        # A read of this conversation from before the post no longer tells whether it exists.
+        self._seen.pop((target.workspace_id, target.channel_id, target.thread_id or ""), None)
         response = await self._call(
             "chat_postMessage",
+            target,
             channel=target.channel_id,
             thread_ts=target.thread_id,
             text=status_text(view, _mention(target)),
@@ -95,27 +84,43 @@ class SlackChat:
 
     async def find_status(self, target: ReplyTarget, key: str) -> str | None:
         """The status message posted under `key` before a crash, found by its metadata among
-        the channel's (or thread's) latest messages; None when it was never posted."""
+        the conversation's first (thread) or latest (channel) HISTORY_LIMIT messages; None
+        when it was never posted. A read less than a minute old answers for every task in
+        the same conversation: Slack allows a distributed app one such read a minute."""
+        where = (target.workspace_id, target.channel_id, target.thread_id or "")
+        seen = self._seen.get(where)
+        if seen is None or (key not in seen[1] and self._clock() - seen[0] >= _FRESH):
+            seen = (self._clock(), await self._status_keys(target))
+            self._seen[where] = seen
+            self._seen.move_to_end(where)
+            while len(self._seen) > _REMEMBERED:
+                self._seen.popitem(last=False)
+        return seen[1].get(key)
+
+    async def _status_keys(self, target: ReplyTarget) -> dict[str, str]:
         if target.thread_id:
             response = await self._call(
                 "conversations_replies",
+                target,
                 channel=target.channel_id,
                 ts=target.thread_id,
                 include_all_metadata=True,
-                limit=200,
+                limit=HISTORY_LIMIT,
             )
         else:
             response = await self._call(
                 "conversations_history",
+                target,
                 channel=target.channel_id,
                 include_all_metadata=True,
-                limit=100,
+                limit=HISTORY_LIMIT,
             )
+        keys: dict[str, str] = {}
         for message in response.get("messages") or []:
             payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if payload.get("key") == key:
-                return str(message["ts"])
-        return None
+            if payload.get("key"):
+                keys[str(payload["key"])] = str(message["ts"])
+        return keys
 
     async def update_status(self, target: ReplyTarget, message_id: str, view: StatusView) -> None:
         wait = self._budget.take(target.workspace_id, view.final)
@@ -124,6 +129,7 @@ class SlackChat:
             raise DeliveryTransient("chat.update budget spent for this workspace", wait)
         await self._call(
             "chat_update",
+            target,
             channel=target.channel_id,
             ts=message_id,
             text=status_text(view, _mention(target)),
@@ -135,6 +141,7 @@ class SlackChat:
     ) -> str:
         response = await self._call(
             "chat_postMessage",
+            target,
             channel=target.channel_id,
             thread_ts=target.thread_id or status_message_id,
             text=inert(text, MESSAGE_TEXT),  # the provider's link and failure reason
@@ -157,7 +164,7 @@ class SlackChat:
             if done is not None:
                 return done
         got = await self._call(
-            "files_getUploadURLExternal", filename=delivery.filename, length=delivery.size
+            "files_getUploadURLExternal", target, filename=delivery.filename, length=delivery.size
         )
         file_id, upload_url = str(got["file_id"]), str(got["upload_url"])
         await checkpoint(file_id)
@@ -172,7 +179,7 @@ class SlackChat:
         """Finish an upload a crash or a failure interrupted; None means start afresh."""
         file_id = ref.removesuffix(SENT)
         try:
-            info = await self._call("files_info", file=file_id)
+            info = await self._call("files_info", target, file=file_id)
         except DeliveryError as err:
             if isinstance(err, DeliveryTransient):
                 raise  # cannot tell whether it was posted: never guess, try again later
@@ -213,57 +220,27 @@ class SlackChat:
     ) -> None:
         await self._call(
             "files_completeUploadExternal",
+            target,
             files=[{"id": file_id, "title": delivery.title}],
             channel_id=target.channel_id,
             thread_ts=thread_ts,
             initial_comment=inert_but_mention(delivery.caption, _mention(target), _COMMENT),
         )
 
-    # -- errors ------------------------------------------------------------------------------
-    async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
-        """One Web API call, with the SDK's errors mapped onto DeliveryError/DeliveryTransient."""
+    # -- calls -------------------------------------------------------------------------------
+    async def _call(self, method: str, target: ReplyTarget, **kwargs: Any) -> dict[str, Any]:
+        """One Web API call with the bot token of `target`'s workspace, the SDK's errors
+        mapped onto DeliveryError/DeliveryTransient."""
+        token = await bot_token(self._tokens, target)
         try:
-            response = await getattr(self._client, method)(**kwargs)
+            response = await getattr(self._client, method)(token=token, **kwargs)
         except SlackApiError as err:
-            raise _mapped(method, err) from None
+            raise mapped(method, err) from None
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as err:
             raise DeliveryTransient(f"{method}: {type(err).__name__}") from None
         data = response.data
         return data if isinstance(data, dict) else {}
 
-
-def _mapped(method: str, err: SlackApiError) -> DeliveryError:
-    response = err.response
-    status = int(getattr(response, "status_code", 200) or 200)
-    code = error_code(err)
-    if status == 429 or code == "ratelimited":
-        headers = getattr(response, "headers", {}) or {}
-        wait = _retry_after(headers)
-        return DeliveryTransient(f"{method}: rate limited by Slack", wait)
-    if status >= 500 or code in _TRANSIENT_ERRORS:
-        return DeliveryTransient(f"{method}: Slack answered {status} {code}".rstrip())
-    if method == "chat_update" and code == "message_not_found":
-        # Someone deleted the status message: the board posts a new one instead of editing a
-        # message that is gone on every later progress and final edit.
-        return MessageGone(f"{method}: {code}")
-    return DeliveryError(f"{method}: {code or status}")
-
-
-def error_code(err: SlackApiError) -> str:
-    """Slack's `error` field; empty when the body was not JSON (a proxy's 502 page, say)."""
-    data = getattr(err.response, "data", None)
-    return str(data.get("error") or "") if isinstance(data, dict) else ""
-
-
-def _retry_after(headers: dict[str, Any]) -> timedelta:
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) else value
-            try:
-                return timedelta(seconds=max(1, int(str(raw))))
-            except ValueError:
-                break
-    return timedelta(seconds=30)
 
 
 def _mention(target: ReplyTarget) -> str | None:
@@ -278,4 +255,4 @@ def _shared_in(file: dict[str, Any], channel_id: str) -> bool:
     return any(channel_id in (shares.get(kind) or {}) for kind in ("public", "private"))
 
 
-__all__ = ["SENT", "EditBudget", "SlackChat", "error_code"]
+__all__ = ["HISTORY_LIMIT", "SENT", "EditBudget", "SlackChat", "WorkspaceGone", "error_code"]

@@ -16,7 +16,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.fetch.errors import FetchError, FetchRefused, FetchStatus, FetchTooLarge
 from adapters.fetch.fetcher import SafeFetcher
 from adapters.media.intake import MediaIntake
-from adapters.slack.chat import error_code
+from adapters.slack.errors import error_code
+from adapters.slack.installed import current
 from bot.domain import MediaRef
 from bot.errors import MediaError
 from bot.media import MAX_VIDEO_BYTES
@@ -52,12 +53,12 @@ def describe(files: Sequence[dict[str, Any]]) -> str:
 
 
 class SlackFiles:
-    """Downloads private files with the bot token, to allowed origins only."""
+    """Downloads private files with the workspace's bot token, to allowed origins only."""
 
     def __init__(
         self,
         client: AsyncWebClient,
-        token: str,
+        token: str | None,
         intake: MediaIntake,
         fetcher: SafeFetcher,
         allowed_origins: Iterable[str] = (SLACK_FILE_ORIGIN,),
@@ -70,7 +71,7 @@ class SlackFiles:
 
     async def info(self, file_id: str) -> dict[str, Any]:
         try:
-            response = await self._client.files_info(file=file_id)
+            response = await self._client.files_info(file=file_id, token=self._token_now())
         except SlackApiError as err:
             code = error_code(err) or "error"
             if code == "missing_scope":
@@ -111,7 +112,7 @@ class SlackFiles:
             result = await self._fetcher.fetch_bytes(
                 url,
                 max_bytes=limit,
-                headers={"Authorization": f"Bearer {self._token}"},
+                headers={"Authorization": f"Bearer {self._token_now()}"},
                 source="slack",
             )
         except FetchTooLarge:
@@ -130,6 +131,13 @@ class SlackFiles:
         if kind == "text/html" or data[:64].lstrip().lower().startswith((b"<!doctype", b"<html")):
             raise MediaError(MISSING_FILES_READ.format(name=name))
         return data
+
+    def _token_now(self) -> str:
+        """The bot token of the workspace the request being handled came from (OAuth
+        installs), else SLACK_BOT_TOKEN."""
+        installed = current()
+        token = installed.bot_token if installed is not None else None
+        return token or self._token or ""
 
     def _check(self, url: str, name: str) -> None:
         if origin(url) not in self._origins:

@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import blocks
 from adapters.slack.answer import Answer, ephemeral, quietly, reply
 from adapters.slack.files import SlackFiles, describe, is_media
+from adapters.slack.installed import enterprise_id as org
 from adapters.slack.mrkdwn import unescape
 from bot import checks, commands, messages, usage
 from bot.domain import Mode, Profile, ReplyTarget
@@ -38,8 +39,8 @@ def utc_now() -> datetime:
 
 
 def who(team_id: str, channel_id: str, user_id: str, thread_ts: str | None = None) -> ReplyTarget:
-    # A mention renders as the user's name in Slack and follows renames.
-    return ReplyTarget(PLATFORM, team_id, channel_id, user_id, thread_ts, f"<@{user_id}>")
+    # A mention renders as the user's name and follows renames; org(): Grid's bot token key.
+    return ReplyTarget(PLATFORM, team_id, channel_id, user_id, thread_ts, f"<@{user_id}>", org())
 
 
 def _team(body: Body) -> str:

@@ -7,6 +7,7 @@ JSON Schema. The last tests break one rule each, to show the checks bite."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -128,15 +129,32 @@ def _manifest_validator() -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(root, registry=registry)
 
 
-def _manifest() -> dict[str, Any]:
-    loaded = yaml.safe_load((ROOT / "slack-manifest.yml").read_text())
+def _manifest(distributed: bool = False) -> dict[str, Any]:
+    """The manifest as shipped (Socket Mode), or as its comments say to change it for an app
+    other workspaces install (HTTP URLs and the OAuth redirect URL uncommented)."""
+    text = (ROOT / "slack-manifest.yml").read_text()
+    if distributed:
+        text = re.sub(r"(?m)^(\s*)# ((?:request_)?url: https://|redirect_urls:)", r"\1\2", text)
+        text = re.sub(r"(?m)^(\s*)#   (- https://)", r"\1  \2", text)
+        text = text.replace("socket_mode_enabled: true", "socket_mode_enabled: false")
+        text = text.replace("token_rotation_enabled: false", "token_rotation_enabled: true")
+    loaded = yaml.safe_load(text)
     assert isinstance(loaded, dict)
     return loaded
 
 
-def test_the_manifest_matches_slacks_manifest_schema() -> None:
-    errors = [e.message for e in _manifest_validator().iter_errors(_manifest())]
+@pytest.mark.parametrize("distributed", [False, True], ids=["socket-mode", "distributed"])
+def test_the_manifest_matches_slacks_manifest_schema(distributed: bool) -> None:
+    manifest = _manifest(distributed)
+    errors = [e.message for e in _manifest_validator().iter_errors(manifest)]
     assert errors == []
+    if distributed:
+        assert manifest["oauth_config"]["redirect_urls"] == [
+            "https://videobot.example.com/slack/oauth_redirect"
+        ]
+        events = manifest["settings"]["event_subscriptions"]
+        assert events["request_url"] == "https://videobot.example.com/slack/events"
+        assert {"app_uninstalled", "tokens_revoked"} <= set(events["bot_events"])
 
 
 # -- the checks bite -------------------------------------------------------------------------

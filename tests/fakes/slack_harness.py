@@ -84,12 +84,16 @@ class SlackHarness:
         trigger_id: str | None = None,
         user: str = USER,
         channel: str = CHANNEL,
+        team: str = TEAM,
+        enterprise: str | None = None,
         **kw: Any,
     ) -> httpx.Response:
         hook = self.next_id("hook")
+        grid = {"enterprise_id": enterprise, "is_enterprise_install": "false"} if enterprise else {}
         form = {
+            **grid,
             "token": "legacy",
-            "team_id": TEAM,
+            "team_id": team,
             "team_domain": "test",
             "channel_id": channel,
             "channel_name": "general",
@@ -144,18 +148,22 @@ class SlackHarness:
         )
 
     async def event(
-        self, event: dict[str, Any], event_id: str, headers: dict[str, str] | None = None
+        self,
+        event: dict[str, Any],
+        event_id: str,
+        headers: dict[str, str] | None = None,
+        team: str = TEAM,
     ) -> httpx.Response:
         body = json.dumps(
             {
                 "token": "legacy",
-                "team_id": TEAM,
+                "team_id": team,
                 "api_app_id": "A0APP",
                 "event": event,
                 "type": "event_callback",
                 "event_id": event_id,
                 "event_time": 1700000000,
-                "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+                "authorizations": [{"team_id": team, "user_id": BOT_USER, "is_bot": True}],
             }
         )
         return await self.post(body, form=False, headers=headers)
@@ -206,16 +214,18 @@ def slack_settings(
     fake: FakeSlack, tmp_path: Path, socket_mode: bool = False, **overrides: Any
 ) -> Settings:
     """`overrides` are further settings by name, e.g. provider="google"."""
+    values: dict[str, Any] = {
+        "slack_bot_token": SecretStr(BOT_TOKEN),
+        "slack_app_token": SecretStr(APP_TOKEN) if socket_mode else None,
+        "slack_signing_secret": None if socket_mode else SecretStr(SECRET),
+        "slack_api_url": fake.api_url,
+        "slack_port": 0,
+        "data_dir": tmp_path / "data",
+    }
     return Settings(
         VIDEOBOT_FETCH_ALLOW_LOOPBACK=True,  # the fake's file host is on loopback
         _env_file=None,  # type: ignore[call-arg]
-        slack_bot_token=SecretStr(BOT_TOKEN),
-        slack_app_token=SecretStr(APP_TOKEN) if socket_mode else None,
-        slack_signing_secret=None if socket_mode else SecretStr(SECRET),
-        slack_api_url=fake.api_url,
-        slack_port=0,
-        data_dir=tmp_path / "data",
-        **overrides,
+        **(values | overrides),
     )
 
 
@@ -231,8 +241,12 @@ async def slack_harness(
     socket_mode: bool = False,
     access: AccessPolicy | None = None,
     settings_overrides: dict[str, Any] | None = None,
+    fake: FakeSlack | None = None,
 ) -> AsyncIterator[SlackHarness]:
-    fake = await FakeSlack(clock.monotonic).start()
+    """`fake`: a fake Slack already serving (shared by several harnesses, as replicas share
+    Slack); otherwise one of its own, closed at the end."""
+    own_fake = fake is None
+    fake = fake or await FakeSlack(clock.monotonic).start()
     settings = slack_settings(fake, tmp_path, socket_mode, **(settings_overrides or {}))
     chats: dict[str, Chat] = {}
     worker = Worker(
@@ -265,4 +279,5 @@ async def slack_harness(
     finally:
         stop.set()
         await serving
-        await fake.close()
+        if own_fake:
+            await fake.close()

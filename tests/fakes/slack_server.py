@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.slack_oauth import OAuthMethods, Workspace
 from tests.fakes.slack_web_api import Call, Message, SlackFile, WebApiMethods
 
 BOT_TOKEN = "xoxb-fake-0000-test-bot-token"
@@ -21,11 +22,14 @@ APP_TOKEN = "xapp-1-fake-test-app-token"
 TEAM = "T0TEAM"
 BOT_USER = "U0VIDEOBOT"
 _PROXY_PAGE = "<html><body><h1>503 Service Unavailable</h1></body></html>"
+_HISTORY = ("conversations.history", "conversations.replies")
 LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>"
 
 
-class FakeSlack(WebApiMethods):
-    """The workspace TEAM, whose bot user is BOT_USER."""
+class FakeSlack(WebApiMethods, OAuthMethods):
+    """The workspace TEAM, whose bot user is BOT_USER, and any workspace that installs the
+    app through the OAuth flow (slack_oauth.py). A channel given to a workspace in
+    `channel_teams` answers channel_not_found to any other workspace's token."""
 
     team_id = TEAM
     bot_user_id = BOT_USER
@@ -51,6 +55,9 @@ class FakeSlack(WebApiMethods):
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.other_origin = ""  # same server under another host name: a different origin
+        self.channel_teams: dict[str, str] = {}
+        self._history_at: dict[tuple[str, str], float] = {}
+        self._start_oauth(BOT_TOKEN, Workspace(TEAM, BOT_USER))
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> FakeSlack:
@@ -62,6 +69,7 @@ class FakeSlack(WebApiMethods):
         app.router.add_get("/files-pri/{team_file}/{name}", self._file)
         app.router.add_get("/redirect/{file_id}", self._redirect)
         app.router.add_get("/socket", self._socket)
+        app.router.add_get("/oauth/v2/authorize", self._authorize)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -142,16 +150,22 @@ class FakeSlack(WebApiMethods):
         elif raw:
             params.update(dict(await request.post()))
         auth = request.headers.get("Authorization")
-        await self._record(Call(request.path, method, request.host, auth, params, raw))
+        space = self.workspace_of(auth)
+        team = space.team_id if space else None
+        await self._record(Call(request.path, method, request.host, auth, params, raw, team=team))
         if method == "apps.connections.open":
             if auth != f"Bearer {APP_TOKEN}":
                 return _json({"ok": False, "error": "invalid_auth"})  # as Slack refuses it
             return _json({"ok": True, "url": f"{self.url.replace('http', 'ws')}/socket"})
-        if auth != f"Bearer {BOT_TOKEN}":
+        if method == "oauth.v2.access":
+            return _json(self.oauth_access(auth, params))
+        if space is None:
             return _json({"ok": False, "error": "invalid_auth"})
-        channel = str(params.get("channel") or params.get("channel_id") or "")
-        if channel in self.kicked and method.startswith(("chat.", "files.complete")):
-            return _json({"ok": False, "error": "not_in_channel"})
+        if method == "auth.test":
+            return _json(self.auth_test(space))
+        refused = self._refused(method, space, params)
+        if refused is not None:
+            return refused
         if self.failures.get(method):
             status, body = self.failures[method].pop(0)
             if body["error"] == "html":
@@ -163,6 +177,24 @@ class FakeSlack(WebApiMethods):
             return _json({"ok": False, "error": "unknown_method"})
         result: dict[str, Any] = handler(params)
         return _json(result)
+
+    def _refused(
+        self, method: str, space: Workspace, params: dict[str, Any]
+    ) -> web.Response | None:
+        """Slack's refusals that depend on who asks: another workspace's channel, a channel
+        the bot was removed from, a second history read inside the minute."""
+        channel = str(params.get("channel") or params.get("channel_id") or "")
+        if self.channel_teams.get(channel, space.team_id) != space.team_id:
+            return _json({"ok": False, "error": "channel_not_found"})
+        if channel in self.kicked and method.startswith(("chat.", "files.complete")):
+            return _json({"ok": False, "error": "not_in_channel"})
+        if self.history_cap is not None and method in _HISTORY:
+            # A distributed app outside the Marketplace: one such read a minute per workspace.
+            last = self._history_at.get((method, space.team_id))
+            if last is not None and self.clock() - last < 60:
+                return _json({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": "60"})
+            self._history_at[(method, space.team_id)] = self.clock()
+        return None
 
     async def _upload(self, request: web.Request) -> web.Response:
         data = await request.read()
@@ -195,7 +227,7 @@ class FakeSlack(WebApiMethods):
         await self._record(Call(request.path, "file", request.host, auth, {}))
         file_id = request.match_info["team_file"].split("-", 1)[1]
         file = self.files.get(file_id)
-        if not self.files_read or auth != f"Bearer {BOT_TOKEN}" or file is None:
+        if not self.files_read or self.workspace_of(auth) is None or file is None:
             return web.Response(body=LOGIN_PAGE, content_type="text/html")
         return web.Response(body=file.data, content_type=file.mimetype)
 

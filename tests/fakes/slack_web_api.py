@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.fakes.slack_oauth import Workspace
+
 
 @dataclass
 class Call:
@@ -18,6 +20,7 @@ class Call:
     params: dict[str, Any]
     body: bytes = b""
     at: float = 0.0  # FakeSlack.clock() when it arrived
+    team: str | None = None  # the workspace whose bot token the request carried
 
 
 @dataclass
@@ -53,16 +56,21 @@ class WebApiMethods:
     files: dict[str, SlackFile]
     _ids: itertools.count[int]
 
-    def _m_auth_test(self, _: dict[str, Any]) -> dict[str, Any]:
-        return {
+    def auth_test(self, space: Workspace) -> dict[str, Any]:
+        """auth.test for the workspace a token belongs to."""
+        answer: dict[str, Any] = {
             "ok": True,
-            "user_id": self.bot_user_id,
-            "bot_id": "B0BOT",
-            "team_id": self.team_id,
+            "user_id": space.bot_user_id,
+            "bot_id": "B0BOT" if space.team_id == self.team_id else f"B{space.bot_user_id}",
+            "team_id": space.team_id,
             "user": "videobot",
-            "team": "Test",
-            "url": "https://test.slack.com/",
+            "team": space.name,
+            "url": f"https://{space.team_id.lower()}.slack.com/",
+            "is_enterprise_install": space.is_enterprise_install,
         }
+        if space.enterprise_id:
+            answer["enterprise_id"] = space.enterprise_id
+        return answer
 
     def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         ts = f"1700000{next(self._ids):03d}.000100"
@@ -91,15 +99,23 @@ class WebApiMethods:
             shown["metadata"] = message.metadata
         return shown
 
+    history_cap: int | None = None  # 15 for a distributed app outside the Marketplace
+
+    def _page(self, p: dict[str, Any], found: list[Message]) -> dict[str, Any]:
+        with_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
+        limit = int(p.get("limit") or 100)
+        if self.history_cap is not None:
+            limit = min(limit, self.history_cap)
+        shown = [self._listed(m, with_metadata) for m in found[:limit]]
+        return {"ok": True, "messages": shown, "has_more": len(found) > limit}
+
     def _m_conversations_history(self, p: dict[str, Any]) -> dict[str, Any]:
         """Top-level messages of a channel, newest first (metadata only when asked)."""
-        with_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
         found = [m for m in self.messages.values() if m.channel == p["channel"] and not m.thread_ts]
         found.sort(key=lambda m: m.ts, reverse=True)
-        return {"ok": True, "messages": [self._listed(m, with_metadata) for m in found]}
+        return self._page(p, found)
 
     def _m_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
-        with_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
         root = p["ts"]
         found = [
             m
@@ -107,7 +123,7 @@ class WebApiMethods:
             if m.channel == p["channel"] and root in (m.ts, m.thread_ts)
         ]
         found.sort(key=lambda m: m.ts)
-        return {"ok": True, "messages": [self._listed(m, with_metadata) for m in found]}
+        return self._page(p, found)
 
     def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
         message = self.messages.get(p["ts"])

@@ -41,7 +41,17 @@ def test_manifest_scopes_events_command_and_shortcut() -> None:
     from adapters.ops.doctor import manifest_scopes
 
     assert manifest_scopes() == _list_after(text, "bot")  # `videobot doctor` reads the same list
-    assert _list_after(text, "bot_events") == {"app_mention", "message.channels", "message.groups"}
+    assert _list_after(text, "bot_events") == {
+        "app_mention",
+        "message.channels",
+        "message.groups",
+        "app_uninstalled",
+        "tokens_revoked",
+    }
+    from adapters.slack.install import BOT_SCOPES, REDIRECT_PATH
+
+    assert set(BOT_SCOPES) == _list_after(text, "bot")  # what an installing workspace grants
+    assert f"#   - https://videobot.example.com{REDIRECT_PATH}\n" in text
     assert re.search(r"- command: /video\n", text)
     assert f"callback_id: {blocks.ANIMATE_SHORTCUT}\n" in text
     assert "type: message\n" in text
