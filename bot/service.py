@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot import messages, outcomes
+from bot import messages, outcomes, pricing, spending
 from bot.checks import check_allowed, check_mode, check_prompt
 from bot.domain import (
     LIVE_STATES,
@@ -25,6 +25,7 @@ from bot.domain import (
 )
 from bot.errors import (
     ActionRefused,
+    BudgetExceeded,
     CommandError,
     LedgerUnavailable,
     NotFound,
@@ -32,6 +33,7 @@ from bot.errors import (
 )
 from bot.policy import WorkerPolicy
 from bot.ports import Ledger, TaskQuery, UserLimits
+from bot.pricing import PriceTable
 from bot.task import Task
 
 log = logging.getLogger("videobot.service")
@@ -69,9 +71,12 @@ class VideoService:
         access: AccessPolicy | None = None,
         profile: Profile | None = None,
         provider: str = "",
+        prices: PriceTable | None = None,
     ) -> None:
-        """`provider` names the provider in force (bot/providers.py); each task records it."""
+        """`provider` names the provider in force (bot/providers.py); each task records it,
+        with its estimate from `prices` (none: tasks are not priced)."""
         self._ledger = ledger
+        self._prices = prices or PriceTable()
         self._provider = provider
         self._policy = policy
         self._clock = clock
@@ -110,9 +115,14 @@ class VideoService:
             next_check_at=now,
             retry_of=retry_of,
             provider=self._provider,
+            estimate=self.estimate(request),
+            unit=self._prices.unit,
         )
         try:
-            stored, created = await self._ledger.add(task, self._limits(target, now))
+            stored, created = await self._ledger.add(task, self._limits(task, now))
+        except BudgetExceeded as err:
+            text, facts = spending.refusal(err, task, now), (err.scope, err.period, err.limit)
+            raise BudgetExceeded(text, *facts, err.spent, err.unit) from None
         except QuotaExceeded as err:
             raise QuotaExceeded(_quota_message(err, now), err.kind, err.limit) from None
         except LedgerUnavailable as err:
@@ -145,12 +155,26 @@ class VideoService:
         if channels and not _named(who.channel_id, who.platform, channels):
             raise ActionRefused(messages.CHANNEL_NOT_ALLOWED)
 
-    def _limits(self, who: ReplyTarget, now: datetime) -> UserLimits | None:
+    def estimate(self, request: VideoRequest) -> int | None:
+        """The request's price in micro-units of the price table's unit (None: not priced)."""
+        return pricing.estimate(request, self._prices, self._profile.default_resolution)
+
+    def _limits(self, task: Task, now: datetime) -> UserLimits | None:
+        """The caps on this task: admins skip the per-user ones; priced tasks meet budgets."""
         access = self._access
-        if access.is_admin(who) or (access.daily_limit is None and access.user_concurrency is None):
+        admin = access.is_admin(task.target)
+        priced = task.estimate is not None
+        capped = access.daily_limit is not None or access.user_concurrency is not None
+        if not priced and (admin or not capped):
             return None
-        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return UserLimits(day_start, access.daily_limit, access.user_concurrency)
+        day_start, month_start = pricing.period_starts(now)
+        return UserLimits(
+            day_start,
+            None if admin else access.daily_limit,
+            None if admin else access.user_concurrency,
+            month_start if priced else None,
+            user_budgets=not admin,
+        )
 
     async def status(self, ref: str) -> Task:
         task = await self._ledger.get(ref)

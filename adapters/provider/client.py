@@ -22,6 +22,7 @@ from adapters.provider.answer import AnswerReader, clip
 from adapters.provider.auth import Credentials, StaticKey
 from adapters.provider.caller import ApiCaller
 from adapters.provider.dialects.base import Dialect, SubmitContext
+from adapters.provider.dialects.fal import billed_units
 from adapters.provider.download import fetch_result
 from adapters.provider.hold import RateHold
 from adapters.provider.inline import InlineResults, SpillBatch, inline_texts
@@ -247,7 +248,7 @@ class HttpProvider:
     ) -> ProviderStatus:
         response = await self._api.request(operation, "GET", path, idempotent=True, spill=spills)
         try:
-            return parse(self._answers.body(response))
+            return billed_units(parse(self._answers.body(response)), response.headers)
         except ValueError as err:
             raise ProviderTransient(
                 f"unreadable status answer: {clip(self._answers.redact(response.text))}"

@@ -4,6 +4,8 @@ video edit, "Query Task Status"): one model id per mode, `callback_url` on submi
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,7 +21,8 @@ from adapters.provider.dialects.base import (
 )
 from bot.domain import MediaRef, Mode, VideoRequest
 from bot.errors import ProviderRejected
-from bot.ports import ProviderStatus
+from bot.ports import ProviderState, ProviderStatus
+from bot.pricing import Usage
 
 MODE_SUFFIX = {
     Mode.T2V: "text-to-video",
@@ -46,6 +49,7 @@ class _Task(BaseModel):
     results: Any = None
     error: Any = None
     expires_at: Any = None
+    usage: Any = None
 
 
 class EvolinkDialect(TaskApi):
@@ -80,13 +84,17 @@ class EvolinkDialect(TaskApi):
 
     def parse_status(self, data: Any) -> ProviderStatus:
         wire = _Task.model_validate(data)
-        return provider_status(
+        status = provider_status(
             wire.status,
             progress=wire.progress,
             video_url=_first_url(wire.results),
             expires_at=wire.expires_at,
             error=wire.error,
         )
+        if status.state is ProviderState.SUCCEEDED and (credits := _credits(wire.usage)):
+            # The credits evolink held for the task are what it charged for the video.
+            return replace(status, usage=Usage(credits=credits))
+        return status
 
     async def stage(self, media: MediaRef, wire: Wire, how: str) -> str:
         if media.kind == "video":
@@ -101,6 +109,18 @@ def model_for(model: str, mode: Mode) -> str:
     for suffix in MODE_SUFFIX.values():
         family = family.removesuffix(f"-{suffix}")
     return f"{family}-{MODE_SUFFIX[mode]}"
+
+
+def _credits(usage: Any) -> Decimal | None:
+    """`usage.credits_reserved` (a number of credits), when it is one."""
+    value = usage.get("credits_reserved") if isinstance(usage, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        credits = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return credits if credits.is_finite() and credits >= 0 else None
 
 
 def _first_url(results: Any) -> str | None:

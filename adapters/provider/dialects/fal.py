@@ -4,6 +4,9 @@ status under owner/app alone, and read the video from the request's response onc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +26,7 @@ from adapters.provider.dialects.base import (
 from bot.domain import MediaRef, Mode, VideoRequest
 from bot.errors import ProviderRejected
 from bot.ports import ProviderState, ProviderStatus
+from bot.pricing import Usage
 
 # fal's own model pages name the app google/gemini-omni-flash; UPSTREAM.md's sources say
 # fal-ai/gemini-omni-flash. The default follows fal; VIDEOBOT_MODEL may name the other.
@@ -36,6 +40,9 @@ MODE_PATH = {
 # fal's docs end every request COMPLETED (with `error` when it failed); third-party schemas
 # also list these, so they are read as failures rather than as statuses nobody knows.
 _FAILED = frozenset({"failed", "error"})
+# fal charges only for successful outputs ("never for server errors"); what a success cost
+# comes in the result answer's x-fal-billable-units header (the client reads it).
+UNBILLED = Usage(billed=False)
 
 
 class _Submit(BaseModel):
@@ -101,10 +108,12 @@ class FalDialect(TaskApi):
             error = read_error(wire.error)
             code = error.code or error.type or (str(wire.error_type) if wire.error_type else None)
             return ProviderStatus(
-                ProviderState.FAILED, error_code=code, error_message=error.message
+                ProviderState.FAILED, error_code=code, error_message=error.message, usage=UNBILLED
             )
         if wire.status.strip().lower() in _FAILED:
-            return ProviderStatus(ProviderState.FAILED, error_message="the render failed")
+            return ProviderStatus(
+                ProviderState.FAILED, error_message="the render failed", usage=UNBILLED
+            )
         if isinstance(wire.response, dict) and "video" in wire.response:
             return self.parse_result(wire.response)  # some answers inline the result
         return provider_status(
@@ -117,7 +126,10 @@ class FalDialect(TaskApi):
         if "video" not in data and "detail" in data:
             error = read_detail(data["detail"])
             return ProviderStatus(
-                ProviderState.FAILED, error_code=error.code, error_message=error.message
+                ProviderState.FAILED,
+                error_code=error.code,
+                error_message=error.message,
+                usage=UNBILLED,
             )
         video = data.get("video")
         url = video.get("url") if isinstance(video, dict) else video
@@ -135,3 +147,22 @@ def app_of(model: str) -> str:
     if len(parts) < 2:
         raise ValueError(f"a fal model id is owner/app, not {model!r}")
     return "/".join(parts[:2])
+
+
+# fal's own header on a result: the units (seconds of video, for a video model) it billed.
+BILLABLE_UNITS = "x-fal-billable-units"
+
+
+def billed_units(status: ProviderStatus, headers: Mapping[str, str]) -> ProviderStatus:
+    """`status` with the billed units an answer's header reported, when it did (and the
+    status carries no usage of its own)."""
+    raw = headers.get(BILLABLE_UNITS)
+    if raw is None or status.usage is not None or status.state is not ProviderState.SUCCEEDED:
+        return status
+    try:
+        units = Decimal(raw.strip())
+    except InvalidOperation:
+        return status
+    if not units.is_finite() or units < 0:
+        return status
+    return replace(status, usage=Usage(billed_seconds=units, billed=units > 0))
