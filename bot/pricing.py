@@ -146,6 +146,8 @@ def period_end(period: str, now: datetime) -> datetime:
     day, month = period_starts(now)
     if period == "day":
         return day + timedelta(days=1)
-    return month.replace(year=month.year + 1, month=1) if month.month == 12 else month.replace(
-        month=month.month + 1
+    return (
+        month.replace(year=month.year + 1, month=1)
+        if month.month == 12
+        else month.replace(month=month.month + 1)
     )

@@ -113,9 +113,6 @@ def validate(sim: Simulator, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-CREDITS_PER_SECOND = 10.2
-
-
 def view(sim: Simulator, task: SimTask, created: bool = False) -> dict[str, Any]:
     state, progress = ("queued", 0) if created else observe(sim, task)
     data: dict[str, Any] = {
@@ -130,12 +127,12 @@ def view(sim: Simulator, task: SimTask, created: bool = False) -> dict[str, Any]
     }
     if created:
         data["task_info"]["estimated_time"] = round(task.queue_seconds + task.render_seconds)
-    # evolink reports the credits it holds for the task on the submit answer and every poll.
-    data["usage"] = {
-        "billing_rule": "per_token",
-        "credits_reserved": round(task.duration * CREDITS_PER_SECOND, 2),
-        "user_group": "default",
-    }
+        credits = round(task.duration * 10.2, 2)
+        data["usage"] = {
+            "billing_rule": "per_token",
+            "credits_reserved": credits,
+            "user_group": "default",
+        }
     if state == "completed":
         data["results"] = [file_url(sim, task)]
     elif state == "failed":

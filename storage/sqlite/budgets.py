@@ -180,4 +180,3 @@ def spend_statement(query: SpendQuery) -> tuple[str, tuple[Any, ...]]:
 def spend_line(row: Any) -> SpendLine:
     key, unit, tasks, spent, held = row
     return SpendLine(key=str(key), unit=unit, tasks=int(tasks), spent=int(spent), held=int(held))
-

@@ -4,7 +4,6 @@ video edit, "Query Task Status"): one model id per mode, `callback_url` on submi
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,7 +20,7 @@ from adapters.provider.dialects.base import (
 )
 from bot.domain import MediaRef, Mode, VideoRequest
 from bot.errors import ProviderRejected
-from bot.ports import ProviderState, ProviderStatus
+from bot.ports import ProviderStatus
 from bot.pricing import Usage
 
 MODE_SUFFIX = {
@@ -49,7 +48,6 @@ class _Task(BaseModel):
     results: Any = None
     error: Any = None
     expires_at: Any = None
-    usage: Any = None
 
 
 class EvolinkDialect(TaskApi):
@@ -84,17 +82,19 @@ class EvolinkDialect(TaskApi):
 
     def parse_status(self, data: Any) -> ProviderStatus:
         wire = _Task.model_validate(data)
-        status = provider_status(
+        return provider_status(
             wire.status,
             progress=wire.progress,
             video_url=_first_url(wire.results),
             expires_at=wire.expires_at,
             error=wire.error,
         )
-        if status.state is ProviderState.SUCCEEDED and (credits := _credits(wire.usage)):
-            # The credits evolink held for the task are what it charged for the video.
-            return replace(status, usage=Usage(credits=credits))
-        return status
+
+    def submit_usage(self, data: Any) -> Usage | None:
+        """The credits evolink holds for a task, reported only in its submit answer: what it
+        charges when the video is made (adapters/provider/usage.py keeps them until then)."""
+        credits = _credits(data.get("usage")) if isinstance(data, dict) else None
+        return None if credits is None else Usage(credits=credits)
 
     async def stage(self, media: MediaRef, wire: Wire, how: str) -> str:
         if media.kind == "video":

@@ -4,9 +4,6 @@ status under owner/app alone, and read the video from the request's response onc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
@@ -147,22 +144,3 @@ def app_of(model: str) -> str:
     if len(parts) < 2:
         raise ValueError(f"a fal model id is owner/app, not {model!r}")
     return "/".join(parts[:2])
-
-
-# fal's own header on a result: the units (seconds of video, for a video model) it billed.
-BILLABLE_UNITS = "x-fal-billable-units"
-
-
-def billed_units(status: ProviderStatus, headers: Mapping[str, str]) -> ProviderStatus:
-    """`status` with the billed units an answer's header reported, when it did (and the
-    status carries no usage of its own)."""
-    raw = headers.get(BILLABLE_UNITS)
-    if raw is None or status.usage is not None or status.state is not ProviderState.SUCCEEDED:
-        return status
-    try:
-        units = Decimal(raw.strip())
-    except InvalidOperation:
-        return status
-    if not units.is_finite() or units < 0:
-        return status
-    return replace(status, usage=Usage(billed_seconds=units, billed=units > 0))

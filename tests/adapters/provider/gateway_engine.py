@@ -83,9 +83,7 @@ async def gateway_engine(
                 fetcher=fetcher,
             )
             chat = FakeChat()
-            worker = fake_clock_worker(
-                ledger, provider, chat, clock, tmp_path / "scratch", policy
-            )
+            worker = fake_clock_worker(ledger, provider, chat, clock, tmp_path / "scratch", policy)
             service = VideoService(
                 ledger, policy, clock.now, worker.wake, profile=profile.allows, prices=prices
             )
