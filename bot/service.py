@@ -34,6 +34,7 @@ from bot.errors import (
 from bot.policy import WorkerPolicy
 from bot.ports import Ledger, TaskQuery, UserLimits
 from bot.pricing import PriceTable
+from bot.reports import SpendReports
 from bot.task import Task
 
 log = logging.getLogger("videobot.service")
@@ -73,16 +74,15 @@ class VideoService:
         provider: str = "",
         prices: PriceTable | None = None,
     ) -> None:
-        """`provider` names the provider in force (bot/providers.py); each task records it,
-        with its estimate from `prices` (none: tasks are not priced)."""
-        self._ledger = ledger
+        """Each task records `provider` (bot/providers.py) and its estimate from `prices`."""
+        self._ledger, self._provider = ledger, provider
         self._prices = prices or PriceTable()
-        self._provider = provider
         self._policy = policy
         self._clock = clock
         self._wake = wake
         self._access = access or AccessPolicy()
         self._profile = profile or Profile()
+        self.reports = SpendReports(ledger, clock, self._access)  # `/video usage`
 
     async def accept(
         self,
@@ -160,7 +160,7 @@ class VideoService:
         return pricing.estimate(request, self._prices, self._profile.default_resolution)
 
     def _limits(self, task: Task, now: datetime) -> UserLimits | None:
-        """The caps on this task: admins skip the per-user ones; priced tasks meet budgets."""
+        """Admins skip per-user caps; priced tasks meet budgets."""
         access = self._access
         admin = access.is_admin(task.target)
         priced = task.estimate is not None

@@ -160,7 +160,7 @@ class ConsoleSession:
                 text = text[len(prefix) :]
                 break
         else:
-            if text.split()[0].lower() not in ("help", "list", "status", "cancel", "retry"):
+            if text.split()[0].lower() not in commands.VERBS:
                 self._say("Type /video <prompt> to make a video, or `help`.")
                 return True
         try:
@@ -174,6 +174,9 @@ class ConsoleSession:
         if isinstance(command, commands.SimpleCommand):
             if command.verb == "help":
                 self._say(usage.help_text(self._profile))
+            elif command.verb.startswith("usage"):
+                everyone = command.verb == "usage all"
+                self._say(await self._service.reports.usage(self._target, everyone))
             else:
                 tasks = await self._service.recent(self._target)
                 self._say("\n".join(messages.task_line(t) for t in tasks) or messages.NO_TASKS)

@@ -244,7 +244,7 @@ class DiscordHandlers:
         )
 
     async def task_verb(self, interaction: discord.Interaction, verb: str, ref: str = "") -> None:
-        """`/videobot status|cancel|retry|list|help`."""
+        """`/videobot status|cancel|retry|list|usage|help`."""
         if not await self.defer(interaction):
             return
         by = interaction_target(interaction)
@@ -257,6 +257,8 @@ class DiscordHandlers:
                     + usage.help_text(self.profile, "/video", "/videobot", platform="discord")
                     + "```"
                 )
+            elif verb.startswith("usage"):
+                text = await self.service.reports.usage(by, everyone=verb == "usage all")
             elif verb == "list":
                 tasks = await self.service.recent(by)
                 text = "\n".join(messages.task_line(t) for t in tasks) or messages.NO_TASKS

@@ -110,6 +110,8 @@ class SlackHandlers:
         if isinstance(command, commands.SimpleCommand):
             if command.verb == "help":
                 await answer(f"```{usage.help_text(self._profile, '/video', platform='slack')}```")
+            elif command.verb.startswith("usage"):
+                await answer(await self._service.reports.usage(target, "all" in command.verb))
             else:
                 tasks = await self._service.recent(target)
                 lines = "\n".join(messages.task_line(t) for t in tasks)
@@ -278,7 +280,6 @@ class SlackHandlers:
             return
         await self._guard(answer, self._run(text, target, key, files, answer, announce=False))
 
-    # -- helpers -----------------------------------------------------------------------------
     async def _open(
         self, client: AsyncWebClient, body: Body, view: Body, respond: AsyncRespond
     ) -> None:
