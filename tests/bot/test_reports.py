@@ -19,8 +19,13 @@ from tests.conftest import target
 from tests.fakes.clock import FakeClock
 
 
-async def spend(
-    ledger: SqliteLedger, who: ReplyTarget, amount: str, clock: FakeClock, days_ago: int = 0
+async def spend(  # noqa: PLR0913 (each one a fact of the task)
+    ledger: SqliteLedger,
+    who: ReplyTarget,
+    amount: str,
+    clock: FakeClock,
+    days_ago: int = 0,
+    provider: str = "guide",
 ) -> None:
     """A delivered task of `who` that cost `amount` dollars, made `days_ago` days back."""
     at = clock.now().replace(day=clock.now().day - days_ago)
@@ -34,6 +39,7 @@ async def spend(
         updated_at=at,
         estimate=micros(amount),
         unit="USD",
+        provider=provider,
     )
     stored, _ = await ledger.add(task)
     running = stored.submitting(at).submitted("p", at, at)
