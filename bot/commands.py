@@ -30,7 +30,7 @@ class VideoCommand:
 
 @dataclass(frozen=True, slots=True)
 class TaskCommand:
-    """`status|cancel|retry <ref>`."""
+    """`status|cancel|retry <ref>`, or `confirm <ref>` of a request held for confirmation."""
 
     verb: str
     ref: str
@@ -189,7 +189,7 @@ def parse(text: str) -> Command:
     return _parse_video(words)
 
 
-VERBS = ("help", "list", "status", "cancel", "retry", "usage")
+VERBS = ("help", "list", "status", "cancel", "retry", "usage", "confirm")
 _TASK_REF = re.compile(r"[0-9A-Za-z]{6}|[0-9a-fA-F]{32}")
 
 

@@ -141,6 +141,7 @@ async def open_engine(
             settings.profile(),
             provider=settings.provider,
             prices=settings.prices_in_force,
+            confirm_above=settings.confirm_threshold,
         )
         # The settings' budgets are the stored ones until an admin command can change them.
         await ledger.set_budgets(settings.budget_list(settings.prices_in_force.unit))

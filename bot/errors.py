@@ -7,6 +7,7 @@ VideobotError
 ├── ActionRefused           cancel/retry that no longer applies, or access refused
 │   └── QuotaExceeded       a per-user cap was reached; nothing was recorded or paid
 │       └── BudgetExceeded  a spending budget would be passed; nothing was recorded or paid
+├── ConfirmationNeeded      the request costs more than the threshold: it waits for Confirm
 ├── LedgerUnavailable       the ledger could not record a request (disk full); nothing was
 │                           recorded, so the user can simply send it again later
 ├── DeliveryError           the chat platform refused a post or an upload
@@ -70,6 +71,15 @@ class BudgetExceeded(QuotaExceeded):
         self.period = period
         self.spent = spent
         self.unit = unit
+
+
+class ConfirmationNeeded(VideobotError):
+    """The request's estimate is above the confirmation threshold: nothing was recorded; it is
+    held as `ref` until its requester confirms (or it expires)."""
+
+    def __init__(self, message: str, ref: str) -> None:
+        super().__init__(message)
+        self.ref = ref
 
 
 class LedgerUnavailable(VideobotError):

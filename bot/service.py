@@ -7,11 +7,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-from bot import messages, outcomes, pricing, spending
+from bot import messages, pricing, refusals
 from bot.checks import check_allowed, check_mode, check_prompt
+from bot.confirm import Confirmations
 from bot.domain import (
     LIVE_STATES,
     MediaRef,
@@ -25,7 +26,6 @@ from bot.domain import (
 )
 from bot.errors import (
     ActionRefused,
-    BudgetExceeded,
     CommandError,
     LedgerUnavailable,
     NotFound,
@@ -73,6 +73,7 @@ class VideoService:
         profile: Profile | None = None,
         provider: str = "",
         prices: PriceTable | None = None,
+        confirm_above: int | None = None,
     ) -> None:
         """Each task records `provider` (bot/providers.py) and its estimate from `prices`."""
         self._ledger, self._provider = ledger, provider
@@ -83,6 +84,7 @@ class VideoService:
         self._access = access or AccessPolicy()
         self._profile = profile or Profile()
         self.reports = SpendReports(ledger, clock, self._access)  # `/video usage`
+        self.confirmations = Confirmations(clock, confirm_above)  # Confirm / Cancel
 
     async def accept(
         self,
@@ -90,9 +92,12 @@ class VideoService:
         target: ReplyTarget,
         idem_key: str,
         retry_of: str | None = None,
+        confirmed: bool = False,
     ) -> tuple[Task, bool]:
         """Record a request durably and wake the worker. Returns (task, created); a repeated
-        idem_key (platform retry, double click) returns the first task and created=False."""
+        idem_key (platform retry, double click) returns the first task and created=False.
+        Raises ConfirmationNeeded, recording nothing, when the estimate is above the
+        confirmation threshold and the request was not `confirmed`."""
         now = self._clock()
         self.check_access(target)
         # Every request passes the prompt checks here, whichever path built it (an edit
@@ -118,13 +123,12 @@ class VideoService:
             estimate=self.estimate(request),
             unit=self._prices.unit,
         )
+        if not confirmed and self.confirmations.needed(task.estimate):
+            raise self.confirmations.ask(task)
         try:
             stored, created = await self._ledger.add(task, self._limits(task, now))
-        except BudgetExceeded as err:
-            text, facts = spending.refusal(err, task, now), (err.scope, err.period, err.limit)
-            raise BudgetExceeded(text, *facts, err.spent, err.unit) from None
         except QuotaExceeded as err:
-            raise QuotaExceeded(_quota_message(err, now), err.kind, err.limit) from None
+            raise refusals.restated(err, task, now) from None
         except LedgerUnavailable as err:
             log.warning("a request from %s could not be recorded: %s", target.user_key, err)
             raise LedgerUnavailable(messages.NOT_RECORDED) from None
@@ -139,6 +143,12 @@ class VideoService:
             )
             self._wake()
         return stored, created
+
+    async def confirm(self, ref: str, by: ReplyTarget) -> tuple[Task, bool]:
+        """Record the request held as `ref`; a second Confirm finds its task (created=False)."""
+        held = self.confirmations.take(ref, by)
+        args = (held.request, held.target, held.idem_key, held.retry_of)
+        return await self.accept(*args, confirmed=True)
 
     def check_access(self, who: ReplyTarget) -> None:
         """Raise ActionRefused if `who` may not ask here. Adapters call it before downloading
@@ -162,8 +172,7 @@ class VideoService:
     def _limits(self, task: Task, now: datetime) -> UserLimits | None:
         """Admins skip per-user caps; priced tasks meet budgets."""
         access = self._access
-        admin = access.is_admin(task.target)
-        priced = task.estimate is not None
+        admin, priced = access.is_admin(task.target), task.estimate is not None
         capped = access.daily_limit is not None or access.user_concurrency is not None
         if not priced and (admin or not capped):
             return None
@@ -261,15 +270,6 @@ class VideoService:
         if anyone or task.target.user_key == by.user_key or self._access.is_admin(by):
             return task
         raise ActionRefused(messages.NOT_YOURS.format(ref=task.ref))
-
-
-def _quota_message(err: QuotaExceeded, now: datetime) -> str:
-    if err.kind == "concurrent":
-        return messages.CONCURRENT_LIMIT.format(limit=err.limit)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    return messages.DAILY_LIMIT.format(
-        limit=err.limit, wait=outcomes.human_duration(midnight - now)
-    )
 
 
 def _media_gone(request: VideoRequest) -> bool:

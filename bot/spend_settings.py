@@ -60,6 +60,10 @@ class SpendSettings(BaseSettings):
     budget_workspace_month: Decimal | None = Field(
         None, ge=0, allow_inf_nan=False, validation_alias=_env("VIDEOBOT_BUDGET_WORKSPACE_MONTH")
     )
+    # A video estimated above this asks its requester to confirm before anything is sent.
+    confirm_above: Decimal | None = Field(
+        None, ge=0, allow_inf_nan=False, validation_alias=_env("VIDEOBOT_CONFIRM_ABOVE")
+    )
     # Per channel and month: `slack:C123=20,discord:80351110224678912=5`.
     budget_channels: Rates = Field(
         default_factory=dict, validation_alias=_env("VIDEOBOT_BUDGET_CHANNELS")
@@ -95,7 +99,11 @@ class SpendSettings(BaseSettings):
         return pairs
 
     @field_validator(
-        "budget_user_day", "budget_user_month", "budget_workspace_month", mode="before"
+        "budget_user_day",
+        "budget_user_month",
+        "budget_workspace_month",
+        "confirm_above",
+        mode="before",
     )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
@@ -115,6 +123,11 @@ class SpendSettings(BaseSettings):
             per_clip=rates.get("clip"),
             per_million_tokens=rates.get("tokens", table.per_million_tokens),
         )
+
+    @property
+    def confirm_threshold(self) -> int | None:
+        """VIDEOBOT_CONFIRM_ABOVE in micro-units of the price unit (None: never ask)."""
+        return None if self.confirm_above is None else micros(self.confirm_above)
 
     def budget_list(self, unit: str) -> list[Budget]:
         """Every budget the settings set, in `unit` (the price table's)."""

@@ -18,7 +18,7 @@ from adapters.console.bars import LiveBars
 from adapters.media.intake import MediaIntake
 from bot import checks, commands, messages, usage
 from bot.domain import MediaRef, Profile, ReplyTarget
-from bot.errors import VideobotError
+from bot.errors import ConfirmationNeeded, VideobotError
 from bot.messages import StatusView
 from bot.ports import Checkpoint, Delivery
 from bot.service import VideoService
@@ -165,6 +165,8 @@ class ConsoleSession:
                 return True
         try:
             await self._dispatch(commands.parse(text), key)
+        except ConfirmationNeeded as err:  # a question, not a refusal
+            self._say(f"💰 {err}")
         except VideobotError as err:
             self.refused += 1
             self._say(f"⚠️  {err}")
@@ -190,9 +192,12 @@ class ConsoleSession:
                 task = await self._service.cancel(command.ref, self._target)
                 self._say(messages.CANCEL_DONE.format(ref=task.ref))
             else:
-                task, _ = await self._service.retry(command.ref, self._target, key)
+                if command.verb == "confirm":
+                    task, created = await self._service.confirm(command.ref, self._target)
+                else:
+                    task, created = await self._service.retry(command.ref, self._target, key)
                 self.started.add(task.ref)
-                self._say(messages.accepted_reply(task))
+                self._say(messages.accepted_reply(task, duplicate=not created))
             return
         images = [await self._intake.from_path(p) for p in (*command.images, *command.refs)]
         video: MediaRef | None = None

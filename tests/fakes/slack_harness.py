@@ -231,6 +231,7 @@ async def slack_harness(
     socket_mode: bool = False,
     access: AccessPolicy | None = None,
     settings_overrides: dict[str, Any] | None = None,
+    service_options: dict[str, Any] | None = None,
 ) -> AsyncIterator[SlackHarness]:
     fake = await FakeSlack(clock.monotonic).start()
     settings = slack_settings(fake, tmp_path, socket_mode, **(settings_overrides or {}))
@@ -244,7 +245,15 @@ async def slack_harness(
         scratch_dir=tmp_path / "scratch",
         rng=random.Random(3),
     )
-    service = VideoService(ledger, policy, clock.now, worker.wake, access, settings.profile())
+    service = VideoService(
+        ledger,
+        policy,
+        clock.now,
+        worker.wake,
+        access,
+        settings.profile(),
+        **(service_options or {}),  # prices, a confirmation threshold
+    )
     intake = MediaIntake(settings.media_dir, settings.profile())
     adapter = SlackAdapter(
         settings,
