@@ -77,9 +77,8 @@ class Confirmations:
             else f"Press Confirm within {minutes} minutes to make it, or Cancel"
         )
         return ConfirmationNeeded(
-            f"This video would cost about {money(amount, unit)}, more than the {threshold} "
-            f"that needs a confirmation here. {how}; nothing is sent or charged until you "
-            "confirm.",
+            f"This video would cost about {money(amount, unit)}; anything above {threshold} "
+            f"needs a confirmation here. {how}; nothing is sent or charged until you confirm.",
             ref,
         )
 

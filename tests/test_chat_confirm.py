@@ -27,7 +27,7 @@ from tests.fakes.slack_harness import SlackHarness, slack_harness
 
 # The guide's gateway at $0.12 a second: 10 s is $1.20, above a $1.00 threshold; 6 s is not.
 CONFIRMING = {"prices": PROVIDERS["guide"].prices, "confirm_above": micros(1)}
-QUESTION = "This video would cost about $1.20, more than the $1.00 that needs a confirmation"
+QUESTION = "This video would cost about $1.20; anything above $1.00 needs a confirmation here."
 
 
 # -- Slack -------------------------------------------------------------------------------------

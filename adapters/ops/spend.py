@@ -9,21 +9,19 @@ import csv
 import json
 import sys
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TextIO
 
-from adapters.ops.tasks import parse_since
+from adapters.ops.tasks import amount_text, parse_since
 from bot.config import Settings
 from bot.ports import SpendLine, SpendQuery
-from bot.pricing import MICRO, money, period_starts
+from bot.pricing import money, period_starts
 from storage.sqlite.ledger import LedgerError, SqliteLedger
 
 _HEADER = ("{by}", "UNIT", "TASKS", "SPENT", "STILL RESERVED")
 
 
-def _amount(micros: int) -> str:
-    """An exact decimal of the unit (`2.16`, `81.6`): what a spreadsheet sums."""
-    return f"{(Decimal(micros) / MICRO).normalize():f}"
+def _text(micros: int) -> str:
+    return amount_text(micros) or "0"
 
 
 def record(line: SpendLine) -> dict[str, object]:
@@ -31,8 +29,8 @@ def record(line: SpendLine) -> dict[str, object]:
         "key": line.key,
         "unit": line.unit,
         "tasks": line.tasks,
-        "spent": _amount(line.spent),
-        "reserved": _amount(line.held),
+        "spent": _text(line.spent),
+        "reserved": _text(line.held),
     }
 
 
@@ -47,8 +45,7 @@ def write_report(
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([by, "unit", "tasks", "spent", "reserved"])
         writer.writerows(
-            [line.key, line.unit, line.tasks, _amount(line.spent), _amount(line.held)]
-            for line in lines
+            [line.key, line.unit, line.tasks, _text(line.spent), _text(line.held)] for line in lines
         )
         return
     out.write(f"spend by {by} since {since:%Y-%m-%d %H:%M} UTC\n")

@@ -1,5 +1,5 @@
 """Spending in the SQLite ledger: the spend and budgets tables (migration 4), the budget checks
-the recording insert carries (so a reservation and its check are one statement), which budget
+the recording insert carries (so a reservation and its check are one statement), which cap
 refused a task, and the spending reports. Triggers keep a task's spend row: an insert with an
 estimate reserves it, and a save whose settlement changed settles it (storage/codec.py writes
 the settlement into the row's body)."""
@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.errors import BudgetExceeded
+from bot.domain import LIVE_STATES
+from bot.errors import BudgetExceeded, QuotaExceeded
 from bot.ports import Budget, SpendLine, SpendQuery, UserLimits
 from bot.task import Task
 from storage.codec import to_ms
@@ -68,6 +69,7 @@ BEGIN
 END;
 """
 
+LIVE = ", ".join(f"'{s.value}'" for s in sorted(LIVE_STATES))
 # A row counts its settled amount once known, else what it reserved.
 SPENT = "coalesce(s.actual, s.reserved)"
 _COLUMNS = {"user": "user_key", "workspace": "workspace_key", "channel": "channel_key"}
@@ -114,6 +116,29 @@ def budget_clauses(task: Task, limits: UserLimits) -> tuple[str, tuple[Any, ...]
             + (to_ms(limits.day_start), to_ms(limits.month_start))
         )
     return "".join(sql), tuple(params)
+
+
+async def refusal(rows: Rows, task: Task, limits: UserLimits) -> QuotaExceeded | None:
+    """Which cap refused `task`'s insert: the user's concurrent tasks, a budget, the daily
+    count; None when none holds it back any more (the caller tries again)."""
+    user = task.target.user_key
+    if limits.concurrent is not None:
+        found = await rows(
+            f"SELECT COUNT(*) FROM tasks WHERE user_key = ? AND state IN ({LIVE})", (user,)
+        )
+        if int(found[0][0]) >= limits.concurrent:
+            return QuotaExceeded("concurrent limit", "concurrent", limits.concurrent)
+    if over := await refusing_budget(rows, task, limits):
+        return over
+    if limits.daily is not None:
+        found = await rows(
+            "SELECT COUNT(*) FROM tasks WHERE user_key = ? AND created_at >= ? "
+            "AND state != 'rejected'",
+            (user, to_ms(limits.day_start)),
+        )
+        if int(found[0][0]) >= limits.daily:
+            return QuotaExceeded("daily limit", "daily", limits.daily)
+    return None
 
 
 async def refusing_budget(rows: Rows, task: Task, limits: UserLimits) -> BudgetExceeded | None:

@@ -14,7 +14,7 @@ from typing import Any
 import aiosqlite
 
 from bot.domain import TaskState, new_ref
-from bot.errors import LedgerUnavailable, QuotaExceeded
+from bot.errors import LedgerUnavailable
 from bot.ports import Budget, SpendLine, SpendQuery, TaskQuery, UserLimits
 from bot.task import Task
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
@@ -152,20 +152,11 @@ class SqliteLedger:
             if existing is not None:
                 return existing, False
             assert limits is not None, "an insert without limits only fails on a duplicate"
-            raise await self._which_limit(task, limits)
+            refused = await budgets.refusal(self._rows, task, limits)
+            if refused is not None:
+                raise refused
+            # No cap holds it back now (a task ended meanwhile): try the insert again.
         raise LedgerError("could not draw a free task reference")
-
-    async def _which_limit(self, task: Task, limits: UserLimits) -> QuotaExceeded:
-        user = task.target.user_key
-        if limits.concurrent is not None:
-            live = await self._scalar(
-                f"SELECT COUNT(*) FROM tasks WHERE user_key = ? AND state IN ({LIVE})", (user,)
-            )
-            if live >= limits.concurrent:
-                return QuotaExceeded("concurrent limit", "concurrent", limits.concurrent)
-        return await budgets.refusing_budget(self._rows, task, limits) or QuotaExceeded(
-            "daily limit", "daily", limits.daily or 0
-        )
 
     async def save(self, old: Task, new: Task) -> Task | None:
         stored = replace(new, version=old.version + 1)

@@ -49,7 +49,7 @@ async def test_above_the_threshold_nothing_happens_until_confirm(
         await svc.accept(t2v(duration=10), target(), "dear")
     question = asked.value
     assert str(question) == (
-        "This video would cost about $1.20, more than the $1.00 that needs a confirmation here. "
+        "This video would cost about $1.20; anything above $1.00 needs a confirmation here. "
         "Press Confirm within 10 minutes to make it, or Cancel; nothing is sent or charged "
         "until you confirm."
     )
