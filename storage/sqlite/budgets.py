@@ -67,7 +67,53 @@ BEGIN
                      settled_at = NEW.updated_at
     WHERE task_id = NEW.task_id;
 END;
+-- What each user, workspace and channel has spent per UTC day and calendar month, kept by
+-- the triggers below, so the recording insert checks a budget by reading one row instead of
+-- summing a month of spend rows.
+CREATE TABLE spend_totals (
+    scope   TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    unit    TEXT NOT NULL,
+    period  TEXT NOT NULL,
+    starts  INTEGER NOT NULL,
+    amount  INTEGER NOT NULL,
+    PRIMARY KEY (scope, subject, unit, period, starts)
+);
+CREATE TRIGGER spend_totals_added AFTER INSERT ON spend BEGIN
+    {add_new}
+END;
+CREATE TRIGGER spend_totals_settled AFTER UPDATE OF actual, reserved ON spend
+WHEN coalesce(NEW.actual, NEW.reserved) != coalesce(OLD.actual, OLD.reserved) BEGIN
+    {add_difference}
+END;
+CREATE TRIGGER spend_totals_removed AFTER DELETE ON spend BEGIN
+    {take_old}
+END;
 """
+
+def _add_to_totals(row: str, amount: str) -> str:
+    """The statement adding `amount` to the six totals (user, workspace, channel; day, month)
+    the spend row `row` (NEW or OLD) counts in."""
+    day = f"{row}.created_at - {row}.created_at % 86400000"
+    month = f"strftime('%s', {row}.created_at / 1000, 'unixepoch', 'start of month') * 1000"
+    values = ", ".join(
+        f"('{scope}', {row}.{scope}_key, {row}.unit, '{period}', {start}, {amount})"
+        for scope in ("user", "workspace", "channel")
+        for period, start in (("day", day), ("month", month))
+    )
+    return (
+        "INSERT INTO spend_totals (scope, subject, unit, period, starts, amount) VALUES "
+        f"{values} ON CONFLICT (scope, subject, unit, period, starts) "
+        "DO UPDATE SET amount = amount + excluded.amount;"
+    )
+
+
+_NEW, _OLD = "coalesce(NEW.actual, NEW.reserved)", "coalesce(OLD.actual, OLD.reserved)"
+MIGRATION = MIGRATION.format(
+    add_new=_add_to_totals("NEW", _NEW),
+    add_difference=_add_to_totals("NEW", f"{_NEW} - {_OLD}"),
+    take_old=_add_to_totals("OLD", f"-{_OLD}"),
+)
 
 LIVE = ", ".join(f"'{s.value}'" for s in sorted(LIVE_STATES))
 # A row counts its settled amount once known, else what it reserved.
@@ -107,9 +153,9 @@ def budget_clauses(task: Task, limits: UserLimits) -> tuple[str, tuple[Any, ...]
             " AND (b.subject = ? OR (b.subject = '*' AND NOT EXISTS (SELECT 1 FROM budgets o"
             " WHERE o.scope = b.scope AND o.period = b.period AND o.unit = b.unit"
             " AND o.subject = ?)))"
-            f" AND ? + (SELECT coalesce(SUM({SPENT}), 0) FROM spend s"
-            f" WHERE s.{_COLUMNS[scope]} = ? AND s.unit = b.unit"
-            " AND s.created_at >= CASE b.period WHEN 'day' THEN ? ELSE ? END) > b.limit_micros)"
+            " AND ? + coalesce((SELECT t.amount FROM spend_totals t WHERE t.scope = b.scope"
+            " AND t.subject = ? AND t.unit = b.unit AND t.period = b.period"
+            " AND t.starts = CASE b.period WHEN 'day' THEN ? ELSE ? END), 0) > b.limit_micros)"
         )
         params.extend(
             (task.unit, subject, subject, task.estimate, subject)
