@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TextIO
 
+from adapters.ops.check import Check
 from adapters.ops.tasks import amount_text, parse_since
 from bot.config import Settings
 from bot.ports import SpendLine, SpendQuery
@@ -18,6 +19,31 @@ from bot.pricing import money, period_starts
 from storage.sqlite.ledger import LedgerError, SqliteLedger
 
 _HEADER = ("{by}", "UNIT", "TASKS", "SPENT", "STILL RESERVED")
+
+
+def price_check(settings: Settings) -> Check:
+    """doctor's row for money: the prices in force, the budgets and the confirmation threshold,
+    so an operator sees what users will be told before they are told it."""
+    table = settings.prices_in_force
+    unit = table.unit
+    if table.per_clip is not None:
+        prices = f"{money(table.per_clip, unit)} a clip"
+    else:
+        prices = ", ".join(f"{res} {money(rate, unit)}/s" for res, rate in table.per_second)
+    parts = [prices or "not priced"]
+    budgets = settings.budget_list(unit)
+    if budgets:
+        parts.append(
+            "budgets "
+            + ", ".join(
+                f"{b.scope if b.subject == '*' else b.subject} per {b.period} "
+                f"{money(b.limit, unit)}"
+                for b in budgets
+            )
+        )
+    if settings.confirm_threshold is not None:
+        parts.append(f"confirm above {money(settings.confirm_threshold, unit)}")
+    return Check("prices", True, "; ".join(parts))
 
 
 def _text(micros: int) -> str:

@@ -9,6 +9,10 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from adapters.ops.spend import price_check
+from bot.config import Settings
 from bot.domain import ReplyTarget
 from storage.sqlite.ledger import SqliteLedger
 from tests.bot.test_reports import spend
@@ -62,3 +66,18 @@ async def test_usage_table_json_and_csv(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "cannot read --since" in bad.stderr
     missing = videobot(["usage"], tmp_path, extra={"VIDEOBOT_DB": str(tmp_path / "none.db")})
     assert missing.returncode == 1 and "no ledger at" in missing.stderr
+
+
+def test_doctor_shows_the_prices_budgets_and_threshold_in_force(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VIDEOBOT_PROVIDER", "evolink")
+    monkeypatch.setenv("VIDEOBOT_BUDGET_WORKSPACE_MONTH", "5000")
+    monkeypatch.setenv("VIDEOBOT_CONFIRM_ABOVE", "120")
+    row = price_check(Settings())
+    assert row.ok and row.detail == (
+        "720p 10.2 credits/s; budgets workspace per month 5000 credits; confirm above 120 credits"
+    )
+    monkeypatch.setenv("VIDEOBOT_PRICES", "clip=0.5")
+    monkeypatch.setenv("VIDEOBOT_PRICE_UNIT", "USD")
+    assert price_check(Settings()).detail.startswith("$0.50 a clip; budgets workspace")
