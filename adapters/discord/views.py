@@ -124,9 +124,10 @@ def buttons_view(buttons: tuple[Button, ...]) -> discord.ui.View | None:
 
 def confirm_view(ref: str) -> discord.ui.View:
     """Confirm and Cancel for a request held for confirmation (`ref` is the held request's)."""
-    return buttons_view(
-        (Button("confirm", "Confirm", ref, "primary"), Button("dismiss", "Cancel", ref))
-    ) or discord.ui.View()
+    view = discord.ui.View(timeout=None)
+    view.add_item(TaskButton("confirm", ref, "Confirm", "primary"))
+    view.add_item(TaskButton("dismiss", ref, "Cancel"))
+    return view
 
 
 Submit = Callable[[discord.Interaction, str], Awaitable[None]]

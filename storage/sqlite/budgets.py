@@ -91,6 +91,7 @@ CREATE TRIGGER spend_totals_removed AFTER DELETE ON spend BEGIN
 END;
 """
 
+
 def _add_to_totals(row: str, amount: str) -> str:
     """The statement adding `amount` to the six totals (user, workspace, channel; day, month)
     the spend row `row` (NEW or OLD) counts in."""
