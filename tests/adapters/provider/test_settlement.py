@@ -55,3 +55,20 @@ async def test_a_render_that_failed_at_the_provider_is_not_billed(
         assert engine.chat.final_views()[-1].detail.endswith("It was not billed.")
         lines = await engine.ledger.spend(SpendQuery(since=T0))
         assert [(x.spent, x.held) for x in lines] == [(0, 0)]
+
+
+async def test_a_submit_whose_answer_was_lost_counts_as_spent(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # The provider created (and may bill) the task, but its answer was an error: unknown.
+    async with gateway_engine(
+        "apimart", tmp_path, clock, priced=True, error_after_submit=1.0
+    ) as engine:
+        task, _ = await engine.service.accept(EIGHT_SECONDS, target(), "evt")
+        ended = await finished(engine, task.ref)
+        assert ended.state is TaskState.UNKNOWN
+        assert engine.chat.final_views()[-1].detail.endswith(
+            "It is counted as $0.80 spent, in case it was billed."
+        )
+        lines = await engine.ledger.spend(SpendQuery(since=T0))
+        assert [(x.spent, x.held) for x in lines] == [(micros("0.8"), 0)]
