@@ -13,7 +13,7 @@ import pytest
 
 from bot.domain import ReplyTarget, TaskState, new_ref, new_task_id
 from bot.errors import BudgetExceeded, QuotaExceeded
-from bot.ports import Budget, Ledger, SpendQuery, UserLimits
+from bot.ports import Budget, Ledger, SpendQuery, TaskQuery, UserLimits
 from bot.pricing import micros, period_starts
 from bot.task import Task
 from tests.bot.test_domain import T0, accepted
@@ -115,7 +115,8 @@ async def test_a_budget_refuses_with_limit_and_spend_recording_nothing(ledger: L
         "USD",
     )
     assert isinstance(err, QuotaExceeded) and err.kind == "budget"
-    assert await ledger.get("c") is None and await spent(ledger) == {"test:T1:U1": 2 * DOLLAR}
+    assert len(await ledger.find(TaskQuery())) == 2  # the refused task was not recorded
+    assert await spent(ledger) == {"test:T1:U1": 2 * DOLLAR}
     # A cheaper video still fits; someone else has a budget of their own.
     await ledger.add(priced("d", cost=micros("0.5")), LIMITS)
     await ledger.add(priced("e", target("U2")), LIMITS)
