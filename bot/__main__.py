@@ -1,4 +1,4 @@
-"""Composition root and CLI: `videobot run | demo | simulate | tasks | doctor`. With
+"""Composition root and CLI: `videobot run | demo | simulate | tasks | usage | doctor`. With
 bot/engine.py (the wiring), the only modules of bot/ that may import adapters and storage."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from adapters.console.session import PLATFORM as CONSOLE
 from adapters.console.session import ConsoleChat, ConsoleSession
 from adapters.media.intake import MediaIntake
 from adapters.ops.doctor import run_doctor
+from adapters.ops.spend import run_usage_command
 from adapters.ops.tasks import run_tasks_command
 from adapters.provider.wiring import vertex_sign_in
 from adapters.simulator.google_auth import demo_service_account
@@ -190,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # Commands whose output is the answer (the demo's chat, doctor's table, tasks' rows) are not
     # interleaved with the INFO lines of libraries (httpx logs every request at INFO).
-    talking = args.command in ("demo", "doctor", "tasks", "invite", "discord-sync")
+    talking = args.command in ("demo", "doctor", "tasks", "usage", "invite", "discord-sync")
     quiet = talking and settings.log_level.upper() == "INFO"
     level = "WARNING" if quiet else settings.log_level
     logs.setup(level, settings.secret_values(), settings.log_format)
@@ -201,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(simulate(args))
         if args.command == "tasks":
             return asyncio.run(run_tasks_command(settings, args))
+        if args.command == "usage":
+            return asyncio.run(run_usage_command(settings, args))
         if args.command in ("discord-sync", "invite"):
             from adapters.discord.setup import run_discord_setup  # noqa: PLC0415
 

@@ -139,6 +139,19 @@ def parser(description: str = DESCRIPTION) -> argparse.ArgumentParser:
     tasks_p.add_argument("--user", help="only this requester (platform user id)")
     tasks_p.add_argument("--since", help="only tasks created since: 2h, 30m, 7d or an ISO date")
     tasks_p.add_argument("--limit", type=_positive, default=50, help="at most this many rows")
+    usage_p = sub.add_parser(
+        "usage",
+        help="what was spent: by user, workspace, channel, day or provider",
+        description="videobot usage [--by user|workspace|channel|day|provider] [--since 7d] "
+        "[--json|--csv]: spend since the start of this month (UTC) unless --since says",
+    )
+    usage_p.add_argument(
+        "--by", choices=["user", "workspace", "channel", "day", "provider"], default="user"
+    )
+    usage_p.add_argument("--since", help="spend since: 2h, 7d or an ISO date (default: this month)")
+    form = usage_p.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="one JSON object per line")
+    form.add_argument("--csv", action="store_true", help="CSV with a header row")
     return parser
 
 

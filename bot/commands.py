@@ -30,7 +30,7 @@ class VideoCommand:
 
 @dataclass(frozen=True, slots=True)
 class TaskCommand:
-    """`status|cancel|retry <ref>`."""
+    """`status|cancel|retry <ref>`, or `confirm <ref>` of a request held for confirmation."""
 
     verb: str
     ref: str
@@ -38,7 +38,7 @@ class TaskCommand:
 
 @dataclass(frozen=True, slots=True)
 class SimpleCommand:
-    """`help` or `list`."""
+    """`help`, `list`, `usage` or `usage all`."""
 
     verb: str
 
@@ -184,12 +184,12 @@ def parse(text: str) -> Command:
     # One rule a user can predict (the help says it): a verb alone or with one word after it
     # is a command; a longer line is a prompt, so "cancel the party, everyone leaves" is a
     # video and a short prompt that starts with a verb is quoted: /video "cancel everything".
-    if head in _VERBS and len(words) <= 2:
+    if head in VERBS and len(words) <= 2:
         return _verb(head, words, text)
     return _parse_video(words)
 
 
-_VERBS = ("help", "list", "status", "cancel", "retry")
+VERBS = ("help", "list", "status", "cancel", "retry", "usage", "confirm")
 _TASK_REF = re.compile(r"[0-9A-Za-z]{6}|[0-9a-fA-F]{32}")
 
 
@@ -198,6 +198,13 @@ def _verb(head: str, words: list[str], text: str) -> Command:
     <ref>`; a second word that cannot be a task reference is refused, naming the way out."""
     if head in ("help", "list"):
         return SimpleCommand(head)
+    if head == "usage":
+        if len(words) == 1 or words[1].lower() == "all":
+            return SimpleCommand(" ".join(w.lower() for w in words))
+        raise CommandError(
+            f"Type `usage` for your spending or `usage all` for everyone's. To make a video of "
+            f'it, put the prompt in quotes: /video "{text}".'
+        )
     if len(words) == 1:
         raise CommandError(f"Which task? Type `{head} <ref>`, e.g. `{head} 7KQ2MX`.")
     if not _TASK_REF.fullmatch(words[1]):

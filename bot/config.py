@@ -13,9 +13,11 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from bot.callbacks import CallbackSettings, positive_seconds, secret_problem
 from bot.callbacks import env as _env
 from bot.policy import WorkerPolicy
+from bot.pricing import PriceTable
 from bot.provider_settings import ProviderSettings
 from bot.service import AccessPolicy
 from bot.shard_settings import ShardSettings
+from bot.spend_settings import SpendSettings
 
 # Providers whose submit carries no callback URL, and those that call only https back.
 NO_CALLBACK_URL = frozenset({"apimart"})
@@ -26,7 +28,7 @@ Words = Annotated[tuple[str, ...], NoDecode]
 Names = Annotated[frozenset[str], NoDecode]
 
 
-class Settings(ProviderSettings, CallbackSettings, ShardSettings):
+class Settings(ProviderSettings, CallbackSettings, ShardSettings, SpendSettings):
     model_config = SettingsConfigDict(
         env_file=".env", extra="ignore", populate_by_name=True, frozen=True
     )
@@ -264,4 +266,11 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings):
             status_interval=self.status_interval,
             max_video_bytes=self.max_video_mb * 1024 * 1024,
             callback_poll=self.callback_poll if self.callback_kind else None,
+            prices=self.prices_in_force,
+            default_resolution=self.profile().default_resolution,
         )
+
+    @property
+    def prices_in_force(self) -> PriceTable:
+        """The provider profile's price table with VIDEOBOT_PRICES / VIDEOBOT_PRICE_UNIT."""
+        return self.price_table(self.provider_profile.prices)

@@ -104,6 +104,14 @@ class ReplyTarget:
     def user_key(self) -> str:
         return f"{self.platform}:{self.workspace_id}:{self.user_id}"
 
+    @property
+    def workspace_key(self) -> str:
+        return f"{self.platform}:{self.workspace_id}"
+
+    @property
+    def channel_key(self) -> str:
+        return f"{self.platform}:{self.channel_id}"
+
 
 @dataclass(frozen=True, slots=True)
 class VideoRequest:

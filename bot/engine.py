@@ -140,7 +140,11 @@ async def open_engine(
             settings.access_policy(),
             settings.profile(),
             provider=settings.provider,
+            prices=settings.prices_in_force,
+            confirm_above=settings.confirm_threshold,
         )
+        # The settings' budgets are the stored ones until an admin command can change them.
+        await ledger.set_budgets(settings.budget_list(settings.prices_in_force.unit))
         metrics, health = None, supervisor.Health()
         # Provider callbacks: on their own port, or beside /metrics (`routes`).
         hooks, routes = callback_serving(settings, fetcher, worker.hurry)

@@ -6,6 +6,8 @@ VideobotError
 ├── NotFound                no task with that reference (or not yours)
 ├── ActionRefused           cancel/retry that no longer applies, or access refused
 │   └── QuotaExceeded       a per-user cap was reached; nothing was recorded or paid
+│       └── BudgetExceeded  a spending budget would be passed; nothing was recorded or paid
+├── ConfirmationNeeded      the request costs more than the threshold: it waits for Confirm
 ├── LedgerUnavailable       the ledger could not record a request (disk full); nothing was
 │                           recorded, so the user can simply send it again later
 ├── DeliveryError           the chat platform refused a post or an upload
@@ -55,6 +57,29 @@ class QuotaExceeded(ActionRefused):
         super().__init__(message)
         self.kind = kind
         self.limit = limit
+
+
+class BudgetExceeded(QuotaExceeded):
+    """The task's estimate would pass a budget (`scope` user|workspace|channel, `period`
+    day|month): `limit` and `spent` (spent or reserved so far) in micro-units of `unit`."""
+
+    def __init__(  # noqa: PLR0913 (each one a fact the refusal states)
+        self, message: str, scope: str, period: str, limit: int, spent: int, unit: str
+    ) -> None:
+        super().__init__(message, "budget", limit)
+        self.scope = scope
+        self.period = period
+        self.spent = spent
+        self.unit = unit
+
+
+class ConfirmationNeeded(VideobotError):
+    """The request's estimate is above the confirmation threshold: nothing was recorded; it is
+    held as `ref` until its requester confirms (or it expires)."""
+
+    def __init__(self, message: str, ref: str) -> None:
+        super().__init__(message)
+        self.ref = ref
 
 
 class LedgerUnavailable(VideobotError):

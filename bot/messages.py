@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.domain import TaskState
 from bot.outcomes import ENDED, human_duration
+from bot.spending import about, cost_words
 
 if TYPE_CHECKING:
     from bot.task import Task
@@ -99,16 +100,19 @@ def summary(task: Task) -> str:
     return f"“{clip(req.prompt, 200)}” · {' · '.join(_shape(task))}{who}"
 
 
-def _shape(task: Task) -> list[str]:
-    """Mode, ratio, length and, when the user chose one, the resolution."""
+def _shape(task: Task, priced: bool = True) -> list[str]:
+    """Mode, ratio, length, when the user chose one the resolution, and the estimate."""
     req = task.request
     shape = [req.mode.label, req.aspect_ratio, f"{req.duration}s"]
-    return [*shape, req.resolution] if req.resolution else shape
+    if req.resolution:
+        shape.append(req.resolution)
+    return [*shape, about(task)] if priced and task.estimate is not None else shape
 
 
 def _detail(task: Task, now: datetime, queue_position: int | None) -> str:
     if task.state.is_terminal:
-        return ENDED[task.state](task)
+        cost = cost_words(task)
+        return f"{ENDED[task.state](task)} {cost}" if cost else ENDED[task.state](task)
     if task.state is TaskState.ACCEPTED:
         if task.note:
             return f"Waiting: {task.note}. Your request is kept and will go out by itself."
@@ -177,7 +181,7 @@ def result_title(task: Task) -> str:
 def result_caption(task: Task) -> str:
     req = task.request
     who = f"{task.target.user_name}: " if task.target.user_name else ""
-    return f"{who}“{clip(req.prompt, 300)}” ({', '.join(_shape(task))})"
+    return f"{who}“{clip(req.prompt, 300)}” ({', '.join(_shape(task, priced=False))})"
 
 
 def task_line(task: Task) -> str:

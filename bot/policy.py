@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.domain import Mode
+from bot.pricing import PriceTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,9 @@ class WorkerPolicy:
     # only the safety net for a callback that never comes: every this long. None: no callbacks,
     # polls aim at the predicted finish.
     callback_poll: timedelta | None = None
+    # What renders cost: a provider's reported usage is turned into money with these.
+    prices: PriceTable = field(default_factory=PriceTable)
+    default_resolution: str = "720p"
 
     def first_check(self) -> timedelta:
         """How long after a submit the first poll is due."""

@@ -8,9 +8,10 @@ import logging
 import random
 import unicodedata
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot import messages
+from bot import messages, pricing
 from bot.board import StatusBoard
 from bot.errors import (
     ProviderAuthError,
@@ -81,7 +82,8 @@ class Poller:
         now = self._clock()
         if status.state is ProviderState.SUCCEEDED and status.video_url:
             self.history.record(task.request.mode, task.request.duration, task.elapsed(now))
-            done = await self._save(task, task.succeeded(status.video_url, status.expires_at, now))
+            succeeded = task.succeeded(status.video_url, status.expires_at, now)
+            done = await self._save(task, self._billed(succeeded, status))
             if done:
                 await self._deliver(done)
         elif status.state in (ProviderState.QUEUED, ProviderState.RUNNING, ProviderState.UNKNOWN):
@@ -90,9 +92,18 @@ class Poller:
             else:
                 await self._still_going(task, status, now)
         else:
-            failed = await self._save(task, task.failed(*status.failure(), now))
+            ended = self._billed(task.failed(*status.failure(), now), status)
+            failed = await self._save(task, ended)
             if failed:
                 await self._finish(failed)
+
+    def _billed(self, task: Task, status: ProviderStatus) -> Task:
+        """`task` with the cost the provider reported, when it reported one we can price."""
+        if status.usage is None or task.estimate is None:
+            return task
+        policy = self._policy
+        cost = pricing.actual(status.usage, policy.prices, task.request, policy.default_resolution)
+        return task if cost is None else replace(task, billed=cost)
 
     async def _still_going(self, task: Task, status: ProviderStatus, now: datetime) -> None:
         expected = self.history.expected(task.request.mode, task.request.duration)

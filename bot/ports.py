@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from bot.domain import MediaRef, ReplyTarget, TaskState, VideoRequest
 from bot.messages import StatusView
+from bot.pricing import Usage
 from bot.task import Task
 
 Checkpoint = Callable[[str], Awaitable[None]]
@@ -19,12 +20,56 @@ Checkpoint = Callable[[str], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class UserLimits:
-    """Per-user caps checked in the same statement that records a task (so two concurrent
-    commands cannot both slip under a cap)."""
+    """Per-user caps and spending budgets, checked in the same statement that records a task
+    (so two concurrent commands cannot both slip under a cap). `month_start` set: the task's
+    estimate is checked against the stored budgets (bot.ports.Budget) and reserved; admins
+    pass `user_budgets=False` (only workspace and channel budgets bind them)."""
 
     day_start: datetime
     daily: int | None = None
     concurrent: int | None = None
+    month_start: datetime | None = None
+    user_budgets: bool = True
+
+
+BudgetScope = Literal["user", "workspace", "channel"]
+BudgetPeriod = Literal["day", "month"]
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A cap on spending, in micro-units of `unit`, over a UTC day or calendar month. `subject`
+    is the user key (platform:workspace:user), workspace key (platform:workspace) or channel
+    key (platform:channel) it binds, or `*`: each user's (workspace's, channel's) own, unless
+    a budget names that subject."""
+
+    scope: BudgetScope
+    period: BudgetPeriod
+    limit: int
+    unit: str
+    subject: str = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class SpendQuery:
+    """A spending report: spend since `since`, grouped `by` user | workspace | channel | day |
+    provider, optionally one user's only."""
+
+    since: datetime
+    by: str = "user"
+    user_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpendLine:
+    """One group of a report: `spent` counts settled costs plus reservations still held
+    (`held`, the estimates of tasks not yet ended), in micro-units of `unit`."""
+
+    key: str
+    unit: str
+    tasks: int
+    spent: int
+    held: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +90,17 @@ class Ledger(Protocol):
         Idempotent on the key, so platform retries and double clicks are harmless. Raises
         QuotaExceeded, recording nothing, when the user is at one of `limits`, and
         LedgerUnavailable, recording nothing, when the storage cannot take the write (disk
-        full) after a short retry."""
+        full) after a short retry.
+
+        Spending: a task with an `estimate` reserves it in the same atomic step (its spend
+        row: user, workspace, channel, provider, unit, created_at). With `limits.month_start`
+        set, that step first checks every applicable Budget: for each, the spend of its scope
+        (the user, workspace or channel of `task.target`) in `unit` since the period's start
+        (`limits.day_start` or `limits.month_start`) plus the estimate must stay within the
+        limit, else BudgetExceeded (scope, period, limit, spent), recording nothing. A row's
+        spend is its settled amount once known, else its reservation. Settling is `save`'s
+        job: whenever bot.pricing.settlement(new) changes, the row's spend becomes it (0 for a
+        released reservation), in the same write as the transition."""
         ...
 
     async def save(self, old: Task, new: Task) -> Task | None:
@@ -82,6 +137,21 @@ class Ledger(Protocol):
         worker can sleep until then."""
         ...
 
+    async def set_budgets(self, budgets: list[Budget]) -> None:
+        """Replace every stored budget with `budgets` (today the settings, at start; a later
+        admin command writes the same table). Takes effect for the next `add`."""
+        ...
+
+    async def budgets(self) -> list[Budget]:
+        """The stored budgets."""
+        ...
+
+    async def spend(self, query: SpendQuery) -> list[SpendLine]:
+        """Spending since `query.since` (by created_at), grouped by `query.by` (a day is its
+        UTC date, `YYYY-MM-DD`), per unit, largest spend first. Unknown outcomes count as
+        spent, released reservations as nothing."""
+        ...
+
     async def make_due(self, provider_task_id: str, now: datetime) -> str | None:
         """Make the rendering task (submitted or running) that the provider knows as
         `provider_task_id` due for a poll at `now`, never later than it already was; returns
@@ -113,6 +183,7 @@ class ProviderStatus:
     error_code: str | None = None
     error_message: str | None = None
     raw_state: str | None = None  # the provider's own word, kept when state is UNKNOWN
+    usage: Usage | None = None  # what the provider reported the task cost, when it did
 
     def failure(self) -> tuple[str | None, str]:
         """(code, message) to record when this status ends a task without a video."""

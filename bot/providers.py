@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.domain import Profile
+from bot.pricing import CREDITS, PriceTable, micros
 
 Auth = Literal["bearer", "x-goog-api-key", "key", "oauth"]
 Media = Literal["upload", "inline", "data-uri"]
@@ -16,6 +17,25 @@ Media = Literal["upload", "inline", "data-uri"]
 Callbacks = Literal["google", "evolink", "fal", "standard"]
 
 GOOGLE_RESOLUTIONS = ("360p", "720p", "1080p", "4k")
+
+
+_RATE_NAMES = {"p360": "360p", "p720": "720p", "p1080": "1080p", "k4": "4k"}
+
+
+def per_second(unit: str = "USD", tokens: str | None = None, **rates: str) -> PriceTable:
+    """A price table from per-second rates by resolution (`p720="0.10"`, `k4=` for 4k)."""
+    return PriceTable(
+        unit=unit,
+        per_second=tuple((_RATE_NAMES[name], micros(rate)) for name, rate in rates.items()),
+        per_million_tokens=micros(tokens) if tokens else None,
+    )
+
+
+# List prices as published in late 2026 (UPSTREAM.md): gateways about $0.10-0.15 per second of
+# 720p; Google bills 5,792 output video tokens per second of 720p (about $0.10/s, so $17.27 per
+# million tokens) and several times that at 4k. Contracts differ: VIDEOBOT_PRICES overrides.
+GATEWAY_PRICES = per_second(p720="0.12")
+GOOGLE_PRICES = per_second(tokens="17.27", p360="0.05", p720="0.10", p1080="0.20", k4="0.40")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +55,13 @@ class ProviderProfile:
     media: Media = "upload"
     callbacks: Callbacks | None = None
     key_hint: str = "the gateway's API key"
+    prices: PriceTable = PriceTable()
 
 
 PROVIDERS: dict[str, ProviderProfile] = {
     "guide": ProviderProfile(
         name="guide",
+        prices=GATEWAY_PRICES,
         title="the model guide's gateway",
         dialect="guide",
         base_url=None,
@@ -48,6 +70,7 @@ PROVIDERS: dict[str, ProviderProfile] = {
     ),
     "toapis": ProviderProfile(
         name="toapis",
+        prices=GATEWAY_PRICES,
         title="the vendor's OpenAI-like API",
         dialect="toapis",
         base_url=None,
@@ -61,6 +84,7 @@ PROVIDERS: dict[str, ProviderProfile] = {
     ),
     "google": ProviderProfile(
         name="google",
+        prices=GOOGLE_PRICES,
         title="Google Gemini API",
         dialect="google",
         base_url="https://generativelanguage.googleapis.com",
@@ -80,6 +104,7 @@ PROVIDERS: dict[str, ProviderProfile] = {
     ),
     "vertex": ProviderProfile(
         name="vertex",
+        prices=GOOGLE_PRICES,
         title="Google Vertex AI",
         dialect="vertex",
         base_url="https://aiplatform.googleapis.com",
@@ -102,6 +127,7 @@ PROVIDERS: dict[str, ProviderProfile] = {
     # its /v1/uploads/images, URLs kept 72 h), video_urls at most 1 (a link or a data: URL).
     "apimart": ProviderProfile(
         name="apimart",
+        prices=per_second(p720="0.10"),
         title="apimart",
         dialect="apimart",
         base_url="https://api.apimart.ai",
@@ -121,6 +147,7 @@ PROVIDERS: dict[str, ProviderProfile] = {
     # URLs, a clip only as an http(s) link, callback_url on submit; links live 24 h.
     "evolink": ProviderProfile(
         name="evolink",
+        prices=per_second(CREDITS, p720="10.2"),
         title="evolink",
         dialect="evolink",
         base_url="https://api.evolink.ai",
@@ -142,6 +169,7 @@ PROVIDERS: dict[str, ProviderProfile] = {
     # `Authorization: Key`. fal gives no image limit for reference-to-video: Google's 10 holds.
     "fal": ProviderProfile(
         name="fal",
+        prices=per_second(p720="0.15"),
         title="fal",
         dialect="fal",
         base_url="https://queue.fal.run",

@@ -7,11 +7,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-from bot import messages, outcomes
+from bot import messages, pricing, refusals
 from bot.checks import check_allowed, check_mode, check_prompt
+from bot.confirm import Confirmations
 from bot.domain import (
     LIVE_STATES,
     MediaRef,
@@ -32,6 +33,8 @@ from bot.errors import (
 )
 from bot.policy import WorkerPolicy
 from bot.ports import Ledger, TaskQuery, UserLimits
+from bot.pricing import PriceTable
+from bot.reports import SpendReports
 from bot.task import Task
 
 log = logging.getLogger("videobot.service")
@@ -69,15 +72,19 @@ class VideoService:
         access: AccessPolicy | None = None,
         profile: Profile | None = None,
         provider: str = "",
+        prices: PriceTable | None = None,
+        confirm_above: int | None = None,
     ) -> None:
-        """`provider` names the provider in force (bot/providers.py); each task records it."""
-        self._ledger = ledger
-        self._provider = provider
+        """Each task records `provider` (bot/providers.py) and its estimate from `prices`."""
+        self._ledger, self._provider = ledger, provider
+        self._prices = prices or PriceTable()
         self._policy = policy
         self._clock = clock
         self._wake = wake
         self._access = access or AccessPolicy()
         self._profile = profile or Profile()
+        self.reports = SpendReports(ledger, clock, self._access)  # `/video usage`
+        self.confirmations = Confirmations(clock, confirm_above)  # Confirm / Cancel
 
     async def accept(
         self,
@@ -85,9 +92,12 @@ class VideoService:
         target: ReplyTarget,
         idem_key: str,
         retry_of: str | None = None,
+        confirmed: bool = False,
     ) -> tuple[Task, bool]:
         """Record a request durably and wake the worker. Returns (task, created); a repeated
-        idem_key (platform retry, double click) returns the first task and created=False."""
+        idem_key (platform retry, double click) returns the first task and created=False.
+        Raises ConfirmationNeeded, recording nothing, when the estimate is above the
+        confirmation threshold and the request was not `confirmed`."""
         now = self._clock()
         self.check_access(target)
         # Every request passes the prompt checks here, whichever path built it (an edit
@@ -110,11 +120,15 @@ class VideoService:
             next_check_at=now,
             retry_of=retry_of,
             provider=self._provider,
+            estimate=self.estimate(request),
+            unit=self._prices.unit,
         )
+        if not confirmed and self.confirmations.needed(task.estimate):
+            raise self.confirmations.ask(task)
         try:
-            stored, created = await self._ledger.add(task, self._limits(target, now))
+            stored, created = await self._ledger.add(task, self._limits(task, now))
         except QuotaExceeded as err:
-            raise QuotaExceeded(_quota_message(err, now), err.kind, err.limit) from None
+            raise refusals.restated(err, task, now) from None
         except LedgerUnavailable as err:
             log.warning("a request from %s could not be recorded: %s", target.user_key, err)
             raise LedgerUnavailable(messages.NOT_RECORDED) from None
@@ -129,6 +143,12 @@ class VideoService:
             )
             self._wake()
         return stored, created
+
+    async def confirm(self, ref: str, by: ReplyTarget) -> tuple[Task, bool]:
+        """Record the request held as `ref`; a second Confirm finds its task (created=False)."""
+        held = self.confirmations.take(ref, by)
+        args = (held.request, held.target, held.idem_key, held.retry_of)
+        return await self.accept(*args, confirmed=True)
 
     def check_access(self, who: ReplyTarget) -> None:
         """Raise ActionRefused if `who` may not ask here. Adapters call it before downloading
@@ -145,12 +165,25 @@ class VideoService:
         if channels and not _named(who.channel_id, who.platform, channels):
             raise ActionRefused(messages.CHANNEL_NOT_ALLOWED)
 
-    def _limits(self, who: ReplyTarget, now: datetime) -> UserLimits | None:
+    def estimate(self, request: VideoRequest) -> int | None:
+        """The request's price in micro-units of the price table's unit (None: not priced)."""
+        return pricing.estimate(request, self._prices, self._profile.default_resolution)
+
+    def _limits(self, task: Task, now: datetime) -> UserLimits | None:
+        """Admins skip per-user caps; priced tasks meet budgets."""
         access = self._access
-        if access.is_admin(who) or (access.daily_limit is None and access.user_concurrency is None):
+        admin, priced = access.is_admin(task.target), task.estimate is not None
+        capped = access.daily_limit is not None or access.user_concurrency is not None
+        if not priced and (admin or not capped):
             return None
-        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return UserLimits(day_start, access.daily_limit, access.user_concurrency)
+        day_start, month_start = pricing.period_starts(now)
+        return UserLimits(
+            day_start,
+            None if admin else access.daily_limit,
+            None if admin else access.user_concurrency,
+            month_start if priced else None,
+            user_budgets=not admin,
+        )
 
     async def status(self, ref: str) -> Task:
         task = await self._ledger.get(ref)
@@ -261,15 +294,6 @@ class VideoService:
         if anyone or task.target.user_key == by.user_key or self._access.is_admin(by):
             return task
         raise ActionRefused(messages.NOT_YOURS.format(ref=task.ref))
-
-
-def _quota_message(err: QuotaExceeded, now: datetime) -> str:
-    if err.kind == "concurrent":
-        return messages.CONCURRENT_LIMIT.format(limit=err.limit)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    return messages.DAILY_LIMIT.format(
-        limit=err.limit, wait=outcomes.human_duration(midnight - now)
-    )
 
 
 def _media_gone(request: VideoRequest) -> bool:

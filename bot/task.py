@@ -43,6 +43,11 @@ class Task:
     retry_of: str | None = None
     status_posting: bool = False
     provider: str = ""  # the provider (bot/providers.py name) the task was made for
+    # Money in micro-units of `unit` (bot/pricing.py): the estimate reserved when the task was
+    # recorded, and the cost the provider reported (None until it reports one).
+    estimate: int | None = None
+    billed: int | None = None
+    unit: str = ""
     note: str | None = field(default=None, compare=False)
 
     # -- transitions -------------------------------------------------------------------------

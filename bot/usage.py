@@ -39,6 +39,7 @@ Tasks
   {verbs} cancel <ref>    stop a task that has not finished
   {verbs} retry <ref>     run an ended task again (a new, separately billed video)
   {verbs} list            your recent tasks
+  {verbs} usage           what you have spent today and this month (admins: usage all)
   These words are commands alone or with a task reference; a longer line is a prompt.
   Quote a short prompt that starts with one: {prefix} "cancel everything".
 """

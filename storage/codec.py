@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain import MediaRef, Mode, ReplyTarget, TaskState, VideoRequest
+from bot.pricing import settlement
 from bot.task import Task
 
 COLUMNS = (
@@ -39,6 +40,9 @@ _BODY_FIELDS = (
     "provider",
     "note",
     "status_posting",
+    "estimate",
+    "billed",
+    "unit",
 )
 
 
@@ -80,6 +84,11 @@ def task_to_row(task: Task) -> tuple[Any, ...]:
         "previous": req.previous,
     }
     body["target"] = _fields(task.target, _TARGET_FIELDS)
+    # Derived, never read back: what the task counts as spent once known, for the backends'
+    # spend bookkeeping (SQLite: a trigger settles the task's spend row from these).
+    settled = settlement(task)
+    if settled is not None:
+        body["spent"], body["spent_source"] = settled
     return (
         task.task_id,
         task.ref,

@@ -20,7 +20,7 @@ from adapters.console.prompt import PromptLine
 from adapters.media.intake import MediaIntake
 from bot import checks, commands, messages, usage
 from bot.domain import MediaRef, Profile, ReplyTarget
-from bot.errors import VideobotError
+from bot.errors import ConfirmationNeeded, VideobotError
 from bot.messages import StatusView
 from bot.ports import Checkpoint, Delivery
 from bot.service import VideoService
@@ -170,11 +170,13 @@ class ConsoleSession:
                 text = text[len(prefix) :]
                 break
         else:
-            if text.split()[0].lower() not in ("help", "list", "status", "cancel", "retry"):
+            if text.split()[0].lower() not in commands.VERBS:
                 self._say("Type /video <prompt> to make a video, or `help`.")
                 return True
         try:
             await self._dispatch(commands.parse(text), key)
+        except ConfirmationNeeded as err:  # a question, not a refusal
+            self._say(f"💰 {err}")
         except VideobotError as err:
             self.refused += 1
             self._say(f"⚠️  {err}")
@@ -184,6 +186,9 @@ class ConsoleSession:
         if isinstance(command, commands.SimpleCommand):
             if command.verb == "help":
                 self._say(usage.help_text(self._profile))
+            elif command.verb.startswith("usage"):
+                everyone = command.verb == "usage all"
+                self._say(await self._service.reports.usage(self._target, everyone))
             else:
                 tasks = await self._service.recent(self._target)
                 self._say("\n".join(messages.task_line(t) for t in tasks) or messages.NO_TASKS)
@@ -197,9 +202,12 @@ class ConsoleSession:
                 task = await self._service.cancel(command.ref, self._target)
                 self._say(messages.CANCEL_DONE.format(ref=task.ref))
             else:
-                task, _ = await self._service.retry(command.ref, self._target, key)
+                if command.verb == "confirm":
+                    task, created = await self._service.confirm(command.ref, self._target)
+                else:
+                    task, created = await self._service.retry(command.ref, self._target, key)
                 self.started.add(task.ref)
-                self._say(messages.accepted_reply(task))
+                self._say(messages.accepted_reply(task, duplicate=not created))
             return
         images = [await self._intake.from_path(p) for p in (*command.images, *command.refs)]
         video: MediaRef | None = None

@@ -43,6 +43,12 @@ def add_commands(tree: app_commands.CommandTree[Any], profile: Profile, bot: Vid
     async def list_(interaction: discord.Interaction) -> None:
         await bot.get_handlers().task_verb(interaction, "list")
 
+    @group.command(name="usage", description="What you have spent today and this month")
+    @app_commands.describe(everyone="Everyone's spending this month (admins only)")
+    async def usage(interaction: discord.Interaction, everyone: bool = False) -> None:
+        verb = "usage all" if everyone else "usage"
+        await bot.get_handlers().task_verb(interaction, verb)
+
     @group.command(name="help", description="How to use videobot")
     async def help_(interaction: discord.Interaction) -> None:
         await bot.get_handlers().task_verb(interaction, "help")

@@ -22,12 +22,12 @@ from adapters.discord.target import (
     message_target,
     press_key,
 )
-from adapters.discord.views import PromptModal
+from adapters.discord.views import PromptModal, confirm_view
 from adapters.fetch.fetcher import SafeFetcher
 from adapters.media.intake import MediaIntake
-from bot import checks, commands, messages, usage
+from bot import checks, commands, confirm, messages, usage
 from bot.domain import Profile, ReplyTarget, TaskState
-from bot.errors import VideobotError
+from bot.errors import ConfirmationNeeded, VideobotError
 from bot.service import VideoService
 
 log = logging.getLogger("videobot.discord")
@@ -80,10 +80,14 @@ class DiscordHandlers:
             return False
         return True
 
-    async def answer(self, interaction: discord.Interaction, text: str) -> None:
-        """An ephemeral follow-up (the token is minutes old at most here)."""
+    async def answer(
+        self, interaction: discord.Interaction, text: str, ask: str | None = None
+    ) -> None:
+        """An ephemeral follow-up (the token is minutes old at most here); `ask`: the held
+        request its Confirm and Cancel buttons are for."""
+        view = confirm_view(ask) if ask else discord.utils.MISSING
         try:
-            await interaction.followup.send(text[:2000], ephemeral=True)
+            await interaction.followup.send(text[:2000], ephemeral=True, view=view)
         except DISCORD_TROUBLE as err:
             log.warning("could not answer interaction %s: %s", interaction.id, err)
 
@@ -110,13 +114,16 @@ class DiscordHandlers:
     ) -> None:
         if not await self.defer(interaction):
             return
+        ask = None
         try:
             text = await self.submit(
                 command, attachments, interaction_target(interaction), interaction_key(interaction)
             )
+        except ConfirmationNeeded as err:
+            text, ask = str(err), err.ref
         except VideobotError as err:
             text = str(err)
-        await self.answer(interaction, text)
+        await self.answer(interaction, text, ask)
 
     async def animate(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The "Animate with videobot" context menu: a modal asks for the prompt."""
@@ -150,6 +157,7 @@ class DiscordHandlers:
         text = _MENTION.sub(" ", message.content).strip()
         media = media_attachments(message.attachments)
         referenced = message.reference.resolved if message.reference else None
+        view: discord.ui.View = discord.utils.MISSING
         if not media and isinstance(referenced, discord.Message):
             media = media_attachments(referenced.attachments)
         try:
@@ -163,10 +171,12 @@ class DiscordHandlers:
                 reply = await self.submit(
                     command, media, message_target(message), f"discord:m:{message.id}"
                 )
+        except ConfirmationNeeded as err:
+            reply, view = str(err), confirm_view(err.ref)
         except VideobotError as err:
             reply = str(err)
         try:
-            await message.reply(reply[:2000], mention_author=False)
+            await message.reply(reply[:2000], mention_author=False, view=view)
         except DISCORD_TROUBLE as err:
             log.warning("could not reply to message %s: %s", message.id, err)
 
@@ -183,6 +193,12 @@ class DiscordHandlers:
             if action == "cancel":
                 task = await self.service.cancel(ref, by)
                 text = messages.CANCEL_DONE.format(ref=task.ref)
+            elif action == "dismiss":
+                self.service.confirmations.drop(ref, by)
+                text = confirm.DISMISSED
+            elif action == "confirm":
+                task, created = await self.service.confirm(ref, by)
+                text = messages.accepted_reply(task, duplicate=not created)
             else:
                 ratio = None
                 if action == "flip":
@@ -244,7 +260,7 @@ class DiscordHandlers:
         )
 
     async def task_verb(self, interaction: discord.Interaction, verb: str, ref: str = "") -> None:
-        """`/videobot status|cancel|retry|list|help`."""
+        """`/videobot status|cancel|retry|list|usage|help`."""
         if not await self.defer(interaction):
             return
         by = interaction_target(interaction)
@@ -257,6 +273,8 @@ class DiscordHandlers:
                     + usage.help_text(self.profile, "/video", "/videobot", platform="discord")
                     + "```"
                 )
+            elif verb.startswith("usage"):
+                text = await self.service.reports.usage(by, everyone=verb == "usage all")
             elif verb == "list":
                 tasks = await self.service.recent(by)
                 text = "\n".join(messages.task_line(t) for t in tasks) or messages.NO_TASKS

@@ -14,7 +14,9 @@ import discord
 
 from bot.messages import Button, StatusView, clip
 
-CUSTOM_ID_TEMPLATE = r"vb:(?P<action>cancel|retry|flip|edit):(?P<ref>[0-9A-Z]{4,12})"
+CUSTOM_ID_TEMPLATE = (
+    r"vb:(?P<action>cancel|retry|flip|edit|confirm|dismiss):(?P<ref>[0-9A-Z]{4,12})"
+)
 
 _COLOURS = {
     "delivered": discord.Colour.green(),
@@ -117,6 +119,14 @@ def buttons_view(buttons: tuple[Button, ...]) -> discord.ui.View | None:
     view = discord.ui.View(timeout=None)
     for button in buttons:
         view.add_item(TaskButton(button.action, button.ref, button.label, button.style))
+    return view
+
+
+def confirm_view(ref: str) -> discord.ui.View:
+    """Confirm and Cancel for a request held for confirmation (`ref` is the held request's)."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(TaskButton("confirm", ref, "Confirm", "primary"))
+    view.add_item(TaskButton("dismiss", ref, "Cancel"))
     return view
 
 

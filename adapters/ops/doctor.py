@@ -15,6 +15,7 @@ import httpx
 from adapters.ops.check import Check
 from adapters.ops.gateway_probe import check_gateway
 from adapters.ops.google_probe import SignIn, check_gemini, check_vertex, vertex_setup
+from adapters.ops.spend import price_check
 from bot.config import Settings
 from bot.domain import Mode
 from bot.usage import seconds
@@ -68,6 +69,7 @@ def check_config(settings: Settings) -> list[Check]:
         )
     )
     checks.append(_callbacks(settings))
+    checks.append(price_check(settings))
     return checks
 
 

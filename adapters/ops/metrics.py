@@ -10,6 +10,7 @@ import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Protocol
 
 from aiohttp import web
@@ -20,6 +21,8 @@ from prometheus_client.registry import Collector
 
 from adapters.callback.server import RouteServer
 from bot.domain import TaskState
+from bot.ports import SpendLine, SpendQuery
+from bot.pricing import MICRO, period_starts
 from bot.task import Task
 
 log = logging.getLogger("videobot.metrics")
@@ -32,9 +35,11 @@ _VIDEO_BUCKETS = (15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 1200
 
 
 class CountsByState(Protocol):
-    """The one ledger query metrics and health need (SqliteLedger has it)."""
+    """The ledger queries metrics and health need (SqliteLedger has them)."""
 
     async def count_by_state(self) -> dict[str, int]: ...
+
+    async def spend(self, query: SpendQuery) -> list[SpendLine]: ...
 
 
 class PartsHealth(Protocol):
@@ -57,6 +62,7 @@ class PrometheusObserver:
         self._last_beat = monotonic()  # a worker that never beats goes stale from start
         self._beats = 0
         self._counts: dict[str, int] | None = None
+        self._spend: dict[str, list[SpendLine]] = {}
         self.registry = CollectorRegistry()
         self.transitions = Counter(
             "videobot_transitions",
@@ -119,6 +125,11 @@ class PrometheusObserver:
         """Read the task counts now; they are what the next scrape shows. Raises what the
         ledger raises (the caller decides whether that is unhealthy)."""
         counts = await asyncio.wait_for(ledger.count_by_state(), _LEDGER_TIMEOUT)
+        month = period_starts(datetime.now(UTC))[1]
+        self._spend = {
+            by: await asyncio.wait_for(ledger.spend(SpendQuery(month, by)), _LEDGER_TIMEOUT)
+            for by in ("workspace", "provider")
+        }
         self._counts = counts
         return counts
 
@@ -153,6 +164,16 @@ class PrometheusObserver:
         )
         depth.add_metric([], float(self._counts.get(TaskState.ACCEPTED.value, 0)))
         yield depth
+        for by, lines in self._spend.items():
+            spent = GaugeMetricFamily(
+                f"videobot_spend_month_by_{by}",
+                f"Spent this calendar month (UTC) by {by}, in the price unit; reservations of "
+                "unfinished tasks included",
+                labels=[by, "unit"],
+            )
+            for line in lines:
+                spent.add_metric([line.key, line.unit], line.spent / MICRO)
+            yield spent
 
 
 class _LedgerCollector(Collector):

@@ -7,6 +7,7 @@ import json
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import TextIO
 
 from bot.config import Settings
@@ -14,6 +15,7 @@ from bot.domain import ReplyTarget, TaskState
 from bot.errors import VideobotError
 from bot.messages import clip
 from bot.ports import TaskQuery
+from bot.pricing import MICRO, settlement
 from bot.service import VideoService
 from bot.task import Task
 from storage.sqlite.ledger import LedgerError, SqliteLedger
@@ -48,7 +50,16 @@ def task_record(task: Task) -> dict[str, object]:
         "provider_task_id": task.provider_task_id,
         "error": task.error_message,
         "retry_of": task.retry_of,
+        # Money as exact decimals of `unit`; `spent` once the task's cost is settled.
+        "unit": task.unit or None,
+        "estimate": amount_text(task.estimate),
+        "spent": amount_text(settled[0]) if (settled := settlement(task)) else None,
     }
+
+
+def amount_text(micros: int | None) -> str | None:
+    """Micro-units as an exact decimal of the unit (`2.16`, `81.6`): what a spreadsheet sums."""
+    return None if micros is None else f"{(Decimal(micros) / MICRO).normalize():f}"
 
 
 def parse_since(text: str, now: datetime) -> datetime:

@@ -26,6 +26,7 @@ from adapters.provider.download import fetch_result
 from adapters.provider.hold import RateHold
 from adapters.provider.inline import InlineResults, SpillBatch, inline_texts
 from adapters.provider.redact import Redactor, ResultLinks, Taught, is_text
+from adapters.provider.usage import ReportedUsage, billed_units
 from bot.domain import MediaRef, VideoRequest
 from bot.errors import (
     ProviderRejected,
@@ -75,9 +76,8 @@ class HttpProvider:
         one download); `max_answer_bytes` caps the JSON answer read into memory. `auth` names
         how the key is sent (auth.py), unless `credentials` (a changing token) are given;
         `media` how a user's media reaches the provider (upload | inline | files);
-        `callback_url` is passed to providers that call back when a task ends. A video that
-        arrives inline in a poll answer is decoded into `spill_dir` (inline.py; None: a
-        temporary directory of its own)."""
+        `callback_url` is passed to providers that call back when a task ends. An inline video
+        is decoded into `spill_dir` (inline.py; None: a temporary directory of its own)."""
         self._client = client
         self._owns_fetcher = fetcher is None
         self._fetcher = fetcher or SafeFetcher()
@@ -89,6 +89,7 @@ class HttpProvider:
         self._inline = InlineResults(spill_dir, cap=self._fetcher.policy.max_bytes)
         self._answers = AnswerReader(self._redactor)
         self._links = ResultLinks(self._redactor)
+        self._usage = ReportedUsage()
         self._model = model
         self._resolution = resolution.lower()
         self._media = media
@@ -191,7 +192,8 @@ class HttpProvider:
                 request_id=err.request_id,
             ) from None
         try:
-            provider_task_id = self._dialect.parse_submit(response.json())
+            provider_task_id = self._dialect.parse_submit(answer := response.json())
+            self._usage.submitted(self._dialect, provider_task_id, answer)
         except ValueError as err:
             # The provider answered 2xx, so a task may exist; we just cannot name it.
             raise SubmitAmbiguous(
@@ -212,10 +214,9 @@ class HttpProvider:
         return None
 
     async def fetch(self, provider_task_id: str) -> ProviderStatus:
-        dialect = self._dialect
+        dialect, claimed = self._dialect, None
         inline = getattr(dialect, "inline_results", False)
         spills = self._inline.batch(provider_task_id) if inline else None
-        claimed = None
         try:
             poll = dialect.poll_path(provider_task_id)
             status = await self._read("poll", poll, dialect.parse_status, spills)
@@ -227,7 +228,7 @@ class HttpProvider:
         finally:
             if spills is not None:  # every spilled file but the claimed video goes
                 await spills.settle(claimed)
-        status = await self._inline.resolved(status)
+        status = self._usage.polled(provider_task_id, await self._inline.resolved(status))
         # What the provider says is shown, logged and stored: no credential may ride along.
         text = self._redactor.text
         return replace(
@@ -247,7 +248,7 @@ class HttpProvider:
     ) -> ProviderStatus:
         response = await self._api.request(operation, "GET", path, idempotent=True, spill=spills)
         try:
-            return parse(self._answers.body(response))
+            return billed_units(parse(self._answers.body(response)), response.headers)
         except ValueError as err:
             raise ProviderTransient(
                 f"unreadable status answer: {clip(self._answers.redact(response.text))}"

@@ -111,7 +111,9 @@ def routes(sim: Simulator) -> list[web.RouteDef]:
                 "content_type": "video/mp4",
                 "file_name": f"{task.task_id}.mp4",
             }
-            return web.json_response({"video": video})
+            # fal bills a video model per second of output, and says how many it billed.
+            billed = {"x-fal-billable-units": str(task.duration)}
+            return web.json_response({"video": video}, headers=billed)
         if state != "failed":
             return error(400, "bad_request", "Request is still in progress.")
         reason = task.error()

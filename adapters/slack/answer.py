@@ -4,8 +4,7 @@ prompt, a file name or the video service's words, so every answer is escaped who
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
@@ -15,7 +14,13 @@ from bot.domain import ReplyTarget
 
 log = logging.getLogger("videobot.slack")
 
-Answer = Callable[[str], Awaitable[None]]
+Blocks = list[dict[str, Any]]
+
+
+class Answer(Protocol):
+    """Says `text` to one person; `blocks` (buttons) go with it when given."""
+
+    async def __call__(self, text: str, blocks: Blocks | None = None, /) -> None: ...
 
 
 async def reply(respond: AsyncRespond, text: str, **extra: Any) -> None:
@@ -23,17 +28,20 @@ async def reply(respond: AsyncRespond, text: str, **extra: Any) -> None:
     await respond(text=inert(text, MESSAGE_TEXT), response_type="ephemeral", **extra)
 
 
-async def ephemeral(client: AsyncWebClient, target: ReplyTarget, text: str) -> None:
+async def ephemeral(
+    client: AsyncWebClient, target: ReplyTarget, text: str, blocks: Blocks | None = None
+) -> None:
     await client.chat_postEphemeral(
         channel=target.channel_id,
         user=target.user_id,
         text=inert(text, MESSAGE_TEXT),
         thread_ts=target.thread_id,
+        blocks=blocks,
     )
 
 
-async def quietly(answer: Answer, text: str) -> None:
+async def quietly(answer: Answer, text: str, blocks: Blocks | None = None) -> None:
     try:
-        await answer(text)
+        await answer(text, blocks)
     except Exception as err:  # answering is best effort; the status message tells the rest
         log.warning("could not answer in Slack: %s", type(err).__name__)

@@ -58,7 +58,8 @@ _REFUSED = frozenset(
 def register_listeners(app: AsyncApp, handlers: SlackHandlers) -> None:
     """Every trigger videobot answers; slack-manifest.yml declares the same set."""
     app.command("/video")(handlers.command)
-    app.action(re.compile(f"^{blocks.ACTION_PREFIX}(cancel|retry|flip|edit)$"))(handlers.button)
+    buttons = "cancel|retry|flip|edit|confirm|dismiss"
+    app.action(re.compile(f"^{blocks.ACTION_PREFIX}({buttons})$"))(handlers.button)
     app.shortcut(blocks.ANIMATE_SHORTCUT)(handlers.shortcut)
     for callback_id in (blocks.CREATE_VIEW, blocks.ANIMATE_VIEW, blocks.EDIT_VIEW):
         app.view(callback_id)(handlers.submitted)

@@ -36,6 +36,7 @@ NO_MEDIA_ON_MESSAGE = (
 PROMPT_NEEDED = "Describe the video you want."
 
 _STYLES = {"primary": "primary", "danger": "danger"}
+
 _SECTION_TEXT = 3000  # a section's text, in characters (Block Kit)
 _MAX_FILES = 10  # file_input.max_files: Slack refuses a view that asks for more
 
@@ -244,3 +245,26 @@ def submitted_values(view: dict[str, Any]) -> dict[str, Any]:
             elif kind == "file_input":
                 values[block_id] = list(action.get("files") or [])
     return values
+
+
+def confirm_blocks(question: str, ref: str) -> list[Block]:
+    """A request held for confirmation: the question, then Confirm and Cancel (the value is
+    the held request's reference)."""
+    buttons = [
+        ("confirm", "Confirm", "primary"),
+        ("dismiss", "Cancel", None),
+    ]
+    elements = []
+    for action, label, style in buttons:
+        element: Block = {
+            "type": "button",
+            "action_id": f"{ACTION_PREFIX}{action}",
+            "text": {"type": "plain_text", "text": label},
+            "value": ref,
+        }
+        if style:
+            element["style"] = style
+        elements.append(element)
+    text = {"type": "mrkdwn", "text": inert(question, _SECTION_TEXT)}
+    section = {"type": "section", "text": text}
+    return [section, {"type": "actions", "block_id": f"vb_confirm_{ref}", "elements": elements}]

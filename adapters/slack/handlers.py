@@ -17,13 +17,14 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
-from adapters.slack.answer import Answer, ephemeral, quietly, reply
+from adapters.slack.answer import Answer, Blocks, ephemeral, quietly, reply
+from adapters.slack.buttons import press
 from adapters.slack.files import SlackFiles, describe, is_media
 from adapters.slack.installed import enterprise_id as org
 from adapters.slack.mrkdwn import unescape
 from bot import checks, commands, messages, usage
 from bot.domain import Mode, Profile, ReplyTarget
-from bot.errors import CommandError, VideobotError
+from bot.errors import CommandError, ConfirmationNeeded, VideobotError
 from bot.service import VideoService
 
 log = logging.getLogger("videobot.slack")
@@ -90,8 +91,8 @@ class SlackHandlers:
             await self._open(client, body, blocks.create_modal(self._profile, meta), respond)
             return
 
-        async def answer(message: str) -> None:
-            await reply(respond, message)
+        async def answer(message: str, blocks: Blocks | None = None) -> None:
+            await reply(respond, message, blocks=blocks)
 
         key = f"slack:{target.workspace_id}:cmd:{body['trigger_id']}"
         await self._guard(answer, self._run(text, target, key, [], answer))
@@ -111,6 +112,8 @@ class SlackHandlers:
         if isinstance(command, commands.SimpleCommand):
             if command.verb == "help":
                 await answer(f"```{usage.help_text(self._profile, '/video', platform='slack')}```")
+            elif command.verb.startswith("usage"):
+                await answer(await self._service.reports.usage(target, "all" in command.verb))
             else:
                 tasks = await self._service.recent(target)
                 lines = "\n".join(messages.task_line(t) for t in tasks)
@@ -134,7 +137,10 @@ class SlackHandlers:
         if command.verb == "cancel":
             task = await self._service.cancel(command.ref, by)
             return messages.CANCEL_DONE.format(ref=task.ref)
-        task, created = await self._service.retry(command.ref, by, key)
+        if command.verb == "confirm":
+            task, created = await self._service.confirm(command.ref, by)
+        else:
+            task, created = await self._service.retry(command.ref, by, key)
         return messages.accepted_reply(task, duplicate=not created)
 
     # -- buttons on the status message -------------------------------------------------------
@@ -150,8 +156,8 @@ class SlackHandlers:
         message_ts = str((body.get("container") or {}).get("message_ts") or "")
         by = who(_team(body), channel, body["user"]["id"])
 
-        async def answer(message: str) -> None:
-            await reply(respond, message, replace_original=False)
+        async def answer(message: str, blocks: Blocks | None = None) -> None:
+            await reply(respond, message, replace_original=False, blocks=blocks)
 
         if verb == "edit":
             meta = blocks.ModalMeta(channel_id=channel, ref=ref)
@@ -159,19 +165,7 @@ class SlackHandlers:
             return
         # One task per button of one status message: a double click finds the first task.
         key = f"slack:{by.workspace_id}:{verb}:{ref}:{message_ts}"
-        await self._guard(answer, self._press(verb, ref, by, key, answer))
-
-    async def _press(self, verb: str, ref: str, by: ReplyTarget, key: str, answer: Answer) -> None:
-        if verb == "cancel":
-            task = await self._service.cancel(ref, by)
-            await answer(messages.CANCEL_DONE.format(ref=task.ref))
-            return
-        ratio = None
-        if verb == "flip":
-            original = await self._service.status(ref)
-            ratio = "16:9" if original.request.aspect_ratio == "9:16" else "9:16"
-        task, created = await self._service.retry(ref, by, key, aspect_ratio=ratio)
-        await answer(messages.accepted_reply(task, duplicate=not created))
+        await self._guard(answer, press(self._service, verb, ref, by, key, answer))
 
     # -- message shortcut "Animate with videobot" --------------------------------------------
     async def shortcut(
@@ -210,8 +204,8 @@ class SlackHandlers:
             # forms (a second user, a second press) is one paid edit, not two.
             key = f"slack:{by.workspace_id}:edit:{meta.ref}:{checks.instruction_digest(prompt)}"
 
-        async def answer(message: str) -> None:
-            await ephemeral(client, by, message)
+        async def answer(message: str, blocks: Blocks | None = None) -> None:
+            await ephemeral(client, by, message, blocks)
 
         await self._guard(answer, self._submit(view["callback_id"], values, meta, by, key))
 
@@ -269,8 +263,8 @@ class SlackHandlers:
         files = [f for f in event.get("files") or [] if is_media(f)]
         key = f"slack:{target.workspace_id}:evt:{body.get('event_id')}"
 
-        async def answer(message: str) -> None:
-            await ephemeral(client, target, message)
+        async def answer(message: str, blocks: Blocks | None = None) -> None:
+            await ephemeral(client, target, message, blocks)
 
         if not text and not files:
             await quietly(
@@ -279,7 +273,6 @@ class SlackHandlers:
             return
         await self._guard(answer, self._run(text, target, key, files, answer, announce=False))
 
-    # -- helpers -----------------------------------------------------------------------------
     async def _open(
         self, client: AsyncWebClient, body: Body, view: Body, respond: AsyncRespond
     ) -> None:
@@ -293,6 +286,8 @@ class SlackHandlers:
         """Run `work` after the ack; whatever fails, the user hears about it."""
         try:
             await work
+        except ConfirmationNeeded as err:  # a question, with Confirm and Cancel
+            await quietly(answer, str(err), blocks.confirm_blocks(str(err), err.ref))
         except VideobotError as err:
             await quietly(answer, f"⚠️ {err}")
         except Exception:  # the listener boundary: log it, tell the user, keep serving

@@ -14,10 +14,11 @@ from typing import Any
 import aiosqlite
 
 from bot.domain import TaskState, new_ref
-from bot.errors import LedgerUnavailable, QuotaExceeded
-from bot.ports import TaskQuery, UserLimits
+from bot.errors import LedgerUnavailable
+from bot.ports import Budget, SpendLine, SpendQuery, TaskQuery, UserLimits
 from bot.task import Task
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
+from storage.sqlite import budgets
 from storage.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.sqlite.statements import (
     ADD_ATTEMPTS,
@@ -151,18 +152,11 @@ class SqliteLedger:
             if existing is not None:
                 return existing, False
             assert limits is not None, "an insert without limits only fails on a duplicate"
-            raise await self._which_limit(task, limits)
+            refused = await budgets.refusal(self._rows, task, limits)
+            if refused is not None:
+                raise refused
+            # No cap holds it back now (a task ended meanwhile): try the insert again.
         raise LedgerError("could not draw a free task reference")
-
-    async def _which_limit(self, task: Task, limits: UserLimits) -> QuotaExceeded:
-        user = task.target.user_key
-        if limits.concurrent is not None:
-            live = await self._scalar(
-                f"SELECT COUNT(*) FROM tasks WHERE user_key = ? AND state IN ({LIVE})", (user,)
-            )
-            if live >= limits.concurrent:
-                return QuotaExceeded("concurrent limit", "concurrent", limits.concurrent)
-        return QuotaExceeded("daily limit", "daily", limits.daily or 0)
 
     async def save(self, old: Task, new: Task) -> Task | None:
         stored = replace(new, version=old.version + 1)
@@ -244,6 +238,16 @@ class SqliteLedger:
             params.append(to_ms(query.since))
         sql = f"{SELECT} WHERE {' AND '.join(where)} ORDER BY created_at DESC LIMIT ?"
         return [row_to_task(r) for r in await self._rows(sql, (*params, query.limit))]
+
+    async def set_budgets(self, stored: list[Budget]) -> None:
+        # One transaction: no moment without budgets, and a failure leaves the old ones.
+        await self._writer.transaction(budgets.replacing(stored))
+
+    async def budgets(self) -> list[Budget]:
+        return [budgets.read_budget(r) for r in await self._rows(budgets.SELECT_BUDGETS)]
+
+    async def spend(self, query: SpendQuery) -> list[SpendLine]:
+        return [budgets.spend_line(r) for r in await self._rows(*budgets.spend_statement(query))]
 
     async def media_in_use(self, ended_since: datetime) -> frozenset[str]:
         # Not scoped to this process's platforms: a file another platform's task needs is in use.

@@ -3,6 +3,8 @@ N to N+1. Append new steps; never edit one that has shipped."""
 
 from __future__ import annotations
 
+from storage.sqlite import budgets
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: tasks and their history
     """
@@ -46,5 +48,7 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX tasks_provider ON tasks(provider_task_id) WHERE provider_task_id IS NOT NULL;
     """,
+    # 4: spending: a spend row per priced task (reserved, then settled) and the budgets
+    budgets.MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,6 +9,7 @@ from bot.domain import LIVE_STATES, RENDERING_STATES
 from bot.ports import UserLimits
 from bot.task import Task
 from storage.codec import COLUMNS, task_to_row, to_ms
+from storage.sqlite.budgets import budget_clauses
 
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM tasks"
 FAIR_WINDOW = 256
@@ -19,14 +20,14 @@ INSERT = (
     f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
     "ON CONFLICT(idem_key) DO NOTHING"
 )
-# The caps are read in the statement that inserts, so concurrent commands cannot both pass.
-INSERT_LIMITED = (
-    f"INSERT INTO tasks ({', '.join(COLUMNS)}) SELECT {', '.join('?' * len(COLUMNS))} "
-    "WHERE (SELECT COUNT(*) FROM tasks WHERE user_key = ? AND created_at >= ? "
-    "AND state != 'rejected') < ? "
-    f"AND (SELECT COUNT(*) FROM tasks WHERE user_key = ? AND state IN ({LIVE})) < ? "
-    "ON CONFLICT(idem_key) DO NOTHING"
+# The caps are read in the statement that inserts, so concurrent commands cannot both pass;
+# the budgets' checks join them there, and the insert's trigger reserves the estimate.
+_DAILY = (
+    "(SELECT COUNT(*) FROM tasks WHERE user_key = ? AND created_at >= ? "
+    "AND state != 'rejected') < ?"
 )
+_CONCURRENT = f"(SELECT COUNT(*) FROM tasks WHERE user_key = ? AND state IN ({LIVE})) < ?"
+_LIMITED = f"INSERT INTO tasks ({', '.join(COLUMNS)}) SELECT {', '.join('?' * len(COLUMNS))} "
 
 
 def insert_statement(task: Task, limits: UserLimits | None) -> tuple[str, tuple[Any, ...]]:
@@ -34,9 +35,17 @@ def insert_statement(task: Task, limits: UserLimits | None) -> tuple[str, tuple[
     if limits is None:
         return INSERT, row
     user = task.target.user_key
-    daily = limits.daily if limits.daily is not None else 2**62
-    concurrent = limits.concurrent if limits.concurrent is not None else 2**62
-    return INSERT_LIMITED, (*row, user, to_ms(limits.day_start), daily, user, concurrent)
+    checks: list[str] = ["1"]
+    params: list[Any] = list(row)
+    if limits.daily is not None:
+        checks.append(_DAILY)
+        params += (user, to_ms(limits.day_start), limits.daily)
+    if limits.concurrent is not None:
+        checks.append(_CONCURRENT)
+        params += (user, limits.concurrent)
+    budgets, spent = budget_clauses(task, limits)
+    sql = f"{_LIMITED}WHERE {' AND '.join(checks)}{budgets} ON CONFLICT(idem_key) DO NOTHING"
+    return sql, (*params, *spent)
 
 
 UPDATE = (

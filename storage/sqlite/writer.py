@@ -81,6 +81,22 @@ class GroupWriter:
                 self._conn.execute("ROLLBACK")
             raise
 
+    async def transaction(self, statements: list[Statement]) -> None:
+        """Run `statements` together in one transaction of their own, all or nothing (the
+        first that fails is raised and undoes the rest)."""
+        await self._call(self._all_or_nothing, statements)
+
+    def _all_or_nothing(self, statements: list[Statement]) -> None:
+        assert self._conn is not None
+        self._script("BEGIN IMMEDIATE")
+        try:
+            for sql, params in statements:
+                self._conn.execute(sql, params)
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
     async def close(self) -> None:
         if self._drainer is not None:
             await asyncio.gather(self._drainer, return_exceptions=True)

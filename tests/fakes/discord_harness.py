@@ -182,6 +182,7 @@ async def discord_bot(
     policy: WorkerPolicy,
     access: AccessPolicy | None = None,
     settings_overrides: dict[str, Any] | None = None,
+    service_options: dict[str, Any] | None = None,
     **adapter_options: Any,
 ) -> AsyncIterator[DiscordBot]:
     async with fake_discord(clock) as fake:
@@ -196,7 +197,15 @@ async def discord_bot(
             rng=random.Random(3),
         )
         settings = discord_settings(fake, tmp_path / "data", **(settings_overrides or {}))
-        service = VideoService(ledger, policy, clock.now, worker.wake, access, settings.profile())
+        service = VideoService(
+            ledger,
+            policy,
+            clock.now,
+            worker.wake,
+            access,
+            settings.profile(),
+            **(service_options or {}),  # prices, a confirmation threshold
+        )
         bot = DiscordBot(
             fake,
             settings,

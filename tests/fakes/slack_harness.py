@@ -242,6 +242,7 @@ async def slack_harness(
     access: AccessPolicy | None = None,
     settings_overrides: dict[str, Any] | None = None,
     fake: FakeSlack | None = None,
+    service_options: dict[str, Any] | None = None,
 ) -> AsyncIterator[SlackHarness]:
     """`fake`: a fake Slack already serving (shared by several harnesses, as replicas share
     Slack); otherwise one of its own, closed at the end."""
@@ -258,7 +259,15 @@ async def slack_harness(
         scratch_dir=tmp_path / "scratch",
         rng=random.Random(3),
     )
-    service = VideoService(ledger, policy, clock.now, worker.wake, access, settings.profile())
+    service = VideoService(
+        ledger,
+        policy,
+        clock.now,
+        worker.wake,
+        access,
+        settings.profile(),
+        **(service_options or {}),  # prices, a confirmation threshold
+    )
     intake = MediaIntake(settings.media_dir, settings.profile())
     adapter = SlackAdapter(
         settings,

@@ -4,6 +4,7 @@ video edit, "Query Task Status"): one model id per mode, `callback_url` on submi
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +21,7 @@ from adapters.provider.dialects.base import (
 from bot.domain import MediaRef, Mode, VideoRequest
 from bot.errors import ProviderRejected
 from bot.ports import ProviderStatus
+from bot.pricing import Usage
 
 MODE_SUFFIX = {
     Mode.T2V: "text-to-video",
@@ -88,6 +90,12 @@ class EvolinkDialect(TaskApi):
             error=wire.error,
         )
 
+    def submit_usage(self, data: Any) -> Usage | None:
+        """The credits evolink holds for a task, reported only in its submit answer: what it
+        charges when the video is made (adapters/provider/usage.py keeps them until then)."""
+        credits = _credits(data.get("usage")) if isinstance(data, dict) else None
+        return None if credits is None else Usage(credits=credits)
+
     async def stage(self, media: MediaRef, wire: Wire, how: str) -> str:
         if media.kind == "video":
             raise ProviderRejected(CLIP_REFUSED, code="clip_needs_url")
@@ -101,6 +109,18 @@ def model_for(model: str, mode: Mode) -> str:
     for suffix in MODE_SUFFIX.values():
         family = family.removesuffix(f"-{suffix}")
     return f"{family}-{MODE_SUFFIX[mode]}"
+
+
+def _credits(usage: Any) -> Decimal | None:
+    """`usage.credits_reserved` (a number of credits), when it is one."""
+    value = usage.get("credits_reserved") if isinstance(usage, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        credits = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return credits if credits.is_finite() and credits >= 0 else None
 
 
 def _first_url(results: Any) -> str | None:

@@ -23,6 +23,7 @@ from adapters.provider.dialects.base import (
 from bot.domain import MediaRef, Mode, VideoRequest
 from bot.errors import ProviderRejected
 from bot.ports import ProviderState, ProviderStatus
+from bot.pricing import Usage
 
 # fal's own model pages name the app google/gemini-omni-flash; UPSTREAM.md's sources say
 # fal-ai/gemini-omni-flash. The default follows fal; VIDEOBOT_MODEL may name the other.
@@ -36,6 +37,9 @@ MODE_PATH = {
 # fal's docs end every request COMPLETED (with `error` when it failed); third-party schemas
 # also list these, so they are read as failures rather than as statuses nobody knows.
 _FAILED = frozenset({"failed", "error"})
+# fal charges only for successful outputs ("never for server errors"); what a success cost
+# comes in the result answer's x-fal-billable-units header (the client reads it).
+UNBILLED = Usage(billed=False)
 
 
 class _Submit(BaseModel):
@@ -101,10 +105,12 @@ class FalDialect(TaskApi):
             error = read_error(wire.error)
             code = error.code or error.type or (str(wire.error_type) if wire.error_type else None)
             return ProviderStatus(
-                ProviderState.FAILED, error_code=code, error_message=error.message
+                ProviderState.FAILED, error_code=code, error_message=error.message, usage=UNBILLED
             )
         if wire.status.strip().lower() in _FAILED:
-            return ProviderStatus(ProviderState.FAILED, error_message="the render failed")
+            return ProviderStatus(
+                ProviderState.FAILED, error_message="the render failed", usage=UNBILLED
+            )
         if isinstance(wire.response, dict) and "video" in wire.response:
             return self.parse_result(wire.response)  # some answers inline the result
         return provider_status(
@@ -117,7 +123,10 @@ class FalDialect(TaskApi):
         if "video" not in data and "detail" in data:
             error = read_detail(data["detail"])
             return ProviderStatus(
-                ProviderState.FAILED, error_code=error.code, error_message=error.message
+                ProviderState.FAILED,
+                error_code=error.code,
+                error_message=error.message,
+                usage=UNBILLED,
             )
         video = data.get("video")
         url = video.get("url") if isinstance(video, dict) else video

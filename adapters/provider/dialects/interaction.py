@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.provider.dialects.base import WireError, provider_status, read_error
 from adapters.provider.spill import MARKER
+from bot import pricing
 from bot.ports import ProviderState, ProviderStatus
 
 # Statuses that end a task without a video, and what to tell the user when no error says more.
@@ -102,9 +103,13 @@ def read_interaction(data: Any) -> ProviderStatus:
     raw = wire.status.strip().lower()
     error = wire.first_error()
     video = video_of(wire.output())
+    # Google bills the output video tokens it reports; a render that ended without any was
+    # not billed.
+    tokens = wire.usage.video_tokens if wire.usage else None
+    usage = None if tokens is None else pricing.Usage(video_tokens=tokens, billed=bool(tokens))
     if raw == "completed":
         if video:
-            return ProviderStatus(ProviderState.SUCCEEDED, video_url=video)
+            return ProviderStatus(ProviderState.SUCCEEDED, video_url=video, usage=usage)
         # A safety refusal has been seen as `completed` with only text: a failure in the
         # model's own words, never a success without a video.
         words = " ".join(p.text.strip() for p in wire.output() if p.text and p.text.strip())
@@ -112,6 +117,7 @@ def read_interaction(data: Any) -> ProviderStatus:
             ProviderState.FAILED,
             error_code=error.code or "no_video",
             error_message=words or error.message or "the video service finished without a video",
+            usage=usage,
         )
     if raw in _RUNNING:
         return ProviderStatus(_RUNNING[raw])
@@ -120,6 +126,7 @@ def read_interaction(data: Any) -> ProviderStatus:
             ProviderState.FAILED,
             error_code=error.code or error.type,
             error_message=_failure_text(error),
+            usage=usage,
         )
     if raw in ENDED:
         code, text = ENDED[raw]

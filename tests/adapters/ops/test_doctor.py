@@ -72,5 +72,6 @@ async def test_doctor_looks_at_the_ledger_without_creating_one(tmp_path: Path) -
         pass
     _, text = await doctor(settings(tmp_path), offline=True)
     assert ", 0 tasks, integrity ok" in text
-    assert text.rstrip().endswith("3 checks passed, 2 failed")
+    assert text.rstrip().endswith("4 checks passed, 2 failed")  # prices is one of them
+    assert "PASS  prices              720p $0.12/s" in text
     assert "PASS  callbacks" in text and "off (no VIDEOBOT_CALLBACK_URL)" in text

@@ -9,6 +9,7 @@ import json
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from adapters.simulator.knobs import SimConfig
 from adapters.simulator.mp4 import render_mp4
 from adapters.simulator.server import start_simulator
 from bot.domain import MediaRef, Mode, Profile, TaskState, VideoRequest
+from bot.pricing import PriceTable
 from bot.providers import PROVIDERS
 from bot.service import VideoService
 from bot.task import Task
@@ -51,9 +53,13 @@ async def gateway_engine(
     tmp_path: Path,
     clock: FakeClock,
     callback_url: str | None = None,
+    priced: bool = False,
     **knobs: Any,
 ) -> AsyncIterator[Engine]:
+    """`priced`: the service and the worker price tasks with the profile's price table."""
     profile = PROVIDERS[name]
+    prices = profile.prices if priced else PriceTable()
+    policy = replace(TEST_POLICY, prices=prices)
     settings: dict[str, Any] = {"render_seconds": 20, "queue_seconds": 2, "video_height": 32}
     config = SimConfig(dialect=name, api_key=SIM_KEY, seed=7, **{**settings, **knobs})
     sim = await start_simulator(config, clock=clock.monotonic)
@@ -77,9 +83,9 @@ async def gateway_engine(
                 fetcher=fetcher,
             )
             chat = FakeChat()
-            worker = fake_clock_worker(ledger, provider, chat, clock, tmp_path / "scratch")
+            worker = fake_clock_worker(ledger, provider, chat, clock, tmp_path / "scratch", policy)
             service = VideoService(
-                ledger, TEST_POLICY, clock.now, worker.wake, profile=profile.allows
+                ledger, policy, clock.now, worker.wake, profile=profile.allows, prices=prices
             )
             yield Engine(ledger, provider, worker, service, chat, clock, sim)
     finally:

@@ -18,6 +18,7 @@ from adapters.provider.redact import Redactor
 from bot.domain import MediaRef, Mode, TaskState, VideoRequest
 from bot.errors import ProviderRejected, ProviderTransient
 from bot.ports import ProviderState, ProviderStatus
+from bot.pricing import Usage
 from tests.adapters.provider.gateway_engine import (
     POLICY_REASON,
     assert_delivered_mp4,
@@ -126,6 +127,7 @@ def test_a_completed_request_with_an_error_is_a_failure_with_its_reason() -> Non
         ProviderState.FAILED,
         error_code="content_policy_violation",
         error_message="The content was flagged by a content checker.",
+        usage=Usage(billed=False),  # fal does not bill a failed request
     )
     # Other readings of a failure: a FAILED status, or a result that is an error body.
     assert FAL.parse_status({"status": "FAILED"}).state is ProviderState.FAILED

@@ -27,6 +27,7 @@ from bot.errors import (
     TaskNotFound,
 )
 from bot.ports import ProviderState, ProviderStatus
+from bot.pricing import Usage
 from tests.paths import PAYLOADS
 
 GOOGLE = GoogleDialect()
@@ -168,6 +169,8 @@ def test_the_submit_answer_names_the_interaction() -> None:
             GOOGLE.parse_submit(bad)
 
 
+# What Google reports billing for 8 s of 720p: 5,792 output video tokens a second.
+BILLED_8S = Usage(video_tokens=46336, billed=True)
 UNKNOWN_PEOPLE = (
     "I can't create videos that depict real, identifiable people. "
     "Try describing an original character instead."
@@ -182,7 +185,9 @@ UNKNOWN_PEOPLE = (
         (
             "completed_uri",
             ProviderStatus(
-                ProviderState.SUCCEEDED, video_url=f"{FILE[:-12]}8p2x0ab3kd1q:download?alt=media"
+                ProviderState.SUCCEEDED,
+                video_url=f"{FILE[:-12]}8p2x0ab3kd1q:download?alt=media",
+                usage=BILLED_8S,
             ),
         ),
         (
@@ -190,6 +195,7 @@ UNKNOWN_PEOPLE = (
             ProviderStatus(
                 ProviderState.SUCCEEDED,
                 video_url="data:video/mp4;base64,AAAAHGZ0eXBpc29tAAACAGlzb21pc28ybXA0MQAAAAhmcmVl",
+                usage=BILLED_8S,
             ),
         ),
         (

@@ -1,0 +1,133 @@
+"""`videobot usage`: what was spent, for whoever pays. Grouped by user, workspace, channel, day
+or provider since a time (this month by default), as a table, JSON lines or CSV. Amounts are
+exact decimals of the price unit; `reserved` is what tasks still running hold."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from datetime import UTC, datetime
+from typing import TextIO
+
+from adapters.ops.check import Check
+from adapters.ops.tasks import amount_text, parse_since
+from bot.config import Settings
+from bot.ports import SpendLine, SpendQuery
+from bot.pricing import money, period_starts
+from storage.sqlite.ledger import LedgerError, SqliteLedger
+
+_HEADER = ("{by}", "UNIT", "TASKS", "SPENT", "STILL RESERVED")
+
+
+def price_check(settings: Settings) -> Check:
+    """doctor's row for money: the prices in force, the budgets and the confirmation threshold,
+    so an operator sees what users will be told before they are told it."""
+    table = settings.prices_in_force
+    unit = table.unit
+    if table.per_clip is not None:
+        prices = f"{money(table.per_clip, unit)} a clip"
+    else:
+        prices = ", ".join(f"{res} {money(rate, unit)}/s" for res, rate in table.per_second)
+    parts = [prices or "not priced"]
+    budgets = settings.budget_list(unit)
+    if budgets:
+        parts.append(
+            "budgets "
+            + ", ".join(
+                f"{b.scope if b.subject == '*' else b.subject} per {b.period} "
+                f"{money(b.limit, unit)}"
+                for b in budgets
+            )
+        )
+    if settings.confirm_threshold is not None:
+        parts.append(f"confirm above {money(settings.confirm_threshold, unit)}")
+    return Check("prices", True, "; ".join(parts))
+
+
+def _text(micros: int) -> str:
+    return amount_text(micros) or "0"
+
+
+def record(line: SpendLine) -> dict[str, object]:
+    return {
+        "key": line.key,
+        "unit": line.unit,
+        "tasks": line.tasks,
+        "spent": _text(line.spent),
+        "reserved": _text(line.held),
+    }
+
+
+def write_report(
+    lines: list[SpendLine], by: str, since: datetime, out: TextIO, form: str = "table"
+) -> None:
+    if form == "json":
+        for line in lines:
+            out.write(json.dumps(record(line)) + "\n")
+        return
+    if form == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([by, "unit", "tasks", "spent", "reserved"])
+        writer.writerows(
+            [line.key, line.unit, line.tasks, _text(line.spent), _text(line.held)] for line in lines
+        )
+        return
+    out.write(f"spend by {by} since {since:%Y-%m-%d %H:%M} UTC\n")
+    header = tuple(h.format(by=by.upper()) for h in _HEADER)
+    rows = [header] + [
+        (
+            line.key,
+            line.unit,
+            str(line.tasks),
+            money(line.spent, line.unit),
+            money(line.held, line.unit),
+        )
+        for line in lines
+    ]
+    totals: dict[str, tuple[int, int, int]] = {}
+    for line in lines:
+        tasks, spent, held = totals.get(line.unit, (0, 0, 0))
+        totals[line.unit] = (tasks + line.tasks, spent + line.spent, held + line.held)
+    rows += [
+        ("TOTAL", unit, str(tasks), money(spent, unit), money(held, unit))
+        for unit, (tasks, spent, held) in sorted(totals.items())
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for row in rows:
+        cells = [
+            c.rjust(w) if i >= 2 else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        out.write("  ".join(cells).rstrip() + "\n")
+    if not lines:
+        out.write("(nothing spent)\n")
+
+
+async def run_usage_command(
+    settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout
+) -> int:
+    """`videobot usage [--by ...] [--since ...] [--json|--csv]`."""
+    path = settings.ledger_path
+    now = datetime.now(UTC)
+    try:
+        since = parse_since(args.since, now) if args.since else period_starts(now)[1]
+    except ValueError:
+        print(f"cannot read --since {args.since!r}; use e.g. 7d or 2026-11-01", file=sys.stderr)
+        return 2
+    if not path.is_file():
+        print(
+            f"no ledger at {path}: set VIDEOBOT_DATA_DIR / VIDEOBOT_DB as the bot has them",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        async with SqliteLedger.open(path) as ledger:
+            lines = await ledger.spend(SpendQuery(since=since, by=args.by))
+    except LedgerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    form = "json" if args.json else "csv" if args.csv else "table"
+    write_report(lines, args.by, since, out, form)
+    return 0

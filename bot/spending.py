@@ -1,0 +1,105 @@
+"""What users read about money: the estimate in the acknowledgement and the status message,
+the cost (or "not billed") in the final status, a budget refusal with its limit, spend and
+reset time, and `/video usage`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.outcomes import human_duration
+from bot.pricing import money, period_end, settlement
+
+if TYPE_CHECKING:
+    from bot.errors import BudgetExceeded
+    from bot.ports import Budget, SpendLine
+    from bot.task import Task
+
+_WHOSE = {"user": "your", "workspace": "this workspace's", "channel": "this channel's"}
+_WHOSE_DISCORD = {**_WHOSE, "workspace": "this server's"}
+_WHEN = {"day": "today", "month": "this month"}
+_PERIOD = {"day": "daily", "month": "monthly"}
+
+
+def about(task: Task) -> str:
+    """`about $0.60`, or "" for a task that is not priced."""
+    return "" if task.estimate is None else f"about {money(task.estimate, task.unit)}"
+
+
+def cost_words(task: Task) -> str:
+    """What an ended task cost, as a sentence for its final status ("" when not priced)."""
+    settled = settlement(task)
+    if settled is None:
+        return ""
+    amount, source = settled
+    if source == "not_billed":
+        return "It was not billed."
+    if source == "released":
+        return ""
+    if source == "unknown":
+        return f"It is counted as {money(amount, task.unit)} spent, in case it was billed."
+    if source == "estimate":
+        return f"Cost: about {money(amount, task.unit)}."
+    return f"Cost: {money(amount, task.unit)}."
+
+
+def wait_words(until: datetime, now: datetime) -> str:
+    left = until - now
+    return f"{left.days} days" if left.days >= 2 else human_duration(left)
+
+
+def reset_words(period: str, now: datetime) -> tuple[str, str]:
+    """(`at 00:00 UTC` | `on 1 March at 00:00 UTC`, the wait until then)."""
+    end = period_end(period, now)
+    when = "at 00:00 UTC" if period == "day" else f"on {end.day} {end:%B} at 00:00 UTC"
+    return when, wait_words(end, now)
+
+
+def refusal(err: BudgetExceeded, task: Task, now: datetime) -> str:
+    whose = (_WHOSE_DISCORD if task.target.platform == "discord" else _WHOSE)[err.scope]
+    when, wait = reset_words(err.period, now)
+    cost = f" (about {money(task.estimate, task.unit)})" if task.estimate is not None else ""
+    return (
+        f"This video{cost} would go over {whose} {_PERIOD[err.period]} budget of "
+        f"{money(err.limit, err.unit)}: {money(err.spent, err.unit)} is already spent or "
+        f"reserved {_WHEN[err.period]}. It resets {when} (in {wait}). Nothing was charged for "
+        "this request; a shorter or lower-resolution video may still fit, or ask an admin to "
+        "raise the budget."
+    )
+
+
+def usage_text(
+    mine: list[SpendLine], today: list[SpendLine], budgets: list[Budget], now: datetime
+) -> str:
+    """`/video usage` for one user: spent today and this month, and what each budget leaves."""
+    month = {line.unit: line.spent for line in mine}
+    day = {line.unit: line.spent for line in today}
+    units = sorted(set(month) | {b.unit for b in budgets if b.scope == "user"})
+    if not units:
+        return "You have not spent anything this month."
+    lines = []
+    for unit in units:
+        lines.append(
+            f"You have spent {money(day.get(unit, 0), unit)} today and "
+            f"{money(month.get(unit, 0), unit)} this month (videos still rendering count at "
+            "their estimate)."
+        )
+        for budget in budgets:
+            if budget.scope != "user" or budget.unit != unit:
+                continue
+            spent = (day if budget.period == "day" else month).get(unit, 0)
+            left = max(0, budget.limit - spent)
+            when, wait = reset_words(budget.period, now)
+            lines.append(
+                f"Your {_PERIOD[budget.period]} budget is {money(budget.limit, unit)}; "
+                f"{money(left, unit)} is left until it resets {when} (in {wait})."
+            )
+    return "\n".join(lines)
+
+
+def report_lines(lines: list[SpendLine]) -> list[tuple[str, str, str, str]]:
+    """(key, tasks, spent, held) per line, for a table."""
+    return [
+        (line.key, str(line.tasks), money(line.spent, line.unit), money(line.held, line.unit))
+        for line in lines
+    ]

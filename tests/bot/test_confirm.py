@@ -1,0 +1,94 @@
+"""Confirmation above VIDEOBOT_CONFIRM_ABOVE, in the core: nothing is recorded or reserved
+until the requester confirms, a second Confirm is the same task, only the requester can
+answer, Cancel forgets it, and an unconfirmed request expires."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.domain import ReplyTarget
+from bot.errors import ActionRefused, ConfirmationNeeded
+from bot.policy import WorkerPolicy
+from bot.ports import SpendQuery, TaskQuery
+from bot.pricing import micros
+from bot.providers import PROVIDERS
+from bot.service import AccessPolicy, VideoService
+from storage.sqlite.ledger import SqliteLedger
+from tests.bot.test_domain import T0
+from tests.conftest import t2v, target
+from tests.fakes.clock import FakeClock
+
+GUIDE = PROVIDERS["guide"]  # 6 s: $0.72, 10 s: $1.20
+
+
+def confirming(ledger: SqliteLedger, clock: FakeClock) -> VideoService:
+    return VideoService(
+        ledger,
+        WorkerPolicy(),
+        clock.now,
+        lambda: None,
+        AccessPolicy(),
+        GUIDE.allows,
+        prices=GUIDE.prices,
+        confirm_above=micros(1),
+    )
+
+
+async def nothing_recorded(ledger: SqliteLedger) -> bool:
+    tasks = await ledger.find(TaskQuery())
+    return tasks == [] and await ledger.spend(SpendQuery(since=T0.replace(day=1))) == []
+
+
+async def test_above_the_threshold_nothing_happens_until_confirm(
+    ledger: SqliteLedger, clock: FakeClock
+) -> None:
+    svc = confirming(ledger, clock)
+    cheap, created = await svc.accept(t2v(duration=6), target(), "cheap")  # $0.72: no question
+    assert created
+    with pytest.raises(ConfirmationNeeded) as asked:
+        await svc.accept(t2v(duration=10), target(), "dear")
+    question = asked.value
+    assert str(question) == (
+        "This video would cost about $1.20; anything above $1.00 needs a confirmation here. "
+        "Press Confirm within 10 minutes to make it, or Cancel; nothing is sent or charged "
+        "until you confirm."
+    )
+    assert [t.ref for t in await ledger.find(TaskQuery())] == [cheap.ref]
+    # The platform retries the command: the same question about the same held request.
+    with pytest.raises(ConfirmationNeeded) as again:
+        await svc.accept(t2v(duration=10), target(), "dear")
+    assert again.value.ref == question.ref
+    with pytest.raises(ActionRefused, match="Only the person who asked"):
+        await svc.confirm(question.ref, target("U2"))
+    task, created = await svc.confirm(question.ref.lower(), target())
+    assert created and task.estimate == micros("1.2") and task.idem_key == "dear"
+    twice, created = await svc.confirm(question.ref, target())
+    assert not created and twice.task_id == task.task_id  # a double Confirm is one task
+    with pytest.raises(ActionRefused, match="confirmed already"):
+        svc.confirmations.drop(question.ref, target())
+    assert len(await ledger.find(TaskQuery())) == 2
+
+
+async def test_cancel_forgets_and_an_unconfirmed_request_expires(
+    ledger: SqliteLedger, clock: FakeClock
+) -> None:
+    svc = confirming(ledger, clock)
+    with pytest.raises(ConfirmationNeeded) as first:
+        await svc.accept(t2v(duration=10), target(), "a")
+    svc.confirmations.drop(first.value.ref, target())
+    with pytest.raises(ActionRefused, match="no longer waiting for a confirmation"):
+        await svc.confirm(first.value.ref, target())
+    with pytest.raises(ConfirmationNeeded) as second:
+        await svc.accept(t2v(duration=10), target(), "b")
+    clock.advance(10 * 60)
+    with pytest.raises(ActionRefused, match="not confirmed within 10 minutes"):
+        await svc.confirm(second.value.ref, target())
+    assert await nothing_recorded(ledger)
+
+
+async def test_the_console_is_told_to_type_confirm(ledger: SqliteLedger, clock: FakeClock) -> None:
+    svc = confirming(ledger, clock)
+    console = ReplyTarget("console", "local", "console", "me")
+    with pytest.raises(ConfirmationNeeded) as asked:
+        await svc.accept(t2v(duration=10), console, "a")
+    assert f"Type `confirm {asked.value.ref}` within 10 minutes to make it;" in str(asked.value)
