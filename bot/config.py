@@ -10,12 +10,12 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from bot.access import AccessPolicy
 from bot.callbacks import CallbackSettings, positive_seconds, secret_problem
 from bot.callbacks import env as _env
 from bot.policy import WorkerPolicy
 from bot.pricing import PriceTable
 from bot.provider_settings import ProviderSettings
-from bot.service import AccessPolicy
 from bot.shard_settings import ShardSettings
 from bot.spend_settings import SpendSettings
 

@@ -30,7 +30,8 @@ from bot.config import Settings
 from bot.media import MAX_VIDEO_BYTES
 from bot.policy import WorkerPolicy
 from bot.ports import Chat, NullObserver, Observer, TaskQuery
-from bot.service import HELD_STATES, VideoService, held_elsewhere
+from bot.service import VideoService
+from bot.task import HELD_STATES, held_elsewhere
 from bot.worker import Worker
 from storage.sqlite.ledger import SqliteLedger
 from storage.sqlite.lock import owning

@@ -13,8 +13,8 @@ from bot.pricing import money, period_starts
 from bot.spending import reset_words, usage_text
 
 if TYPE_CHECKING:
+    from bot.access import AccessPolicy
     from bot.domain import ReplyTarget
-    from bot.service import AccessPolicy
 
 ADMINS_ONLY = "Only admins can see everyone's spending; `usage` shows yours."
 NOBODY = "Nobody has spent anything this month."

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from bot import messages, pricing, refusals
+from bot.access import AccessPolicy, named
 from bot.checks import check_allowed, check_mode, check_prompt
 from bot.confirm import Confirmations
 from bot.domain import (
@@ -40,26 +41,6 @@ from bot.task import Task
 log = logging.getLogger("videobot.service")
 
 Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True, slots=True)
-class AccessPolicy:
-    """Who may ask, where, and how much. Ids are the platforms' own (`U123`, a snowflake),
-    optionally qualified (`slack:U123`); an empty allowlist allows everyone."""
-
-    daily_limit: int | None = None
-    user_concurrency: int | None = None
-    allowed_workspaces: frozenset[str] = frozenset()  # Slack team ids, Discord guild ids
-    allowed_channels: frozenset[str] = frozenset()
-    allowed_users: frozenset[str] = frozenset()
-    admins: frozenset[str] = frozenset()
-
-    def is_admin(self, who: ReplyTarget) -> bool:
-        return _named(who.user_id, who.platform, self.admins)
-
-
-def _named(ident: str, platform: str, names: frozenset[str]) -> bool:
-    return ident in names or f"{platform}:{ident}" in names
 
 
 class VideoService:
@@ -156,13 +137,13 @@ class VideoService:
         access = self._access
         if access.is_admin(who):
             return
-        if access.allowed_users and not _named(who.user_id, who.platform, access.allowed_users):
+        if access.allowed_users and not named(who.user_id, who.platform, access.allowed_users):
             raise ActionRefused(messages.USER_NOT_ALLOWED)
         spaces = access.allowed_workspaces
-        if spaces and not _named(who.workspace_id, who.platform, spaces):
+        if spaces and not named(who.workspace_id, who.platform, spaces):
             raise ActionRefused(messages.WORKSPACE_NOT_ALLOWED)
         channels = access.allowed_channels
-        if channels and not _named(who.channel_id, who.platform, channels):
+        if channels and not named(who.channel_id, who.platform, channels):
             raise ActionRefused(messages.CHANNEL_NOT_ALLOWED)
 
     def estimate(self, request: VideoRequest) -> int | None:
@@ -304,21 +285,3 @@ def _media_gone(request: VideoRequest) -> bool:
 def _reply_to(task: Task, by: ReplyTarget) -> ReplyTarget:
     """A retry answers in the original's channel and thread, on behalf of whoever asked."""
     return replace(task.target, user_id=by.user_id, user_name=by.user_name)
-
-
-# Sent to a provider and not yet posted: only that provider's API can still finish these.
-HELD_STATES = frozenset(
-    {
-        TaskState.SUBMITTING,
-        TaskState.SUBMITTED,
-        TaskState.RUNNING,
-        TaskState.SUCCEEDED,
-        TaskState.DELIVERING,
-    }
-)
-
-
-def held_elsewhere(tasks: list[Task], provider: str) -> list[Task]:
-    """Tasks a provider other than `provider` holds (see HELD_STATES): polled through another
-    provider's API they would be lost, though paid for."""
-    return [t for t in tasks if t.state in HELD_STATES and t.provider and t.provider != provider]

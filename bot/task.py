@@ -218,3 +218,21 @@ class Task:
     def nonce(self, purpose: str) -> str:
         """A per-task, per-purpose id short enough for Discord's 25-character nonce."""
         return f"vb{self.ref}{purpose}"[:25]
+
+
+# Sent to a provider and not yet posted: only that provider's API can still finish these.
+HELD_STATES = frozenset(
+    {
+        TaskState.SUBMITTING,
+        TaskState.SUBMITTED,
+        TaskState.RUNNING,
+        TaskState.SUCCEEDED,
+        TaskState.DELIVERING,
+    }
+)
+
+
+def held_elsewhere(tasks: list[Task], provider: str) -> list[Task]:
+    """Tasks a provider other than `provider` holds (see HELD_STATES): polled through another
+    provider's API they would be lost, though paid for."""
+    return [t for t in tasks if t.state in HELD_STATES and t.provider and t.provider != provider]

@@ -16,8 +16,8 @@ import pytest
 
 from adapters.simulator.server import RunningSimulator
 from bot import messages
+from bot.access import AccessPolicy
 from bot.domain import TaskState
-from bot.service import AccessPolicy
 from storage.sqlite.ledger import SqliteLedger
 from tests.conftest import TEST_POLICY, make_provider
 from tests.fakes import discord_payloads as p

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import pytest
 
+from bot.access import AccessPolicy
 from bot.domain import ReplyTarget
 from bot.errors import ActionRefused, ConfirmationNeeded
 from bot.policy import WorkerPolicy
 from bot.ports import SpendQuery, TaskQuery
 from bot.pricing import micros
 from bot.providers import PROVIDERS
-from bot.service import AccessPolicy, VideoService
+from bot.service import VideoService
 from storage.sqlite.ledger import SqliteLedger
 from tests.bot.test_domain import T0
 from tests.conftest import t2v, target

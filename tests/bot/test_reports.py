@@ -7,12 +7,13 @@ from dataclasses import replace
 
 import pytest
 
+from bot.access import AccessPolicy
 from bot.domain import ReplyTarget, new_ref, new_task_id
 from bot.errors import ActionRefused
 from bot.policy import WorkerPolicy
 from bot.ports import Budget
 from bot.pricing import micros
-from bot.service import AccessPolicy, VideoService
+from bot.service import VideoService
 from storage.sqlite.ledger import SqliteLedger
 from tests.bot.test_domain import accepted
 from tests.conftest import target

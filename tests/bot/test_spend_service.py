@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 import pytest
 
 from bot import messages
+from bot.access import AccessPolicy
 from bot.domain import ReplyTarget
 from bot.errors import BudgetExceeded
 from bot.policy import WorkerPolicy
 from bot.ports import Budget, SpendQuery
 from bot.pricing import micros, period_starts
 from bot.providers import PROVIDERS
-from bot.service import AccessPolicy, VideoService
+from bot.service import VideoService
 from storage.sqlite.ledger import SqliteLedger
 from tests.conftest import t2v, target
 from tests.fakes.clock import FakeClock

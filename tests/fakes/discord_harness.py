@@ -25,10 +25,11 @@ from adapters.discord.client import DiscordAdapter
 from adapters.discord.identify import FileIdentifyGate
 from adapters.media.intake import MediaIntake
 from adapters.simulator.server import RunningSimulator
+from bot.access import AccessPolicy
 from bot.config import Settings
 from bot.policy import WorkerPolicy
 from bot.ports import Chat, TaskQuery
-from bot.service import AccessPolicy, VideoService
+from bot.service import VideoService
 from bot.task import Task
 from bot.worker import Worker
 from storage.sqlite.ledger import SqliteLedger

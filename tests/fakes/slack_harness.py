@@ -26,10 +26,11 @@ from adapters.media.intake import MediaIntake
 from adapters.simulator.server import RunningSimulator
 from adapters.slack.app import EVENTS_PATH, SlackAdapter
 from adapters.slack.chat import EditBudget
+from bot.access import AccessPolicy
 from bot.config import Settings
 from bot.policy import WorkerPolicy
 from bot.ports import Chat
-from bot.service import AccessPolicy, VideoService
+from bot.service import VideoService
 from bot.task import Task
 from bot.worker import Worker
 from storage.sqlite.ledger import SqliteLedger

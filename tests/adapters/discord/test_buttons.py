@@ -14,8 +14,8 @@ import pytest
 
 from adapters.simulator.server import RunningSimulator
 from bot import messages
+from bot.access import AccessPolicy
 from bot.domain import Mode, TaskState
-from bot.service import AccessPolicy
 from storage.sqlite.ledger import SqliteLedger
 from tests.conftest import TEST_POLICY
 from tests.fakes import discord_payloads as p
