@@ -28,6 +28,7 @@ from adapters.simulator.server import IDEMPOTENCY_HEADER, RunningSimulator, star
 from bot import cli, logs, supervisor
 from bot.config import Settings
 from bot.engine import Engine, open_engine, writable_dirs
+from storage.postgres.connect import PgLedgerError
 from storage.sqlite.ledger import LedgerError
 from storage.sqlite.lock import LedgerBusy
 
@@ -212,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LedgerBusy, supervisor.PlatformRefused) as err:
         print(err, file=sys.stderr)  # one plain line: what to fix, never a secret
         return 1
-    except LedgerError as err:
+    except (LedgerError, PgLedgerError) as err:
         log.error("%s", err)
         return 1
     except KeyboardInterrupt:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -33,6 +34,8 @@ class Settings(ProviderSettings, CallbackSettings):
     # -- the engine --------------------------------------------------------------------------
     data_dir: Path = Field(Path("videobot-data"), validation_alias=_env("VIDEOBOT_DATA_DIR"))
     db_path: Path | None = Field(None, validation_alias=_env("VIDEOBOT_DB"))
+    # Set: the PostgreSQL ledger (many processes, many machines); unset: the SQLite file.
+    database_url: SecretStr | None = Field(None, validation_alias=_env("VIDEOBOT_DATABASE_URL"))
     output_dir: Path = Field(Path("videobot-output"), validation_alias=_env("VIDEOBOT_OUTPUT_DIR"))
     concurrency: int = Field(64, ge=1, validation_alias=_env("VIDEOBOT_CONCURRENCY"))
     provider_concurrency: int | None = Field(
@@ -142,6 +145,15 @@ class Settings(ProviderSettings, CallbackSettings):
     def _seconds(cls, value: object) -> object:
         return positive_seconds(value)
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("give a postgresql://user@host:5432/dbname URL, or leave it unset")
+        return value
+
     @field_validator("metrics_port", mode="before")
     @classmethod
     def _blank_is_off(cls, value: object) -> object:
@@ -175,7 +187,10 @@ class Settings(ProviderSettings, CallbackSettings):
             self.discord_token,
             self.callback_secret,
         )
-        return [token.get_secret_value() for token in tokens if token is not None]
+        secrets = [token.get_secret_value() for token in tokens if token is not None]
+        if self.database_url is not None and (word := _password(self.database_url)):
+            secrets.append(word)
+        return secrets
 
     def _callbacks_can_work(self) -> None:
         """Callbacks on that no provider call could ever reach would hold every task to the
@@ -235,3 +250,11 @@ class Settings(ProviderSettings, CallbackSettings):
             max_video_bytes=self.max_video_mb * 1024 * 1024,
             callback_poll=self.callback_poll if self.callback_kind else None,
         )
+
+
+def _password(url: SecretStr) -> str | None:
+    """The password inside a database URL, if it carries one."""
+    try:
+        return urlsplit(url.get_secret_value()).password
+    except ValueError:
+        return None

@@ -32,6 +32,7 @@ from bot.policy import WorkerPolicy
 from bot.ports import Chat, NullObserver, Observer, TaskQuery
 from bot.service import HELD_STATES, VideoService, held_elsewhere
 from bot.worker import Worker
+from storage.postgres.ledger import PgLedger
 from storage.sqlite.ledger import SqliteLedger
 from storage.sqlite.lock import owning
 
@@ -42,9 +43,30 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+AnyLedger = SqliteLedger | PgLedger
+
+
+@contextlib.asynccontextmanager
+async def open_ledger(
+    settings: Settings, platforms: frozenset[str] | None = None
+) -> AsyncIterator[AnyLedger]:
+    """VIDEOBOT_DATABASE_URL set: the PostgreSQL ledger, shared by any number of processes.
+    Unset: the SQLite file, this process's alone while it is open (LedgerBusy otherwise)."""
+    if settings.database_url is not None:
+        async with PgLedger.open(settings.database_url.get_secret_value(), platforms) as pg:
+            yield pg
+        return
+    writable_dirs(("VIDEOBOT_DB", settings.ledger_path.parent))
+    async with (
+        owning(settings.ledger_path),  # before any recovery touches a row
+        SqliteLedger.open(settings.ledger_path, platforms) as ledger,
+    ):
+        yield ledger
+
+
 @dataclass
 class Engine:
-    ledger: SqliteLedger
+    ledger: AnyLedger
     provider: HttpProvider
     worker: Worker
     service: VideoService
@@ -82,10 +104,7 @@ async def open_engine(
     alone while the engine is open (LedgerBusy otherwise); with `platforms`, the worker sees
     only those platforms' tasks."""
     dialect, credentials = provider_auth(settings)  # stops here if a setting cannot work
-    writable_dirs(
-        ("VIDEOBOT_DATA_DIR", settings.data_dir),
-        ("VIDEOBOT_DB", settings.ledger_path.parent),
-    )
+    writable_dirs(("VIDEOBOT_DATA_DIR", settings.data_dir))
     policy = policy or settings.worker_policy()
     observer: Observer = NullObserver() if settings.metrics_port is None else PrometheusObserver()
     chats: dict[str, Chat] = {}
@@ -97,8 +116,7 @@ async def open_engine(
         hosts=fetch_hosts(settings),  # only the provider's key documents are restricted
     )
     async with (
-        owning(settings.ledger_path),  # before any recovery touches a row
-        SqliteLedger.open(settings.ledger_path, platforms) as ledger,
+        open_ledger(settings, platforms) as ledger,
         httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False) as http,
         SafeFetcher(fetch_policy) as fetcher,
     ):
@@ -171,7 +189,7 @@ async def open_engine(
                     await server.close()
 
 
-async def _same_provider(ledger: SqliteLedger, provider: str) -> None:
+async def _same_provider(ledger: AnyLedger, provider: str) -> None:
     """Refuse to start on another provider while tasks are still with the last one: polling
     them through the new provider's API would lose renders that were paid for."""
     live = await ledger.find(TaskQuery(states=HELD_STATES, limit=10_000))

@@ -1,0 +1,81 @@
+"""PostgreSQL only: what must hold across processes. Each ledger here has its own pool, so the
+database (not one event loop) is what keeps them apart: migrations run once whoever starts
+first, and a cap of one admits one command out of ten sent at once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import replace
+
+import psycopg
+import pytest
+
+from bot.domain import new_ref, new_task_id
+from bot.errors import QuotaExceeded
+from bot.ports import TaskQuery, UserLimits
+from bot.task import Task
+from storage.postgres.connect import PgLedgerError, migrate, redacted
+from storage.postgres.ledger import PgLedger
+from storage.postgres.schema import SCHEMA_VERSION
+from tests.bot.test_domain import T0, accepted
+from tests.conftest import target
+from tests.pg import pg_ledger
+
+
+def _task(key: str, user: str = "U1") -> Task:
+    return replace(
+        accepted(), task_id=new_task_id(), ref=new_ref(), idem_key=key, target=target(user)
+    )
+
+
+async def test_migrations_run_once_however_many_start_together(pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # start from an empty database
+        conn.execute("DROP TABLE tasks, task_events, videobot_schema CASCADE")
+        conn.execute("DROP FUNCTION task_event")
+    steps = await asyncio.gather(*(migrate(pg_url) for _ in range(5)))
+    assert sorted(steps) == [0, 0, 0, 0, SCHEMA_VERSION]
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute("SELECT version FROM videobot_schema").fetchall()
+    assert row == [(SCHEMA_VERSION,)]
+
+
+async def test_a_newer_schema_is_refused(pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE videobot_schema SET version = %s", (SCHEMA_VERSION + 1,))
+    with pytest.raises(PgLedgerError, match="newer than this videobot"):
+        async with PgLedger.open(pg_url):
+            pass
+
+
+@pytest.mark.parametrize("kind", ["concurrent", "daily"])
+async def test_ten_processes_adding_at_once_against_a_cap_of_one_record_one(
+    pg_url: str, kind: str
+) -> None:
+    limits = UserLimits(day_start=T0, **{kind: 1})  # type: ignore[arg-type]
+    async with AsyncExitStack() as stack:
+        ledgers = [await stack.enter_async_context(pg_ledger(pg_url)) for _ in range(10)]
+        results = await asyncio.gather(
+            *(lg.add(_task(f"race-{i}"), limits) for i, lg in enumerate(ledgers)),
+            return_exceptions=True,
+        )
+        recorded = await ledgers[0].find(TaskQuery(limit=100))
+    refused = [r for r in results if isinstance(r, QuotaExceeded)]
+    assert len(recorded) == 1 and len(refused) == 9, results
+    assert {r.kind for r in refused} == {kind}
+
+
+async def test_an_unreachable_server_is_one_plain_line_without_the_password(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = "postgresql://bot:s3cret-pass@127.0.0.1:1/videobot"
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(PgLedgerError) as caught:
+        async with PgLedger.open(url):
+            pass
+    text = str(caught.value)
+    assert "127.0.0.1:1" in text and "VIDEOBOT_DATABASE_URL" in text
+    assert "s3cret-pass" not in text + caplog.text
+    assert redacted(url) == "postgresql://bot:***@127.0.0.1:1/videobot"
+
