@@ -61,6 +61,7 @@ async def open_ledger(
         owning(settings.ledger_path),  # before any recovery touches a row
         SqliteLedger.open(settings.ledger_path, platforms) as ledger,
     ):
+        await ledger.drop_leases()  # the file is ours alone: any lease left is a dead process's
         yield ledger
 
 
@@ -148,6 +149,7 @@ async def open_engine(
             scratch_dir=settings.data_dir / "tmp",
             resubmit_safe=provider.resubmit_safe,
             observer=observer,
+            sole_owner=settings.database_url is None,
         )
         await _same_provider(ledger, settings.provider)
         service = VideoService(

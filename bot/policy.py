@@ -35,6 +35,9 @@ class WorkerPolicy:
     # only the safety net for a callback that never comes: every this long. None: no callbacks,
     # polls aim at the predicted finish.
     callback_poll: timedelta | None = None
+    # A claim holds its row this long; a step running longer renews it every third of it. A
+    # holder that vanishes (killed, paused, cut off) lets the row fall due once it lapses.
+    lease: timedelta = timedelta(seconds=60)
 
     def first_check(self) -> timedelta:
         """How long after a submit the first poll is due."""

@@ -218,7 +218,7 @@ class PgLedger:
         return await self._count(sql.RENEW, params) == 1
 
     async def release(self, task_id: str, held_until: datetime) -> None:
-        await self._count(sql.RELEASE, (task_id, to_ms(held_until)))
+        await self._count(sql.RELEASE, {"task_id": task_id, "held": to_ms(held_until)})
 
     async def _count(self, query: str, params: Any) -> int:
         async def once() -> int:

@@ -59,23 +59,23 @@ def due_query(scoped: bool, excluding: bool) -> str:
 
 def claim_query(scoped: bool) -> str:
     """Lease the fairest due rows: rows another claimer has locked are skipped, not waited
-    for; each claimed row's version is bumped (the fencing token of every later save) and it
-    falls due again when the lease lapses, should its holder vanish."""
+    for; each claimed row's version is bumped (the fencing token of every later save) and no
+    other claim takes it before the lease lapses, should its holder vanish."""
     due = _DUE.format(scope=SCOPE if scoped else "") + " FOR UPDATE SKIP LOCKED"
     return (
         f"WITH due AS ({due}), {_FAIR} UPDATE tasks t SET version = t.version + 1, "
-        "lease_until = %(until)s, next_check_at = %(until)s FROM picked "
+        "lease_until = %(until)s FROM picked "
         f"WHERE t.task_id = picked.task_id RETURNING {T_COLUMNS}, picked.lane"
     )
 
 
-# A renewal moves a schedule that only waited for the lease (next check == lease end) along.
 RENEW = (
-    "UPDATE tasks SET lease_until = %(until)s, next_check_at = CASE WHEN next_check_at = "
-    "%(held)s THEN %(until)s ELSE next_check_at END WHERE task_id = %(task_id)s "
+    "UPDATE tasks SET lease_until = %(until)s WHERE task_id = %(task_id)s "
     "AND lease_until = %(held)s"
 )
-RELEASE = "UPDATE tasks SET lease_until = NULL WHERE task_id = %s AND lease_until = %s"
+RELEASE = (
+    "UPDATE tasks SET lease_until = NULL WHERE task_id = %(task_id)s AND lease_until = %(held)s"
+)
 
 MAKE_DUE = (
     "UPDATE tasks SET next_check_at = LEAST(coalesce(next_check_at, %(now)s), %(now)s) "

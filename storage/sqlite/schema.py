@@ -46,5 +46,9 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX tasks_provider ON tasks(provider_task_id) WHERE provider_task_id IS NOT NULL;
     """,
+    # 4: claims are leases (storage/sqlite/leases.py): held rows are not due until it lapses
+    """
+    ALTER TABLE tasks ADD COLUMN lease_until INTEGER;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

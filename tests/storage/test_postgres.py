@@ -8,6 +8,7 @@ import asyncio
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import replace
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -79,3 +80,30 @@ async def test_an_unreachable_server_is_one_plain_line_without_the_password(
     assert "s3cret-pass" not in text + caplog.text
     assert redacted(url) == "postgresql://bot:***@127.0.0.1:1/videobot"
 
+
+
+async def test_concurrent_claimers_never_get_the_same_row(pg_url: str) -> None:
+    async with AsyncExitStack() as stack:
+        claimers = [await stack.enter_async_context(pg_ledger(pg_url)) for _ in range(6)]
+        for i in range(300):
+            await claimers[0].add(_task(f"row-{i}", user=f"U{i % 13}"))
+        now = T0 + timedelta(minutes=1)
+        taken: list[list[str]] = [[] for _ in claimers]
+
+        async def drain(n: int) -> None:
+            while claimed := await claimers[n].claim(now, 7, timedelta(seconds=60)):
+                taken[n] += [t.task_id for t in claimed]
+
+        await asyncio.gather(*(drain(n) for n in range(len(claimers))))
+    every = [task_id for some in taken for task_id in some]
+    assert len(every) == len(set(every)) == 300
+    assert sum(1 for some in taken if some) > 1  # they really raced
+
+
+async def test_a_claim_is_fair_across_users(pg_url: str) -> None:
+    async with pg_ledger(pg_url) as ledger:
+        for i in range(20):
+            await ledger.add(replace(_task(f"hog-{i}", "HOG"), next_check_at=T0))
+        solo, _ = await ledger.add(replace(_task("solo", "SOLO"), next_check_at=T0))
+        claimed = await ledger.claim(T0, 2, timedelta(seconds=60))
+    assert solo.task_id in {t.task_id for t in claimed}  # not starved behind 20 older rows
