@@ -152,10 +152,14 @@ def _adapters(
     return adapters
 
 
-async def run(settings: Settings) -> int:
-    """Serve every configured platform and the worker in one TaskGroup until SIGTERM/SIGINT."""
+async def run(settings: Settings, role: str = "all") -> int:
+    """Serve every configured platform and the worker in one TaskGroup until SIGTERM/SIGINT;
+    `role` intake leaves the worker out, `role` worker takes no commands."""
     if settings.slack_bot_token is None and settings.discord_token is None:
         print(cli.NO_PLATFORM, file=sys.stderr)
+        return 2
+    if role != "all" and settings.database_url is None:
+        print(cli.ROLE_NEEDS_DATABASE.format(role=role), file=sys.stderr)
         return 2
     stop = asyncio.Event()
     supervisor.stop_on_signals(stop)
@@ -166,14 +170,21 @@ async def run(settings: Settings) -> int:
         root.setLevel(max(level, logging.ERROR))  # SDK chatter; a refusal is one plain line
         try:
             adapters = _adapters(settings, engine, intake)
-            await supervisor.check_all(adapters, stop)
+            if role != "worker":  # a worker binds no port and opens no gateway to check
+                await supervisor.check_all(adapters, stop)
         finally:
             root.setLevel(level)
         for adapter in adapters:
             engine.chats[adapter.platform] = adapter.chat
-        parts = engine.parts(stop)
-        parts += [functools.partial(supervisor.supervise, a, stop, engine.health) for a in adapters]
-        log.info("videobot running: %s", ", ".join(a.platform for a in adapters))
+        parts = engine.parts(stop, work=role != "intake")
+        if role == "worker":
+            parts += [functools.partial(a.deliver_only, stop) for a in adapters]
+        else:
+            parts += [
+                functools.partial(supervisor.supervise, a, stop, engine.health) for a in adapters
+            ]
+        names = ", ".join(a.platform for a in adapters)
+        log.info("videobot running (%s): %s", role, names)
         await supervisor.serve_until_stopped(parts, stop)
     if engine.health.fatal:
         raise supervisor.PlatformRefused(engine.health.fatal)
@@ -209,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(
                 run_doctor(settings, sys.stdout, offline=args.offline, sign_in=sign_in)
             )
-        return asyncio.run(run(settings))
+        return asyncio.run(run(settings, args.role))
     except (LedgerBusy, supervisor.PlatformRefused) as err:
         print(err, file=sys.stderr)  # one plain line: what to fix, never a secret
         return 1

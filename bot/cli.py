@@ -14,6 +14,13 @@ NO_PLATFORM = (
 )
 
 
+ROLE_NEEDS_DATABASE = (
+    "videobot run --role {role} shares its ledger with other processes, and a SQLite ledger "
+    "serves one process only. Set VIDEOBOT_DATABASE_URL to a PostgreSQL database, or run "
+    "without --role."
+)
+
+
 DESCRIPTION = """\
 videobot brings the Gemini Omni Flash video model into Slack, Discord and a console:
 `/video <prompt>` answers at once, renders on the provider you chose, keeps one status message
@@ -65,7 +72,19 @@ def parser(description: str = DESCRIPTION) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("run", help="serve Slack and/or Discord (as configured)")
+    run = sub.add_parser(
+        "run",
+        help="serve Slack and/or Discord (as configured)",
+        description="Serve the configured platforms. With VIDEOBOT_DATABASE_URL, any number "
+        "of processes share the ledger, each in a role.",
+    )
+    run.add_argument(
+        "--role",
+        choices=["all", "intake", "worker"],
+        default="all",
+        help="intake: answer the platforms and record tasks; worker: move tasks (submit, "
+        "poll, deliver); all: both (default). intake and worker need VIDEOBOT_DATABASE_URL",
+    )
     sub.add_parser("demo", help="offline console chat against the built-in simulator")
     sim = sub.add_parser(
         "simulate",

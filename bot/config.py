@@ -57,6 +57,7 @@ class Settings(ProviderSettings, CallbackSettings):
         timedelta(seconds=3), validation_alias=_env("VIDEOBOT_STATUS_INTERVAL")
     )
     max_video_mb: int = Field(200, ge=1, validation_alias=_env("VIDEOBOT_MAX_VIDEO_MB"))
+    lease: timedelta = Field(timedelta(seconds=60), validation_alias=_env("VIDEOBOT_LEASE"))
     media_retention: timedelta = Field(
         timedelta(hours=24), validation_alias=_env("VIDEOBOT_MEDIA_RETENTION")
     )
@@ -139,6 +140,7 @@ class Settings(ProviderSettings, CallbackSettings):
         "poll_ceiling",
         "status_interval",
         "media_retention",
+        "lease",
         mode="before",
     )
     @classmethod
@@ -249,6 +251,7 @@ class Settings(ProviderSettings, CallbackSettings):
             status_interval=self.status_interval,
             max_video_bytes=self.max_video_mb * 1024 * 1024,
             callback_poll=self.callback_poll if self.callback_kind else None,
+            lease=self.lease,
         )
 
 

@@ -79,13 +79,19 @@ class Engine:
 
     health: supervisor.Health = field(default_factory=supervisor.Health)
 
-    def parts(self, stop: asyncio.Event) -> list[Callable[[], Coroutine[Any, Any, None]]]:
-        """What every serving command runs until `stop`: the worker, and `/metrics` +
-        `/healthz` when VIDEOBOT_METRICS_PORT is set."""
-        parts: list[Callable[[], Coroutine[Any, Any, None]]] = [
-            functools.partial(self.worker.run, stop),
-            functools.partial(self.janitor.run, stop),
-        ]
+    def parts(
+        self, stop: asyncio.Event, work: bool = True
+    ) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        """What every serving command runs until `stop`: the worker (unless `work` is off:
+        the intake role), and `/metrics` + `/healthz` when VIDEOBOT_METRICS_PORT is set."""
+        parts: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        if work:
+            parts += [
+                functools.partial(self.worker.run, stop),
+                functools.partial(self.janitor.run, stop),
+            ]
+            if isinstance(self.ledger, PgLedger):  # other processes' new work wakes us
+                parts.append(functools.partial(self.ledger.listen, self.worker.nudge, stop))
         if self.metrics is not None:
             parts.append(functools.partial(self.metrics.serve, stop))
         if self.callbacks is not None:

@@ -90,12 +90,15 @@ class Worker:
         self._gate.arrived(time.monotonic())
         self._wake.set()
 
+    def nudge(self) -> None:
+        """Another process recorded new work or a cancel: look at the ledger now."""
+        self._wake.set()
+
     async def hurry(self, provider_task_id: str) -> bool:
         """A provider called back about `provider_task_id`: make its rendering task due for a
         poll now and wake the loop. The poll decides what happened; the callback only says
         when to ask. False when no rendering task has that id (finished, unknown, forged).
-        A task in the middle of a step is made due again once the step ends, since that
-        step's poll may have been answered before the provider finished."""
+        A task mid-step is made due again once the step ends (its poll may predate the end)."""
         task_id = await self._ledger.make_due(provider_task_id, self._clock())
         if task_id is None:
             return False
@@ -118,8 +121,8 @@ class Worker:
         return len(stuck)
 
     async def _interrupted(self, task: Task) -> None:
-        """A `submitting` row whose sender is gone. Without a provider-side idempotency key
-        it becomes `unknown` (told to the user, never re-sent)."""
+        """A `submitting` row whose sender is gone: `unknown` (never re-sent) unless the
+        provider honours an idempotency key."""
         now = self._clock()
         if self._resubmit_safe:
             new = task.requeued(now, now, "resending with the same idempotency key")
@@ -176,8 +179,7 @@ class Worker:
         return started
 
     async def _claim(self, spawn: Spawn) -> tuple[datetime, int]:
-        """Start every due row there is a slot for; returns the time the claim looked at and
-        how many rows it started."""
+        """Claim and start every due row there is a slot for; (claim time, rows started)."""
         await self._time.absorb_steps()
         now = self._clock()
         free = self._policy.concurrency - len(self._held)

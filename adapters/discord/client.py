@@ -198,6 +198,30 @@ class DiscordAdapter:
                 async with asyncio.timeout(_CLOSE_SECONDS):
                     await self.client.close()
 
+    async def deliver_only(self, stop: asyncio.Event) -> None:
+        """The worker role: log in to the REST API (no gateway), so posts and uploads work;
+        commands and buttons are the intake's. A login Discord cannot answer is tried again."""
+        await self.client.__aenter__()
+        try:
+            for failures in range(1_000_000):
+                try:
+                    await self.client.login(self._token.get_secret_value())
+                    break
+                except discord.LoginFailure:
+                    raise token_refused() from None
+                except (OSError, aiohttp.ClientError, discord.HTTPException):
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), min(60, 2**failures))
+                    if stop.is_set():
+                        return
+            self.ready.set()
+            await stop.wait()
+        finally:
+            with contextlib.suppress(Exception, TimeoutError):
+                async with asyncio.timeout(_CLOSE_SECONDS):
+                    await self.client.close()
+            await self.aclose()
+
     async def aclose(self) -> None:
         """Close what outlives one connection (idempotent)."""
         await self._fetcher.aclose()

@@ -128,6 +128,14 @@ class SlackAdapter:
                 await self.handlers.drain(_DRAIN_SECONDS)
                 await self.aclose()
 
+    async def deliver_only(self, stop: asyncio.Event) -> None:
+        """The worker role: the Web API client needs no connection of its own."""
+        self.ready.set()
+        try:
+            await stop.wait()
+        finally:
+            await self.aclose()
+
     async def aclose(self) -> None:
         if self._runner is not None:  # checked, never served
             await self._runner.cleanup()

@@ -18,13 +18,15 @@ from psycopg import errors as pgerrors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from bot.domain import TaskState, new_ref
-from bot.errors import LedgerUnavailable, QuotaExceeded
+from bot.errors import LedgerUnavailable
 from bot.ports import TaskQuery, UserLimits
 from bot.task import Task
 from storage.codec import from_ms, row_to_task, task_to_row, to_ms
 from storage.postgres import statements as sql
+from storage.postgres.caps import check_limits, lock_user
 from storage.postgres.connect import PgLedgerError, migrate, redacted
-from storage.postgres.schema import CHANNEL, USER_LOCK_CLASS
+from storage.postgres.listen import listen
+from storage.postgres.schema import CHANNEL
 
 log = logging.getLogger("videobot.ledger")
 T = TypeVar("T")
@@ -36,12 +38,14 @@ MAX_RETRY_S = 30.0
 
 
 class PgLedger:
-    """Every method is one statement or one short transaction on a pooled connection; a lost
-    connection is retried (a few times for commands and callbacks, until it lands for a
-    transition), then LedgerUnavailable."""
+    """Each method is one statement or one short transaction on a pooled connection; a lost
+    connection is retried (until it lands for a transition), then LedgerUnavailable."""
 
-    def __init__(self, pool: AsyncConnectionPool[Conn], platforms: frozenset[str] | None) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool[Conn], platforms: frozenset[str] | None, url: str = ""
+    ) -> None:
         self._pool = pool
+        self._url = url
         self._platforms = sorted(platforms) if platforms is not None else None
 
     @classmethod
@@ -68,7 +72,7 @@ class PgLedger:
                 "VIDEOBOT_DATABASE_URL and that the server is running"
             ) from None
         try:
-            yield cls(pool, platforms)
+            yield cls(pool, platforms, url)
         finally:
             await pool.close()
 
@@ -100,12 +104,15 @@ class PgLedger:
         return await self._retrying(once, ADD_ATTEMPTS)
 
     async def _scalar(self, query: str, params: Any = None) -> Any:
-        rows = await self._rows(query, params)
-        return rows[0][0] if rows else None
+        return rows[0][0] if (rows := await self._rows(query, params)) else None
 
     async def _one(self, where: str, params: Any) -> Task | None:
-        rows = await self._rows(f"{sql.SELECT} WHERE {where} LIMIT 1", params)
-        return row_to_task(rows[0]) if rows else None
+        found = await self._rows(f"{sql.SELECT} WHERE {where} LIMIT 1", params)
+        return row_to_task(found[0]) if found else None
+
+    async def listen(self, wake: Callable[[], None], stop: asyncio.Event) -> None:
+        """Call `wake()` whenever another process records new work or a cancel."""
+        await listen(self._url, wake, stop)
 
     async def notify(self, reason: str) -> None:
         """Wake every listening worker (new work, a cancel); never per row update."""
@@ -124,17 +131,12 @@ class PgLedger:
     async def _add_once(self, task: Task, limits: UserLimits | None) -> tuple[Task, bool]:
         async with self._pool.connection() as conn, conn.transaction():
             if limits is not None:
-                # READ COMMITTED lets two concurrent inserts both pass a cap of one: the
-                # user's lock serialises their check-and-insert (released at commit).
-                await conn.execute(
-                    "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                    (USER_LOCK_CLASS, task.target.user_key),
-                )
+                await lock_user(conn, task.target.user_key)
             found = await conn.execute(f"{sql.SELECT} WHERE idem_key = %s", (task.idem_key,))
             if (row := await found.fetchone()) is not None:
                 return row_to_task(row), False
             if limits is not None:
-                await self._check_limits(conn, task, limits)
+                await check_limits(conn, task, limits)
                 # A budget reservation belongs here: same lock, same transaction.
             inserted = await conn.execute(sql.INSERT, task_to_row(task))
             if await inserted.fetchone() is None:  # a concurrent add took the key first
@@ -144,19 +146,6 @@ class PgLedger:
                 return row_to_task(row), False
             await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, "new"))  # sent at commit
         return task, True
-
-    async def _check_limits(self, conn: Conn, task: Task, limits: UserLimits) -> None:
-        user = task.target.user_key
-        if limits.concurrent is not None:
-            cur = await conn.execute(sql.CONCURRENT, (user,))
-            live = await cur.fetchone()
-            if live is not None and live[0] >= limits.concurrent:
-                raise QuotaExceeded("concurrent limit", "concurrent", limits.concurrent)
-        if limits.daily is not None:
-            cur = await conn.execute(sql.DAILY, (user, to_ms(limits.day_start)))
-            today = await cur.fetchone()
-            if today is not None and today[0] >= limits.daily:
-                raise QuotaExceeded("daily limit", "daily", limits.daily)
 
     async def save(self, old: Task, new: Task) -> Task | None:
         stored = replace(new, version=old.version + 1)
@@ -228,10 +217,8 @@ class PgLedger:
         return await self._retrying(once, ADD_ATTEMPTS)
 
     async def find(self, query: TaskQuery) -> list[Task]:
-        where = ["TRUE"]
-        params: dict[str, Any] = {"limit": query.limit}
-        scope, params = self._scoped(params)
-        where[0] += scope
+        scope, params = self._scoped({"limit": query.limit})
+        where = ["TRUE" + scope]
         if query.states:
             where.append("state = ANY(%(states)s)")
             params["states"] = sorted(s.value for s in query.states)
@@ -264,7 +251,10 @@ class PgLedger:
     async def make_due(self, provider_task_id: str, now: datetime) -> str | None:
         scope, params = self._scoped({"now": to_ms(now), "ptid": provider_task_id})
         found = await self._scalar(sql.MAKE_DUE.format(scope=scope), params)
-        return None if found is None else str(found)
+        if found is None:
+            return None
+        await self.notify("due")  # a callback's row is new work for whichever worker is idle
+        return str(found)
 
     async def media_in_use(self, ended_since: datetime) -> frozenset[str]:
         rows = await self._rows(sql.MEDIA_IN_USE, {"since": to_ms(ended_since)})
@@ -286,6 +276,9 @@ class PgLedger:
             (len(user_id) + 1, ":" + user_id),
         )
         return [row[0] for row in rows]
+
+    async def integrity_check(self) -> str:
+        return "ok"  # PostgreSQL checks its own pages; the SQLite ledger's check has no twin
 
     async def count_by_state(self) -> dict[str, int]:
         rows = await self._rows("SELECT state, COUNT(*) FROM tasks GROUP BY state")

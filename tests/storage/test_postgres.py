@@ -19,7 +19,7 @@ from bot.ports import TaskQuery, UserLimits
 from bot.task import Task
 from storage.postgres.connect import PgLedgerError, migrate, redacted
 from storage.postgres.ledger import PgLedger
-from storage.postgres.schema import SCHEMA_VERSION
+from storage.postgres.schema import CHANNEL, SCHEMA_VERSION
 from tests.bot.test_domain import T0, accepted
 from tests.conftest import target
 from tests.pg import pg_ledger
@@ -107,3 +107,38 @@ async def test_a_claim_is_fair_across_users(pg_url: str) -> None:
         solo, _ = await ledger.add(replace(_task("solo", "SOLO"), next_check_at=T0))
         claimed = await ledger.claim(T0, 2, timedelta(seconds=60))
     assert solo.task_id in {t.task_id for t in claimed}  # not starved behind 20 older rows
+
+
+
+async def test_a_listening_worker_is_woken_by_another_processes_new_work(pg_url: str) -> None:
+    woken = asyncio.Event()
+    stop = asyncio.Event()
+    async with pg_ledger(pg_url) as listener, pg_ledger(pg_url) as intake:
+        listening = asyncio.create_task(listener.listen(woken.set, stop))
+        await asyncio.wait_for(woken.wait(), 10)  # it wakes once on connecting
+        woken.clear()
+        await intake.add(_task("n1"))
+        await asyncio.wait_for(woken.wait(), 10)
+        stop.set()
+        await asyncio.wait_for(listening, 10)
+
+
+async def test_notifications_go_out_on_new_work_and_cancels_never_per_update(
+    pg_url: str,
+) -> None:
+    async with pg_ledger(pg_url) as intake:
+        conn = await psycopg.AsyncConnection.connect(pg_url, autocommit=True)
+        try:
+            await conn.execute(f"LISTEN {CHANNEL}")
+            task, _ = await intake.add(_task("n1"))
+            await intake.add(_task("n1"))  # a platform's retry: nothing new
+            moved = await intake.save(task, task.rescheduled(T0, T0))  # an update: silent
+            assert moved is not None
+            await intake.save(moved, moved.cancelled(T0))
+            await intake.add(_task("n2"))  # the last one, so everything before it has come
+            heard = []
+            async for note in conn.notifies(timeout=10, stop_after=3):
+                heard.append(note.payload)
+        finally:
+            await conn.close()
+    assert heard == ["new", "cancel", "new"]
