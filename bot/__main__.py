@@ -20,6 +20,7 @@ from adapters.console.session import PLATFORM as CONSOLE
 from adapters.console.session import ConsoleChat, ConsoleSession
 from adapters.media.intake import MediaIntake
 from adapters.ops.doctor import run_doctor
+from adapters.ops.migrate import run_migrate_ledger
 from adapters.ops.tasks import run_tasks_command
 from adapters.provider.wiring import vertex_sign_in
 from adapters.simulator.google_auth import demo_service_account
@@ -191,6 +192,9 @@ async def run(settings: Settings, role: str = "all") -> int:
     return 0
 
 
+TALKING = ("demo", "doctor", "tasks", "invite", "discord-sync", "migrate-ledger")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = cli.parser().parse_args(argv)
     try:
@@ -200,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # Commands whose output is the answer (the demo's chat, doctor's table, tasks' rows) are not
     # interleaved with the INFO lines of libraries (httpx logs every request at INFO).
-    talking = args.command in ("demo", "doctor", "tasks", "invite", "discord-sync")
+    talking = args.command in TALKING
     quiet = talking and settings.log_level.upper() == "INFO"
     level = "WARNING" if quiet else settings.log_level
     logs.setup(level, settings.secret_values(), settings.log_format)
@@ -215,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from adapters.discord.setup import run_discord_setup  # noqa: PLC0415
 
             return asyncio.run(run_discord_setup(settings, args))
+        if args.command == "migrate-ledger":
+            return asyncio.run(run_migrate_ledger(settings, args.source, sys.stdout))
         if args.command == "doctor":
             sign_in = None if args.offline else vertex_sign_in(settings)
             return asyncio.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -142,6 +143,19 @@ def parser(description: str = DESCRIPTION) -> argparse.ArgumentParser:
         "--global", dest="global_", action="store_true", help="sync globally (takes up to an hour)"
     )
     sub.add_parser("invite", help="print the Discord invite URL (needs DISCORD_TOKEN)")
+    move = sub.add_parser(
+        "migrate-ledger",
+        help="copy the SQLite ledger into PostgreSQL (VIDEOBOT_DATABASE_URL)",
+        description="Copy every task of a SQLite ledger, with its history, into the PostgreSQL "
+        "ledger. Stop the videobot serving the file first; running it again copies nothing twice.",
+    )
+    move.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        default=None,
+        help="the SQLite ledger (default: VIDEOBOT_DB, or videobot.db in VIDEOBOT_DATA_DIR)",
+    )
     doctor = sub.add_parser("doctor", help="check settings, ledger, video API and chat platforms")
     doctor.add_argument(
         "--offline", action="store_true", help="settings and ledger only (for health checks)"
