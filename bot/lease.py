@@ -38,6 +38,25 @@ class LeaseKeeper:
             self._held[task.task_id] = now + self._lease
         return claimed
 
+    async def refused(self, task: Task) -> None:
+        """A save of `task` was refused (its version moved on): say whether another worker
+        took the task over (our lease lapsed: a fenced stale write) or it changed under a
+        lease we still hold (a cancel, an operator)."""
+        held = self._held.get(task.task_id)
+        try:
+            ours = held is not None and await self._ledger.renew(task.task_id, held, held)
+        except LedgerUnavailable:
+            ours = True  # cannot tell; the quieter reading
+        if ours:
+            log.info("task %s was changed elsewhere (cancelled?); leaving it", task.ref)
+            return
+        self._held.pop(task.task_id, None)
+        log.warning(
+            "task %s: this worker's lease lapsed and another worker took the task over; "
+            "its stale write was refused",
+            task.ref,
+        )
+
     @contextlib.asynccontextmanager
     async def holding(self, task: Task) -> AsyncIterator[None]:
         """Keep the lease on `task` alive for the block, then release it."""

@@ -102,7 +102,8 @@ class Ledger(Protocol):
 
     async def next_due_at(self, after: datetime | None = None) -> datetime | None:
         """The earliest next_check_at of any row (later than `after`, when given), so the
-        worker can sleep until then."""
+        worker can sleep until then; with `after`, also the end of a lease on a due row
+        (another worker's, which may have died), when that comes first."""
         ...
 
     async def make_due(self, provider_task_id: str, now: datetime) -> str | None:

@@ -262,7 +262,7 @@ class Worker:
     async def _save(self, old: Task, new: Task) -> Task | None:
         saved = await self._ledger.save(old, new)
         if saved is None:
-            log.info("task %s was changed elsewhere (cancelled?); leaving it", old.ref)
+            await self._held.refused(old)
         elif old.state != new.state:
             self._observer.transition(saved, old.state, new.state)
             context = {

@@ -245,7 +245,9 @@ class PgLedger:
         scope, params = self._scoped({"after": to_ms(after)})
         text = f"SELECT MIN(next_check_at) FROM tasks WHERE next_check_at IS NOT NULL{scope}"
         if after is not None:
-            text += " AND next_check_at > %(after)s"
+            # A row held by another worker's lease is due again when the lease lapses: an
+            # idle worker wakes then, in case that worker died or froze.
+            text = sql.NEXT_DUE_AFTER.format(scope=scope)
         return from_ms(await self._scalar(text, params))
 
     async def make_due(self, provider_task_id: str, now: datetime) -> str | None:

@@ -27,6 +27,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX tasks_user_day ON tasks(user_key, created_at);
     CREATE INDEX tasks_state ON tasks(state);
     CREATE INDEX tasks_provider ON tasks(provider_task_id) WHERE provider_task_id IS NOT NULL;
+    CREATE INDEX tasks_leased ON tasks(lease_until) WHERE lease_until IS NOT NULL;
     CREATE TABLE task_events (
         id       BIGSERIAL PRIMARY KEY,
         task_id  TEXT NOT NULL REFERENCES tasks(task_id) ON DELETE CASCADE,

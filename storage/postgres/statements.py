@@ -77,6 +77,11 @@ RELEASE = (
     "UPDATE tasks SET lease_until = NULL WHERE task_id = %(task_id)s AND lease_until = %(held)s"
 )
 
+NEXT_DUE_AFTER = (
+    "SELECT LEAST((SELECT MIN(next_check_at) FROM tasks WHERE next_check_at > %(after)s{scope}), "
+    "(SELECT MIN(lease_until) FROM tasks WHERE lease_until > %(after)s "
+    "AND next_check_at IS NOT NULL{scope}))"
+)
 MAKE_DUE = (
     "UPDATE tasks SET next_check_at = LEAST(coalesce(next_check_at, %(now)s), %(now)s) "
     "WHERE task_id = (SELECT task_id FROM tasks WHERE provider_task_id = %(ptid)s "

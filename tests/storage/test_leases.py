@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.domain import TaskState
 from bot.policy import WorkerPolicy
+from storage.sqlite.ledger import SqliteLedger
 from tests.bot.test_domain import T0
 from tests.conftest import fake_clock_worker, make_provider
 from tests.fakes.chat import FakeChat
@@ -97,3 +98,14 @@ async def test_a_submitting_row_becomes_unknown_only_once_its_lease_lapsed(
     assert await worker.step() == 1
     stored = await ledger.get(task.task_id)
     assert stored is not None and stored.state is TaskState.UNKNOWN
+
+
+async def test_an_idle_worker_wakes_when_a_lease_on_a_due_row_lapses(ledger: Any) -> None:
+    await ledger.add(fresh("k1"))
+    [claimed] = await ledger.claim(T0, 10, LEASE)  # its holder then froze
+    later = await ledger.next_due_at(after=T0)
+    if isinstance(ledger, SqliteLedger):
+        # One process owns the file: its own steps release and wake it; nothing to wait for.
+        assert later is None
+    else:
+        assert later == T0 + LEASE
