@@ -5,6 +5,7 @@ under a per-user advisory lock; claims are leases taken with FOR UPDATE SKIP LOC
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -115,8 +116,10 @@ class PgLedger:
         await listen(self._url, wake, stop)
 
     async def notify(self, reason: str) -> None:
-        """Wake every listening worker (new work, a cancel); never per row update."""
-        await self._rows("SELECT pg_notify(%s, %s)", (CHANNEL, reason))
+        """Wake every listening worker (new work, a cancel); never per row update. Only a
+        hint (the timed claim remains), so a database that cannot take it is no error."""
+        with contextlib.suppress(LedgerUnavailable):
+            await self._rows("SELECT pg_notify(%s, %s)", (CHANNEL, reason))
 
     # -- the Ledger port ---------------------------------------------------------------------
     async def add(self, task: Task, limits: UserLimits | None = None) -> tuple[Task, bool]:
@@ -169,7 +172,8 @@ class PgLedger:
 
         # A transition must not be lost: it waits (retrying) until the database takes it.
         saved = await self._retrying(once, None)
-        if saved is not None and new.state is TaskState.CANCELLED is not old.state:
+        cancelled = new.state is TaskState.CANCELLED and old.state is not TaskState.CANCELLED
+        if saved is not None and cancelled:
             await self.notify("cancel")
         return saved
 
