@@ -38,6 +38,23 @@ class LeaseKeeper:
             self._held[task.task_id] = now + self._lease
         return claimed
 
+    async def still_held(self, task: Task) -> bool:
+        """Renew the lease on `task` now: True while it is ours (the moment before an act
+        that cannot be taken back, such as a paid submit)."""
+        held = self._held.get(task.task_id)
+        if held is None:
+            return False
+        until = self._clock() + self._lease
+        try:
+            renewed = await self._ledger.renew(task.task_id, held, until)
+        except LedgerUnavailable:
+            return True  # cannot tell; the `submitting` write under our version just landed
+        if not renewed:
+            self._held.pop(task.task_id, None)
+            return False
+        self._held[task.task_id] = until
+        return True
+
     async def refused(self, task: Task) -> None:
         """A save of `task` was refused (its version moved on): say whether another worker
         took the task over (our lease lapsed: a fenced stale write) or it changed under a

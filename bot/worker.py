@@ -57,8 +57,7 @@ class Worker:
         self._rng = rng or random.Random()
         self._resubmit_safe = resubmit_safe
         self._observer = observer or NullObserver()
-        # Claims are leases in the ledger, so any number of workers share it; `sole_owner`
-        # (the SQLite file, locked to this process) lets start-up recovery take every row.
+        # Claims are ledger leases; `sole_owner` (a locked SQLite file): recovery takes all.
         self._held = LeaseKeeper(ledger, clock, policy.lease)
         self._sole_owner = sole_owner
         self._hurried: dict[str, str] = {}  # in-flight task id -> its provider's id
@@ -79,6 +78,7 @@ class Worker:
             self._finish,
             self._rng,
             resubmit_safe,
+            self._held.still_held,
         )
         self._poller = Poller(
             provider, policy, clock, self._board, self._save, self._finish, self._deliver, self._rng

@@ -5,6 +5,7 @@ sender vanished becomes `unknown` once its lease lapses, and only then."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -109,3 +110,37 @@ async def test_an_idle_worker_wakes_when_a_lease_on_a_due_row_lapses(ledger: Any
         assert later is None
     else:
         assert later == T0 + LEASE
+
+
+class TakenOverBeforeSending:
+    """The Provider port over the real HTTP provider, except that just before a submit another
+    worker claims the task (this one froze past its lease), as a SIGSTOP would arrange."""
+
+    def __init__(self, inner: Any, ledger: Any, clock: FakeClock) -> None:
+        self.inner, self.ledger, self.clock = inner, ledger, clock
+        self.taken: list[Any] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def submit(self, request: Any, task_id: str, **options: Any) -> str:
+        self.clock.advance(LEASE.total_seconds() + 1)
+        self.taken += await self.ledger.claim(self.clock.now(), 10, LEASE)
+        result: str = await self.inner.submit(request, task_id, **options)
+        return result
+
+
+async def test_a_worker_that_lost_its_lease_before_the_post_sends_nothing(
+    ledger: Any, tmp_path: Path, sim: Any, http: Any, clock: FakeClock
+) -> None:
+    task, _ = await ledger.add(replace(fresh("k1"), next_check_at=clock.now()))
+    provider = TakenOverBeforeSending(make_provider(http, sim.url), ledger, clock)
+    policy = WorkerPolicy(lease=LEASE, intake_quiet=timedelta(0))
+    worker = fake_clock_worker(ledger, provider, FakeChat(), clock, tmp_path, policy)  # type: ignore[arg-type]
+    assert await worker.step() == 1
+    assert sim.simulator.stats.tasks_created == 0  # the frozen worker paid for nothing
+    [taken] = provider.taken
+    stored = await ledger.get(task.task_id)
+    # The new holder's claim stands: the old holder wrote nothing after it.
+    assert stored is not None and stored.state is TaskState.SUBMITTING
+    assert stored.version == taken.version
