@@ -30,6 +30,8 @@ from bot import cli, logs, supervisor
 from bot.config import Settings
 from bot.engine import Engine, open_engine, writable_dirs
 from storage.postgres.connect import PgLedgerError
+from storage.postgres.edits import PgEditBudget
+from storage.postgres.ledger import PgLedger
 from storage.sqlite.ledger import LedgerError
 from storage.sqlite.lock import LedgerBusy
 
@@ -145,7 +147,9 @@ def _adapters(
     if settings.slack_bot_token is not None:
         from adapters.slack.app import SlackAdapter  # noqa: PLC0415  (SDK imported only when used)
 
-        adapters.append(SlackAdapter(settings, engine.service, intake))
+        # Beside other processes, Slack's per-workspace edit budget is counted in the database.
+        shared = PgEditBudget(engine.ledger.pool) if isinstance(engine.ledger, PgLedger) else None
+        adapters.append(SlackAdapter(settings, engine.service, intake, budget=shared))
     if settings.discord_token is not None:
         from adapters.discord.client import DiscordAdapter  # noqa: PLC0415
 

@@ -25,7 +25,7 @@ from adapters.fetch.fetcher import SafeFetcher
 from adapters.fetch.hop import FetchPolicy
 from adapters.media.intake import MediaIntake
 from adapters.slack import blocks
-from adapters.slack.chat import EditBudget, SlackChat
+from adapters.slack.chat import EditAllowance, SlackChat
 from adapters.slack.files import SLACK_FILE_ORIGIN, SlackFiles, origin
 from adapters.slack.handlers import PLATFORM, SlackHandlers, utc_now
 from bot.config import Settings
@@ -70,7 +70,7 @@ class SlackAdapter:
         *,
         host: str | None = None,
         clock: Callable[[], datetime] = utc_now,
-        budget: EditBudget | None = None,
+        budget: EditAllowance | None = None,
     ) -> None:
         if settings.slack_bot_token is None:
             raise SystemExit("SLACK_BOT_TOKEN is required for the Slack adapter.")

@@ -10,7 +10,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -37,6 +37,15 @@ _UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=600, connect=15)
 _COMMENT = 4_000
 
 
+class EditAllowance(Protocol):
+    """Where chat.update calls are counted: this process (EditBudget), or a database shared by
+    every worker process (storage/postgres/edits.py), since Slack's limit is per workspace."""
+
+    async def take(self, workspace_id: str, final: bool) -> timedelta | None:
+        """Spend one edit; returns None if allowed, else how long until one is available."""
+        ...
+
+
 class EditBudget:
     """chat.update calls per workspace in any rolling minute (Tier 3: ~50 per workspace, shared
     by every task). Progress edits may use `progress_share` of it, so final edits (which the
@@ -53,7 +62,7 @@ class EditBudget:
         self._clock = clock
         self._sent: dict[str, deque[float]] = {}
 
-    def take(self, workspace_id: str, final: bool) -> timedelta | None:
+    async def take(self, workspace_id: str, final: bool) -> timedelta | None:
         """Spend one edit; returns None if allowed, else how long until one is available."""
         now = self._clock()
         sent = self._sent.setdefault(workspace_id, deque())
@@ -69,9 +78,9 @@ class EditBudget:
 class SlackChat:
     """The Chat port for one Slack workspace's bot token."""
 
-    def __init__(self, client: AsyncWebClient, budget: EditBudget | None = None) -> None:
+    def __init__(self, client: AsyncWebClient, budget: EditAllowance | None = None) -> None:
         self._client = client
-        self._budget = budget or EditBudget()
+        self._budget: EditAllowance = budget or EditBudget()
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -118,7 +127,7 @@ class SlackChat:
         return None
 
     async def update_status(self, target: ReplyTarget, message_id: str, view: StatusView) -> None:
-        wait = self._budget.take(target.workspace_id, view.final)
+        wait = await self._budget.take(target.workspace_id, view.final)
         if wait is not None:
             # The worker skips a progress edit (the next poll renders again) and retries a final.
             raise DeliveryTransient("chat.update budget spent for this workspace", wait)
@@ -278,4 +287,4 @@ def _shared_in(file: dict[str, Any], channel_id: str) -> bool:
     return any(channel_id in (shares.get(kind) or {}) for kind in ("public", "private"))
 
 
-__all__ = ["SENT", "EditBudget", "SlackChat", "error_code"]
+__all__ = ["SENT", "EditAllowance", "EditBudget", "SlackChat", "error_code"]

@@ -77,6 +77,11 @@ class PgLedger:
         finally:
             await pool.close()
 
+    @property
+    def pool(self) -> AsyncConnectionPool[Conn]:
+        """The connections, for what shares this database (Slack's edit budget)."""
+        return self._pool
+
     # -- plumbing ----------------------------------------------------------------------------
     def _scoped(self, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if self._platforms is None:

@@ -53,6 +53,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER task_moved AFTER UPDATE OF state ON tasks
         FOR EACH ROW EXECUTE FUNCTION task_event();
     """,
+    # 2: Slack's chat.update budget is per workspace, so every worker process counts in one place
+    """
+    CREATE TABLE slack_edits (
+        workspace_id TEXT NOT NULL,
+        at           TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+    );
+    CREATE INDEX slack_edits_workspace ON slack_edits(workspace_id, at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -60,6 +68,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # per-user lock that makes a cap's check-and-insert atomic under READ COMMITTED.
 MIGRATION_LOCK = 0x7669_6465  # "vide"
 USER_LOCK_CLASS = 0x6F62_6F74  # "obot"
+EDIT_LOCK_CLASS = 0x736C_6B65  # "slke": one workspace's chat.update budget
 
 # The wake-up channel: sent on new work and cancels, never per row update.
 CHANNEL = "videobot_work"

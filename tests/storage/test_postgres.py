@@ -18,6 +18,7 @@ from bot.errors import QuotaExceeded
 from bot.ports import TaskQuery, UserLimits
 from bot.task import Task
 from storage.postgres.connect import PgLedgerError, migrate, redacted
+from storage.postgres.edits import PgEditBudget
 from storage.postgres.ledger import PgLedger
 from storage.postgres.schema import CHANNEL, SCHEMA_VERSION
 from tests.bot.test_domain import T0, accepted
@@ -33,7 +34,7 @@ def _task(key: str, user: str = "U1") -> Task:
 
 async def test_migrations_run_once_however_many_start_together(pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:  # start from an empty database
-        conn.execute("DROP TABLE tasks, task_events, videobot_schema CASCADE")
+        conn.execute("DROP TABLE tasks, task_events, slack_edits, videobot_schema CASCADE")
         conn.execute("DROP FUNCTION task_event")
     steps = await asyncio.gather(*(migrate(pg_url) for _ in range(5)))
     assert sorted(steps) == [0, 0, 0, 0, SCHEMA_VERSION]
@@ -142,3 +143,18 @@ async def test_notifications_go_out_on_new_work_and_cancels_never_per_update(
         finally:
             await conn.close()
     assert heard == ["new", "cancel", "new"]
+
+
+async def test_slacks_edit_budget_is_one_per_workspace_across_processes(pg_url: str) -> None:
+    """Two worker processes (two pools) editing in one workspace share its ~50 edits a minute:
+    progress edits stop at their share (40), finals still get the rest, another workspace is
+    untouched, and a refused edit is told how long to wait."""
+    async with pg_ledger(pg_url) as one, pg_ledger(pg_url) as two:
+        budgets = [PgEditBudget(one.pool), PgEditBudget(two.pool)]
+        waits = await asyncio.gather(*(budgets[i % 2].take("T1", False) for i in range(60)))
+        assert sum(w is None for w in waits) == 40
+        refused = [w for w in waits if w is not None]
+        assert all(timedelta(0) < w <= timedelta(seconds=60) for w in refused)
+        finals = await asyncio.gather(*(budgets[i % 2].take("T1", True) for i in range(15)))
+        assert sum(w is None for w in finals) == 10
+        assert await budgets[1].take("T2", False) is None

@@ -14,6 +14,7 @@ from adapters.ops.database import check_database
 from adapters.ops.migrate import run_migrate_ledger
 from bot.config import Settings
 from bot.ports import TaskQuery
+from storage.postgres.schema import SCHEMA_VERSION
 from storage.sqlite.ledger import SqliteLedger
 from storage.sqlite.lock import hold_ledger
 from tests.bot.test_domain import T0
@@ -63,7 +64,7 @@ async def test_a_ledger_still_served_is_not_copied(tmp_path: Path, pg_url: str) 
 async def test_doctor_reads_the_server_and_the_schema(pg_url: str) -> None:
     checks = {c.name: c for c in await check_database(pg_url)}
     assert checks["database"].ok and "PostgreSQL" in checks["database"].detail
-    assert checks["schema"].ok and "v1, 0 tasks" in checks["schema"].detail
+    assert checks["schema"].ok and f"v{SCHEMA_VERSION}, 0 tasks" in checks["schema"].detail
     assert "no synchronous standby" in checks["replication"].detail
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("UPDATE videobot_schema SET version = 99")
