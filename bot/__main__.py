@@ -32,6 +32,7 @@ from bot.engine import Engine, open_engine, writable_dirs
 from storage.postgres.connect import PgLedgerError
 from storage.postgres.edits import PgEditBudget
 from storage.postgres.ledger import PgLedger
+from storage.postgres.limits import PgUploadLimits
 from storage.sqlite.ledger import LedgerError
 from storage.sqlite.lock import LedgerBusy
 
@@ -153,7 +154,8 @@ def _adapters(
     if settings.discord_token is not None:
         from adapters.discord.client import DiscordAdapter  # noqa: PLC0415
 
-        adapters.append(DiscordAdapter(settings, engine.service, intake))
+        limits = PgUploadLimits(engine.ledger.pool) if isinstance(engine.ledger, PgLedger) else None
+        adapters.append(DiscordAdapter(settings, engine.service, intake, upload_limits=limits))
     return adapters
 
 

@@ -22,6 +22,7 @@ from discord.gateway import DiscordWebSocket
 from adapters.discord.chat import DiscordChat
 from adapters.discord.commands import add_commands
 from adapters.discord.handlers import DiscordHandlers
+from adapters.discord.limits import SharedLimits
 from adapters.discord.target import PLATFORM
 from adapters.discord.views import TaskButton
 from adapters.fetch.fetcher import SafeFetcher
@@ -123,6 +124,7 @@ class DiscordAdapter:
         *,
         guild_ready_timeout: float = 2.0,
         max_upload_bytes: int | None = None,
+        upload_limits: SharedLimits | None = None,
     ) -> None:
         if settings.discord_token is None:
             raise ValueError("DISCORD_TOKEN is not set")
@@ -134,7 +136,7 @@ class DiscordAdapter:
             guild_ready_timeout=guild_ready_timeout,
             allowed_mentions=discord.AllowedMentions.none(),
         )
-        self.chat = DiscordChat(self.client, max_upload_bytes)
+        self.chat = DiscordChat(self.client, max_upload_bytes, upload_limits)
         # Attachments come through the one SSRF-safe fetcher, allowlisted to Discord's CDN (and
         # to DISCORD_API_URL's host when it points at another server, as in tests).
         hosts = list(CDN_HOSTS)

@@ -61,6 +61,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX slack_edits_workspace ON slack_edits(workspace_id, at);
     """,
+    # 3: a Discord server's upload limit, learned by an intake, needed by the uploading worker
+    """
+    CREATE TABLE discord_upload_limits (
+        guild_id TEXT PRIMARY KEY,
+        bytes    BIGINT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

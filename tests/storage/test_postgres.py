@@ -34,7 +34,9 @@ def _task(key: str, user: str = "U1") -> Task:
 
 async def test_migrations_run_once_however_many_start_together(pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:  # start from an empty database
-        conn.execute("DROP TABLE tasks, task_events, slack_edits, videobot_schema CASCADE")
+        conn.execute(
+            "DROP TABLE tasks, task_events, slack_edits, discord_upload_limits, videobot_schema"
+        )
         conn.execute("DROP FUNCTION task_event")
     steps = await asyncio.gather(*(migrate(pg_url) for _ in range(5)))
     assert sorted(steps) == [0, 0, 0, 0, SCHEMA_VERSION]
