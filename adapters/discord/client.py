@@ -226,4 +226,5 @@ class DiscordAdapter:
 
     async def aclose(self) -> None:
         """Close what outlives one connection (idempotent)."""
+        await self.chat.limits.settled()  # a limit just learned still reaches the others
         await self._fetcher.aclose()
