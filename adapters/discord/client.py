@@ -226,5 +226,9 @@ class DiscordAdapter:
 
     async def aclose(self) -> None:
         """Close what outlives one connection (idempotent)."""
-        await self.chat.limits.settled()  # a limit just learned still reaches the others
+        # A limit just learned still reaches the others, unless the database hangs (a stop
+        # must end within seconds whatever the network does).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_CLOSE_SECONDS):
+                await self.chat.limits.settled()
         await self._fetcher.aclose()
