@@ -20,6 +20,7 @@ from adapters.console.session import PLATFORM as CONSOLE
 from adapters.console.session import ConsoleChat, ConsoleSession
 from adapters.media.intake import MediaIntake
 from adapters.ops.doctor import run_doctor
+from adapters.ops.migrate import run_migrate_ledger
 from adapters.ops.spend import run_usage_command
 from adapters.ops.tasks import run_tasks_command
 from adapters.provider.wiring import vertex_sign_in
@@ -29,6 +30,10 @@ from adapters.simulator.server import IDEMPOTENCY_HEADER, RunningSimulator, star
 from bot import cli, logs, supervisor
 from bot.config import Settings
 from bot.engine import Engine, open_engine, writable_dirs
+from storage.postgres.connect import PgLedgerError
+from storage.postgres.edits import PgEditBudget
+from storage.postgres.ledger import PgLedger
+from storage.postgres.limits import PgUploadLimits
 from storage.sqlite.ledger import LedgerError
 from storage.sqlite.lock import LedgerBusy
 
@@ -144,20 +149,29 @@ def _adapters(
     if settings.slack_enabled:
         from adapters.slack.app import SlackAdapter  # noqa: PLC0415  (SDK imported only when used)
 
-        # Slack installations (OAuth) live in the ledger's database.
-        slack = SlackAdapter(settings, engine.service, intake, database=settings.ledger_path)
+        # Beside other processes, Slack's per-workspace edit budget is counted in the database;
+        # Slack installations (OAuth) live in the ledger's database too.
+        shared = PgEditBudget(engine.ledger.pool) if isinstance(engine.ledger, PgLedger) else None
+        url = settings.database_url
+        database = url.get_secret_value() if url is not None else settings.ledger_path
+        slack = SlackAdapter(settings, engine.service, intake, budget=shared, database=database)
         adapters.append(slack)
     if settings.discord_token is not None:
         from adapters.discord.client import DiscordAdapter  # noqa: PLC0415
 
-        adapters.append(DiscordAdapter(settings, engine.service, intake))
+        limits = PgUploadLimits(engine.ledger.pool) if isinstance(engine.ledger, PgLedger) else None
+        adapters.append(DiscordAdapter(settings, engine.service, intake, upload_limits=limits))
     return adapters
 
 
-async def run(settings: Settings) -> int:
-    """Serve every configured platform and the worker in one TaskGroup until SIGTERM/SIGINT."""
+async def run(settings: Settings, role: str = "all") -> int:
+    """Serve every configured platform and the worker in one TaskGroup until SIGTERM/SIGINT;
+    `role` intake leaves the worker out, `role` worker takes no commands."""
     if not settings.slack_enabled and settings.discord_token is None:
         print(cli.NO_PLATFORM, file=sys.stderr)
+        return 2
+    if role != "all" and settings.database_url is None:
+        print(cli.ROLE_NEEDS_DATABASE.format(role=role), file=sys.stderr)
         return 2
     stop = asyncio.Event()
     supervisor.stop_on_signals(stop)
@@ -168,18 +182,28 @@ async def run(settings: Settings) -> int:
         root.setLevel(max(level, logging.ERROR))  # SDK chatter; a refusal is one plain line
         try:
             adapters = _adapters(settings, engine, intake)
-            await supervisor.check_all(adapters, stop)
+            if role != "worker":  # a worker binds no port and opens no gateway to check
+                await supervisor.check_all(adapters, stop)
         finally:
             root.setLevel(level)
         for adapter in adapters:
             engine.chats[adapter.platform] = adapter.chat
-        parts = engine.parts(stop)
-        parts += [functools.partial(supervisor.supervise, a, stop, engine.health) for a in adapters]
-        log.info("videobot running: %s", ", ".join(a.platform for a in adapters))
+        parts = engine.parts(stop, work=role != "intake")
+        if role == "worker":
+            parts += [functools.partial(a.deliver_only, stop) for a in adapters]
+        else:
+            parts += [
+                functools.partial(supervisor.supervise, a, stop, engine.health) for a in adapters
+            ]
+        names = ", ".join(a.platform for a in adapters)
+        log.info("videobot running (%s): %s", role, names)
         await supervisor.serve_until_stopped(parts, stop)
     if engine.health.fatal:
         raise supervisor.PlatformRefused(engine.health.fatal)
     return 0
+
+
+TALKING = ("demo", "doctor", "tasks", "usage", "invite", "discord-sync", "migrate-ledger")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -191,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # Commands whose output is the answer (the demo's chat, doctor's table, tasks' rows) are not
     # interleaved with the INFO lines of libraries (httpx logs every request at INFO).
-    talking = args.command in ("demo", "doctor", "tasks", "usage", "invite", "discord-sync")
+    talking = args.command in TALKING
     quiet = talking and settings.log_level.upper() == "INFO"
     level = "WARNING" if quiet else settings.log_level
     logs.setup(level, settings.secret_values(), settings.log_format)
@@ -208,16 +232,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             from adapters.discord.setup import run_discord_setup  # noqa: PLC0415
 
             return asyncio.run(run_discord_setup(settings, args))
+        if args.command == "migrate-ledger":
+            return asyncio.run(run_migrate_ledger(settings, args.source, sys.stdout))
         if args.command == "doctor":
             sign_in = None if args.offline else vertex_sign_in(settings)
             return asyncio.run(
                 run_doctor(settings, sys.stdout, offline=args.offline, sign_in=sign_in)
             )
-        return asyncio.run(run(settings))
+        return asyncio.run(run(settings, args.role))
     except (LedgerBusy, supervisor.PlatformRefused) as err:
         print(err, file=sys.stderr)  # one plain line: what to fix, never a secret
         return 1
-    except LedgerError as err:
+    except (LedgerError, PgLedgerError) as err:
         log.error("%s", err)
         return 1
     except KeyboardInterrupt:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -11,6 +12,13 @@ from bot.providers import PROVIDERS
 NO_PLATFORM = (
     "No chat platform is configured. Set SLACK_BOT_TOKEN (and SLACK_APP_TOKEN or "
     "SLACK_SIGNING_SECRET) or DISCORD_TOKEN; or try `videobot demo` for the offline console."
+)
+
+
+ROLE_NEEDS_DATABASE = (
+    "videobot run --role {role} shares its ledger with other processes, and a SQLite ledger "
+    "serves one process only. Set VIDEOBOT_DATABASE_URL to a PostgreSQL database, or run "
+    "without --role."
 )
 
 
@@ -65,7 +73,19 @@ def parser(description: str = DESCRIPTION) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("run", help="serve Slack and/or Discord (as configured)")
+    run = sub.add_parser(
+        "run",
+        help="serve Slack and/or Discord (as configured)",
+        description="Serve the configured platforms. With VIDEOBOT_DATABASE_URL, any number "
+        "of processes share the ledger, each in a role.",
+    )
+    run.add_argument(
+        "--role",
+        choices=["all", "intake", "worker"],
+        default="all",
+        help="intake: answer the platforms and record tasks; worker: move tasks (submit, "
+        "poll, deliver); all: both (default). intake and worker need VIDEOBOT_DATABASE_URL",
+    )
     sub.add_parser("demo", help="offline console chat against the built-in simulator")
     sim = sub.add_parser(
         "simulate",
@@ -123,6 +143,19 @@ def parser(description: str = DESCRIPTION) -> argparse.ArgumentParser:
         "--global", dest="global_", action="store_true", help="sync globally (takes up to an hour)"
     )
     sub.add_parser("invite", help="print the Discord invite URL (needs DISCORD_TOKEN)")
+    move = sub.add_parser(
+        "migrate-ledger",
+        help="copy the SQLite ledger into PostgreSQL (VIDEOBOT_DATABASE_URL)",
+        description="Copy every task of a SQLite ledger, with its history, into the PostgreSQL "
+        "ledger. Stop the videobot serving the file first; running it again copies nothing twice.",
+    )
+    move.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        default=None,
+        help="the SQLite ledger (default: VIDEOBOT_DB, or videobot.db in VIDEOBOT_DATA_DIR)",
+    )
     doctor = sub.add_parser("doctor", help="check settings, ledger, video API and chat platforms")
     doctor.add_argument(
         "--offline", action="store_true", help="settings and ledger only (for health checks)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -36,6 +37,8 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings, SpendSettings)
     # -- the engine --------------------------------------------------------------------------
     data_dir: Path = Field(Path("videobot-data"), validation_alias=_env("VIDEOBOT_DATA_DIR"))
     db_path: Path | None = Field(None, validation_alias=_env("VIDEOBOT_DB"))
+    # Set: the PostgreSQL ledger (many processes, many machines); unset: the SQLite file.
+    database_url: SecretStr | None = Field(None, validation_alias=_env("VIDEOBOT_DATABASE_URL"))
     output_dir: Path = Field(Path("videobot-output"), validation_alias=_env("VIDEOBOT_OUTPUT_DIR"))
     concurrency: int = Field(64, ge=1, validation_alias=_env("VIDEOBOT_CONCURRENCY"))
     provider_concurrency: int | None = Field(
@@ -57,6 +60,7 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings, SpendSettings)
         timedelta(seconds=3), validation_alias=_env("VIDEOBOT_STATUS_INTERVAL")
     )
     max_video_mb: int = Field(200, ge=1, validation_alias=_env("VIDEOBOT_MAX_VIDEO_MB"))
+    lease: timedelta = Field(timedelta(seconds=60), validation_alias=_env("VIDEOBOT_LEASE"))
     media_retention: timedelta = Field(
         timedelta(hours=24), validation_alias=_env("VIDEOBOT_MEDIA_RETENTION")
     )
@@ -151,11 +155,21 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings, SpendSettings)
         "poll_ceiling",
         "status_interval",
         "media_retention",
+        "lease",
         mode="before",
     )
     @classmethod
     def _seconds(cls, value: object) -> object:
         return positive_seconds(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("give a postgresql://user@host:5432/dbname URL, or leave it unset")
+        return value
 
     @field_validator("metrics_port", mode="before")
     @classmethod
@@ -207,7 +221,10 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings, SpendSettings)
             self.discord_token,
             self.callback_secret,
         )
-        return [token.get_secret_value() for token in tokens if token is not None]
+        secrets = [token.get_secret_value() for token in tokens if token is not None]
+        if self.database_url is not None and (word := _password(self.database_url)):
+            secrets.append(word)
+        return secrets
 
     def _callbacks_can_work(self) -> None:
         """Callbacks on that no provider call could ever reach would hold every task to the
@@ -268,9 +285,18 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings, SpendSettings)
             callback_poll=self.callback_poll if self.callback_kind else None,
             prices=self.prices_in_force,
             default_resolution=self.profile().default_resolution,
+            lease=self.lease,
         )
 
     @property
     def prices_in_force(self) -> PriceTable:
         """The provider profile's price table with VIDEOBOT_PRICES / VIDEOBOT_PRICE_UNIT."""
         return self.price_table(self.provider_profile.prices)
+
+
+def _password(url: SecretStr) -> str | None:
+    """The password inside a database URL, if it carries one."""
+    try:
+        return urlsplit(url.get_secret_value()).password
+    except ValueError:
+        return None

@@ -33,6 +33,7 @@ from bot.ports import Chat, NullObserver, Observer, TaskQuery
 from bot.service import VideoService
 from bot.task import HELD_STATES, held_elsewhere
 from bot.worker import Worker
+from storage.postgres.ledger import PgLedger
 from storage.sqlite.ledger import SqliteLedger
 from storage.sqlite.lock import owning
 
@@ -43,9 +44,31 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+AnyLedger = SqliteLedger | PgLedger
+
+
+@contextlib.asynccontextmanager
+async def open_ledger(
+    settings: Settings, platforms: frozenset[str] | None = None
+) -> AsyncIterator[AnyLedger]:
+    """VIDEOBOT_DATABASE_URL set: the PostgreSQL ledger, shared by any number of processes.
+    Unset: the SQLite file, this process's alone while it is open (LedgerBusy otherwise)."""
+    if settings.database_url is not None:
+        async with PgLedger.open(settings.database_url.get_secret_value(), platforms) as pg:
+            yield pg
+        return
+    writable_dirs(("VIDEOBOT_DB", settings.ledger_path.parent))
+    async with (
+        owning(settings.ledger_path),  # before any recovery touches a row
+        SqliteLedger.open(settings.ledger_path, platforms) as ledger,
+    ):
+        await ledger.drop_leases()  # the file is ours alone: any lease left is a dead process's
+        yield ledger
+
+
 @dataclass
 class Engine:
-    ledger: SqliteLedger
+    ledger: AnyLedger
     provider: HttpProvider
     worker: Worker
     service: VideoService
@@ -57,13 +80,19 @@ class Engine:
 
     health: supervisor.Health = field(default_factory=supervisor.Health)
 
-    def parts(self, stop: asyncio.Event) -> list[Callable[[], Coroutine[Any, Any, None]]]:
-        """What every serving command runs until `stop`: the worker, and `/metrics` +
-        `/healthz` when VIDEOBOT_METRICS_PORT is set."""
-        parts: list[Callable[[], Coroutine[Any, Any, None]]] = [
-            functools.partial(self.worker.run, stop),
-            functools.partial(self.janitor.run, stop),
-        ]
+    def parts(
+        self, stop: asyncio.Event, work: bool = True
+    ) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        """What every serving command runs until `stop`: the worker (unless `work` is off:
+        the intake role), and `/metrics` + `/healthz` when VIDEOBOT_METRICS_PORT is set."""
+        parts: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        if work:
+            parts += [
+                functools.partial(self.worker.run, stop),
+                functools.partial(self.janitor.run, stop),
+            ]
+            if isinstance(self.ledger, PgLedger):  # other processes' new work wakes us
+                parts.append(functools.partial(self.ledger.listen, self.worker.nudge, stop))
         if self.metrics is not None:
             parts.append(functools.partial(self.metrics.serve, stop))
         if self.callbacks is not None:
@@ -83,10 +112,7 @@ async def open_engine(
     alone while the engine is open (LedgerBusy otherwise); with `platforms`, the worker sees
     only those platforms' tasks."""
     dialect, credentials = provider_auth(settings)  # stops here if a setting cannot work
-    writable_dirs(
-        ("VIDEOBOT_DATA_DIR", settings.data_dir),
-        ("VIDEOBOT_DB", settings.ledger_path.parent),
-    )
+    writable_dirs(("VIDEOBOT_DATA_DIR", settings.data_dir))
     policy = policy or settings.worker_policy()
     observer: Observer = NullObserver() if settings.metrics_port is None else PrometheusObserver()
     chats: dict[str, Chat] = {}
@@ -98,8 +124,7 @@ async def open_engine(
         hosts=fetch_hosts(settings),  # only the provider's key documents are restricted
     )
     async with (
-        owning(settings.ledger_path),  # before any recovery touches a row
-        SqliteLedger.open(settings.ledger_path, platforms) as ledger,
+        open_ledger(settings, platforms) as ledger,
         httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False) as http,
         SafeFetcher(fetch_policy) as fetcher,
     ):
@@ -131,6 +156,7 @@ async def open_engine(
             scratch_dir=settings.data_dir / "tmp",
             resubmit_safe=provider.resubmit_safe,
             observer=observer,
+            sole_owner=settings.database_url is None,
         )
         await _same_provider(ledger, settings.provider)
         service = VideoService(
@@ -176,7 +202,7 @@ async def open_engine(
                     await server.close()
 
 
-async def _same_provider(ledger: SqliteLedger, provider: str) -> None:
+async def _same_provider(ledger: AnyLedger, provider: str) -> None:
     """Refuse to start on another provider while tasks are still with the last one: polling
     them through the new provider's API would lose renders that were paid for."""
     live = await ledger.find(TaskQuery(states=HELD_STATES, limit=10_000))

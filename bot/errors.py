@@ -86,6 +86,11 @@ class LedgerUnavailable(VideobotError):
     """The ledger could not record a new task (disk full, I/O error): nothing was recorded."""
 
 
+class LeaseLost(VideobotError):
+    """This worker's claim on a task lapsed and another worker took the task over: stop the
+    step and send nothing more (the new holder decides what happens to it)."""
+
+
 class DeliveryError(VideobotError):
     """The chat platform refused to post or upload; permanent unless a subclass says not."""
 

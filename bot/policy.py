@@ -39,6 +39,9 @@ class WorkerPolicy:
     # What renders cost: a provider's reported usage is turned into money with these.
     prices: PriceTable = field(default_factory=PriceTable)
     default_resolution: str = "720p"
+    # A claim holds its row this long; a step running longer renews it every third of it. A
+    # holder that vanishes (killed, paused, cut off) lets the row fall due once it lapses.
+    lease: timedelta = timedelta(seconds=60)
 
     def first_check(self) -> timedelta:
         """How long after a submit the first poll is due."""

@@ -114,8 +114,31 @@ class Ledger(Protocol):
         ...
 
     async def due(self, now: datetime, limit: int, exclude: frozenset[str]) -> list[Task]:
-        """Rows whose next_check_at <= now, oldest first, at most one user's share at a time."""
+        """Rows whose next_check_at <= now and that no live lease holds, oldest first, at most
+        one user's share at a time. A look only: nothing is taken (the worker claims)."""
         ...
+
+    # -- leases: claims that hold across processes (added with the PostgreSQL ledger) --------
+    async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Task]:
+        """Take up to `limit` of the rows `due` would return and lease each until now + lease:
+        its version is bumped, which fences out every later save of an earlier holder, and no
+        other claim takes it before the lease lapses or is released (should its holder
+        vanish, it is due again then). The lease is kept apart from next_check_at, so the
+        holder's own saves never shorten it. Rows another claimer is taking are skipped,
+        never waited for. Returns the claimed rows (new version), fairest first."""
+        ...
+
+    async def renew(self, task_id: str, held_until: datetime, until: datetime) -> bool:
+        """Extend the lease ending at `held_until` to `until` (a long step); False when the
+        lease is no longer ours (it lapsed and another claimer took the row)."""
+        ...
+
+    async def release(self, task_id: str, held_until: datetime) -> None:
+        """End the lease ending at `held_until` (the step is done); a no-op if it is no longer
+        ours. The row is then due at whatever next_check_at the step left it."""
+        ...
+
+    # -- end of the lease methods -------------------------------------------------------------
 
     async def find(self, query: TaskQuery) -> list[Task]:
         """Tasks matching `query`, newest first."""
@@ -134,7 +157,8 @@ class Ledger(Protocol):
 
     async def next_due_at(self, after: datetime | None = None) -> datetime | None:
         """The earliest next_check_at of any row (later than `after`, when given), so the
-        worker can sleep until then."""
+        worker can sleep until then; with `after`, also the end of a lease on a due row
+        (another worker's, which may have died), when that comes first."""
         ...
 
     async def set_budgets(self, budgets: list[Budget]) -> None:

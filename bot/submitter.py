@@ -16,6 +16,7 @@ from bot import messages
 from bot.board import StatusBoard
 from bot.domain import RENDERING_STATES, MediaRef, TaskState
 from bot.errors import (
+    LeaseLost,
     ProviderAuthError,
     ProviderError,
     ProviderRejected,
@@ -30,6 +31,7 @@ from bot.task import Task
 log = logging.getLogger("videobot.worker")
 
 Save = Callable[[Task, Task], Awaitable[Task | None]]
+Confirm = Callable[[Task], Awaitable[bool]]
 Finish = Callable[[Task], Awaitable[None]]
 AUTH_PAUSE = timedelta(seconds=60)
 HOLD_PATIENCE = timedelta(seconds=1)  # the longest 429 hold a step waits out in place
@@ -52,8 +54,12 @@ class Submitter:
         finish: Finish,
         rng: random.Random,
         resubmit_safe: bool,
+        still_held: Confirm | None = None,
     ) -> None:
         self._ledger = ledger
+        # Asked just before the POST's first byte: a worker that froze past its lease (and
+        # lost the task to another) must not pay for it too.
+        self._still_held = still_held
         self._provider = provider
         self._policy = policy
         self._clock = clock
@@ -134,8 +140,10 @@ class Submitter:
                 return
             posted = False
 
-            async def mark_posted() -> None:
+            async def mark_posted(mine: Task = sending) -> None:
                 nonlocal posted
+                if self._still_held is not None and not await self._still_held(mine):
+                    raise LeaseLost(f"task {mine.ref} was taken over before it was sent")
                 posted = True
 
             try:
@@ -146,6 +154,9 @@ class Submitter:
                 if not posted:
                     await asyncio.shield(self._save(sending, self._unsent(sending, NOT_SENT)))
                 raise
+            except LeaseLost as err:
+                log.warning("%s; nothing was sent", err)
+                return
             except RateLimited as err:
                 # Nothing was created: back to `accepted` before waiting out the hold.
                 if (back := await self._save(sending, self._unsent(sending, AT_CAPACITY))) is None:

@@ -54,6 +54,11 @@ class ChatAdapter(Protocol):
         network does; raise when the connection is lost (the supervisor serves again)."""
         ...
 
+    async def deliver_only(self, stop: asyncio.Event) -> None:
+        """The worker role (`run --role worker`): keep the Chat port usable until `stop` (the
+        platform's API only), taking no commands; then close."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

@@ -70,8 +70,11 @@ class Task:
         return replace(self, request=request, updated_at=now)
 
     def submitting(self, now: datetime) -> Task:
+        # The next check stays as it was (due): the claim's lease alone keeps other workers
+        # off. If the sender vanishes mid-submit, the row is claimable once the lease lapses
+        # and becomes `unknown`, never resent.
         self._expect(TaskState.ACCEPTED)
-        return self._to(TaskState.SUBMITTING, now, next_check_at=None, note=None)
+        return self._to(TaskState.SUBMITTING, now, note=None)
 
     def requeued(self, now: datetime, next_check_at: datetime, note: str) -> Task:
         """Back to the queue: nothing reached the provider (429, network before send, 401)."""

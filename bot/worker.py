@@ -18,6 +18,7 @@ from bot.board import StatusBoard
 from bot.delivery import Deliverer
 from bot.domain import RENDERING_STATES, TaskState
 from bot.errors import LedgerUnavailable
+from bot.lease import LeaseKeeper
 from bot.policy import IntakeGate, WorkerPolicy, backoff
 from bot.poller import Poller
 from bot.ports import Chat, Ledger, NullObserver, Observer, Provider, TaskQuery
@@ -46,6 +47,7 @@ class Worker:
         resubmit_safe: bool = False,
         rng: random.Random | None = None,
         observer: Observer | None = None,
+        sole_owner: bool = True,
     ) -> None:
         self._ledger = ledger
         self._provider = provider
@@ -55,7 +57,9 @@ class Worker:
         self._rng = rng or random.Random()
         self._resubmit_safe = resubmit_safe
         self._observer = observer or NullObserver()
-        self._in_flight: set[str] = set()
+        # Claims are ledger leases; `sole_owner` (a locked SQLite file): recovery takes all.
+        self._held = LeaseKeeper(ledger, clock, policy.lease)
+        self._sole_owner = sole_owner
         self._hurried: dict[str, str] = {}  # in-flight task id -> its provider's id
         self._wake = asyncio.Event()
         self._gate = IntakeGate(
@@ -74,6 +78,7 @@ class Worker:
             self._finish,
             self._rng,
             resubmit_safe,
+            self._held.still_held,
         )
         self._poller = Poller(
             provider, policy, clock, self._board, self._save, self._finish, self._deliver, self._rng
@@ -85,35 +90,46 @@ class Worker:
         self._gate.arrived(time.monotonic())
         self._wake.set()
 
+    def nudge(self) -> None:
+        """Another process recorded new work or a cancel: look at the ledger now."""
+        self._wake.set()
+
     async def hurry(self, provider_task_id: str) -> bool:
         """A provider called back about `provider_task_id`: make its rendering task due for a
         poll now and wake the loop. The poll decides what happened; the callback only says
         when to ask. False when no rendering task has that id (finished, unknown, forged).
-        A task in the middle of a step is made due again once the step ends, since that
-        step's poll may have been answered before the provider finished."""
+        A task mid-step is made due again once the step ends (its poll may predate the end)."""
         task_id = await self._ledger.make_due(provider_task_id, self._clock())
         if task_id is None:
             return False
-        if task_id in self._in_flight:
+        if task_id in self._held:
             self._hurried[task_id] = provider_task_id
         self._wake.set()
         return True
 
     async def recover(self) -> int:
-        """At start: a row left in `submitting` may have been billed. Without a provider-side
-        idempotency key it becomes `unknown` (told to the user, never re-sent)."""
+        """At start, as the ledger's only user: a row left in `submitting` may have been
+        billed. Beside other workers, rows are left to their leases: one whose holder vanished
+        falls due when its lease lapses and is resolved by the claim that finds it."""
+        if not self._sole_owner:
+            return 0
         stuck = await self._ledger.find(
             TaskQuery(states=frozenset({TaskState.SUBMITTING}), limit=1_000_000)
         )
-        now = self._clock()
         for task in stuck:
-            if self._resubmit_safe:
-                new = task.requeued(now, now, "resending with the same idempotency key")
-            else:
-                new = task.unknown("interrupted while submitting", now)
-            await self._ledger.save(task, new)
-            log.warning("task %s was interrupted mid-submit: now %s", task.ref, new.state.value)
+            await self._interrupted(task)
         return len(stuck)
+
+    async def _interrupted(self, task: Task) -> None:
+        """A `submitting` row whose sender is gone: `unknown` (never re-sent) unless the
+        provider honours an idempotency key."""
+        now = self._clock()
+        if self._resubmit_safe:
+            new = task.requeued(now, now, "resending with the same idempotency key")
+        else:
+            new = task.unknown("interrupted while submitting", now)
+        if await self._ledger.save(task, new) is not None:
+            log.warning("task %s was interrupted mid-submit: now %s", task.ref, new.state.value)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim due rows whenever a slot is free; sleep until the next row is due, new work
@@ -163,25 +179,27 @@ class Worker:
         return started
 
     async def _claim(self, spawn: Spawn) -> tuple[datetime, int]:
-        """Start every due row there is a slot for; returns the time the claim looked at and
-        how many rows it started."""
+        """Claim and start every due row there is a slot for; (claim time, rows started)."""
         await self._time.absorb_steps()
         now = self._clock()
-        free = self._policy.concurrency - len(self._in_flight)
+        free = self._policy.concurrency - len(self._held)
         if free <= 0:
             return now, 0
-        due = await self._ledger.due(now, free, frozenset(self._in_flight))
-        for task in due:
-            self._in_flight.add(task.task_id)
+        try:
+            claimed = await self._held.claim(now, free)
+        except LedgerUnavailable as err:
+            log.warning("could not claim work: %s; trying again shortly", err)
+            return now, 0
+        for task in claimed:
             spawn(self._isolated(task))
-        return now, len(due)
+        return now, len(claimed)
 
     async def _idle(self, stopping: asyncio.Task[bool], claimed_at: datetime) -> None:
         """Sleep until the next row falls due, new work or a free slot wakes us, or stop.
         With every slot busy only a finishing step (a wake) can make room. Otherwise every row
         due at `claimed_at` is in flight, so the next event is the first row due after it."""
         timeout = _MAX_IDLE
-        if len(self._in_flight) < self._policy.concurrency:
+        if len(self._held) < self._policy.concurrency:
             next_at = await self._ledger.next_due_at(after=claimed_at)
             if next_at is not None:
                 timeout = max(timedelta(0), min(timeout, next_at - self._clock()))
@@ -193,6 +211,16 @@ class Worker:
 
     async def _isolated(self, task: Task) -> None:
         """The per-task isolation boundary: one task's bug never stops the loop."""
+        try:
+            async with self._held.holding(task):
+                await self._guarded(task)
+        finally:
+            if (hurried := self._hurried.pop(task.task_id, None)) is not None:
+                with contextlib.suppress(LedgerUnavailable):  # the safety-net poll remains
+                    await self._ledger.make_due(hurried, self._clock())
+            self._wake.set()
+
+    async def _guarded(self, task: Task) -> None:
         try:
             await self._advance(task)
         except Exception:
@@ -207,12 +235,6 @@ class Worker:
                     current,
                     replace(current.rescheduled(now, now + delay), attempts=current.attempts + 1),
                 )
-        finally:
-            if (hurried := self._hurried.pop(task.task_id, None)) is not None:
-                with contextlib.suppress(LedgerUnavailable):  # the safety-net poll remains
-                    await self._ledger.make_due(hurried, self._clock())
-            self._in_flight.discard(task.task_id)
-            self._wake.set()
 
     # -- one step ----------------------------------------------------------------------------
     async def _advance(self, task: Task) -> None:
@@ -222,7 +244,7 @@ class Worker:
         elif task.state in (TaskState.SUCCEEDED, TaskState.DELIVERING):
             await self._deliver(task)
         elif task.state is TaskState.SUBMITTING:
-            return  # another step of this process is sending it
+            await self._interrupted(task)  # claimable only once its sender's lease lapsed
         elif self._time.past_deadline(task, now):
             if task.state in RENDERING_STATES:
                 # Ask once more before giving up: the video may have finished meanwhile.
@@ -240,7 +262,7 @@ class Worker:
     async def _save(self, old: Task, new: Task) -> Task | None:
         saved = await self._ledger.save(old, new)
         if saved is None:
-            log.info("task %s was changed elsewhere (cancelled?); leaving it", old.ref)
+            await self._held.refused(old)
         elif old.state != new.state:
             self._observer.transition(saved, old.state, new.state)
             context = {

@@ -55,7 +55,9 @@ class ChaosReport:
         return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
 
 
-def _start_simulator(workdir: Path) -> tuple[subprocess.Popen[str], str]:
+def _start_simulator(
+    workdir: Path, render_seconds: float = 1.0
+) -> tuple[subprocess.Popen[str], str]:
     with (workdir / "sim.err").open("w") as errors:
         process = subprocess.Popen(
             [
@@ -68,7 +70,7 @@ def _start_simulator(workdir: Path) -> tuple[subprocess.Popen[str], str]:
                 "--api-key",
                 SIM_KEY,
                 "--render-seconds",
-                "1.0",
+                str(render_seconds),
                 "--queue-seconds",
                 "0.2",
                 "--submit-latency",

@@ -256,3 +256,21 @@ def requests_honour_discords_published_contract() -> Iterator[None]:
     yield
     for fake in STARTED[before:]:
         assert_conforms(fake.sent)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly when the PostgreSQL half of the suite did not run (no server answered)."""
+    from tests.pg import ADMIN_URL, SKIP_REASON  # noqa: PLC0415
+
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if SKIP_REASON in str(getattr(report, "longrepr", ""))
+    ]
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} PostgreSQL test(s) skipped: no server answers at {ADMIN_URL} "
+            "(set VIDEOBOT_TEST_DATABASE_URL, or VIDEOBOT_REQUIRE_POSTGRES=1 to fail instead)",
+            yellow=True,
+            bold=True,
+        )

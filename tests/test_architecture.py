@@ -15,6 +15,8 @@ FORBIDDEN = {
     "httpx",
     "aiohttp",
     "aiosqlite",
+    "psycopg",
+    "psycopg_pool",
     "adapters",
     "storage",
 }
@@ -30,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "bot": set(),
     "storage": {"bot"},  # the codec shared by the backends
     "storage/sqlite": {"bot", "storage"},
+    "storage/postgres": {"bot", "storage"},
     "adapters/fetch": {"bot"},
     "adapters/media": {"bot"},
     "adapters/provider": {"bot", "adapters/fetch"},  # result downloads go through the fetcher
@@ -39,7 +42,14 @@ ALLOWED: dict[str, set[str]] = {
     "adapters/callback": {"bot", "adapters/fetch"},  # JWKS documents go through the fetcher
     "adapters/simulator": set(),
     # doctor: the invite URL; metrics: the small server the callback endpoint also runs on
-    "adapters/ops": {"bot", "storage", "storage/sqlite", "adapters/discord", "adapters/callback"},
+    "adapters/ops": {
+        "bot",
+        "storage",
+        "storage/sqlite",
+        "storage/postgres",  # doctor and `tasks` read whichever ledger is configured
+        "adapters/discord",
+        "adapters/callback",
+    },
 }
 
 

@@ -324,3 +324,14 @@ def test_an_image_to_video_result_shows_its_input_image(tmp_path: Path) -> None:
     assert red > 150 and green < 90 and blue < 90, (red, green, blue)
     left = frame.getpixel((width // 20, height - height // 10 - 30))
     assert left[0] < 150  # elsewhere the frame is the simulator's dark blue
+
+
+def test_a_role_needs_a_shared_ledger(tmp_path: Path) -> None:
+    """`run --role worker|intake` beside other processes: a SQLite ledger serves one process,
+    so without VIDEOBOT_DATABASE_URL it stops at once, saying what to set."""
+    for role in ("worker", "intake"):
+        extra = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "s"}
+        result = videobot(["run", "--role", role], tmp_path, extra=extra)
+        assert result.returncode == 2
+        assert "VIDEOBOT_DATABASE_URL" in result.stderr and f"--role {role}" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -16,6 +16,7 @@ import aiohttp
 import discord
 
 from adapters.discord.errors import UNKNOWN_CHANNEL, UNKNOWN_MESSAGE, translated
+from adapters.discord.limits import DEFAULT_UPLOAD_LIMIT, SharedLimits, UploadLimits
 from adapters.discord.thread import (
     in_dm,
     open_thread,
@@ -31,7 +32,6 @@ from bot.ports import Checkpoint, Delivery
 
 log = logging.getLogger("videobot.discord")
 
-DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # 10 MiB for every unboosted server and DMs
 RECONCILE_DEPTH = 50
 _STATUS_KEY = re.compile(r"vb([0-9A-Z]{4,12})s")
 # The checkpoint before a video is sent, with a snowflake from a little before then: a later
@@ -59,29 +59,23 @@ def requester_only(target: ReplyTarget) -> discord.AllowedMentions:
 class DiscordChat:
     """Implements bot.ports.Chat with a discord.py Client (REST only; no gateway needed)."""
 
-    def __init__(self, client: discord.Client, max_upload_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        max_upload_bytes: int | None = None,
+        shared: SharedLimits | None = None,
+    ) -> None:
         self._client = client
         # discord.py otherwise sleeps out any 429 inside the request (and retries 5 times):
         # a long Retry-After would hold the worker's step. Longer waits raise RateLimited,
         # which `translated` hands to the worker as DeliveryTransient(retry_after).
         client.http.max_ratelimit_timeout = MAX_INLINE_RATE_LIMIT_WAIT
-        self._max_upload = max_upload_bytes
-        # Interactions carry the real per-guild upload limit; remember the latest one we saw.
-        self._limits: dict[str, int] = {}
+        self.limits = UploadLimits(client, max_upload_bytes, shared)
         self._deleted: set[str] = set()  # status messages found deleted (10008 on edit)
 
     # -- upload limits -------------------------------------------------------------------------
     def learn_limit(self, workspace_id: str, limit: int) -> None:
-        if limit > 0:
-            self._limits[workspace_id] = limit
-
-    def upload_limit(self, target: ReplyTarget) -> int:
-        limit = self._limits.get(target.workspace_id)
-        if limit is None and target.workspace_id.isdigit():
-            guild = self._client.get_guild(int(target.workspace_id))
-            limit = guild.filesize_limit if guild is not None else None
-        limit = limit or DEFAULT_UPLOAD_LIMIT
-        return min(limit, self._max_upload) if self._max_upload else limit
+        self.limits.learn(workspace_id, limit)
 
     # -- the port ------------------------------------------------------------------------------
     async def post_status(self, target: ReplyTarget, view: StatusView, key: str) -> str:
@@ -142,7 +136,7 @@ class DiscordChat:
         delivery: Delivery,
         checkpoint: Checkpoint,
     ) -> str:
-        limit = self.upload_limit(target)
+        limit = await self.limits.for_target(target)
         if delivery.size > limit:
             # Preflight: a 40005 round trip would only waste the upload (and the user's time).
             raise DeliveryError(

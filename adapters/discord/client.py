@@ -27,6 +27,7 @@ from adapters.discord.commands import add_commands
 from adapters.discord.handlers import DiscordHandlers
 from adapters.discord.identify import FileIdentifyGate, IdentifyGate, bucket_of
 from adapters.discord.shards import ShardPlan, plan_shards
+from adapters.discord.limits import SharedLimits
 from adapters.discord.target import PLATFORM
 from adapters.discord.views import TaskButton
 from adapters.fetch.fetcher import SafeFetcher
@@ -152,6 +153,7 @@ class DiscordAdapter:
         max_upload_bytes: int | None = None,
         identify_gate: IdentifyGate | None = None,
         rest_budget: RestBudget | None = None,
+        upload_limits: SharedLimits | None = None,
     ) -> None:
         if settings.discord_token is None:
             raise ValueError("DISCORD_TOKEN is not set")
@@ -166,7 +168,7 @@ class DiscordAdapter:
             allowed_mentions=discord.AllowedMentions.none(),
             http_trace=spending(rest_budget or TokenBucket(settings.discord_rest_rate)),
         )
-        self.chat = DiscordChat(self.client, max_upload_bytes)
+        self.chat = DiscordChat(self.client, max_upload_bytes, upload_limits)
         # Attachments come through the one SSRF-safe fetcher, allowlisted to Discord's CDN (and
         # to DISCORD_API_URL's host when it points at another server, as in tests).
         hosts = list(CDN_HOSTS)
@@ -231,6 +233,35 @@ class DiscordAdapter:
                 async with asyncio.timeout(_CLOSE_SECONDS):
                     await self.client.close()
 
+    async def deliver_only(self, stop: asyncio.Event) -> None:
+        """The worker role: log in to the REST API (no gateway), so posts and uploads work;
+        commands and buttons are the intake's. A login Discord cannot answer is tried again."""
+        await self.client.__aenter__()
+        try:
+            for failures in range(1_000_000):
+                try:
+                    await self.client.login(self._token.get_secret_value())
+                    break
+                except discord.LoginFailure:
+                    raise token_refused() from None
+                except (OSError, aiohttp.ClientError, discord.HTTPException):
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), min(60, 2**failures))
+                    if stop.is_set():
+                        return
+            self.ready.set()
+            await stop.wait()
+        finally:
+            with contextlib.suppress(Exception, TimeoutError):
+                async with asyncio.timeout(_CLOSE_SECONDS):
+                    await self.client.close()
+            await self.aclose()
+
     async def aclose(self) -> None:
         """Close what outlives one connection (idempotent)."""
+        # A limit just learned still reaches the others, unless the database hangs (a stop
+        # must end within seconds whatever the network does).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_CLOSE_SECONDS):
+                await self.chat.limits.settled()
         await self._fetcher.aclose()

@@ -13,6 +13,7 @@ from typing import TextIO
 import httpx
 
 from adapters.ops.check import Check
+from adapters.ops.database import check_database
 from adapters.ops.gateway_probe import check_gateway
 from adapters.ops.google_probe import SignIn, check_gemini, check_vertex, vertex_setup
 from adapters.ops.spend import price_check
@@ -264,7 +265,10 @@ async def run_doctor(
     """Print the table; 1 if anything failed. `sign_in` signs Vertex AI requests (the bot's
     service-account credentials); without it Vertex's network checks are skipped."""
     checks = check_config(settings)
-    checks += await check_ledger(settings.ledger_path)
+    if settings.database_url is not None:
+        checks += await check_database(settings.database_url.get_secret_value())
+    else:
+        checks += await check_ledger(settings.ledger_path)
     if not offline:
         timeout = httpx.Timeout(10.0)
         async with httpx.AsyncClient(timeout=timeout, trust_env=False) as http:

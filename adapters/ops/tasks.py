@@ -18,7 +18,11 @@ from bot.ports import TaskQuery
 from bot.pricing import MICRO, settlement
 from bot.service import VideoService
 from bot.task import Task
+from storage.postgres.connect import PgLedgerError, redacted
+from storage.postgres.ledger import PgLedger
 from storage.sqlite.ledger import LedgerError, SqliteLedger
+
+AnyLedger = SqliteLedger | PgLedger
 
 _HEADER = (
     "REF",
@@ -71,7 +75,7 @@ def parse_since(text: str, now: datetime) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-async def print_tasks(ledger: SqliteLedger, args: argparse.Namespace, out: TextIO) -> int:
+async def print_tasks(ledger: AnyLedger, args: argparse.Namespace, out: TextIO) -> int:
     try:
         states = frozenset(TaskState(s) for s in args.state) if args.state else None
     except ValueError:
@@ -118,14 +122,14 @@ async def print_tasks(ledger: SqliteLedger, args: argparse.Namespace, out: TextI
     return 0
 
 
-async def _user_keys(ledger: SqliteLedger, user: str) -> list[str | None]:
+async def _user_keys(ledger: AnyLedger, user: str) -> list[str | None]:
     """`--user U123` matches that id on any platform and workspace (or a full user key)."""
     if user.count(":") == 2:
         return [user]
     return list(await ledger.user_keys_for(user)) or ["-no-such-user-"]
 
 
-async def show_task(ledger: SqliteLedger, ref: str, out: TextIO, as_json: bool) -> int:
+async def show_task(ledger: AnyLedger, ref: str, out: TextIO, as_json: bool) -> int:
     task = await ledger.get(ref)
     if task is None:
         out.write(f"no task {ref.upper()}\n")
@@ -156,6 +160,14 @@ async def run_tasks_command(settings: Settings, args: argparse.Namespace) -> int
     if args.action in ("show", "cancel") and not args.ref:
         print(f"usage: videobot tasks {args.action} REF", file=sys.stderr)
         return 2
+    if settings.database_url is not None:
+        url = settings.database_url.get_secret_value()
+        try:
+            async with PgLedger.open(url) as pg:
+                return await _act(pg, settings, args, redacted(url))
+        except PgLedgerError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     path = settings.ledger_path
     if not path.is_file():
         # Opening would create an empty ledger, and an operator with a mistyped VIDEOBOT_DB
@@ -168,24 +180,28 @@ async def run_tasks_command(settings: Settings, args: argparse.Namespace) -> int
         return 1
     try:
         async with SqliteLedger.open(path) as ledger:
-            if args.action == "show":
-                return await show_task(ledger, args.ref, sys.stdout, args.json)
-            if args.action == "cancel":
-                return await _cancel(ledger, settings, args.ref)
-            if not args.json:
-                print(f"ledger: {path}", file=sys.stderr)
-            return await print_tasks(ledger, args, sys.stdout)
+            return await _act(ledger, settings, args, str(path))
     except LedgerError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
 
 
-async def _cancel(ledger: SqliteLedger, settings: Settings, ref: str) -> int:
+async def _act(ledger: AnyLedger, settings: Settings, args: argparse.Namespace, where: str) -> int:
+    if args.action == "show":
+        return await show_task(ledger, args.ref, sys.stdout, args.json)
+    if args.action == "cancel":
+        return await _cancel(ledger, settings, args.ref, where)
+    if not args.json:
+        print(f"ledger: {where}", file=sys.stderr)
+    return await print_tasks(ledger, args, sys.stdout)
+
+
+async def _cancel(ledger: AnyLedger, settings: Settings, ref: str, where: str) -> int:
     """An operator's cancel: allowed on anyone's task; a running bot shows it within seconds.
     Answers in operator words (state names, the ledger file), not the chat's."""
     found = await ledger.get(ref)
     if found is None:
-        print(f"no task {ref.upper()} in {settings.ledger_path}", file=sys.stderr)
+        print(f"no task {ref.upper()} in {where}", file=sys.stderr)
         return 1
     if found.state.is_terminal:
         print(

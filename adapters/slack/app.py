@@ -26,7 +26,7 @@ from adapters.fetch.fetcher import SafeFetcher
 from adapters.fetch.hop import FetchPolicy
 from adapters.media.intake import MediaIntake
 from adapters.slack import blocks, installed
-from adapters.slack.chat import EditBudget, SlackChat
+from adapters.slack.chat import EditAllowance, SlackChat
 from adapters.slack.files import SLACK_FILE_ORIGIN, SlackFiles, origin
 from adapters.slack.handlers import PLATFORM, SlackHandlers, utc_now
 from adapters.slack.install import INSTALL_PATH, REDIRECT_PATH, Distribution
@@ -80,7 +80,7 @@ class SlackAdapter:
         *,
         host: str | None = None,
         clock: Callable[[], datetime] = utc_now,
-        budget: EditBudget | None = None,
+        budget: EditAllowance | None = None,
         database: str | Path | None = None,
     ) -> None:
         """`database`: where installations live when any workspace may install the app
@@ -167,6 +167,14 @@ class SlackAdapter:
             if stop.is_set():
                 await self.handlers.drain(_DRAIN_SECONDS)
                 await self.aclose()
+
+    async def deliver_only(self, stop: asyncio.Event) -> None:
+        """The worker role: the Web API client needs no connection of its own."""
+        self.ready.set()
+        try:
+            await stop.wait()
+        finally:
+            await self.aclose()
 
     async def aclose(self) -> None:
         if self._runner is not None:  # checked, never served

@@ -7,8 +7,18 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Protocol
 
 _WINDOW = 60.0
+
+
+class EditAllowance(Protocol):
+    """Where chat.update calls are counted: this process (EditBudget), or a database shared by
+    every worker process (storage/postgres/edits.py), since Slack's limit is per workspace."""
+
+    async def take(self, workspace_id: str, final: bool) -> timedelta | None:
+        """Spend one edit; returns None if allowed, else how long until one is available."""
+        ...
 
 
 class EditBudget:
@@ -27,7 +37,7 @@ class EditBudget:
         self._clock = clock
         self._sent: dict[str, deque[float]] = {}
 
-    def take(self, workspace_id: str, final: bool) -> timedelta | None:
+    async def take(self, workspace_id: str, final: bool) -> timedelta | None:
         """Spend one edit; returns None if allowed, else how long until one is available."""
         now = self._clock()
         sent = self._sent.setdefault(workspace_id, deque())

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import status_blocks, status_text
-from adapters.slack.budget import EditBudget
+from adapters.slack.budget import EditAllowance, EditBudget
 from adapters.slack.errors import WorkspaceGone, bot_token, error_code, mapped
 from adapters.slack.mrkdwn import MESSAGE_TEXT, inert, inert_but_mention
 from adapters.slack.tokens import BotTokens, StaticToken
@@ -46,12 +46,12 @@ class SlackChat:
     def __init__(
         self,
         client: AsyncWebClient,
-        budget: EditBudget | None = None,
+        budget: EditAllowance | None = None,
         tokens: BotTokens | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
-        self._budget = budget or EditBudget()
+        self._budget: EditAllowance = budget or EditBudget()
         self._tokens = tokens or StaticToken(client.token or "")
         self._clock = clock
         self._session: aiohttp.ClientSession | None = None
@@ -123,7 +123,7 @@ class SlackChat:
         return keys
 
     async def update_status(self, target: ReplyTarget, message_id: str, view: StatusView) -> None:
-        wait = self._budget.take(target.workspace_id, view.final)
+        wait = await self._budget.take(target.workspace_id, view.final)
         if wait is not None:
             # The worker skips a progress edit (the next poll renders again) and retries a final.
             raise DeliveryTransient("chat.update budget spent for this workspace", wait)
@@ -255,4 +255,12 @@ def _shared_in(file: dict[str, Any], channel_id: str) -> bool:
     return any(channel_id in (shares.get(kind) or {}) for kind in ("public", "private"))
 
 
-__all__ = ["HISTORY_LIMIT", "SENT", "EditBudget", "SlackChat", "WorkspaceGone", "error_code"]
+__all__ = [
+    "HISTORY_LIMIT",
+    "SENT",
+    "EditAllowance",
+    "EditBudget",
+    "SlackChat",
+    "WorkspaceGone",
+    "error_code",
+]

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from bot.ports import Budget, SpendLine, SpendQuery, TaskQuery, UserLimits
 from bot.task import Task
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
 from storage.sqlite import budgets
+from storage.sqlite import leases
 from storage.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.sqlite.statements import (
     ADD_ATTEMPTS,
@@ -170,22 +171,34 @@ class SqliteLedger:
         return await self._one("ref = ? OR task_id = ?", (key.upper(), key.lower()))
 
     async def due(self, now: datetime, limit: int, exclude: frozenset[str]) -> list[Task]:
-        # Round-robin across users: each user's rows are numbered oldest first and the batch
-        # takes every user's first row before anyone's second, so one user's burst never makes
-        # another user's single task wait behind all of it. The numbering runs over the oldest
-        # due rows only (read through the tasks_due index), so a claim stays cheap with 10,000
-        # rows due; a row outside that window still comes in as the rows ahead of it move on.
+        # Round-robin across users (every user's first row before anyone's second), so one
+        # user's burst never starves another's single task; numbered over the oldest due rows
+        # only (the tasks_due index), so a claim stays cheap with 10,000 rows due.
         skip = f"AND task_id NOT IN ({', '.join('?' * len(exclude))})" if exclude else ""
         window = max(FAIR_WINDOW, limit * 8)
         sql = (
             f"SELECT {', '.join(COLUMNS)} FROM (SELECT *, ROW_NUMBER() OVER "
             "(PARTITION BY user_key ORDER BY next_check_at) AS lane FROM "
-            f"(SELECT * FROM tasks WHERE next_check_at <= ? {skip}{self._scope} "
+            "(SELECT * FROM tasks WHERE next_check_at <= ? AND (lease_until IS NULL OR "
+            f"lease_until <= ?) {skip}{self._scope} "
             "ORDER BY next_check_at LIMIT ?)) ORDER BY lane, next_check_at LIMIT ?"
         )
-        params = (to_ms(now), *exclude, *self._scope_params, window, limit)
+        params = (to_ms(now), to_ms(now), *exclude, *self._scope_params, window, limit)
         rows = await self._rows(sql, params)
         return [row_to_task(r) for r in rows]
+
+    async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Task]:
+        return await leases.claim(self, now, limit, lease)
+
+    async def renew(self, task_id: str, held_until: datetime, until: datetime) -> bool:
+        return await leases.renew(self, task_id, held_until, until)
+
+    async def release(self, task_id: str, held_until: datetime) -> None:
+        await leases.release(self, task_id, held_until)
+
+    async def drop_leases(self) -> int:
+        """Forget every lease (its holder is dead): for the owner of the file's lock only."""
+        return await self._write(leases.DROP, (), None)
 
     async def count(
         self, states: frozenset[TaskState], created_before: datetime | None = None

@@ -50,5 +50,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 4: spending: a spend row per priced task (reserved, then settled) and the budgets
     budgets.MIGRATION,
+    # 5: claims are leases (storage/sqlite/leases.py): held rows are not due until it lapses
+    """
+    ALTER TABLE tasks ADD COLUMN lease_until INTEGER;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -40,7 +40,8 @@ def accepted() -> Task:
 
 def test_happy_path() -> None:
     t = accepted().submitting(T0)
-    assert t.state is TaskState.SUBMITTING and t.next_check_at is None
+    # Still due: only its sender's lease keeps it from another claim, until that lapses.
+    assert t.state is TaskState.SUBMITTING and t.next_check_at == accepted().next_check_at
     t = t.submitted("task_1", T0, T0 + timedelta(seconds=5))
     assert t.provider_task_id == "task_1" and t.submitted_at == T0
     t = t.polled(True, 40, T0 + timedelta(seconds=5), T0 + timedelta(seconds=10))

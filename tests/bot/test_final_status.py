@@ -122,6 +122,15 @@ class StaleReads:
     async def due(self, now: datetime, limit: int, exclude: frozenset[str]) -> list[Task]:
         return await self.inner.due(now, limit, exclude)
 
+    async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Task]:
+        return await self.inner.claim(now, limit, lease)
+
+    async def renew(self, task_id: str, held_until: datetime, until: datetime) -> bool:
+        return await self.inner.renew(task_id, held_until, until)
+
+    async def release(self, task_id: str, held_until: datetime) -> None:
+        await self.inner.release(task_id, held_until)
+
     async def find(self, query: TaskQuery) -> list[Task]:
         return await self.inner.find(query)
 

@@ -18,6 +18,7 @@ from bot.task import Task
 from storage.sqlite.ledger import SqliteLedger
 from tests.conftest import t2v, target
 from tests.fakes.clock import FakeClock
+from tests.ledgers import *  # noqa: F403  (the ledger contract: both backends)
 
 Woken = list[int]
 

@@ -248,6 +248,8 @@ class FakeSlack(WebApiMethods, OAuthMethods):
         await ws.prepare(request)
         self._sockets.append(ws)
         await ws.send_str(json.dumps({"type": "hello", "num_connections": 1}))
+        async with self._changed:  # wait_for(...) may be waiting for a connection
+            self._changed.notify_all()
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
                 self.socket_acks.append(json.loads(msg.data))

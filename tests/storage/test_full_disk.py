@@ -12,6 +12,7 @@ import logging
 import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +34,13 @@ from tests.storage.test_ledger import fresh
 
 # Longer than a page: the row needs overflow pages, which only fresh pages can hold.
 BIG = "a lighthouse in a storm, waves breaking over the rocks " * 110
+
+
+@pytest.fixture
+async def ledger(tmp_path: Path) -> AsyncIterator[SqliteLedger]:
+    """SQLite only: the full disk is the file's (the contract suite covers both backends)."""
+    async with SqliteLedger.open(tmp_path / "ledger.db") as opened:
+        yield opened
 
 
 async def fill(ledger: SqliteLedger) -> None:

@@ -1,0 +1,84 @@
+"""`videobot migrate-ledger`: copy a SQLite ledger (every task and its history) into the
+PostgreSQL ledger, in one transaction, so an installation moves to many processes without
+losing a task. Rows already there (same task id) are left as they are: running it twice
+copies nothing twice. The SQLite file must not be served while it is copied."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.config import Settings
+from storage.codec import COLUMNS
+from storage.postgres.connect import PgLedgerError, connect, migrate
+from storage.sqlite.lock import holder
+
+_INSERT = (
+    f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES "
+    f"({', '.join('%s::jsonb' if c == 'body' else '%s' for c in COLUMNS)}) "
+    "ON CONFLICT (task_id) DO NOTHING RETURNING task_id"
+)
+
+
+def _read(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tasks = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM tasks ORDER BY created_at")
+        events = conn.execute("SELECT task_id, at, state, detail FROM task_events ORDER BY rowid")
+        return tasks.fetchall(), events.fetchall()
+    finally:
+        conn.close()
+
+
+async def copy_ledger(path: Path, url: str) -> tuple[int, int]:
+    """Copy every task of the SQLite ledger at `path` into PostgreSQL; (copied, already there).
+    Raises PgLedgerError (PostgreSQL) or sqlite3.Error (the file)."""
+    tasks, events = await asyncio.to_thread(_read, path)
+    await migrate(url)
+    conn = await connect(url)
+    try:
+        async with conn.transaction():
+            copied: list[str] = []
+            for row in tasks:
+                cur = await conn.execute(_INSERT, row)
+                if (found := await cur.fetchone()) is not None:
+                    copied.append(str(found[0]))
+            # The insert trigger wrote an `accepted` event for each; the file's history is
+            # the true one, so it replaces them.
+            await conn.execute("DELETE FROM task_events WHERE task_id = ANY(%s)", (copied,))
+            mine = set(copied)
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    "INSERT INTO task_events (task_id, at, state, detail) VALUES (%s, %s, %s, %s)",
+                    [event for event in events if event[0] in mine],
+                )
+    finally:
+        await conn.close()
+    return len(copied), len(tasks) - len(copied)
+
+
+async def run_migrate_ledger(settings: Settings, source: Path | None, out: TextIO) -> int:
+    path = source or settings.ledger_path
+    if settings.database_url is None:
+        print("Set VIDEOBOT_DATABASE_URL to the PostgreSQL ledger to copy into.", file=sys.stderr)
+        return 2
+    if not path.is_file():
+        print(f"There is no SQLite ledger at {path}; give its path with --from.", file=sys.stderr)
+        return 2
+    if (pid := holder(path)) is not None:
+        print(
+            f"The ledger at {path} is being served (pid {pid or 'unknown'}); stop that videobot "
+            "first, so no task moves while it is copied.",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        copied, present = await copy_ledger(path, settings.database_url.get_secret_value())
+    except (PgLedgerError, sqlite3.Error) as err:
+        print(f"Nothing was copied: {err}.", file=sys.stderr)
+        return 1
+    out.write(f"copied {copied} task(s) from {path}; {present} were there already\n")
+    return 0
