@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import fields, replace
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr, ValidationError
 
@@ -36,6 +36,9 @@ from storage.postgres.ledger import PgLedger
 from storage.postgres.limits import PgUploadLimits
 from storage.sqlite.ledger import LedgerError
 from storage.sqlite.lock import LedgerBusy
+
+if TYPE_CHECKING:
+    from adapters.slack.app import SlackAdapter
 
 log = logging.getLogger("videobot")
 
@@ -142,26 +145,47 @@ def _platforms(settings: Settings) -> frozenset[str]:
     return frozenset(name for name, enabled in configured.items() if enabled)
 
 
+def _slack(settings: Settings, engine: Engine, intake: MediaIntake) -> SlackAdapter:
+    from adapters.slack.app import SlackAdapter  # noqa: PLC0415  (SDK imported only when used)
+
+    # Beside other processes, Slack's per-workspace edit budget is counted in the database;
+    # Slack installations (OAuth) live in the ledger's database too.
+    shared = PgEditBudget(engine.ledger.pool) if isinstance(engine.ledger, PgLedger) else None
+    url = settings.database_url
+    database = url.get_secret_value() if url is not None else settings.ledger_path
+    return SlackAdapter(settings, engine.service, intake, budget=shared, database=database)
+
+
+def _shared_limits(engine: Engine) -> PgUploadLimits | None:
+    """Discord upload limits learned by any process, when processes share a database."""
+    return PgUploadLimits(engine.ledger.pool) if isinstance(engine.ledger, PgLedger) else None
+
+
 def _adapters(
     settings: Settings, engine: Engine, intake: MediaIntake
 ) -> list[supervisor.ChatAdapter]:
     adapters: list[supervisor.ChatAdapter] = []
     if settings.slack_enabled:
-        from adapters.slack.app import SlackAdapter  # noqa: PLC0415  (SDK imported only when used)
-
-        # Beside other processes, Slack's per-workspace edit budget is counted in the database;
-        # Slack installations (OAuth) live in the ledger's database too.
-        shared = PgEditBudget(engine.ledger.pool) if isinstance(engine.ledger, PgLedger) else None
-        url = settings.database_url
-        database = url.get_secret_value() if url is not None else settings.ledger_path
-        slack = SlackAdapter(settings, engine.service, intake, budget=shared, database=database)
-        adapters.append(slack)
+        adapters.append(_slack(settings, engine, intake))
     if settings.discord_token is not None:
         from adapters.discord.client import DiscordAdapter  # noqa: PLC0415
 
-        limits = PgUploadLimits(engine.ledger.pool) if isinstance(engine.ledger, PgLedger) else None
+        limits = _shared_limits(engine)
         adapters.append(DiscordAdapter(settings, engine.service, intake, upload_limits=limits))
     return adapters
+
+
+def _senders(settings: Settings, engine: Engine, intake: MediaIntake) -> list[supervisor.Deliverer]:
+    """The worker role's platforms: Slack's Web API client, and Discord's REST-only sender (no
+    gateway: the intakes hold the shards)."""
+    senders: list[supervisor.Deliverer] = []
+    if settings.slack_enabled:
+        senders.append(_slack(settings, engine, intake))
+    if settings.discord_token is not None:
+        from adapters.discord.sender import DiscordSender  # noqa: PLC0415
+
+        senders.append(DiscordSender(settings, upload_limits=_shared_limits(engine)))
+    return senders
 
 
 async def run(settings: Settings, role: str = "all") -> int:
@@ -180,22 +204,23 @@ async def run(settings: Settings, role: str = "all") -> int:
         root = logging.getLogger()
         level = root.level
         root.setLevel(max(level, logging.ERROR))  # SDK chatter; a refusal is one plain line
+        adapters: list[supervisor.ChatAdapter] = []
+        senders: list[supervisor.Deliverer] = []
         try:
-            adapters = _adapters(settings, engine, intake)
-            if role != "worker":  # a worker binds no port and opens no gateway to check
+            if role == "worker":  # a worker binds no port and opens no gateway to check
+                senders = _senders(settings, engine, intake)
+            else:
+                adapters = _adapters(settings, engine, intake)
                 await supervisor.check_all(adapters, stop)
         finally:
             root.setLevel(level)
-        for adapter in adapters:
+        chats: list[supervisor.ChatAdapter] | list[supervisor.Deliverer] = senders or adapters
+        for adapter in chats:
             engine.chats[adapter.platform] = adapter.chat
         parts = engine.parts(stop, work=role != "intake")
-        if role == "worker":
-            parts += [functools.partial(a.deliver_only, stop) for a in adapters]
-        else:
-            parts += [
-                functools.partial(supervisor.supervise, a, stop, engine.health) for a in adapters
-            ]
-        names = ", ".join(a.platform for a in adapters)
+        parts += [functools.partial(s.deliver_only, stop) for s in senders]
+        parts += [functools.partial(supervisor.supervise, a, stop, engine.health) for a in adapters]
+        names = ", ".join(a.platform for a in chats)
         log.info("videobot running (%s): %s", role, names)
         await supervisor.serve_until_stopped(parts, stop)
     if engine.health.fatal:

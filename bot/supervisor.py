@@ -54,10 +54,20 @@ class ChatAdapter(Protocol):
         network does; raise when the connection is lost (the supervisor serves again)."""
         ...
 
-    async def deliver_only(self, stop: asyncio.Event) -> None:
-        """The worker role (`run --role worker`): keep the Chat port usable until `stop` (the
-        platform's API only), taking no commands; then close."""
-        ...
+    async def aclose(self) -> None: ...
+
+
+class Deliverer(Protocol):
+    """What the worker role (`run --role worker`) needs of a platform: its Chat port, kept
+    usable until `stop` (the platform's API only, taking no commands), then closed."""
+
+    @property
+    def platform(self) -> str: ...
+
+    @property
+    def chat(self) -> Chat: ...
+
+    async def deliver_only(self, stop: asyncio.Event) -> None: ...
 
     async def aclose(self) -> None: ...
 

@@ -32,7 +32,8 @@ ALLOWED: dict[str, set[str]] = {
     "bot": set(),
     "storage": {"bot"},  # the codec shared by the backends
     "storage/sqlite": {"bot", "storage"},
-    "storage/postgres": {"bot", "storage"},
+    # The spending rules are shared with the SQLite ledger (storage/sqlite/budgets.py).
+    "storage/postgres": {"bot", "storage", "storage/sqlite"},
     "adapters/fetch": {"bot"},
     "adapters/media": {"bot"},
     "adapters/provider": {"bot", "adapters/fetch"},  # result downloads go through the fetcher

@@ -26,8 +26,8 @@ from adapters.discord.chat import DiscordChat
 from adapters.discord.commands import add_commands
 from adapters.discord.handlers import DiscordHandlers
 from adapters.discord.identify import FileIdentifyGate, IdentifyGate, bucket_of
-from adapters.discord.shards import ShardPlan, plan_shards
 from adapters.discord.limits import SharedLimits
+from adapters.discord.shards import ShardPlan, plan_shards
 from adapters.discord.target import PLATFORM
 from adapters.discord.views import TaskButton
 from adapters.fetch.fetcher import SafeFetcher
@@ -232,30 +232,6 @@ class DiscordAdapter:
             with contextlib.suppress(Exception, TimeoutError):
                 async with asyncio.timeout(_CLOSE_SECONDS):
                     await self.client.close()
-
-    async def deliver_only(self, stop: asyncio.Event) -> None:
-        """The worker role: log in to the REST API (no gateway), so posts and uploads work;
-        commands and buttons are the intake's. A login Discord cannot answer is tried again."""
-        await self.client.__aenter__()
-        try:
-            for failures in range(1_000_000):
-                try:
-                    await self.client.login(self._token.get_secret_value())
-                    break
-                except discord.LoginFailure:
-                    raise token_refused() from None
-                except (OSError, aiohttp.ClientError, discord.HTTPException):
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), min(60, 2**failures))
-                    if stop.is_set():
-                        return
-            self.ready.set()
-            await stop.wait()
-        finally:
-            with contextlib.suppress(Exception, TimeoutError):
-                async with asyncio.timeout(_CLOSE_SECONDS):
-                    await self.client.close()
-            await self.aclose()
 
     async def aclose(self) -> None:
         """Close what outlives one connection (idempotent)."""

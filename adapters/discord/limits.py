@@ -48,6 +48,10 @@ class UploadLimits:
             self._writes.add(write)
             write.add_done_callback(self._writes.discard)
 
+    def knows(self, guild_id: str) -> bool:
+        """Whether this process has learned the server's limit (from the gateway or a read)."""
+        return guild_id in self._known
+
     async def settled(self) -> None:
         """Wait for the limits learned so far to be shared (at close, and in tests)."""
         await asyncio.gather(*self._writes)

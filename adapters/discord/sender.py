@@ -15,6 +15,7 @@ import discord
 from adapters.discord.budget import RestBudget, TokenBucket, spending
 from adapters.discord.chat import DiscordChat
 from adapters.discord.client import point_at, token_refused
+from adapters.discord.limits import SharedLimits
 from adapters.discord.target import PLATFORM
 from bot.config import Settings
 from bot.domain import ReplyTarget
@@ -39,7 +40,7 @@ class RestChat(DiscordChat):
 
     async def learn_guild_limit(self, workspace_id: str) -> None:
         """Read a server's boost tier once; on any failure the default limit stays."""
-        if not workspace_id.isdigit() or workspace_id in self._limits:
+        if not workspace_id.isdigit() or self.limits.knows(workspace_id):
             return
         try:
             guild = await self._client.http.get_guild(int(workspace_id))
@@ -65,6 +66,7 @@ class DiscordSender:
         *,
         max_upload_bytes: int | None = None,
         rest_budget: RestBudget | None = None,
+        upload_limits: SharedLimits | None = None,
     ) -> None:
         if settings.discord_token is None:
             raise ValueError("DISCORD_TOKEN is not set")
@@ -76,7 +78,7 @@ class DiscordSender:
             allowed_mentions=discord.AllowedMentions.none(),
             http_trace=spending(budget),
         )
-        self.chat = RestChat(self.client, max_upload_bytes)
+        self.chat = RestChat(self.client, max_upload_bytes, upload_limits)
         self.ready = asyncio.Event()
 
     async def check(self) -> None:
@@ -103,6 +105,20 @@ class DiscordSender:
             await stop.wait()
         finally:
             await self._close()
+
+    async def deliver_only(self, stop: asyncio.Event) -> None:
+        """The worker role: stay logged in until `stop`; a login Discord cannot answer is
+        tried again with a growing pause, a refused token ends it (PlatformRefused)."""
+        for failures in range(1_000_000):
+            try:
+                await self.serve(stop)
+                return
+            except (OSError, aiohttp.ClientError, discord.HTTPException, TimeoutError) as err:
+                log.warning("discord: could not log in to send (%s); trying again", err)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), min(60, 2**failures))
+                if stop.is_set():
+                    return
 
     async def aclose(self) -> None:
         await self._close()

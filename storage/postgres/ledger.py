@@ -23,8 +23,9 @@ from bot.errors import LedgerUnavailable
 from bot.ports import TaskQuery, UserLimits
 from bot.task import Task
 from storage.codec import from_ms, row_to_task, task_to_row, to_ms
+from storage.postgres import spend
 from storage.postgres import statements as sql
-from storage.postgres.caps import check_limits, lock_user
+from storage.postgres.caps import lock_user
 from storage.postgres.connect import PgLedgerError, migrate, redacted
 from storage.postgres.listen import listen
 from storage.postgres.schema import CHANNEL
@@ -38,7 +39,7 @@ FIRST_RETRY_S = 0.25
 MAX_RETRY_S = 30.0
 
 
-class PgLedger:
+class PgLedger(spend.PgSpending):
     """Each method is one statement or one short transaction on a pooled connection; a lost
     connection is retried (until it lands for a transition), then LedgerUnavailable."""
 
@@ -138,20 +139,23 @@ class PgLedger:
 
     async def _add_once(self, task: Task, limits: UserLimits | None) -> tuple[Task, bool]:
         async with self._pool.connection() as conn, conn.transaction():
+            budgeted = limits is not None and limits.month_start is not None
             if limits is not None:
                 await lock_user(conn, task.target.user_key)
+            if budgeted and task.estimate is not None:
+                await spend.lock_subjects(conn, task)
             found = await conn.execute(f"{sql.SELECT} WHERE idem_key = %s", (task.idem_key,))
             if (row := await found.fetchone()) is not None:
                 return row_to_task(row), False
             if limits is not None:
-                await check_limits(conn, task, limits)
-                # A budget reservation belongs here: same lock, same transaction.
+                await spend.check_caps(conn, task, limits)
             inserted = await conn.execute(sql.INSERT, task_to_row(task))
             if await inserted.fetchone() is None:  # a concurrent add took the key first
                 again = await conn.execute(f"{sql.SELECT} WHERE idem_key = %s", (task.idem_key,))
                 row = await again.fetchone()
                 assert row is not None, "the conflicting row is committed before we see it"
                 return row_to_task(row), False
+            await spend.reserve(conn, task)  # the estimate, reserved in the same transaction
             await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, "new"))  # sent at commit
         return task, True
 

@@ -4,6 +4,8 @@ find the work done. Append new steps; never edit one that has shipped."""
 
 from __future__ import annotations
 
+from storage.postgres.spend_schema import SPEND
+
 # Times are integer milliseconds since the epoch (UTC), as in SQLite, so both backends share
 # storage/codec.py; the body is JSONB so operator queries can reach inside it.
 MIGRATIONS: tuple[str, ...] = (
@@ -68,6 +70,8 @@ MIGRATIONS: tuple[str, ...] = (
         bytes    BIGINT NOT NULL
     );
     """,
+    # 4: spending: a spend row per priced task (reserved, then settled) and the budgets
+    SPEND,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -76,6 +80,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 MIGRATION_LOCK = 0x7669_6465  # "vide"
 USER_LOCK_CLASS = 0x6F62_6F74  # "obot"
 EDIT_LOCK_CLASS = 0x736C_6B65  # "slke": one workspace's chat.update budget
+BUDGET_LOCK_CLASS = 0x7370_6E64  # "spnd": a workspace's or channel's budget check-and-record
 
 # The wake-up channel: sent on new work and cancels, never per row update.
 CHANNEL = "videobot_work"

@@ -21,10 +21,6 @@ INSERT = (
     f"VALUES ({', '.join('%s::jsonb' if c == 'body' else '%s' for c in COLUMNS)}) "
     "ON CONFLICT (idem_key) DO NOTHING RETURNING task_id"
 )
-DAILY = (
-    "SELECT COUNT(*) FROM tasks WHERE user_key = %s AND created_at >= %s AND state != 'rejected'"
-)
-CONCURRENT = f"SELECT COUNT(*) FROM tasks WHERE user_key = %s AND state IN ({LIVE})"
 
 # A save never touches the lease: a step that saves halfway keeps holding its row.
 UPDATE = (

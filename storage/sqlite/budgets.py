@@ -233,8 +233,12 @@ def read_budget(row: Any) -> Budget:
     return Budget(scope=scope, period=period, limit=int(limit), unit=unit, subject=subject)
 
 
-def spend_statement(query: SpendQuery) -> tuple[str, tuple[Any, ...]]:
-    if query.by not in _GROUPS:
+def spend_statement(
+    query: SpendQuery, day: str = _GROUPS["day"]
+) -> tuple[str, tuple[Any, ...]]:
+    """The report query; `day` is the backend's expression for a row's UTC date."""
+    groups = {**_GROUPS, "day": day}
+    if query.by not in groups:
         raise ValueError(f"cannot group spending by {query.by!r}; use one of {GROUPINGS}")
     where = "created_at >= ?"
     params: list[Any] = [to_ms(query.since)]
@@ -242,7 +246,7 @@ def spend_statement(query: SpendQuery) -> tuple[str, tuple[Any, ...]]:
         where += " AND user_key = ?"
         params.append(query.user_key)
     sql = (
-        f"SELECT {_GROUPS[query.by]} AS k, unit, COUNT(*), SUM({SPENT}),"
+        f"SELECT {groups[query.by]} AS k, unit, COUNT(*), SUM({SPENT}),"
         " SUM(CASE WHEN s.actual IS NULL THEN s.reserved ELSE 0 END)"
         f" FROM spend s WHERE {where} GROUP BY k, unit ORDER BY 4 DESC, k"
     )

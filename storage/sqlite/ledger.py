@@ -18,8 +18,7 @@ from bot.errors import LedgerUnavailable
 from bot.ports import Budget, SpendLine, SpendQuery, TaskQuery, UserLimits
 from bot.task import Task
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
-from storage.sqlite import budgets
-from storage.sqlite import leases
+from storage.sqlite import budgets, leases
 from storage.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.sqlite.statements import (
     ADD_ATTEMPTS,

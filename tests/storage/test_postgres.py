@@ -14,8 +14,9 @@ import psycopg
 import pytest
 
 from bot.domain import new_ref, new_task_id
-from bot.errors import QuotaExceeded
-from bot.ports import TaskQuery, UserLimits
+from bot.errors import BudgetExceeded, QuotaExceeded
+from bot.ports import Budget, SpendQuery, TaskQuery, UserLimits
+from bot.pricing import micros, period_starts
 from bot.task import Task
 from storage.postgres.connect import PgLedgerError, migrate, redacted
 from storage.postgres.edits import PgEditBudget
@@ -34,10 +35,8 @@ def _task(key: str, user: str = "U1") -> Task:
 
 async def test_migrations_run_once_however_many_start_together(pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:  # start from an empty database
-        conn.execute(
-            "DROP TABLE tasks, task_events, slack_edits, discord_upload_limits, videobot_schema"
-        )
-        conn.execute("DROP FUNCTION task_event")
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
     steps = await asyncio.gather(*(migrate(pg_url) for _ in range(5)))
     assert sorted(steps) == [0, 0, 0, 0, SCHEMA_VERSION]
     with psycopg.connect(pg_url) as conn:
@@ -160,3 +159,32 @@ async def test_slacks_edit_budget_is_one_per_workspace_across_processes(pg_url: 
         finals = await asyncio.gather(*(budgets[i % 2].take("T1", True) for i in range(15)))
         assert sum(w is None for w in finals) == 10
         assert await budgets[1].take("T2", False) is None
+
+
+async def test_ten_processes_of_ten_users_against_a_workspace_budget_for_three_record_three(
+    pg_url: str,
+) -> None:
+    """A workspace's budget is shared by users whose per-user locks do not meet: the recording
+    transaction also locks the workspace (and channel), so no two processes both take its last
+    dollars. Without that lock READ COMMITTED lets most of them through."""
+    day, month = period_starts(T0)
+    limits = UserLimits(day, month_start=month)
+    dollar = micros(1)
+    async with AsyncExitStack() as stack:
+        ledgers = [await stack.enter_async_context(pg_ledger(pg_url)) for _ in range(10)]
+        await ledgers[0].set_budgets(
+            [Budget(scope="workspace", period="month", limit=3 * dollar, unit="USD", subject="*")]
+        )
+        tasks = [
+            replace(_task(f"ws-{i}", user=f"U{i}"), estimate=dollar, unit="USD", provider="x")
+            for i in range(10)
+        ]
+        results = await asyncio.gather(
+            *(lg.add(t, limits) for lg, t in zip(ledgers, tasks, strict=True)),
+            return_exceptions=True,
+        )
+        recorded = await ledgers[0].find(TaskQuery(limit=100))
+        spent = await ledgers[0].spend(SpendQuery(since=month, by="workspace"))
+    refused = [r for r in results if isinstance(r, BudgetExceeded)]
+    assert len(recorded) == 3 and len(refused) == 7, results
+    assert [(line.tasks, line.spent) for line in spent] == [(3, 3 * dollar)]
