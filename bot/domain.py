@@ -66,6 +66,8 @@ LIVE_STATES = frozenset(
 )
 # The provider holds a task in these states: polling is what moves them.
 RENDERING_STATES = frozenset({TaskState.SUBMITTED, TaskState.RUNNING})
+# What takes one of the provider's render slots (VIDEOBOT_PROVIDER_CONCURRENCY).
+AT_PROVIDER_STATES = frozenset({TaskState.SUBMITTING, *RENDERING_STATES})
 
 
 MediaKind = Literal["image", "video"]

@@ -150,6 +150,17 @@ class Ledger(Protocol):
         """How many tasks are in `states` (created before a time, for queue positions)."""
         ...
 
+    async def take_slot(self, task_id: str, cap: int, now: datetime, until: datetime) -> bool:
+        """Hold one of the provider's `cap` render slots for the task (about to be sent) until
+        `until`: True if one was free. A slot counts tasks at the provider (submitting and
+        rendering) and tasks holding a slot not yet sent; the check and the hold are one atomic
+        step for every process sharing the ledger. Holding one already renews it."""
+        ...
+
+    async def release_slot(self, task_id: str) -> None:
+        """Drop the task's slot hold (sent, or back in the queue: its state speaks now)."""
+        ...
+
     async def media_in_use(self, ended_since: datetime) -> frozenset[str]:
         """The stored paths of every user medium a task may still need: tasks still live, or
         ended (last changed) at or after `ended_since` (Retry sends them again)."""

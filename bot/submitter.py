@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from bot import messages
 from bot.board import StatusBoard
-from bot.domain import RENDERING_STATES, MediaRef, TaskState
+from bot.domain import MediaRef, TaskState
 from bot.errors import (
     LeaseLost,
     ProviderAuthError,
@@ -39,7 +39,6 @@ SUBMIT_TRIES = 3  # POSTs per step while each one meets a 429 (which proves noth
 AT_CAPACITY = "the video service is at capacity"
 NOT_SENT = "waiting to be sent to the video service"
 MISCONFIGURED = "the bot is misconfigured (its API key was refused); an operator has been alerted"
-_AT_PROVIDER = frozenset({TaskState.SUBMITTING, *RENDERING_STATES})
 
 
 class Submitter:
@@ -69,7 +68,6 @@ class Submitter:
         self._rng = rng
         self._resubmit_safe = resubmit_safe
         self._auth_failed_at: datetime | None = None
-        self._sending = 0  # submits between the slot check and the `submitted` write
 
     async def submit(self, task: Task) -> None:
         now = self._clock()
@@ -81,23 +79,21 @@ class Submitter:
                 later = self._auth_failed_at + AUTH_PAUSE
                 await self._save(shown, shown.requeued(now, later, MISCONFIGURED))
             return
-        if not await self._slot_free():
+        cap = self._policy.provider_concurrency
+        if cap is None:
+            await self._send(task)
+            return
+        # The slot is held in the ledger from this check until the task is at the provider
+        # (its state counts it then), so concurrent steps in any process cannot all take the
+        # last one; a holder that dies lets it lapse with its lease.
+        now = self._clock()
+        if not await self._ledger.take_slot(task.task_id, cap, now, now + self._policy.lease):
             await self._wait_in_line(task)
             return
-        self._sending += 1
         try:
             await self._send(task)
         finally:
-            self._sending -= 1
-
-    async def _slot_free(self) -> bool:
-        cap = self._policy.provider_concurrency
-        if cap is None:
-            return True
-        busy = await self._ledger.count(_AT_PROVIDER)
-        # `busy` already counts rows in `submitting`; `_sending` covers the steps between
-        # this check and that write, so concurrent steps cannot all take the last slot.
-        return busy + self._sending < cap
+            await self._ledger.release_slot(task.task_id)
 
     async def _wait_in_line(self, task: Task) -> None:
         position = (

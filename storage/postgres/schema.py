@@ -72,6 +72,13 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 4: spending: a spend row per priced task (reserved, then settled) and the budgets
     SPEND,
+    # 5: the provider's render slots held by tasks about to be sent (storage/postgres/slots.py)
+    """
+    CREATE TABLE provider_slots (
+        task_id TEXT PRIMARY KEY REFERENCES tasks(task_id) ON DELETE CASCADE,
+        until   BIGINT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -80,6 +87,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 MIGRATION_LOCK = 0x7669_6465  # "vide"
 USER_LOCK_CLASS = 0x6F62_6F74  # "obot"
 EDIT_LOCK_CLASS = 0x736C_6B65  # "slke": one workspace's chat.update budget
+SLOT_LOCK = 0x736C_6F74  # "slot": the provider's render slots, counted and held as one step
 BUDGET_LOCK_CLASS = 0x7370_6E64  # "spnd": a workspace's or channel's budget check-and-record
 
 # The wake-up channel: sent on new work and cancels, never per row update.

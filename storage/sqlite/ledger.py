@@ -20,6 +20,7 @@ from bot.task import Task
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
 from storage.sqlite import budgets, leases
 from storage.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+from storage.sqlite.slots import LocalSlots
 from storage.sqlite.statements import (
     ADD_ATTEMPTS,
     FAIR_WINDOW,
@@ -49,6 +50,7 @@ class SqliteLedger:
     ) -> None:
         self._conn = conn
         self._writer = writer
+        self._slots = LocalSlots(self._scalar)
         # A process serving some platforms claims and searches only their tasks (the demo
         # never submits a Slack task it cannot post); None sees every task (operator views).
         self._scope = ""
@@ -208,6 +210,12 @@ class SqliteLedger:
             sql += " AND created_at < ?"
             params.append(to_ms(created_before))
         return int(await self._scalar(sql, tuple(params)))
+
+    async def take_slot(self, task_id: str, cap: int, now: datetime, until: datetime) -> bool:
+        return await self._slots.take(task_id, cap, now, until)
+
+    async def release_slot(self, task_id: str) -> None:
+        self._slots.release(task_id)
 
     async def next_due_at(self, after: datetime | None = None) -> datetime | None:
         # `IS NOT NULL` lets SQLite answer from the partial tasks_due index, not a table scan.

@@ -355,7 +355,7 @@ async def test_image_to_video_stages_the_image_through_the_upload_endpoint(
 async def test_provider_cap_is_shared_fairly_and_queued_tasks_show_their_place(
     make_engine: EngineFactory,
 ) -> None:
-    from bot.submitter import _AT_PROVIDER
+    from bot.domain import AT_PROVIDER_STATES
 
     engine = make_engine(policy=replace(TEST_POLICY, provider_concurrency=2))
     hog = [
@@ -371,7 +371,7 @@ async def test_provider_cap_is_shared_fairly_and_queued_tasks_show_their_place(
     assert "Position" in engine.chat.last_view(waiting.status_message_id or "").detail
     for _ in range(400):
         await engine.worker.step()
-        assert await engine.ledger.count(_AT_PROVIDER) <= 2
+        assert await engine.ledger.count(AT_PROVIDER_STATES) <= 2
         if await engine.ledger.next_due_at() is None:
             break
         engine.clock.advance(1)
