@@ -72,6 +72,18 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 4: spending: a spend row per priced task (reserved, then settled) and the budgets
     SPEND,
+    # 5: Discord across machines: the last IDENTIFY per identify bucket, and the next free
+    # slot of the bot's global REST budget (both in the database's clock, one for all)
+    """
+    CREATE TABLE discord_identifies (
+        bucket INT PRIMARY KEY,
+        at     TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE discord_rest_budget (
+        name    TEXT PRIMARY KEY,
+        next_at TIMESTAMPTZ NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -81,6 +93,7 @@ MIGRATION_LOCK = 0x7669_6465  # "vide"
 USER_LOCK_CLASS = 0x6F62_6F74  # "obot"
 EDIT_LOCK_CLASS = 0x736C_6B65  # "slke": one workspace's chat.update budget
 BUDGET_LOCK_CLASS = 0x7370_6E64  # "spnd": a workspace's or channel's budget check-and-record
+IDENTIFY_LOCK_CLASS = 0x6964_6E74  # "idnt": one Discord identify bucket
 
 # The wake-up channel: sent on new work and cancels, never per row update.
 CHANNEL = "videobot_work"
