@@ -223,8 +223,8 @@ async def test_the_sender_reads_a_boosted_servers_upload_limit_once_and_keeps_th
             for _ in range(2):
                 await sender.chat.learn_guild_limit(here.workspace_id)
                 await sender.chat.learn_guild_limit(gone.workspace_id)
-            assert sender.chat.upload_limit(here) == 50 * 1024 * 1024
-            assert sender.chat.upload_limit(gone) == DEFAULT_UPLOAD_LIMIT
+            assert await sender.chat.limits.for_target(here) == 50 * 1024 * 1024
+            assert await sender.chat.limits.for_target(gone) == DEFAULT_UPLOAD_LIMIT
         reads = [path for _, path in fake.requests if "/guilds/" in path]
         assert reads == [
             f"/api/v10/guilds/{p.GUILD_ID}",
