@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +32,10 @@ from bot.config import Settings
 from bot.engine import Engine, open_engine, writable_dirs
 from storage.postgres.connect import PgLedgerError
 from storage.postgres.edits import PgEditBudget
+from storage.postgres.identify import PgIdentifyGate
 from storage.postgres.ledger import PgLedger
 from storage.postgres.limits import PgUploadLimits
+from storage.postgres.rest import PgRestBudget
 from storage.sqlite.ledger import LedgerError
 from storage.sqlite.lock import LedgerBusy
 
@@ -156,9 +158,23 @@ def _slack(settings: Settings, engine: Engine, intake: MediaIntake) -> SlackAdap
     return SlackAdapter(settings, engine.service, intake, budget=shared, database=database)
 
 
-def _shared_limits(engine: Engine) -> PgUploadLimits | None:
-    """Discord upload limits learned by any process, when processes share a database."""
-    return PgUploadLimits(engine.ledger.pool) if isinstance(engine.ledger, PgLedger) else None
+@dataclass(frozen=True)
+class _Shared:
+    """What Discord's processes share through the database when the ledger is PostgreSQL:
+    identify spacing, the global REST budget, upload limits. None each on SQLite (one machine:
+    lock files in the data folder and each process's own token bucket)."""
+
+    gate: PgIdentifyGate | None = None
+    rest: PgRestBudget | None = None
+    limits: PgUploadLimits | None = None
+
+
+def _shared(settings: Settings, engine: Engine) -> _Shared:
+    if not isinstance(engine.ledger, PgLedger):
+        return _Shared()
+    pool = engine.ledger.pool
+    rest = PgRestBudget(pool, settings.discord_rest_rate)
+    return _Shared(PgIdentifyGate(pool), rest, PgUploadLimits(pool))
 
 
 def _adapters(
@@ -170,8 +186,11 @@ def _adapters(
     if settings.discord_token is not None:
         from adapters.discord.client import DiscordAdapter  # noqa: PLC0415
 
-        limits = _shared_limits(engine)
-        adapters.append(DiscordAdapter(settings, engine.service, intake, upload_limits=limits))
+        shared = _shared(settings, engine)
+        adapters.append(
+            DiscordAdapter(settings, engine.service, intake, identify_gate=shared.gate,
+                           rest_budget=shared.rest, upload_limits=shared.limits)  # fmt: skip
+        )
     return adapters
 
 
@@ -184,7 +203,9 @@ def _senders(settings: Settings, engine: Engine, intake: MediaIntake) -> list[su
     if settings.discord_token is not None:
         from adapters.discord.sender import DiscordSender  # noqa: PLC0415
 
-        senders.append(DiscordSender(settings, upload_limits=_shared_limits(engine)))
+        shared = _shared(settings, engine)
+        sender = DiscordSender(settings, rest_budget=shared.rest, upload_limits=shared.limits)
+        senders.append(sender)
     return senders
 
 

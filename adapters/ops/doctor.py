@@ -14,6 +14,7 @@ import httpx
 
 from adapters.ops.check import Check
 from adapters.ops.database import check_database
+from adapters.ops.distribution import check_installations, check_shards
 from adapters.ops.gateway_probe import check_gateway
 from adapters.ops.google_probe import SignIn, check_gemini, check_vertex, vertex_setup
 from adapters.ops.spend import price_check
@@ -269,10 +270,13 @@ async def run_doctor(
         checks += await check_database(settings.database_url.get_secret_value())
     else:
         checks += await check_ledger(settings.ledger_path)
-    if not offline:
+    checks += await check_installations(settings)
+    if offline:
+        checks += await check_shards(settings, None)
+    else:
         timeout = httpx.Timeout(10.0)
         async with httpx.AsyncClient(timeout=timeout, trust_env=False) as http:
-            platforms: list[Probe] = [check_slack, check_discord]
+            platforms: list[Probe] = [check_slack, check_discord, check_shards]
             found = await asyncio.gather(
                 check_provider(settings, http, sign_in), *(p(settings, http) for p in platforms)
             )

@@ -72,7 +72,19 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 4: spending: a spend row per priced task (reserved, then settled) and the budgets
     SPEND,
-    # 5: the provider's render slots held by tasks about to be sent (storage/postgres/slots.py)
+    # 5: Discord across machines: the last IDENTIFY per identify bucket, and the next free
+    # slot of the bot's global REST budget (both in the database's clock, one for all)
+    """
+    CREATE TABLE discord_identifies (
+        bucket INT PRIMARY KEY,
+        at     TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE discord_rest_budget (
+        name    TEXT PRIMARY KEY,
+        next_at TIMESTAMPTZ NOT NULL
+    );
+    """,
+    # 6: the provider's render slots held by tasks about to be sent (storage/postgres/slots.py)
     """
     CREATE TABLE provider_slots (
         task_id TEXT PRIMARY KEY REFERENCES tasks(task_id) ON DELETE CASCADE,
@@ -89,6 +101,7 @@ USER_LOCK_CLASS = 0x6F62_6F74  # "obot"
 EDIT_LOCK_CLASS = 0x736C_6B65  # "slke": one workspace's chat.update budget
 SLOT_LOCK = 0x736C_6F74  # "slot": the provider's render slots, counted and held as one step
 BUDGET_LOCK_CLASS = 0x7370_6E64  # "spnd": a workspace's or channel's budget check-and-record
+IDENTIFY_LOCK_CLASS = 0x6964_6E74  # "idnt": one Discord identify bucket
 
 # The wake-up channel: sent on new work and cancels, never per row update.
 CHANNEL = "videobot_work"

@@ -14,7 +14,7 @@ import httpx
 from pydantic import SecretStr
 
 from tests.fakes.slack_harness import SlackHarness
-from tests.fakes.slack_oauth import CLIENT_ID, CLIENT_SECRET
+from tests.fakes.slack_oauth import CLIENT_ID, CLIENT_SECRET, OAuthMethods
 
 _LINK = re.compile(r'<a href="([^"]+)"><img alt="Add to Slack"')
 COOKIE = "slack-app-oauth-state"
@@ -45,15 +45,30 @@ async def install(
     """Start the install on `start`'s /slack/install, allow it in `team`, and come back to
     `finish` (another replica; `start` unless told). Returns the redirect page's answer."""
     finish = finish or start
-    page = await start.client.get(f"{root(start)}/slack/install")
+    return await install_at(
+        start.client, start.fake, root(start), root(finish), team, enterprise=enterprise
+    )
+
+
+async def install_at(
+    client: httpx.AsyncClient,
+    fake: OAuthMethods,
+    start: str,
+    finish: str,
+    team: str,
+    *,
+    enterprise: str | None = None,
+) -> httpx.Response:
+    """The same by the replicas' base URLs (processes of their own)."""
+    page = await client.get(f"{start}/slack/install")
     assert page.status_code == 200, page.text
     match = _LINK.search(page.text)
     assert match is not None, "the install page shows no Add to Slack link"
     cookie = page.headers["set-cookie"].split(";", 1)[0]
     assert cookie.startswith(f"{COOKIE}=")
-    start.fake.redirect_uri = f"{root(finish)}/slack/oauth_redirect"
+    fake.redirect_uri = f"{finish}/slack/oauth_redirect"
     allow = {"team": team, **({"enterprise": enterprise} if enterprise else {})}
     link = f"{html.unescape(match.group(1))}&{urlencode(allow)}"  # the user's pick, added
-    authorize = await start.client.get(link)
+    authorize = await client.get(link)
     assert authorize.status_code == 302, authorize.text
-    return await finish.client.get(authorize.headers["location"], headers={"Cookie": cookie})
+    return await client.get(authorize.headers["location"], headers={"Cookie": cookie})
