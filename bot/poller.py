@@ -92,7 +92,10 @@ class Poller:
             else:
                 await self._still_going(task, status, now)
         else:
-            ended = self._billed(task.failed(*status.failure(), now), status)
+            # Only a render the provider says failed (or cancelled) goes unbilled; a result
+            # that expired before it was fetched, or "done" without a video, was rendered.
+            said_failed = status.state in (ProviderState.FAILED, ProviderState.CANCELLED)
+            ended = self._billed(task.failed(*status.failure(), now, said_failed), status)
             failed = await self._save(task, ended)
             if failed:
                 await self._finish(failed)

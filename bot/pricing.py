@@ -92,7 +92,7 @@ def actual(
 
 # How a task that ended counts against budgets: `provider` (its reported cost), `estimate`
 # (billed, but the provider reported no figure), `unknown` (it may have been billed: counted),
-# `not_billed` (failed on the provider's side, which does not charge that), `released`
+# `not_billed` (the provider reported the render failed, which it does not charge), `released`
 # (never sent: refused, or cancelled before it went out).
 SOURCES = ("provider", "estimate", "unknown", "not_billed", "released")
 
@@ -111,8 +111,11 @@ def settlement(task: Task) -> tuple[int, str] | None:
     if state in (TaskState.DELIVERED, TaskState.UNDELIVERABLE):
         return task.estimate, "estimate"
     if state is TaskState.FAILED:
-        # A render that failed is charged only when the provider reported a charge.
-        return (task.billed, "provider") if task.billed else (0, "not_billed")
+        if task.billed is not None:  # the provider said what it charged (0: nothing)
+            return (task.billed, "provider") if task.billed else (0, "not_billed")
+        # A render the provider reported failed is not charged; a task it stopped knowing
+        # about, or whose poll it refused, was accepted and may have been billed.
+        return (0, "not_billed") if task.provider_failed else (task.estimate, "unknown")
     if state is TaskState.UNKNOWN:
         return task.estimate, "unknown"
     if state in (TaskState.CANCELLED, TaskState.TIMED_OUT) and sent:

@@ -129,7 +129,10 @@ def test_what_an_ended_task_counts_as_spent() -> None:
     assert priced(TaskState.DELIVERED) == (micros("0.6"), "estimate")
     assert priced(TaskState.DELIVERED, billed=micros("0.55")) == (micros("0.55"), "provider")
     assert priced(TaskState.SUCCEEDED, billed=micros("0.55")) == (micros("0.55"), "provider")
-    assert priced(TaskState.FAILED) == (0, "not_billed")
+    assert priced(TaskState.FAILED) == (micros("0.6"), "unknown")  # lost sight of it
+    failed = replace(accepted(), estimate=micros("0.6"), state=TaskState.FAILED)
+    assert settlement(replace(failed, provider_failed=True)) == (0, "not_billed")
+    assert settlement(replace(failed, provider_failed=True, billed=0)) == (0, "not_billed")
     assert priced(TaskState.FAILED, billed=micros("0.2")) == (micros("0.2"), "provider")
     assert priced(TaskState.UNKNOWN, sent=False) == (micros("0.6"), "unknown")
     assert priced(TaskState.REJECTED, sent=False) == (0, "released")
