@@ -131,12 +131,12 @@ GROUPINGS = tuple(_GROUPS)
 
 
 def _subjects(task: Task) -> dict[str, str]:
+    """The budget subjects a task counts against (a Discord DM is in no server: no workspace)."""
     target = task.target
-    return {
-        "user": target.user_key,
-        "workspace": target.workspace_key,
-        "channel": target.channel_key,
-    }
+    subjects = {"user": target.user_key, "channel": target.channel_key}
+    if target.in_workspace:
+        subjects["workspace"] = target.workspace_key
+    return subjects
 
 
 def budget_clauses(task: Task, limits: UserLimits) -> tuple[str, tuple[Any, ...]]:
@@ -198,8 +198,8 @@ async def refusing_budget(rows: Rows, task: Task, limits: UserLimits) -> BudgetE
     named = {(scope, subject, period) for scope, subject, period, _ in stored}
     subjects = _subjects(task)
     for scope, subject, period, limit in stored:
-        own = subjects[scope]
-        if scope == "user" and not limits.user_budgets:
+        own = subjects.get(scope)
+        if own is None or (scope == "user" and not limits.user_budgets):
             continue
         if subject not in (own, "*") or (subject == "*" and (scope, own, period) in named):
             continue  # another's budget, or a default this subject has its own in place of

@@ -83,7 +83,8 @@ async def test_a_priced_task_reserves_its_estimate_and_a_save_settles_it(ledger:
         ("rejected", 0),  # refused before it was billed: released
         ("cancelled", 0),  # cancelled before it was sent: released
         ("unknown", DOLLAR),  # may have been billed: counted
-        ("failed", 0),  # failed at the provider, nothing reported billed
+        ("failed", 0),  # the provider reported the render failed: not billed
+        ("lost", DOLLAR),  # failed because the provider lost it: may have been billed
     ],
 )
 async def test_how_each_ending_settles(ledger: Ledger, end: str, counted: int) -> None:
@@ -95,7 +96,8 @@ async def test_how_each_ending_settles(ledger: Ledger, end: str, counted: int) -
     elif end == "unknown":
         moved = task.submitting(T0).unknown("lost", T0)
     else:
-        moved = task.submitting(T0).submitted("p", T0, T0).failed("internal", "boom", T0)
+        sent = task.submitting(T0).submitted("p", T0, T0)
+        moved = sent.failed("internal", "boom", T0, by_provider=end == "failed")
     assert await ledger.save(task, moved) is not None
     assert await spent(ledger) == {"test:T1:U1": counted}
 

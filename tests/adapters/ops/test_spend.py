@@ -41,7 +41,7 @@ async def test_usage_table_json_and_csv(tmp_path: Path) -> None:
         ["USER", "UNIT", "TASKS", "SPENT", "STILL", "RESERVED"],
         ["slack:T1:U2", "USD", "2", "$1.92", "$0.00"],
         ["slack:T1:U1", "USD", "1", "$0.72", "$0.00"],
-        ["discord:G9:U3", "USD", "1", "$0.10", "$0.00"],
+        ["discord:U3", "USD", "1", "$0.10", "$0.00"],
         ["TOTAL", "USD", "4", "$2.74", "$0.00"],
     ]
     print(table.stdout)  # the sample table for the closing note
