@@ -35,6 +35,10 @@ class PriceTable:
     per_second: tuple[tuple[str, int], ...] = ()
     per_clip: int | None = None
     per_million_tokens: int | None = None
+    # Output video tokens a second of video is billed at, by resolution (Google's): a task's
+    # reported tokens are priced at its resolution's per-second rate, unless a flat
+    # `per_million_tokens` (a contract priced per token) is set.
+    tokens_per_second: tuple[tuple[str, int], ...] = ()
 
     @property
     def priced(self) -> bool:
@@ -47,6 +51,18 @@ class PriceTable:
         if resolution in rates:
             return rates[resolution]
         return max(rates.values()) if rates else None
+
+
+    def token_price(self, resolution: str) -> Decimal | None:
+        """Micro-units per output video token at `resolution`: the flat per-million price when
+        one is set, else the resolution's per-second price over its tokens per second; None
+        when tokens cannot be priced (a per-clip table prices the clip, not its tokens)."""
+        if self.per_million_tokens is not None:
+            return Decimal(self.per_million_tokens) / MICRO
+        if self.per_clip is not None:
+            return None
+        rate, tokens = self.second_price(resolution), dict(self.tokens_per_second).get(resolution)
+        return None if rate is None or not tokens else Decimal(rate) / tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +94,18 @@ def actual(
         return 0
     if usage.credits is not None and table.unit == CREDITS:
         return micros(usage.credits)
-    if usage.video_tokens is not None and table.per_million_tokens is not None:
-        cost = Decimal(usage.video_tokens) * table.per_million_tokens / MICRO
-        return int(cost.to_integral_value(rounding=ROUND_HALF_UP))
+    resolution = request.resolution or default_resolution
+    if usage.video_tokens is not None:
+        if table.per_clip is not None and table.per_million_tokens is None:
+            return table.per_clip if usage.video_tokens > 0 else 0
+        per_token = table.token_price(resolution)
+        if per_token is not None:
+            cost = Decimal(usage.video_tokens) * per_token
+            return int(cost.to_integral_value(rounding=ROUND_HALF_UP))
     if usage.billed_seconds is not None:
         if table.per_clip is not None:
             return table.per_clip if usage.billed_seconds > 0 else 0
-        rate = table.second_price(request.resolution or default_resolution)
+        rate = table.second_price(resolution)
         if rate is not None:
             return int((usage.billed_seconds * rate).to_integral_value(rounding=ROUND_HALF_UP))
     return None

@@ -111,7 +111,8 @@ class SpendSettings(BaseSettings):
 
     def price_table(self, base: PriceTable) -> PriceTable:
         """The provider profile's `base` table with the settings' overrides: per-second rates
-        replace the profile's, a clip price replaces them all."""
+        replace the profile's, a clip price replaces them all, and reported tokens are priced
+        from them (the operator's contract wins) unless `tokens=` prices tokens flat."""
         table = replace(base, unit=self.price_unit or base.unit)
         if not self.prices:
             return table
@@ -121,7 +122,7 @@ class SpendSettings(BaseSettings):
             table,
             per_second=seconds or (table.per_second if "clip" not in rates else ()),
             per_clip=rates.get("clip"),
-            per_million_tokens=rates.get("tokens", table.per_million_tokens),
+            per_million_tokens=rates.get("tokens"),
         )
 
     @property

@@ -9,13 +9,14 @@ import csv
 import json
 import sys
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TextIO
 
 from adapters.ops.check import Check
 from adapters.ops.tasks import amount_text, parse_since
 from bot.config import Settings
 from bot.ports import SpendLine, SpendQuery
-from bot.pricing import money, period_starts
+from bot.pricing import PriceTable, money, period_starts
 from storage.sqlite.ledger import LedgerError, SqliteLedger
 
 _HEADER = ("{by}", "UNIT", "TASKS", "SPENT", "STILL RESERVED")
@@ -31,6 +32,8 @@ def price_check(settings: Settings) -> Check:
     else:
         prices = ", ".join(f"{res} {money(rate, unit)}/s" for res, rate in table.per_second)
     parts = [prices or "not priced"]
+    if tokens := token_rates(table):
+        parts.append(f"reported video tokens at {tokens}")
     budgets = settings.budget_list(unit)
     if budgets:
         parts.append(
@@ -44,6 +47,22 @@ def price_check(settings: Settings) -> Check:
     if settings.confirm_threshold is not None:
         parts.append(f"confirm above {money(settings.confirm_threshold, unit)}")
     return Check("prices", True, "; ".join(parts))
+
+
+def token_rates(table: PriceTable) -> str:
+    """The price per million output video tokens in force (flat, or by resolution), or ""."""
+    if table.per_million_tokens is not None:
+        return f"{money(table.per_million_tokens, table.unit)} per million"
+    rates = []
+    for resolution, _ in table.tokens_per_second:
+        per_token = table.token_price(resolution)
+        if per_token is not None:
+            rates.append(f"{resolution} {money(micros_of(per_token * 1_000_000), table.unit)}")
+    return f"{', '.join(rates)} per million" if rates else ""
+
+
+def micros_of(amount: Decimal) -> int:
+    return int(amount.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def _text(micros: int) -> str:

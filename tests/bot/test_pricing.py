@@ -108,8 +108,11 @@ def test_budget_settings_become_budgets_in_the_price_unit(
 
 def test_actual_cost_from_each_providers_usage_shape() -> None:
     google, evolink, fal = (PROVIDERS[n].prices for n in ("google", "evolink", "fal"))
-    # Google: 5,792 video tokens per second of 720p at $17.27 per million.
-    assert actual(Usage(video_tokens=5792 * 8), google, request(8), "720p") == 800_223  # 800,222.72
+    # Google: 5,792 video tokens per second of 720p, priced at 720p's $0.10 a second.
+    assert actual(Usage(video_tokens=5792 * 8), google, request(8), "720p") == micros("0.8")
+    assert actual(Usage(video_tokens=52128 * 8), google, request(8, "4k"), "720p") == micros("3.2")
+    flat = replace(google, per_million_tokens=micros("17.27"))  # a contract priced per token
+    assert actual(Usage(video_tokens=5792 * 8), flat, request(8), "720p") == 800_223
     assert actual(Usage(credits=Decimal("81.6")), evolink, request(8), "720p") == micros("81.6")
     assert actual(Usage(billed_seconds=Decimal(8)), fal, request(8), "720p") == micros("1.2")
     assert actual(Usage(billed=False), fal, request(8), "720p") == 0

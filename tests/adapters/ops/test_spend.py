@@ -81,3 +81,13 @@ def test_doctor_shows_the_prices_budgets_and_threshold_in_force(
     monkeypatch.setenv("VIDEOBOT_PRICES", "clip=0.5")
     monkeypatch.setenv("VIDEOBOT_PRICE_UNIT", "USD")
     assert price_check(Settings()).detail.startswith("$0.50 a clip; budgets workspace")
+
+
+def test_doctor_shows_the_token_rate_in_force(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIDEOBOT_PROVIDER", "google")
+    assert price_check(Settings()).detail == (
+        "360p $0.05/s, 720p $0.10/s, 1080p $0.20/s, 4k $0.40/s; reported video tokens at "
+        "360p $34.53, 720p $17.27, 1080p $15.35, 4k $7.67 per million"
+    )
+    monkeypatch.setenv("VIDEOBOT_PRICES", "tokens=20")
+    assert "; reported video tokens at $20.00 per million" in price_check(Settings()).detail
