@@ -80,6 +80,7 @@ class TaskQuery:
     user_key: str | None = None
     since: datetime | None = None
     limit: int = 50
+    idem_key: str | None = None  # the task a command (its platform event) recorded, if any
 
 
 class Ledger(Protocol):

@@ -119,10 +119,8 @@ class DiscordHandlers:
             text = await self.submit(
                 command, attachments, interaction_target(interaction), interaction_key(interaction)
             )
-        except ConfirmationNeeded as err:
-            text, ask = str(err), err.ref
         except VideobotError as err:
-            text = str(err)
+            text, ask = said(err)
         await self.answer(interaction, text, ask)
 
     async def animate(self, interaction: discord.Interaction, message: discord.Message) -> None:
@@ -171,10 +169,9 @@ class DiscordHandlers:
                 reply = await self.submit(
                     command, media, message_target(message), f"discord:m:{message.id}"
                 )
-        except ConfirmationNeeded as err:
-            reply, view = str(err), confirm_view(err.ref)
         except VideobotError as err:
-            reply = str(err)
+            reply, ask = said(err)
+            view = confirm_view(ask) if ask else view
         try:
             await message.reply(reply[:2000], mention_author=False, view=view)
         except DISCORD_TROUBLE as err:
@@ -189,12 +186,13 @@ class DiscordHandlers:
         if not await self.defer(interaction):
             return
         by = interaction_target(interaction)
+        ask = None
         try:
             if action == "cancel":
                 task = await self.service.cancel(ref, by)
                 text = messages.CANCEL_DONE.format(ref=task.ref)
             elif action == "dismiss":
-                self.service.confirmations.drop(ref, by)
+                await self.service.dismiss(ref, by)
                 text = confirm.DISMISSED
             elif action == "confirm":
                 task, created = await self.service.confirm(ref, by)
@@ -212,8 +210,8 @@ class DiscordHandlers:
                     else PRESSED_BEFORE.format(ref=task.ref)
                 )
         except VideobotError as err:
-            text = str(err)
-        await self.answer(interaction, text)
+            text, ask = said(err)
+        await self.answer(interaction, text, ask)
 
     async def _edit_button(self, interaction: discord.Interaction, ref: str) -> None:
         try:
@@ -235,6 +233,7 @@ class DiscordHandlers:
         async def submitted(modal_interaction: discord.Interaction, instruction: str) -> None:
             if not await self.defer(modal_interaction):
                 return
+            ask = None
             try:
                 new, created = await self.service.edit(
                     ref,
@@ -246,8 +245,8 @@ class DiscordHandlers:
                     messages.accepted_reply(new) if created else EDITED_BEFORE.format(ref=new.ref)
                 )
             except VideobotError as err:
-                text = str(err)
-            await self.answer(modal_interaction, text)
+                text, ask = said(err)
+            await self.answer(modal_interaction, text, ask)
 
         await interaction.response.send_modal(
             PromptModal(
@@ -265,6 +264,7 @@ class DiscordHandlers:
             return
         by = interaction_target(interaction)
         ref = ref.strip().upper()
+        ask = None
         try:
             if verb == "help":
                 text = (
@@ -288,5 +288,11 @@ class DiscordHandlers:
                 task, created = await self.service.retry(ref, by, interaction_key(interaction))
                 text = messages.accepted_reply(task, duplicate=not created)
         except VideobotError as err:
-            text = str(err)
-        await self.answer(interaction, text)
+            text, ask = said(err)
+        await self.answer(interaction, text, ask)
+
+
+def said(err: VideobotError) -> tuple[str, str | None]:
+    """What to answer for `err`, and the held request whose Confirm and Cancel go with it (a
+    dear Retry, Make it 9:16 or Edit asks first, like a dear /video)."""
+    return str(err), err.ref if isinstance(err, ConfirmationNeeded) else None

@@ -233,6 +233,9 @@ class SqliteLedger:
         if query.user_key:
             where.append("user_key = ?")
             params.append(query.user_key)
+        if query.idem_key:
+            where.append("idem_key = ?")
+            params.append(query.idem_key)
         if query.since:
             where.append("created_at >= ?")
             params.append(to_ms(query.since))
