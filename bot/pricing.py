@@ -52,7 +52,6 @@ class PriceTable:
             return rates[resolution]
         return max(rates.values()) if rates else None
 
-
     def token_price(self, resolution: str) -> Decimal | None:
         """Micro-units per output video token at `resolution`: the flat per-million price when
         one is set, else the resolution's per-second price over its tokens per second; None

@@ -26,6 +26,8 @@ _PIXELS = {"360p": 640 * 360, "720p": 1280 * 720, "1080p": 1920 * 1080, "4k": 38
 def video_tokens_per_second(resolution: str) -> int:
     """The output video tokens a second of video at `resolution` is counted as."""
     return VIDEO_TOKENS_PER_SECOND * _PIXELS.get(resolution, _PIXELS["720p"]) // _PIXELS["720p"]
+
+
 Known = Callable[[str, str], str | None]
 
 
