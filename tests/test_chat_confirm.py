@@ -72,6 +72,7 @@ async def test_slack_asks_with_buttons_and_makes_one_video_on_confirm(
 
     first = await slack_says(slack, slack.button("confirm", ref, "1700000000.000100"))
     assert str(first["text"]).startswith("Got it: task")
+    assert first["replace_original"] is True and not first.get("blocks")  # buttons gone
     second = await slack_says(slack, slack.button("confirm", ref, "1700000000.000100"))
     assert str(second["text"]).startswith("Already on it: task")
     await slack.run_until_idle()
@@ -132,6 +133,10 @@ async def test_discord_asks_with_buttons_and_makes_one_video_on_confirm(bot: Dis
     # The ephemeral question as Discord hands it back with a press on one of its buttons.
     message = p.message(p.CHANNEL_ID, p.BOT_USER, text, components=question["components"])
     assert (await answered(bot, p.button_press(ids[0], message))).startswith("Got it: task")
+    # The question itself becomes the outcome, its buttons gone.
+    where, edit = bot.fake.edited[-1]
+    assert where == "@original" and edit["content"].startswith("Got it: task")
+    assert edit["components"] == []
     again = await answered(bot, p.button_press(ids[0], message))
     assert again.startswith("Already on it: task")
     await bot.run_until_idle()
