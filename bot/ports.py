@@ -53,11 +53,13 @@ class Budget:
 @dataclass(frozen=True, slots=True)
 class SpendQuery:
     """A spending report: spend since `since`, grouped `by` user | workspace | channel | day |
-    provider, optionally one user's only."""
+    provider, optionally of one user, one workspace and/or one channel only."""
 
     since: datetime
     by: str = "user"
     user_key: str | None = None
+    workspace_key: str | None = None
+    channel_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,15 +68,32 @@ def refusal(err: BudgetExceeded, task: Task, now: datetime) -> str:
     )
 
 
+def shared_budget_line(budget: Budget, spent: int, platform: str, now: datetime) -> str:
+    """What a workspace or channel budget leaves this period, for `/video usage`."""
+    whose = (_WHOSE_DISCORD if platform == "discord" else _WHOSE)[budget.scope]
+    left = max(0, budget.limit - spent)
+    when, wait = reset_words(budget.period, now)
+    return (
+        f"{whose[0].upper()}{whose[1:]} {_PERIOD[budget.period]} budget is "
+        f"{money(budget.limit, budget.unit)}; {money(left, budget.unit)} is left until it "
+        f"resets {when} (in {wait})."
+    )
+
+
 def usage_text(
-    mine: list[SpendLine], today: list[SpendLine], budgets: list[Budget], now: datetime
+    mine: list[SpendLine],
+    today: list[SpendLine],
+    budgets: list[Budget],
+    now: datetime,
+    shared: tuple[str, ...] = (),
 ) -> str:
-    """`/video usage` for one user: spent today and this month, and what each budget leaves."""
+    """`/video usage` for one user: spent today and this month, what each of their budgets
+    leaves, then the `shared` lines (their workspace's and channel's budgets)."""
     month = {line.unit: line.spent for line in mine}
     day = {line.unit: line.spent for line in today}
     units = sorted(set(month) | {b.unit for b in budgets if b.scope == "user"})
     if not units:
-        return "You have not spent anything this month."
+        return "\n".join(("You have not spent anything this month.", *shared))
     lines = []
     for unit in units:
         lines.append(
@@ -94,7 +111,7 @@ def usage_text(
                 f"Your {_PERIOD[budget.period]} budget is {money(budget.limit, unit)}; "
                 f"{money(left, unit)} is left until it resets {when} (in {wait})."
             )
-    return "\n".join(lines)
+    return "\n".join((*lines, *shared))
 
 
 def report_lines(lines: list[SpendLine]) -> list[tuple[str, str, str, str]]:

@@ -238,9 +238,14 @@ def spend_statement(query: SpendQuery) -> tuple[str, tuple[Any, ...]]:
         raise ValueError(f"cannot group spending by {query.by!r}; use one of {GROUPINGS}")
     where = "created_at >= ?"
     params: list[Any] = [to_ms(query.since)]
-    if query.user_key is not None:
-        where += " AND user_key = ?"
-        params.append(query.user_key)
+    for column, value in (
+        ("user_key", query.user_key),
+        ("workspace_key", query.workspace_key),
+        ("channel_key", query.channel_key),
+    ):
+        if value is not None:
+            where += f" AND {column} = ?"
+            params.append(value)
     sql = (
         f"SELECT {_GROUPS[query.by]} AS k, unit, COUNT(*), SUM({SPENT}),"
         " SUM(CASE WHEN s.actual IS NULL THEN s.reserved ELSE 0 END)"
