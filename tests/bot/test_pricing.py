@@ -79,6 +79,17 @@ def test_settings_override_the_profile_prices(monkeypatch: pytest.MonkeyPatch) -
         ("VIDEOBOT_PRICES", "720p=-1", "0 or more"),
         ("VIDEOBOT_BUDGET_CHANNELS", "C123=20", "slack:C123"),
         ("VIDEOBOT_BUDGET_USER_DAY", "-3", "greater than or equal to 0"),
+        # Amounts the ledger cannot keep are refused at start, not met mid-request.
+        ("VIDEOBOT_BUDGET_USER_MONTH", "1e30", "more than the most accepted, 1,000,000,000"),
+        ("VIDEOBOT_CONFIRM_ABOVE", "1e30", "VIDEOBOT_CONFIRM_ABOVE: 1E"),
+        ("VIDEOBOT_PRICES", "720p=2e12", "more than the most accepted, 1,000,000"),
+        ("VIDEOBOT_BUDGET_CHANNELS", "slack:C1=1e30", "more than the most accepted"),
+        ("VIDEOBOT_PRICES", "720p=0.0000001", "below the smallest amount kept, 0.000001"),
+        # A setting given twice, or that says two things, is refused rather than guessed at.
+        ("VIDEOBOT_PRICES", "720p=0.12,720P=0.5", "720P is given twice"),
+        ("VIDEOBOT_BUDGET_CHANNELS", "slack:C1=2,slack:C1=3", "slack:C1 is given twice"),
+        ("VIDEOBOT_BUDGET_CHANNELS", "bogus:x=3", "bogus is not a platform"),
+        ("VIDEOBOT_PRICES", "clip=0.5,720p=0.1", "a price per clip or prices per second"),
     ],
 )
 def test_wrong_money_settings_are_refused_at_start(
@@ -162,3 +173,16 @@ def test_periods_are_the_utc_day_and_calendar_month() -> None:
     assert period_end("day", T0) == day.replace(day=25)
     assert period_end("month", T0) == month.replace(month=12)
     assert period_end("month", T0.replace(month=12)) == month.replace(year=2027, month=1)
+
+
+def test_a_huge_budget_is_named_once_in_the_start_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from bot.cli import invalid_settings  # noqa: PLC0415
+
+    monkeypatch.setenv("VIDEOBOT_BUDGET_USER_MONTH", "1e30")
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert invalid_settings(refused.value).splitlines()[1:] == [
+        "  VIDEOBOT_BUDGET_USER_MONTH: 1E+30 is more than the most accepted, 1,000,000,000"
+    ]
