@@ -145,6 +145,13 @@ class Ledger(Protocol):
         admin command writes the same table). Takes effect for the next `add`."""
         ...
 
+    async def seed_budgets(self, budgets: list[Budget]) -> bool:
+        """The settings' budgets at start: replace the stored ones with `budgets` only if they
+        differ from what the last seeding stored (the settings changed since), so a change
+        made meanwhile through the ledger (an admin command) survives a restart with the same
+        settings. Returns True when it replaced them. Atomic."""
+        ...
+
     async def budgets(self) -> list[Budget]:
         """The stored budgets."""
         ...

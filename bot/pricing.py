@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
-from bot.domain import TaskState, VideoRequest
+from bot.domain import Mode, TaskState, VideoRequest
 
 if TYPE_CHECKING:
     from bot.task import Task
@@ -82,6 +82,20 @@ def estimate(request: VideoRequest, table: PriceTable, default_resolution: str) 
         return table.per_clip
     rate = table.second_price(request.resolution or default_resolution)
     return None if rate is None else rate * request.duration
+
+
+def cheapest(
+    table: PriceTable, durations: tuple[int, ...], resolutions: tuple[str, ...]
+) -> int | None:
+    """The least any video of those durations and resolutions is estimated at (None: not
+    priced), e.g. to tell whether a shorter or smaller video could fit what a budget leaves."""
+    found = [
+        estimate(VideoRequest("-", Mode.T2V, "16:9", seconds, resolution=res), table, res)
+        for seconds in durations or (1,)
+        for res in resolutions or ("720p",)
+    ]
+    priced = [amount for amount in found if amount is not None]
+    return min(priced) if priced else None
 
 
 def actual(

@@ -114,7 +114,7 @@ class VideoService:
         try:
             stored, created = await self._ledger.add(task, self._limits(task, now))
         except QuotaExceeded as err:
-            raise refusals.restated(err, task, now) from None
+            raise refusals.restated(err, task, now, (self._prices, self._profile)) from None
         except LedgerUnavailable as err:
             log.warning("a request from %s could not be recorded: %s", target.user_key, err)
             raise LedgerUnavailable(messages.NOT_RECORDED) from None
@@ -267,10 +267,8 @@ class VideoService:
         ended: list[Task] = []
         for task in await self._ledger.find(TaskQuery(states=LIVE_STATES, limit=100_000)):
             where = task.target
-            ours = (
-                (where.workspace_id == workspace_id)
-                if workspace_id
-                else (enterprise_id is not None and where.enterprise_id == enterprise_id)
+            ours = (where.workspace_id == workspace_id) if workspace_id else (
+                enterprise_id is not None and where.enterprise_id == enterprise_id
             )
             current: Task | None = task if where.platform == platform and ours else None
             for _ in range(3):  # the worker may move the row meanwhile: cancel where it is now

@@ -55,16 +55,25 @@ def reset_words(period: str, now: datetime) -> tuple[str, str]:
     return when, wait_words(end, now)
 
 
-def refusal(err: BudgetExceeded, task: Task, now: datetime) -> str:
+def refusal(err: BudgetExceeded, task: Task, now: datetime, smaller_fits: bool = False) -> str:
+    """A budget's refusal; `smaller_fits`: a shorter or lower-resolution video would fit."""
     whose = (_WHOSE_DISCORD if task.target.platform == "discord" else _WHOSE)[err.scope]
+    if err.scope == "channel" and not task.target.in_workspace:
+        whose = "this conversation's"
     when, wait = reset_words(err.period, now)
-    cost = f" (about {money(task.estimate, task.unit)})" if task.estimate is not None else ""
+    cost = f" ({about(task)})" if task.estimate is not None else ""
+    # No command changes a budget yet: whoever runs the bot sets them (VIDEOBOT_BUDGET_*).
+    then = (
+        "a shorter or lower-resolution video may still fit, or ask whoever runs the bot to "
+        "raise the budget"
+        if smaller_fits
+        else "ask whoever runs the bot to raise the budget, or wait until it resets"
+    )
     return (
         f"This video{cost} would go over {whose} {_PERIOD[err.period]} budget of "
         f"{money(err.limit, err.unit)}: {money(err.spent, err.unit)} is already spent or "
         f"reserved {_WHEN[err.period]}. It resets {when} (in {wait}). Nothing was charged for "
-        "this request; a shorter or lower-resolution video may still fit, or ask an admin to "
-        "raise the budget."
+        f"this request; {then}."
     )
 
 

@@ -15,7 +15,7 @@ import httpx
 from adapters.ops.check import Check
 from adapters.ops.gateway_probe import check_gateway
 from adapters.ops.google_probe import SignIn, check_gemini, check_vertex, vertex_setup
-from adapters.ops.spend import price_check
+from adapters.ops.spend import price_check, unit_check
 from bot.config import Settings
 from bot.domain import Mode
 from bot.usage import seconds
@@ -137,7 +137,7 @@ def _api_settings(settings: Settings) -> Check:
     return Check("video API settings", True, f"{chosen.title} at {settings.api_root}")
 
 
-async def check_ledger(path: Path) -> list[Check]:
+async def check_ledger(path: Path, unit: str = "") -> list[Check]:
     if not await asyncio.to_thread(path.exists):
         # Opening would create it: doctor looks, it does not make a ledger where none was.
         made = await asyncio.to_thread(path.parent.is_dir)
@@ -147,6 +147,7 @@ async def check_ledger(path: Path) -> list[Check]:
         async with SqliteLedger.open(path) as ledger:
             counts = await ledger.count_by_state()
             intact = await ledger.integrity_check()
+            units = await unit_check(ledger, unit) if unit else []
     except LedgerError as err:
         return [Check("ledger", False, str(err), "fix the path or permissions of VIDEOBOT_DB")]
     live = sum(counts.values())
@@ -159,7 +160,8 @@ async def check_ledger(path: Path) -> list[Check]:
             f"{path}: WAL, schema v{SCHEMA_VERSION}, {_count(live, 'task')}, integrity {intact}, "
             f"{served}",
             "" if intact == "ok" else "restore the ledger from a backup",
-        )
+        ),
+        *units,
     ]
 
 
@@ -264,7 +266,7 @@ async def run_doctor(
     """Print the table; 1 if anything failed. `sign_in` signs Vertex AI requests (the bot's
     service-account credentials); without it Vertex's network checks are skipped."""
     checks = check_config(settings)
-    checks += await check_ledger(settings.ledger_path)
+    checks += await check_ledger(settings.ledger_path, settings.prices_in_force.unit)
     if not offline:
         timeout = httpx.Timeout(10.0)
         async with httpx.AsyncClient(timeout=timeout, trust_env=False) as http:

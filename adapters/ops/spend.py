@@ -14,9 +14,10 @@ from typing import TextIO
 
 from adapters.ops.check import Check
 from adapters.ops.tasks import amount_text, parse_since
+from bot.budget_start import other_units, unit_warning
 from bot.config import Settings
 from bot.ports import SpendLine, SpendQuery
-from bot.pricing import PriceTable, money, period_starts
+from bot.pricing import PriceTable, cheapest, money, period_starts
 from storage.sqlite.ledger import LedgerError, SqliteLedger
 
 _HEADER = ("{by}", "UNIT", "TASKS", "SPENT", "STILL RESERVED")
@@ -46,7 +47,29 @@ def price_check(settings: Settings) -> Check:
         )
     if settings.confirm_threshold is not None:
         parts.append(f"confirm above {money(settings.confirm_threshold, unit)}")
-    return Check("prices", True, "; ".join(parts))
+    cheapest = cheapest_video(settings)
+    tight = [b for b in budgets if cheapest is not None and b.limit < cheapest]
+    if cheapest is None or not tight:
+        return Check("prices", True, "; ".join(parts))
+    names = ", ".join(f"{b.scope} per {b.period} {money(b.limit, unit)}" for b in tight)
+    parts.append(f"the cheapest video costs {money(cheapest, unit)}, more than {names}")
+    fix = "raise those budgets or lower the prices: no video can be made within them"
+    return Check("prices", True, "; ".join(parts), fix, warned=True)
+
+
+def cheapest_video(settings: Settings) -> int | None:
+    """The least any video the profile allows can be estimated at (None: not priced)."""
+    profile = settings.profile()
+    return cheapest(settings.prices_in_force, profile.durations, profile.resolutions)
+
+
+async def unit_check(ledger: SqliteLedger, unit: str) -> list[Check]:
+    """doctor's warning when this month was spent in a unit other than VIDEOBOT_PRICE_UNIT's."""
+    warning = unit_warning(unit, await other_units(ledger, unit, datetime.now(UTC)))
+    if not warning:
+        return []
+    fix = "set VIDEOBOT_PRICE_UNIT back, or accept that budgets restart this month"
+    return [Check("price unit", True, warning, fix, warned=True)]
 
 
 def token_rates(table: PriceTable) -> str:

@@ -6,6 +6,7 @@ the settlement into the row's body)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -226,6 +227,38 @@ def replacing(budgets: list[Budget]) -> list[tuple[str, tuple[Any, ...]]]:
     """The statements that replace every stored budget with `budgets`."""
     rows = [(b.scope, b.subject, b.period, b.unit, b.limit) for b in budgets]
     return [("DELETE FROM budgets", ()), *((INSERT_BUDGET, row) for row in rows)]
+
+
+SELECT_SEED = "SELECT seeded FROM budget_seed WHERE id = 1"
+
+
+def seed_of(budgets: list[Budget]) -> str:
+    """The budgets as one comparable text, whatever their order."""
+    return json.dumps(sorted([b.scope, b.subject, b.period, b.unit, b.limit] for b in budgets))
+
+
+def seeding(budgets: list[Budget]) -> list[tuple[str, tuple[Any, ...]]]:
+    """The statements that replace the stored budgets with `budgets` and remember them as
+    seeded, each a no-op when they are what was seeded last (one transaction)."""
+    seed = seed_of(budgets)
+    fresh = "NOT EXISTS (SELECT 1 FROM budget_seed WHERE id = 1 AND seeded = ?)"
+    inserts = [
+        (
+            "INSERT INTO budgets (scope, subject, period, unit, limit_micros) "
+            f"SELECT ?, ?, ?, ?, ? WHERE {fresh}",
+            (b.scope, b.subject, b.period, b.unit, b.limit, seed),
+        )
+        for b in budgets
+    ]
+    return [
+        (f"DELETE FROM budgets WHERE {fresh}", (seed,)),
+        *inserts,
+        (
+            "INSERT INTO budget_seed (id, seeded) VALUES (1, ?) "
+            "ON CONFLICT (id) DO UPDATE SET seeded = excluded.seeded",
+            (seed,),
+        ),
+    ]
 
 
 def read_budget(row: Any) -> Budget:

@@ -246,6 +246,11 @@ class SqliteLedger:
         # One transaction: no moment without budgets, and a failure leaves the old ones.
         await self._writer.transaction(budgets.replacing(stored))
 
+    async def seed_budgets(self, stored: list[Budget]) -> bool:
+        before = await self._rows(budgets.SELECT_SEED)
+        await self._writer.transaction(budgets.seeding(stored))
+        return not before or before[0][0] != budgets.seed_of(stored)
+
     async def budgets(self) -> list[Budget]:
         return [budgets.read_budget(r) for r in await self._rows(budgets.SELECT_BUDGETS)]
 

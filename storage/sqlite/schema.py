@@ -75,6 +75,12 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE OR REPLACE budgets
     SET subject = 'discord:' || substr(subject, 9 + instr(substr(subject, 9), ':'))
     WHERE scope = 'user' AND subject LIKE 'discord:%:%';
+    -- The budgets the settings last seeded (Ledger.seed_budgets): the settings replace the
+    -- stored budgets only when they changed since.
+    CREATE TABLE budget_seed (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        seeded TEXT NOT NULL
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -64,9 +64,25 @@ async def test_a_daily_budget_refusal_says_limit_spend_and_reset(
     assert str(refused.value) == (
         "This video (about $0.72) would go over your daily budget of $2.00: $1.44 is already "
         "spent or reserved today. It resets at 00:00 UTC (in 12h 00m). Nothing was charged "
-        "for this request; a shorter or lower-resolution video may still fit, or ask an admin "
-        "to raise the budget."
+        "for this request; ask whoever runs the bot to raise the budget, or wait until it "
+        "resets."
+    )  # no video the profile allows costs less than the $0.56 left: none is suggested
+
+
+async def test_a_refusal_suggests_a_smaller_video_only_when_one_fits(
+    ledger: SqliteLedger, clock: FakeClock
+) -> None:
+    await ledger.set_budgets([Budget("user", "day", micros("2.5"), "USD")])
+    svc = priced_service(ledger, clock)
+    await svc.accept(t2v(), target(), "a")
+    await svc.accept(t2v(), target(), "b")
+    with pytest.raises(BudgetExceeded) as refused:
+        await svc.accept(t2v(duration=10), target(), "c")  # $1.20 of the $1.06 left
+    assert str(refused.value).endswith(
+        "a shorter or lower-resolution video may still fit, or ask whoever runs the bot to "
+        "raise the budget."
     )
+    await svc.accept(t2v(duration=6), target(), "d")  # and it does
 
 
 async def test_a_monthly_workspace_refusal_names_the_day_it_resets(

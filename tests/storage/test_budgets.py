@@ -203,3 +203,16 @@ async def test_a_repeated_command_reserves_once(ledger: Ledger) -> None:
     assert not created and again.task_id == first.task_id
     assert await spent(ledger) == {"test:T1:U1": DOLLAR}
     assert again.state is TaskState.ACCEPTED
+
+
+async def test_settings_seed_budgets_only_when_they_changed(ledger: Ledger) -> None:
+    settings = [Budget("user", "day", 3 * DOLLAR, "USD")]
+    assert await ledger.seed_budgets(settings)  # the first start: the settings' budgets
+    changed = [Budget("user", "day", 9 * DOLLAR, "USD")]
+    await ledger.set_budgets(changed)  # as a later admin command would
+    assert not await ledger.seed_budgets(settings)  # a restart with the same settings
+    assert await ledger.budgets() == changed
+    edited = [Budget("user", "day", 4 * DOLLAR, "USD"), Budget("workspace", "month", 1, "USD")]
+    assert await ledger.seed_budgets(edited)  # the operator changed the settings: they win
+    assert sorted(await ledger.budgets(), key=repr) == sorted(edited, key=repr)
+    assert not await ledger.seed_budgets(list(reversed(edited)))  # order is no change

@@ -6,15 +6,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from adapters.ops.doctor import check_ledger
 from adapters.ops.spend import price_check
+from bot.budget_start import start_budgets
 from bot.config import Settings
 from bot.domain import ReplyTarget
+from bot.pricing import micros
 from storage.sqlite.ledger import SqliteLedger
+from tests.bot.test_domain import accepted
 from tests.bot.test_reports import spend
 from tests.fakes.clock import FakeClock
 from tests.test_cli import videobot
@@ -91,3 +97,34 @@ def test_doctor_shows_the_token_rate_in_force(monkeypatch: pytest.MonkeyPatch) -
     )
     monkeypatch.setenv("VIDEOBOT_PRICES", "tokens=20")
     assert "; reported video tokens at $20.00 per million" in price_check(Settings()).detail
+
+
+def test_doctor_warns_when_no_video_fits_a_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIDEOBOT_PROVIDER", "evolink")
+    monkeypatch.setenv("VIDEOBOT_BUDGET_USER_DAY", "5")
+    row = price_check(Settings())
+    assert row.mark == "WARN" and row.ok  # the bot starts, and the operator is told why
+    assert "the cheapest video costs 30.6 credits, more than user per day 5 credits" in (
+        row.detail
+    )
+    assert "no video can be made" in row.fix
+    monkeypatch.setenv("VIDEOBOT_BUDGET_USER_DAY", "500")
+    assert price_check(Settings()).mark == "PASS"
+
+
+async def test_doctor_and_start_warn_when_the_price_unit_changed_this_month(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "ledger.db"
+    async with SqliteLedger.open(db) as ledger:
+        task = replace(accepted(), created_at=datetime.now(UTC), estimate=micros("0.8"))
+        await ledger.add(replace(task, unit="USD", updated_at=task.created_at))
+        assert await check_ledger(db, "USD") == (await check_ledger(db, "USD"))[:1]
+        (_, unit) = await check_ledger(db, "EUR")
+        assert unit.mark == "WARN" and unit.detail == (
+            "VIDEOBOT_PRICE_UNIT is EUR, but $0.80 was spent this month in another unit: "
+            "budgets count EUR only, so they start again from zero until the month ends"
+        )
+        with caplog.at_level(logging.WARNING, "videobot.spend"):
+            await start_budgets(ledger, [], "EUR", datetime.now(UTC))
+        assert "VIDEOBOT_PRICE_UNIT is EUR, but $0.80 was spent" in caplog.text
