@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from bot.domain import ReplyTarget, VideoRequest, new_ref
 from bot.errors import ActionRefused, ConfirmationNeeded
 from bot.pricing import money
+from bot.spending import approximately
 
 if TYPE_CHECKING:
     from bot.task import Task
@@ -83,7 +84,7 @@ class Confirmations:
             else f"Press Confirm within {minutes} minutes to make it, or Cancel"
         )
         return ConfirmationNeeded(
-            f"This video would cost about {money(amount, unit)}; anything above {threshold} "
+            f"This video would cost {approximately(amount, unit)}; anything above {threshold} "
             f"needs a confirmation here. {how}; nothing is sent or charged until you confirm.",
             ref,
         )

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 MICRO = 1_000_000
 CREDITS = "credits"
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+# Currencies without minor units (ISO 4217 exponent 0): shown in whole units.
+_WHOLE = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "PYG", "UGX", "XAF", "XOF"})
 
 
 def micros(amount: Decimal | int | str) -> int:
@@ -165,9 +167,10 @@ def money(amount: int, unit: str) -> str:
         text = f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):f}"
         text = text.rstrip("0").rstrip(".") if "." in text else text
         return f"{text} credit" if text == "1" else f"{text} credits"
-    cents = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    step = Decimal(1) if unit in _WHOLE else Decimal("0.01")
+    cents = value.quantize(step, rounding=ROUND_HALF_UP)
     if amount > 0 and cents == 0:
-        return f"under {money(micros('0.01'), unit)}"
+        return f"under {money(micros(step), unit)}"
     symbol = _SYMBOLS.get(unit)
     return f"{symbol}{cents:f}" if symbol else f"{cents:f} {unit}"
 

@@ -4,7 +4,8 @@ reset time, and `/video usage`."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.outcomes import human_duration
@@ -22,8 +23,14 @@ _PERIOD = {"day": "daily", "month": "monthly"}
 
 
 def about(task: Task) -> str:
-    """`about $0.60`, or "" for a task that is not priced."""
-    return "" if task.estimate is None else f"about {money(task.estimate, task.unit)}"
+    """`about $0.60` (or `under $0.01`), or "" for a task that is not priced."""
+    return "" if task.estimate is None else approximately(task.estimate, task.unit)
+
+
+def approximately(amount: int, unit: str) -> str:
+    """`about $0.60`; an amount shown as `under $0.01` is approximate already."""
+    shown = money(amount, unit)
+    return shown if shown.startswith("under ") else f"about {shown}"
 
 
 def cost_words(task: Task) -> str:
@@ -39,13 +46,16 @@ def cost_words(task: Task) -> str:
     if source == "unknown":
         return f"It is counted as {money(amount, task.unit)} spent, in case it was billed."
     if source == "estimate":
-        return f"Cost: about {money(amount, task.unit)}."
+        return f"Cost: {approximately(amount, task.unit)}."
     return f"Cost: {money(amount, task.unit)}."
 
 
 def wait_words(until: datetime, now: datetime) -> str:
     left = until - now
-    return f"{left.days} days" if left.days >= 2 else human_duration(left)
+    if left.days >= 2:
+        return f"{left.days} days"
+    # Rounded up: a reset a moment away is "1s" away, never "0s".
+    return human_duration(timedelta(seconds=math.ceil(left.total_seconds())))
 
 
 def reset_words(period: str, now: datetime) -> tuple[str, str]:

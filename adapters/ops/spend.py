@@ -89,7 +89,11 @@ def micros_of(amount: Decimal) -> int:
 
 
 def _text(micros: int) -> str:
-    return amount_text(micros) or "0"
+    """Every amount in one format: at least two decimals (`0.00`, `0.72`, `81.60`), more only
+    when the amount has them (`0.000001`)."""
+    exact = amount_text(micros) or "0"
+    whole, _, fraction = exact.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
 
 
 def record(line: SpendLine) -> dict[str, object]:

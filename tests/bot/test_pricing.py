@@ -4,10 +4,12 @@ usage shape, how an ended task counts as spent, and how money is written."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
+from bot import spending
 from bot.config import Settings
 from bot.domain import Mode, TaskState, VideoRequest
 from bot.pricing import (
@@ -165,6 +167,24 @@ def test_money_is_written_plainly() -> None:
     assert money(micros("81.6"), CREDITS) == "81.6 credits"
     assert money(micros(1), CREDITS) == "1 credit"
     assert money(micros(40), CREDITS) == "40 credits"
+    assert money(micros(1500), "JPY") == "¥1500" and money(micros("0.4"), "JPY") == "under ¥1"
+    assert money(micros(1500), "KRW") == "1500 KRW"
+
+
+def test_a_tiny_estimate_is_not_about_under_a_cent() -> None:
+    tiny = replace(accepted(), estimate=micros("0.000008"), unit="USD")
+    assert spending.about(tiny) == "under $0.01"
+    assert spending.about(replace(tiny, estimate=micros("0.6"))) == "about $0.60"
+    delivered = replace(tiny, state=TaskState.DELIVERED)
+    assert spending.cost_words(delivered) == "Cost: under $0.01."
+
+
+def test_a_reset_a_moment_away_is_not_in_0s() -> None:
+    midnight = T0.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    assert spending.reset_words("day", midnight - timedelta(microseconds=1)) == (
+        "at 00:00 UTC",
+        "1s",
+    )
 
 
 def test_periods_are_the_utc_day_and_calendar_month() -> None:

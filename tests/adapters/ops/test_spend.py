@@ -54,15 +54,15 @@ async def test_usage_table_json_and_csv(tmp_path: Path) -> None:
 
     by_ws = videobot(["usage", "--by", "workspace", "--json"], tmp_path, extra=env)
     assert [json.loads(r) for r in by_ws.stdout.splitlines()] == [
-        {"key": "slack:T1", "unit": "USD", "tasks": 3, "spent": "2.64", "reserved": "0"},
-        {"key": "discord:G9", "unit": "USD", "tasks": 1, "spent": "0.1", "reserved": "0"},
+        {"key": "slack:T1", "unit": "USD", "tasks": 3, "spent": "2.64", "reserved": "0.00"},
+        {"key": "discord:G9", "unit": "USD", "tasks": 1, "spent": "0.10", "reserved": "0.00"},
     ]
     by_channel = videobot(
         ["usage", "--by", "channel", "--csv", "--since", "1d"], tmp_path, extra=env
     )
     rows = list(csv.reader(io.StringIO(by_channel.stdout)))
     assert rows[0] == ["channel", "unit", "tasks", "spent", "reserved"]
-    assert rows[1] == ["slack:C2", "USD", "2", "1.92", "0"]
+    assert rows[1] == ["slack:C2", "USD", "2", "1.92", "0.00"]
     by_day = videobot(["usage", "--by", "day", "--json"], tmp_path, extra=env)
     (day,) = [json.loads(r) for r in by_day.stdout.splitlines()]
     assert day["key"] == datetime.now(UTC).strftime("%Y-%m-%d") and day["spent"] == "2.74"
