@@ -104,6 +104,11 @@ class Confirmations:
             raise ActionRefused(CONFIRMED_BEFORE.format(ref=held.ref))
         self._forget(held)
 
+    def holds(self, ref: str) -> bool:
+        """A request `ref` is waiting for its Confirm."""
+        self._expire()
+        return ref.strip().upper() in self._held
+
     async def made(self, ref: str, by: ReplyTarget) -> Task | None:
         """The task the confirmed request `ref` became, for its requester, long after it stopped
         being held (expired, or the bot restarted); None when it was never confirmed."""
