@@ -194,3 +194,7 @@ async def test_discord_dms_share_no_server_budget(ledger: SqliteLedger, clock: F
     with pytest.raises(BudgetExceeded) as refused:
         await svc.accept(t2v(), on_discord("2", "111"), "server-2")
     assert "over this server's monthly budget" in str(refused.value)
+    await ledger.set_budgets([Budget("channel", "month", micros(1), "USD", "discord:C-None")])
+    with pytest.raises(BudgetExceeded) as refused:  # a DM's channel budget: no "server"
+        await svc.accept(t2v(), on_discord("1", None), "dm-again")
+    assert "over this conversation's monthly budget" in str(refused.value)

@@ -4,6 +4,7 @@ estimate where a gateway reports nothing; and a render that failed at the provid
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -110,3 +111,18 @@ async def test_googles_tokens_are_priced_at_the_videos_resolution_and_the_operat
         assert engine.chat.final_views()[-1].detail.endswith(said)
         lines = await engine.ledger.spend(SpendQuery(since=T0))
         assert [(x.spent, x.held) for x in lines] == [(cost, 0)]
+
+
+async def test_a_cost_above_its_reservation_is_recorded_and_said(
+    tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A per-token contract dearer than the per-second estimate: 46,336 tokens at $100 a million.
+    dear = replace(GOOGLE, per_million_tokens=micros(100))
+    async with gateway_engine("google", tmp_path, clock, priced=True, prices=dear) as engine:
+        task, _ = await engine.service.accept(EIGHT_SECONDS, target(), "evt")
+        with caplog.at_level(logging.WARNING, "videobot"):
+            ended = await finished(engine, task.ref)
+        assert ended.billed == micros("4.6336")
+        lines = await engine.ledger.spend(SpendQuery(since=T0))
+        assert [(x.spent, x.held) for x in lines] == [(micros("4.6336"), 0)]
+        assert f"task {task.ref} cost $4.63, more than the $0.80 reserved for it" in caplog.text
