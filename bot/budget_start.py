@@ -37,8 +37,8 @@ def unit_warning(unit: str, others: dict[str, int]) -> str:
 
 async def start_budgets(ledger: Ledger, budgets: list[Budget], unit: str, now: datetime) -> None:
     if await ledger.seed_budgets(budgets):
-        log.info("budgets: the settings changed since the last start, so theirs are in force")
+        log.debug("budgets: the settings changed since the last start, so theirs are in force")
     else:
-        log.info("budgets: the settings are as at the last start; the stored budgets stand")
+        log.debug("budgets: the settings are as at the last start; the stored budgets stand")
     if warning := unit_warning(unit, await other_units(ledger, unit, now)):
         log.warning("%s", warning)
