@@ -89,8 +89,9 @@ async def demo(settings: Settings) -> int:
     finally:
         if simulator:
             await simulator.close()
-    # A script learns that a line was refused (a typo in a flag, a file that is not an image).
-    return 1 if session.refused and not sys.stdin.isatty() else 0
+    # A script learns that a line was refused (a typo in a flag, a file that is not an image)
+    # or that a video still waits for its `confirm` (nothing was made of it).
+    return 1 if (session.refused or session.waiting) and not sys.stdin.isatty() else 0
 
 
 DEMO_DB = "demo.db"

@@ -194,7 +194,8 @@ def invalid_settings(err: ValidationError) -> str:
     for problem in err.errors():
         message = str(problem["msg"]).removeprefix("Value error, ")
         if problem["loc"]:
-            lines.append(f"  {env_name(str(problem['loc'][0]))}: {message}")
+            name = env_name(str(problem["loc"][0]))
+            lines.append(f"  {name}: {message.removeprefix(name + ': ')}")
         else:  # a rule across settings names them itself
             lines.append(f"  {message}")
     return "\n".join(lines)

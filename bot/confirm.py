@@ -5,7 +5,7 @@ interaction) finds the task the first one made; an unconfirmed request expires."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from bot.domain import ReplyTarget, VideoRequest, new_ref
 from bot.errors import ActionRefused, ConfirmationNeeded
 from bot.pricing import money
+from bot.spending import approximately
 
 if TYPE_CHECKING:
     from bot.task import Task
@@ -25,8 +26,8 @@ EXPIRED = (
 NOT_YOURS = "Only the person who asked for that video can confirm or cancel it."
 DISMISSED = "Cancelled: nothing was sent or charged."
 CONFIRMED_BEFORE = (
-    "That request was confirmed already, so its video is on its way; cancel it with the "
-    "Cancel button of its status message."
+    "That request was confirmed already and is task {ref}; to stop it, use the Cancel button "
+    "of its status message."
 )
 
 
@@ -44,10 +45,16 @@ class Held:
 
 class Confirmations:
     def __init__(
-        self, clock: Callable[[], datetime], threshold: int | None, ttl: timedelta = TTL
+        self,
+        clock: Callable[[], datetime],
+        threshold: int | None,
+        recorded: Callable[[str], Awaitable[Task | None]],
+        ttl: timedelta = TTL,
     ) -> None:
-        """`threshold`: micro-units above which an estimate needs a confirmation (None: never)."""
+        """`threshold`: micro-units above which an estimate needs a confirmation (None: never);
+        `recorded`: the ledger's task by ref (a confirmed request's task bears its ref)."""
         self._clock = clock
+        self._recorded = recorded
         self._threshold = threshold
         self._ttl = ttl
         self._held: dict[str, Held] = {}
@@ -77,7 +84,7 @@ class Confirmations:
             else f"Press Confirm within {minutes} minutes to make it, or Cancel"
         )
         return ConfirmationNeeded(
-            f"This video would cost about {money(amount, unit)}; anything above {threshold} "
+            f"This video would cost {approximately(amount, unit)}; anything above {threshold} "
             f"needs a confirmation here. {how}; nothing is sent or charged until you confirm.",
             ref,
         )
@@ -94,8 +101,27 @@ class Confirmations:
         it was confirmed already (its task is cancelled on its own status message)."""
         held = self._mine(ref, by)
         if held.ref in self._confirmed:
-            raise ActionRefused(CONFIRMED_BEFORE)
+            raise ActionRefused(CONFIRMED_BEFORE.format(ref=held.ref))
         self._forget(held)
+
+    def holds(self, ref: str) -> bool:
+        """A request `ref` is waiting for its Confirm."""
+        self._expire()
+        return ref.strip().upper() in self._held
+
+    async def made(self, ref: str, by: ReplyTarget) -> Task | None:
+        """The task the confirmed request `ref` became, for its requester, long after it stopped
+        being held (expired, or the bot restarted); None when it was never confirmed."""
+        ref = ref.strip().upper()
+        task = await self._recorded(ref) if ref else None
+        return task if task is not None and task.target.user_key == by.user_key else None
+
+    async def dismiss(self, ref: str, by: ReplyTarget) -> None:
+        """Cancel on the question: forget the held request. Raises ActionRefused once it was
+        confirmed (its task is stopped from its status message) or when it expired."""
+        if made := await self.made(ref, by):
+            raise ActionRefused(CONFIRMED_BEFORE.format(ref=made.ref))
+        self.drop(ref, by)
 
     def _mine(self, ref: str, by: ReplyTarget) -> Held:
         self._expire()

@@ -88,6 +88,9 @@ class MediaRef:
     url: str | None = None
 
 
+DM_WORKSPACE = "@me"  # a Discord DM's workspace_id (Discord's own path for "no guild")
+
+
 @dataclass(frozen=True, slots=True)
 class ReplyTarget:
     """A durable address for answers: ids only, never a short-lived reply handle."""
@@ -104,11 +107,25 @@ class ReplyTarget:
 
     @property
     def user_key(self) -> str:
+        """The person, for caps, budgets and ownership: one key wherever they ask. Discord
+        user ids are global (`discord:<user>`, the same in every server and in DMs); a Slack
+        user id is unique within a workspace, and within an Enterprise Grid organization
+        across its workspaces (`slack:<enterprise or workspace>:<user>`)."""
+        if self.platform == "discord":
+            return f"discord:{self.user_id}"
+        if self.platform == "slack" and self.enterprise_id:
+            return f"slack:{self.enterprise_id}:{self.user_id}"
         return f"{self.platform}:{self.workspace_id}:{self.user_id}"
 
     @property
     def workspace_key(self) -> str:
         return f"{self.platform}:{self.workspace_id}"
+
+    @property
+    def in_workspace(self) -> bool:
+        """False for a Discord direct message: it belongs to no server, so no workspace
+        budget holds it (the person's own budgets still do)."""
+        return not (self.platform == "discord" and self.workspace_id == DM_WORKSPACE)
 
     @property
     def channel_key(self) -> str:

@@ -26,6 +26,7 @@ from adapters.ops.metrics import MetricsServer, PrometheusObserver
 from adapters.provider.client import HttpProvider
 from adapters.provider.wiring import provider_auth
 from bot import supervisor
+from bot.budget_start import start_budgets
 from bot.config import Settings
 from bot.media import MAX_VIDEO_BYTES
 from bot.policy import WorkerPolicy
@@ -170,8 +171,8 @@ async def open_engine(
             prices=settings.prices_in_force,
             confirm_above=settings.confirm_threshold,
         )
-        # The settings' budgets are the stored ones until an admin command can change them.
-        await ledger.set_budgets(settings.budget_list(settings.prices_in_force.unit))
+        unit = settings.prices_in_force.unit
+        await start_budgets(ledger, settings.budget_list(unit), unit, clock())
         metrics, health = None, supervisor.Health()
         # Provider callbacks: on their own port, or beside /metrics (`routes`).
         hooks, routes = callback_serving(settings, fetcher, worker.hurry)

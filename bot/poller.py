@@ -92,7 +92,10 @@ class Poller:
             else:
                 await self._still_going(task, status, now)
         else:
-            ended = self._billed(task.failed(*status.failure(), now), status)
+            # Only a render the provider says failed (or cancelled) goes unbilled; a result
+            # that expired before it was fetched, or "done" without a video, was rendered.
+            said_failed = status.state in (ProviderState.FAILED, ProviderState.CANCELLED)
+            ended = self._billed(task.failed(*status.failure(), now, said_failed), status)
             failed = await self._save(task, ended)
             if failed:
                 await self._finish(failed)
@@ -103,6 +106,16 @@ class Poller:
             return task
         policy = self._policy
         cost = pricing.actual(status.usage, policy.prices, task.request, policy.default_resolution)
+        if cost is not None and cost > task.estimate:
+            # Recorded as billed all the same: the budgets this task counts in may go over
+            # their limit by the difference, and the operator should know why.
+            log.warning(
+                "task %s cost %s, more than the %s reserved for it; its budgets may go over "
+                "by the difference",
+                task.ref,
+                pricing.money(cost, task.unit),
+                pricing.money(task.estimate, task.unit),
+            )
         return task if cost is None else replace(task, billed=cost)
 
     async def _still_going(self, task: Task, status: ProviderStatus, now: datetime) -> None:

@@ -53,11 +53,13 @@ class Budget:
 @dataclass(frozen=True, slots=True)
 class SpendQuery:
     """A spending report: spend since `since`, grouped `by` user | workspace | channel | day |
-    provider, optionally one user's only."""
+    provider, optionally of one user, one workspace and/or one channel only."""
 
     since: datetime
     by: str = "user"
     user_key: str | None = None
+    workspace_key: str | None = None
+    channel_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ class TaskQuery:
     user_key: str | None = None
     since: datetime | None = None
     limit: int = 50
+    idem_key: str | None = None  # the task a command (its platform event) recorded, if any
 
 
 class Ledger(Protocol):
@@ -175,6 +178,13 @@ class Ledger(Protocol):
     async def set_budgets(self, budgets: list[Budget]) -> None:
         """Replace every stored budget with `budgets` (today the settings, at start; a later
         admin command writes the same table). Takes effect for the next `add`."""
+        ...
+
+    async def seed_budgets(self, budgets: list[Budget]) -> bool:
+        """The settings' budgets at start: replace the stored ones with `budgets` only if they
+        differ from what the last seeding stored (the settings changed since), so a change
+        made meanwhile through the ledger (an admin command) survives a restart with the same
+        settings. Returns True when it replaced them. Atomic."""
         ...
 
     async def budgets(self) -> list[Budget]:

@@ -10,14 +10,16 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
-from bot.domain import TaskState, VideoRequest
+from bot.domain import Mode, TaskState, VideoRequest
 
 if TYPE_CHECKING:
     from bot.task import Task
 
 MICRO = 1_000_000
 CREDITS = "credits"
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+# Currencies without minor units (ISO 4217 exponent 0): shown in whole units.
+_WHOLE = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "PYG", "UGX", "XAF", "XOF"})
 
 
 def micros(amount: Decimal | int | str) -> int:
@@ -35,6 +37,10 @@ class PriceTable:
     per_second: tuple[tuple[str, int], ...] = ()
     per_clip: int | None = None
     per_million_tokens: int | None = None
+    # Output video tokens a second of video is billed at, by resolution (Google's): a task's
+    # reported tokens are priced at its resolution's per-second rate, unless a flat
+    # `per_million_tokens` (a contract priced per token) is set.
+    tokens_per_second: tuple[tuple[str, int], ...] = ()
 
     @property
     def priced(self) -> bool:
@@ -47,6 +53,17 @@ class PriceTable:
         if resolution in rates:
             return rates[resolution]
         return max(rates.values()) if rates else None
+
+    def token_price(self, resolution: str) -> Decimal | None:
+        """Micro-units per output video token at `resolution`: the flat per-million price when
+        one is set, else the resolution's per-second price over its tokens per second; None
+        when tokens cannot be priced (a per-clip table prices the clip, not its tokens)."""
+        if self.per_million_tokens is not None:
+            return Decimal(self.per_million_tokens) / MICRO
+        if self.per_clip is not None:
+            return None
+        rate, tokens = self.second_price(resolution), dict(self.tokens_per_second).get(resolution)
+        return None if rate is None or not tokens else Decimal(rate) / tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +86,20 @@ def estimate(request: VideoRequest, table: PriceTable, default_resolution: str) 
     return None if rate is None else rate * request.duration
 
 
+def cheapest(
+    table: PriceTable, durations: tuple[int, ...], resolutions: tuple[str, ...]
+) -> int | None:
+    """The least any video of those durations and resolutions is estimated at (None: not
+    priced), e.g. to tell whether a shorter or smaller video could fit what a budget leaves."""
+    found = [
+        estimate(VideoRequest("-", Mode.T2V, "16:9", seconds, resolution=res), table, res)
+        for seconds in durations or (1,)
+        for res in resolutions or ("720p",)
+    ]
+    priced = [amount for amount in found if amount is not None]
+    return min(priced) if priced else None
+
+
 def actual(
     usage: Usage, table: PriceTable, request: VideoRequest, default_resolution: str
 ) -> int | None:
@@ -78,13 +109,18 @@ def actual(
         return 0
     if usage.credits is not None and table.unit == CREDITS:
         return micros(usage.credits)
-    if usage.video_tokens is not None and table.per_million_tokens is not None:
-        cost = Decimal(usage.video_tokens) * table.per_million_tokens / MICRO
-        return int(cost.to_integral_value(rounding=ROUND_HALF_UP))
+    resolution = request.resolution or default_resolution
+    if usage.video_tokens is not None:
+        if table.per_clip is not None and table.per_million_tokens is None:
+            return table.per_clip if usage.video_tokens > 0 else 0
+        per_token = table.token_price(resolution)
+        if per_token is not None:
+            cost = Decimal(usage.video_tokens) * per_token
+            return int(cost.to_integral_value(rounding=ROUND_HALF_UP))
     if usage.billed_seconds is not None:
         if table.per_clip is not None:
             return table.per_clip if usage.billed_seconds > 0 else 0
-        rate = table.second_price(request.resolution or default_resolution)
+        rate = table.second_price(resolution)
         if rate is not None:
             return int((usage.billed_seconds * rate).to_integral_value(rounding=ROUND_HALF_UP))
     return None
@@ -92,7 +128,7 @@ def actual(
 
 # How a task that ended counts against budgets: `provider` (its reported cost), `estimate`
 # (billed, but the provider reported no figure), `unknown` (it may have been billed: counted),
-# `not_billed` (failed on the provider's side, which does not charge that), `released`
+# `not_billed` (the provider reported the render failed, which it does not charge), `released`
 # (never sent: refused, or cancelled before it went out).
 SOURCES = ("provider", "estimate", "unknown", "not_billed", "released")
 
@@ -111,8 +147,11 @@ def settlement(task: Task) -> tuple[int, str] | None:
     if state in (TaskState.DELIVERED, TaskState.UNDELIVERABLE):
         return task.estimate, "estimate"
     if state is TaskState.FAILED:
-        # A render that failed is charged only when the provider reported a charge.
-        return (task.billed, "provider") if task.billed else (0, "not_billed")
+        if task.billed is not None:  # the provider said what it charged (0: nothing)
+            return (task.billed, "provider") if task.billed else (0, "not_billed")
+        # A render the provider reported failed is not charged; a task it stopped knowing
+        # about, or whose poll it refused, was accepted and may have been billed.
+        return (0, "not_billed") if task.provider_failed else (task.estimate, "unknown")
     if state is TaskState.UNKNOWN:
         return task.estimate, "unknown"
     if state in (TaskState.CANCELLED, TaskState.TIMED_OUT) and sent:
@@ -128,9 +167,10 @@ def money(amount: int, unit: str) -> str:
         text = f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):f}"
         text = text.rstrip("0").rstrip(".") if "." in text else text
         return f"{text} credit" if text == "1" else f"{text} credits"
-    cents = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    step = Decimal(1) if unit in _WHOLE else Decimal("0.01")
+    cents = value.quantize(step, rounding=ROUND_HALF_UP)
     if amount > 0 and cents == 0:
-        return f"under {money(micros('0.01'), unit)}"
+        return f"under {money(micros(step), unit)}"
     symbol = _SYMBOLS.get(unit)
     return f"{symbol}{cents:f}" if symbol else f"{cents:f} {unit}"
 

@@ -22,20 +22,28 @@ GOOGLE_RESOLUTIONS = ("360p", "720p", "1080p", "4k")
 _RATE_NAMES = {"p360": "360p", "p720": "720p", "p1080": "1080p", "k4": "4k"}
 
 
-def per_second(unit: str = "USD", tokens: str | None = None, **rates: str) -> PriceTable:
+def per_second(unit: str = "USD", **rates: str) -> PriceTable:
     """A price table from per-second rates by resolution (`p720="0.10"`, `k4=` for 4k)."""
     return PriceTable(
         unit=unit,
         per_second=tuple((_RATE_NAMES[name], micros(rate)) for name, rate in rates.items()),
-        per_million_tokens=micros(tokens) if tokens else None,
     )
 
 
+# Google counts output video tokens per second of video by resolution: 5,792 at 720p
+# (UPSTREAM.md); the others are taken in proportion to their pixels (1280x720 = 5,792), the
+# figure Google publishes for 720p being the one fixed point. A task's reported tokens are
+# priced at its resolution's per-second rate, so a 4k second costs the 4k price, not 720p's.
+GOOGLE_TOKENS_PER_SECOND = (("360p", 1448), ("720p", 5792), ("1080p", 13032), ("4k", 52128))
+
 # List prices as published in late 2026 (UPSTREAM.md): gateways about $0.10-0.15 per second of
-# 720p; Google bills 5,792 output video tokens per second of 720p (about $0.10/s, so $17.27 per
-# million tokens) and several times that at 4k. Contracts differ: VIDEOBOT_PRICES overrides.
+# 720p; Google about $0.10/s at 720p ($17.27 per million tokens) and several times that at 4k.
+# Contracts differ: VIDEOBOT_PRICES overrides.
 GATEWAY_PRICES = per_second(p720="0.12")
-GOOGLE_PRICES = per_second(tokens="17.27", p360="0.05", p720="0.10", p1080="0.20", k4="0.40")
+GOOGLE_PRICES = PriceTable(
+    per_second=per_second(p360="0.05", p720="0.10", p1080="0.20", k4="0.40").per_second,
+    tokens_per_second=GOOGLE_TOKENS_PER_SECOND,
+)
 
 
 @dataclass(frozen=True, slots=True)

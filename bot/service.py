@@ -65,7 +65,7 @@ class VideoService:
         self._access = access or AccessPolicy()
         self._profile = profile or Profile()
         self.reports = SpendReports(ledger, clock, self._access)  # `/video usage`
-        self.confirmations = Confirmations(clock, confirm_above)  # Confirm / Cancel
+        self.confirmations = Confirmations(clock, confirm_above, ledger.get)  # Confirm / Cancel
 
     async def accept(
         self,
@@ -73,12 +73,13 @@ class VideoService:
         target: ReplyTarget,
         idem_key: str,
         retry_of: str | None = None,
-        confirmed: bool = False,
+        confirmed: str | None = None,
     ) -> tuple[Task, bool]:
         """Record a request durably and wake the worker. Returns (task, created); a repeated
         idem_key (platform retry, double click) returns the first task and created=False.
         Raises ConfirmationNeeded, recording nothing, when the estimate is above the
-        confirmation threshold and the request was not `confirmed`."""
+        confirmation threshold and the request was not `confirmed` (the held request's ref,
+        which its task then bears, so a late Confirm or Cancel still finds it)."""
         now = self._clock()
         self.check_access(target)
         # Every request passes the prompt checks here, whichever path built it (an edit
@@ -90,7 +91,7 @@ class VideoService:
         check_allowed(request, self._profile)  # a Retry of a task the profile no longer allows
         task = Task(
             task_id=new_task_id(),
-            ref=new_ref(),
+            ref=confirmed or new_ref(),
             idem_key=idem_key,
             request=request,
             target=target,
@@ -105,11 +106,15 @@ class VideoService:
             unit=self._prices.unit,
         )
         if not confirmed and self.confirmations.needed(task.estimate):
+            # The same command again after its Confirm (a platform retry, a replay) finds
+            # the task it made instead of asking again.
+            if made := await self._ledger.find(TaskQuery(idem_key=idem_key, limit=1)):
+                return made[0], False
             raise self.confirmations.ask(task)
         try:
             stored, created = await self._ledger.add(task, self._limits(task, now))
         except QuotaExceeded as err:
-            raise refusals.restated(err, task, now) from None
+            raise refusals.restated(err, task, now, (self._prices, self._profile)) from None
         except LedgerUnavailable as err:
             log.warning("a request from %s could not be recorded: %s", target.user_key, err)
             raise LedgerUnavailable(messages.NOT_RECORDED) from None
@@ -126,10 +131,17 @@ class VideoService:
         return stored, created
 
     async def confirm(self, ref: str, by: ReplyTarget) -> tuple[Task, bool]:
-        """Record the request held as `ref`; a second Confirm finds its task (created=False)."""
+        """Record the request held as `ref`; a later Confirm, however late, finds its task
+        (created=False). Raises ActionRefused when it was never confirmed and expired."""
+        if made := await self.confirmations.made(ref, by):
+            return made, False
         held = self.confirmations.take(ref, by)
         args = (held.request, held.target, held.idem_key, held.retry_of)
-        return await self.accept(*args, confirmed=True)
+        return await self.accept(*args, confirmed=held.ref)
+
+    async def dismiss(self, ref: str, by: ReplyTarget) -> None:
+        """The held request's Cancel (see Confirmations.dismiss)."""
+        await self.confirmations.dismiss(ref, by)
 
     def check_access(self, who: ReplyTarget) -> None:
         """Raise ActionRefused if `who` may not ask here. Adapters call it before downloading

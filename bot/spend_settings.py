@@ -8,29 +8,45 @@ from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
 from bot.callbacks import env as _env
 from bot.ports import Budget, BudgetPeriod, BudgetScope
-from bot.pricing import PriceTable, micros
+from bot.pricing import MICRO, PriceTable, micros
 
 Rates = Annotated[dict[str, Decimal], NoDecode]
 _PRICE_KEYS = ("360p", "720p", "1080p", "4k", "clip", "tokens")
+_PLATFORMS = ("slack", "discord", "console")
+# Sane ceilings, far above any real price or budget and far below what the ledger's 64-bit
+# micro-unit sums can hold: a typo such as 1e30 is refused at start, not met mid-request.
+MAX_PRICE = Decimal(1_000_000)
+MAX_BUDGET = Decimal(1_000_000_000)
+_SMALLEST = Decimal(1) / MICRO
 
 
-def _amount(text: str, what: str) -> Decimal:
+def _amount(text: str, what: str, most: Decimal = MAX_PRICE) -> Decimal:
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
         raise ValueError(f"{what}: give an amount like 0.12, not {text.strip()!r}") from None
+    return checked(value, what, most)
+
+
+def checked(value: Decimal, what: str, most: Decimal) -> Decimal:
+    """`value` if it is an amount the ledger can keep exactly, else ValueError saying why."""
     if not value.is_finite() or value < 0:
-        raise ValueError(f"{what}: give an amount of 0 or more, not {text.strip()!r}")
+        raise ValueError(f"{what}: give an amount of 0 or more, not {value}")
+    if value > most:
+        raise ValueError(f"{what}: {value} is more than the most accepted, {most:,}")
+    if 0 < value < _SMALLEST:
+        raise ValueError(f"{what}: {value} is below the smallest amount kept, 0.000001")
     return value
 
 
-def _pairs(value: object, what: str) -> object:
-    """`720p=0.12, 1080p=0.20` as {"720p": Decimal("0.12"), ...}."""
+def _pairs(value: object, what: str, most: Decimal = MAX_PRICE) -> object:
+    """`720p=0.12, 1080p=0.20` as {"720p": Decimal("0.12"), ...}; a name given twice (in any
+    case) is refused rather than one of them silently winning."""
     if not isinstance(value, str):
         return value
     pairs: dict[str, Decimal] = {}
@@ -40,7 +56,9 @@ def _pairs(value: object, what: str) -> object:
         name, eq, amount = part.partition("=")
         if not eq or not name.strip():
             raise ValueError(f"{what}: give name=amount pairs separated by commas, not {part!r}")
-        pairs[name.strip()] = _amount(amount, what)
+        if name.strip().lower() in {k.lower() for k in pairs}:
+            raise ValueError(f"{what}: {name.strip()} is given twice; give it once")
+        pairs[name.strip()] = _amount(amount, what, most)
     return pairs
 
 
@@ -83,18 +101,28 @@ class SpendSettings(BaseSettings):
                     f"VIDEOBOT_PRICES: {', '.join(unknown)} is not priced; use "
                     f"{', '.join(_PRICE_KEYS)}"
                 )
+            if "clip" in pairs and set(pairs) - {"clip", "tokens"}:
+                raise ValueError(
+                    "VIDEOBOT_PRICES: give a price per clip or prices per second, not both "
+                    "(a clip price replaces every per-second one)"
+                )
         return pairs
 
     @field_validator("budget_channels", mode="before")
     @classmethod
     def _channels(cls, value: object) -> object:
-        pairs = _pairs(value, "VIDEOBOT_BUDGET_CHANNELS")
+        pairs = _pairs(value, "VIDEOBOT_BUDGET_CHANNELS", MAX_BUDGET)
         if isinstance(pairs, dict):
             for channel in pairs:
                 platform, colon, ident = channel.partition(":")
                 if not colon or not platform or not ident:
                     raise ValueError(
                         f"VIDEOBOT_BUDGET_CHANNELS: name the platform too, e.g. slack:{channel}"
+                    )
+                if platform not in _PLATFORMS:
+                    raise ValueError(
+                        f"VIDEOBOT_BUDGET_CHANNELS: {platform} is not a platform; use "
+                        f"{', '.join(_PLATFORMS)} (e.g. slack:{ident})"
                     )
         return pairs
 
@@ -109,9 +137,18 @@ class SpendSettings(BaseSettings):
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator(
+        "budget_user_day", "budget_user_month", "budget_workspace_month", "confirm_above"
+    )
+    @classmethod
+    def _sane(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        what = f"VIDEOBOT_{(info.field_name or '').upper()}"
+        return None if value is None else checked(value, what, MAX_BUDGET)
+
     def price_table(self, base: PriceTable) -> PriceTable:
         """The provider profile's `base` table with the settings' overrides: per-second rates
-        replace the profile's, a clip price replaces them all."""
+        replace the profile's, a clip price replaces them all, and reported tokens are priced
+        from them (the operator's contract wins) unless `tokens=` prices tokens flat."""
         table = replace(base, unit=self.price_unit or base.unit)
         if not self.prices:
             return table
@@ -121,7 +158,7 @@ class SpendSettings(BaseSettings):
             table,
             per_second=seconds or (table.per_second if "clip" not in rates else ()),
             per_clip=rates.get("clip"),
-            per_million_tokens=rates.get("tokens", table.per_million_tokens),
+            per_million_tokens=rates.get("tokens"),
         )
 
     @property

@@ -48,6 +48,10 @@ class Task:
     estimate: int | None = None
     billed: int | None = None
     unit: str = ""
+    # The provider itself reported the render failed (or cancelled it), which it does not
+    # charge for; a task that failed because we lost sight of it (404, a refused poll) may
+    # have been billed, so it counts its estimate.
+    provider_failed: bool = False
     note: str | None = field(default=None, compare=False)
 
     # -- transitions -------------------------------------------------------------------------
@@ -171,7 +175,11 @@ class Task:
         self._expect(TaskState.SUCCEEDED, TaskState.DELIVERING)
         return self._to(TaskState.UNDELIVERABLE, now, error_message=reason, next_check_at=now)
 
-    def failed(self, code: str | None, message: str, now: datetime) -> Task:
+    def failed(
+        self, code: str | None, message: str, now: datetime, by_provider: bool = False
+    ) -> Task:
+        """`by_provider`: the provider reported this render failed (it is not billed), as
+        opposed to a task we stopped being able to see (it may have been)."""
         self._expect(*RENDERING_STATES)
         return self._to(
             TaskState.FAILED,
@@ -180,6 +188,7 @@ class Task:
             error_message=message,
             finished_at=now,
             next_check_at=now,
+            provider_failed=by_provider,
         )
 
     def rejected(self, code: str | None, message: str, now: datetime) -> Task:

@@ -38,6 +38,7 @@ Tasks
   {verbs} status <ref>    where a task is
   {verbs} cancel <ref>    stop a task that has not finished
   {verbs} retry <ref>     run an ended task again (a new, separately billed video)
+  {verbs} confirm <ref>   make a video that asked first because of its price (cancel declines)
   {verbs} list            your recent tasks
   {verbs} usage           what you have spent today and this month (admins: usage all)
   These words are commands alone or with a task reference; a longer line is a prompt.

@@ -43,6 +43,7 @@ _BODY_FIELDS = (
     "estimate",
     "billed",
     "unit",
+    "provider_failed",
 )
 
 

@@ -72,6 +72,7 @@ async def test_slack_asks_with_buttons_and_makes_one_video_on_confirm(
 
     first = await slack_says(slack, slack.button("confirm", ref, "1700000000.000100"))
     assert str(first["text"]).startswith("Got it: task")
+    assert first["replace_original"] is True and not first.get("blocks")  # buttons gone
     second = await slack_says(slack, slack.button("confirm", ref, "1700000000.000100"))
     assert str(second["text"]).startswith("Already on it: task")
     await slack.run_until_idle()
@@ -132,6 +133,10 @@ async def test_discord_asks_with_buttons_and_makes_one_video_on_confirm(bot: Dis
     # The ephemeral question as Discord hands it back with a press on one of its buttons.
     message = p.message(p.CHANNEL_ID, p.BOT_USER, text, components=question["components"])
     assert (await answered(bot, p.button_press(ids[0], message))).startswith("Got it: task")
+    # The question itself becomes the outcome, its buttons gone.
+    where, edit = bot.fake.edited[-1]
+    assert where == "@original" and edit["content"].startswith("Got it: task")
+    assert edit["components"] == []
     again = await answered(bot, p.button_press(ids[0], message))
     assert again.startswith("Already on it: task")
     await bot.run_until_idle()
@@ -146,3 +151,44 @@ async def test_discord_asks_with_buttons_and_makes_one_video_on_confirm(bot: Dis
         "Cancelled: nothing was sent or charged."
     )
     assert len(await bot.tasks()) == 1
+
+
+async def test_discord_asks_again_with_buttons_for_a_dear_retry_flip_or_edit(
+    bot: DiscordBot,
+) -> None:
+    text = await answered(bot, video("a lighthouse in a storm", 10))
+    (row,) = bot.fake.followups[-1]["components"]
+    question = p.message(p.CHANNEL_ID, p.BOT_USER, text, components=[row])
+    await answered(bot, p.button_press(row["components"][0]["custom_id"], question))
+    await bot.run_until_idle()
+    task = await bot.only_task()
+    status = bot.fake.messages[task.status_message_id or ""]
+    presses = [
+        p.button_press(f"vb:retry:{task.ref}", status),
+        p.button_press(f"vb:flip:{task.ref}", status),
+        p.slash("videobot", [p.subcommand("retry", [p.option("ref", task.ref)])]),
+    ]
+    for press in presses:
+        asked = await answered(bot, press)
+        assert asked.startswith(QUESTION), asked
+        (buttons,) = bot.fake.followups[-1]["components"]
+        ids = [b["custom_id"].rsplit(":", 1)[0] for b in buttons["components"]]
+        assert ids == ["vb:confirm", "vb:dismiss"]
+    assert len(await bot.tasks()) == 1  # nothing made before a Confirm
+
+
+async def test_slack_asks_again_with_buttons_for_a_dear_retry(slack: SlackHarness) -> None:
+    asked = await slack_says(slack, slack.command("a lighthouse in a storm --duration 10"))
+    ref = asked["blocks"][1]["elements"][0]["value"]
+    await slack_says(slack, slack.button("confirm", ref, "1700000000.000300"))
+    await slack.run_until_idle()
+    for send in (
+        slack.button("retry", ref, "1700000000.000400"),
+        slack.button("flip", ref, "1700000000.000500"),
+        slack.command(f"retry {ref}"),
+    ):
+        again = await slack_says(slack, send)
+        assert str(again["text"]).startswith(QUESTION), again
+        buttons = {b["action_id"] for b in again["blocks"][1]["elements"]}
+        assert buttons == {"videobot_confirm", "videobot_dismiss"}
+    assert len(await slack.tasks()) == 1

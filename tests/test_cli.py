@@ -83,6 +83,8 @@ def test_tasks_lists_the_ledger_as_json(tmp_path: Path) -> None:
     assert rows[0]["provider_task_id"].startswith("task_")
     table = videobot(["tasks"], tmp_path, extra={"VIDEOBOT_DB": str(db)})
     assert "REF" in table.stdout and "delivered" in table.stdout
+    head, row = table.stdout.splitlines()[:2]
+    assert "COST" in head and "$0.72" in row  # the guide's 6 s at $0.12 a second
     bad = videobot(["tasks", "--state", "nope"], tmp_path, extra={"VIDEOBOT_DB": str(db)})
     assert bad.returncode == 2 and "unknown state" in bad.stdout
 

@@ -18,7 +18,7 @@ from typing import TextIO
 from adapters.console.bars import LiveBars
 from adapters.console.prompt import PromptLine
 from adapters.media.intake import MediaIntake
-from bot import checks, commands, messages, usage
+from bot import checks, commands, confirm, messages, usage
 from bot.domain import MediaRef, Profile, ReplyTarget
 from bot.errors import ConfirmationNeeded, VideobotError
 from bot.messages import StatusView
@@ -142,6 +142,7 @@ class ConsoleSession:
         self._lines = 0
         self.started: set[str] = set()
         self.refused = 0  # lines answered with a refusal (a scripted demo then exits 1)
+        self.waiting: set[str] = set()  # questions asked and not answered (exits 1 as well)
 
     def _say(self, text: str) -> None:
         if self._chat.live:  # through the chat, so the line lands above the progress bars
@@ -176,6 +177,7 @@ class ConsoleSession:
         try:
             await self._dispatch(commands.parse(text), key)
         except ConfirmationNeeded as err:  # a question, not a refusal
+            self.waiting.add(err.ref)
             self._say(f"💰 {err}")
         except VideobotError as err:
             self.refused += 1
@@ -199,11 +201,11 @@ class ConsoleSession:
                 view = messages.status_view(task, task.updated_at)
                 self._say(view.text())
             elif command.verb == "cancel":
-                task = await self._service.cancel(command.ref, self._target)
-                self._say(messages.CANCEL_DONE.format(ref=task.ref))
+                await self._cancel(command.ref)
             else:
                 if command.verb == "confirm":
                     task, created = await self._service.confirm(command.ref, self._target)
+                    self.waiting.discard(task.ref)
                 else:
                     task, created = await self._service.retry(command.ref, self._target, key)
                 self.started.add(task.ref)
@@ -219,6 +221,16 @@ class ConsoleSession:
         if not created and task.state.is_terminal:
             self._chat.finished.add(task.ref)  # it ended before this session: nothing to wait for
         self._say(messages.accepted_reply(task, duplicate=not created))
+
+    async def _cancel(self, ref: str) -> None:
+        """`cancel REF`: a task, or a request still waiting for its `confirm` (declined)."""
+        if self._service.confirmations.holds(ref):
+            await self._service.dismiss(ref, self._target)
+            self.waiting.discard(ref.upper())
+            self._say(confirm.DISMISSED)
+            return
+        task = await self._service.cancel(ref, self._target)
+        self._say(messages.CANCEL_DONE.format(ref=task.ref))
 
     async def run(self, stdin: TextIO) -> None:
         if stdin.isatty() and self._chat.live:

@@ -15,6 +15,7 @@ import discord
 from adapters.discord.attachment import download_attachments, media_attachments
 from adapters.discord.chat import DiscordChat
 from adapters.discord.errors import DISCORD_TROUBLE
+from adapters.discord.replies import EDITED_BEFORE, PRESSED_BEFORE, said
 from adapters.discord.target import (
     edit_key,
     interaction_key,
@@ -27,7 +28,7 @@ from adapters.fetch.fetcher import SafeFetcher
 from adapters.media.intake import MediaIntake
 from bot import checks, commands, confirm, messages, usage
 from bot.domain import Profile, ReplyTarget, TaskState
-from bot.errors import ConfirmationNeeded, VideobotError
+from bot.errors import VideobotError
 from bot.service import VideoService
 
 log = logging.getLogger("videobot.discord")
@@ -39,16 +40,6 @@ _DISCORD_HELP = (
     "Apps > **Animate with videobot**; or mention me with a prompt and an image.\n"
 )
 
-
-# Said to whoever presses a button (or sends the Edit form) that already started a task.
-PRESSED_BEFORE = (
-    "Task {ref} already exists: this button already started it, so nothing new was started. "
-    "Follow it in its status message, or use `/videobot retry {ref}` once it has ended."
-)
-EDITED_BEFORE = (
-    "Task {ref} already exists: this same edit was already asked for, so nothing new was "
-    "started. Follow it in its status message."
-)
 
 
 class DiscordHandlers:
@@ -69,12 +60,16 @@ class DiscordHandlers:
         self.fetcher = fetcher
 
     # -- the commit point ----------------------------------------------------------------------
-    async def defer(self, interaction: discord.Interaction) -> bool:
-        """Acknowledge within Discord's 3 s. False: the interaction is dead; do nothing more."""
+    async def defer(self, interaction: discord.Interaction, update: bool = False) -> bool:
+        """Acknowledge within Discord's 3 s (`update`: the answer will replace the message the
+        pressed button is on). False: the interaction is dead; do nothing more."""
         if interaction.guild_id:
             self.chat.learn_limit(str(interaction.guild_id), interaction.filesize_limit)
         try:
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            if update:
+                await interaction.response.defer()
+            else:
+                await interaction.response.defer(ephemeral=True, thinking=True)
         except DISCORD_TROUBLE as err:
             log.warning("interaction %s could not be deferred (%s): ignored", interaction.id, err)
             return False
@@ -87,6 +82,10 @@ class DiscordHandlers:
         request its Confirm and Cancel buttons are for."""
         view = confirm_view(ask) if ask else discord.utils.MISSING
         try:
+            if interaction.response.type is discord.InteractionResponseType.deferred_message_update:
+                # The question's own message becomes the outcome, its buttons gone.
+                await interaction.edit_original_response(content=text[:2000], view=None)
+                return
             await interaction.followup.send(text[:2000], ephemeral=True, view=view)
         except DISCORD_TROUBLE as err:
             log.warning("could not answer interaction %s: %s", interaction.id, err)
@@ -119,10 +118,8 @@ class DiscordHandlers:
             text = await self.submit(
                 command, attachments, interaction_target(interaction), interaction_key(interaction)
             )
-        except ConfirmationNeeded as err:
-            text, ask = str(err), err.ref
         except VideobotError as err:
-            text = str(err)
+            text, ask = said(err)
         await self.answer(interaction, text, ask)
 
     async def animate(self, interaction: discord.Interaction, message: discord.Message) -> None:
@@ -171,10 +168,9 @@ class DiscordHandlers:
                 reply = await self.submit(
                     command, media, message_target(message), f"discord:m:{message.id}"
                 )
-        except ConfirmationNeeded as err:
-            reply, view = str(err), confirm_view(err.ref)
         except VideobotError as err:
-            reply = str(err)
+            reply, ask = said(err)
+            view = confirm_view(ask) if ask else view
         try:
             await message.reply(reply[:2000], mention_author=False, view=view)
         except DISCORD_TROUBLE as err:
@@ -186,15 +182,16 @@ class DiscordHandlers:
         if action == "edit":
             await self._edit_button(interaction, ref)
             return
-        if not await self.defer(interaction):
+        if not await self.defer(interaction, update=action in ("confirm", "dismiss")):
             return
         by = interaction_target(interaction)
+        ask = None
         try:
             if action == "cancel":
                 task = await self.service.cancel(ref, by)
                 text = messages.CANCEL_DONE.format(ref=task.ref)
             elif action == "dismiss":
-                self.service.confirmations.drop(ref, by)
+                await self.service.dismiss(ref, by)
                 text = confirm.DISMISSED
             elif action == "confirm":
                 task, created = await self.service.confirm(ref, by)
@@ -212,8 +209,8 @@ class DiscordHandlers:
                     else PRESSED_BEFORE.format(ref=task.ref)
                 )
         except VideobotError as err:
-            text = str(err)
-        await self.answer(interaction, text)
+            text, ask = said(err)
+        await self.answer(interaction, text, ask)
 
     async def _edit_button(self, interaction: discord.Interaction, ref: str) -> None:
         try:
@@ -235,6 +232,7 @@ class DiscordHandlers:
         async def submitted(modal_interaction: discord.Interaction, instruction: str) -> None:
             if not await self.defer(modal_interaction):
                 return
+            ask = None
             try:
                 new, created = await self.service.edit(
                     ref,
@@ -246,8 +244,8 @@ class DiscordHandlers:
                     messages.accepted_reply(new) if created else EDITED_BEFORE.format(ref=new.ref)
                 )
             except VideobotError as err:
-                text = str(err)
-            await self.answer(modal_interaction, text)
+                text, ask = said(err)
+            await self.answer(modal_interaction, text, ask)
 
         await interaction.response.send_modal(
             PromptModal(
@@ -265,6 +263,7 @@ class DiscordHandlers:
             return
         by = interaction_target(interaction)
         ref = ref.strip().upper()
+        ask = None
         try:
             if verb == "help":
                 text = (
@@ -288,5 +287,6 @@ class DiscordHandlers:
                 task, created = await self.service.retry(ref, by, interaction_key(interaction))
                 text = messages.accepted_reply(task, duplicate=not created)
         except VideobotError as err:
-            text = str(err)
-        await self.answer(interaction, text)
+            text, ask = said(err)
+        await self.answer(interaction, text, ask)
+

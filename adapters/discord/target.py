@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import discord
 
-from adapters.discord.thread import DM_WORKSPACE
 from bot.checks import instruction_digest
-from bot.domain import ReplyTarget
+from bot.domain import DM_WORKSPACE, ReplyTarget
 
 PLATFORM = "discord"
 THREAD_TYPES = frozenset(

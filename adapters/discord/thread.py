@@ -17,13 +17,11 @@ from adapters.discord.errors import (
     UNKNOWN_CHANNEL,
     translated,
 )
-from bot.domain import ReplyTarget
+from bot.domain import DM_WORKSPACE, ReplyTarget
 from bot.errors import DeliveryError
 from bot.messages import StatusView, clip
 
 log = logging.getLogger("videobot.discord")
-
-DM_WORKSPACE = "@me"  # a DM's ReplyTarget.workspace_id (Discord's own path for "no guild")
 
 # Posting into the task's thread failed, but its channel may still take a reply: the thread
 # was deleted, is archived and locked, or the bot lost access to it.

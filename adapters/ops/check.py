@@ -13,11 +13,14 @@ class Check:
     detail: str
     fix: str = ""
     skipped: bool = False
+    warned: bool = False  # passes, but says something the operator should act on
 
     @property
     def mark(self) -> str:
         if self.skipped:
             return "SKIP"
+        if self.ok and self.warned:
+            return "WARN"
         return "PASS" if self.ok else "FAIL"
 
 

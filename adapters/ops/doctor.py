@@ -17,7 +17,7 @@ from adapters.ops.database import check_database
 from adapters.ops.distribution import check_installations, check_shards
 from adapters.ops.gateway_probe import check_gateway
 from adapters.ops.google_probe import SignIn, check_gemini, check_vertex, vertex_setup
-from adapters.ops.spend import price_check
+from adapters.ops.spend import price_check, unit_check
 from bot.config import Settings
 from bot.domain import Mode
 from bot.usage import seconds
@@ -139,7 +139,7 @@ def _api_settings(settings: Settings) -> Check:
     return Check("video API settings", True, f"{chosen.title} at {settings.api_root}")
 
 
-async def check_ledger(path: Path) -> list[Check]:
+async def check_ledger(path: Path, unit: str = "") -> list[Check]:
     if not await asyncio.to_thread(path.exists):
         # Opening would create it: doctor looks, it does not make a ledger where none was.
         made = await asyncio.to_thread(path.parent.is_dir)
@@ -149,6 +149,7 @@ async def check_ledger(path: Path) -> list[Check]:
         async with SqliteLedger.open(path) as ledger:
             counts = await ledger.count_by_state()
             intact = await ledger.integrity_check()
+            units = await unit_check(ledger, unit) if unit else []
     except LedgerError as err:
         return [Check("ledger", False, str(err), "fix the path or permissions of VIDEOBOT_DB")]
     live = sum(counts.values())
@@ -161,7 +162,8 @@ async def check_ledger(path: Path) -> list[Check]:
             f"{path}: WAL, schema v{SCHEMA_VERSION}, {_count(live, 'task')}, integrity {intact}, "
             f"{served}",
             "" if intact == "ok" else "restore the ledger from a backup",
-        )
+        ),
+        *units,
     ]
 
 
@@ -269,7 +271,7 @@ async def run_doctor(
     if settings.database_url is not None:
         checks += await check_database(settings.database_url.get_secret_value())
     else:
-        checks += await check_ledger(settings.ledger_path)
+        checks += await check_ledger(settings.ledger_path, settings.prices_in_force.unit)
     checks += await check_installations(settings)
     if offline:
         checks += await check_shards(settings, None)

@@ -9,13 +9,15 @@ import csv
 import json
 import sys
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TextIO
 
 from adapters.ops.check import Check
 from adapters.ops.tasks import amount_text, parse_since
+from bot.budget_start import other_units, unit_warning
 from bot.config import Settings
 from bot.ports import SpendLine, SpendQuery
-from bot.pricing import money, period_starts
+from bot.pricing import PriceTable, cheapest, money, period_starts
 from storage.sqlite.ledger import LedgerError, SqliteLedger
 
 _HEADER = ("{by}", "UNIT", "TASKS", "SPENT", "STILL RESERVED")
@@ -31,6 +33,8 @@ def price_check(settings: Settings) -> Check:
     else:
         prices = ", ".join(f"{res} {money(rate, unit)}/s" for res, rate in table.per_second)
     parts = [prices or "not priced"]
+    if tokens := token_rates(table):
+        parts.append(f"reported video tokens at {tokens}")
     budgets = settings.budget_list(unit)
     if budgets:
         parts.append(
@@ -43,11 +47,53 @@ def price_check(settings: Settings) -> Check:
         )
     if settings.confirm_threshold is not None:
         parts.append(f"confirm above {money(settings.confirm_threshold, unit)}")
-    return Check("prices", True, "; ".join(parts))
+    cheapest = cheapest_video(settings)
+    tight = [b for b in budgets if cheapest is not None and b.limit < cheapest]
+    if cheapest is None or not tight:
+        return Check("prices", True, "; ".join(parts))
+    names = ", ".join(f"{b.scope} per {b.period} {money(b.limit, unit)}" for b in tight)
+    parts.append(f"the cheapest video costs {money(cheapest, unit)}, more than {names}")
+    fix = "raise those budgets or lower the prices: no video can be made within them"
+    return Check("prices", True, "; ".join(parts), fix, warned=True)
+
+
+def cheapest_video(settings: Settings) -> int | None:
+    """The least any video the profile allows can be estimated at (None: not priced)."""
+    profile = settings.profile()
+    return cheapest(settings.prices_in_force, profile.durations, profile.resolutions)
+
+
+async def unit_check(ledger: SqliteLedger, unit: str) -> list[Check]:
+    """doctor's warning when this month was spent in a unit other than VIDEOBOT_PRICE_UNIT's."""
+    warning = unit_warning(unit, await other_units(ledger, unit, datetime.now(UTC)))
+    if not warning:
+        return []
+    fix = "set VIDEOBOT_PRICE_UNIT back, or accept that budgets restart this month"
+    return [Check("price unit", True, warning, fix, warned=True)]
+
+
+def token_rates(table: PriceTable) -> str:
+    """The price per million output video tokens in force (flat, or by resolution), or ""."""
+    if table.per_million_tokens is not None:
+        return f"{money(table.per_million_tokens, table.unit)} per million"
+    rates = []
+    for resolution, _ in table.tokens_per_second:
+        per_token = table.token_price(resolution)
+        if per_token is not None:
+            rates.append(f"{resolution} {money(micros_of(per_token * 1_000_000), table.unit)}")
+    return f"{', '.join(rates)} per million" if rates else ""
+
+
+def micros_of(amount: Decimal) -> int:
+    return int(amount.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def _text(micros: int) -> str:
-    return amount_text(micros) or "0"
+    """Every amount in one format: at least two decimals (`0.00`, `0.72`, `81.60`), more only
+    when the amount has them (`0.000001`)."""
+    exact = amount_text(micros) or "0"
+    whole, _, fraction = exact.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
 
 
 def record(line: SpendLine) -> dict[str, object]:

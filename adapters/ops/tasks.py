@@ -15,7 +15,7 @@ from bot.domain import ReplyTarget, TaskState
 from bot.errors import VideobotError
 from bot.messages import clip
 from bot.ports import TaskQuery
-from bot.pricing import MICRO, settlement
+from bot.pricing import MICRO, money, settlement
 from bot.service import VideoService
 from bot.task import Task
 from storage.postgres.connect import PgLedgerError, redacted
@@ -31,6 +31,7 @@ _HEADER = (
     "REQUESTER",
     "CREATED (UTC)",
     "UPDATED",
+    "COST",
     "PROVIDER TASK",
     "ERROR",
 )
@@ -59,6 +60,14 @@ def task_record(task: Task) -> dict[str, object]:
         "estimate": amount_text(task.estimate),
         "spent": amount_text(settled[0]) if (settled := settlement(task)) else None,
     }
+
+
+def cost_cell(task: Task) -> str:
+    """`$0.80` once settled, `~$0.80` while the estimate is held, `-` when not priced."""
+    if task.estimate is None:
+        return "-"
+    settled = settlement(task)
+    return money(settled[0], task.unit) if settled else f"~{money(task.estimate, task.unit)}"
 
 
 def amount_text(micros: int | None) -> str | None:
@@ -107,6 +116,7 @@ async def print_tasks(ledger: AnyLedger, args: argparse.Namespace, out: TextIO) 
             clip(t.target.user_name or t.target.user_key, 24),
             t.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             t.updated_at.strftime("%H:%M:%S"),
+            cost_cell(t),
             t.provider_task_id or "-",
             clip(t.error_message or "", 50),
         )

@@ -19,7 +19,15 @@ VERTEX_MODELS = frozenset(
 TASKS = ("text_to_video", "image_to_video", "reference_to_video", "edit", "extend")
 RESOLUTIONS = ("360p", "720p", "1080p", "4k")
 _DURATION = re.compile(r"^(\d{1,2})s$")
-VIDEO_TOKENS_PER_SECOND = 5792
+VIDEO_TOKENS_PER_SECOND = 5792  # at 720p (UPSTREAM.md); other resolutions by their pixels
+_PIXELS = {"360p": 640 * 360, "720p": 1280 * 720, "1080p": 1920 * 1080, "4k": 3840 * 2160}
+
+
+def video_tokens_per_second(resolution: str) -> int:
+    """The output video tokens a second of video at `resolution` is counted as."""
+    return VIDEO_TOKENS_PER_SECOND * _PIXELS.get(resolution, _PIXELS["720p"]) // _PIXELS["720p"]
+
+
 Known = Callable[[str, str], str | None]
 
 
@@ -206,7 +214,7 @@ async def interaction_view(
         {"type": "thought", "signature": "c2ltdWxhdGVk"},
         {"type": "model_output", "content": [await _output(found, speaker)]},
     ]
-    tokens = VIDEO_TOKENS_PER_SECOND * task.duration
+    tokens = video_tokens_per_second(found.ask.resolution) * task.duration
     view["usage"] = {
         "total_input_tokens": len(found.ask.prompt.split()) + 258 * found.ask.images,
         "total_output_tokens": tokens,

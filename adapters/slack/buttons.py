@@ -18,7 +18,7 @@ async def press(  # noqa: PLR0913 (what was pressed, on what, by whom, once, ans
         await answer(messages.CANCEL_DONE.format(ref=task.ref))
         return
     if verb == "dismiss":
-        service.confirmations.drop(ref, by)
+        await service.dismiss(ref, by)
         await answer(confirm.DISMISSED)
         return
     if verb == "confirm":

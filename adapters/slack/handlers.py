@@ -156,8 +156,11 @@ class SlackHandlers:
         message_ts = str((body.get("container") or {}).get("message_ts") or "")
         by = who(_team(body), channel, body["user"]["id"])
 
+        # Confirm and Cancel on a question replace it with the outcome, so its buttons go.
+        replace = verb in ("confirm", "dismiss")
+
         async def answer(message: str, blocks: Blocks | None = None) -> None:
-            await reply(respond, message, replace_original=False, blocks=blocks)
+            await reply(respond, message, replace_original=replace, blocks=blocks)
 
         if verb == "edit":
             meta = blocks.ModalMeta(channel_id=channel, ref=ref)

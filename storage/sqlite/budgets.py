@@ -6,6 +6,7 @@ the settlement into the row's body)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -131,12 +132,12 @@ GROUPINGS = tuple(_GROUPS)
 
 
 def _subjects(task: Task) -> dict[str, str]:
+    """The budget subjects a task counts against (a Discord DM is in no server: no workspace)."""
     target = task.target
-    return {
-        "user": target.user_key,
-        "workspace": target.workspace_key,
-        "channel": target.channel_key,
-    }
+    subjects = {"user": target.user_key, "channel": target.channel_key}
+    if target.in_workspace:
+        subjects["workspace"] = target.workspace_key
+    return subjects
 
 
 def budget_clauses(task: Task, limits: UserLimits) -> tuple[str, tuple[Any, ...]]:
@@ -198,8 +199,8 @@ async def refusing_budget(rows: Rows, task: Task, limits: UserLimits) -> BudgetE
     named = {(scope, subject, period) for scope, subject, period, _ in stored}
     subjects = _subjects(task)
     for scope, subject, period, limit in stored:
-        own = subjects[scope]
-        if scope == "user" and not limits.user_budgets:
+        own = subjects.get(scope)
+        if own is None or (scope == "user" and not limits.user_budgets):
             continue
         if subject not in (own, "*") or (subject == "*" and (scope, own, period) in named):
             continue  # another's budget, or a default this subject has its own in place of
@@ -228,6 +229,38 @@ def replacing(budgets: list[Budget]) -> list[tuple[str, tuple[Any, ...]]]:
     return [("DELETE FROM budgets", ()), *((INSERT_BUDGET, row) for row in rows)]
 
 
+SELECT_SEED = "SELECT seeded FROM budget_seed WHERE id = 1"
+
+
+def seed_of(budgets: list[Budget]) -> str:
+    """The budgets as one comparable text, whatever their order."""
+    return json.dumps(sorted([b.scope, b.subject, b.period, b.unit, b.limit] for b in budgets))
+
+
+def seeding(budgets: list[Budget]) -> list[tuple[str, tuple[Any, ...]]]:
+    """The statements that replace the stored budgets with `budgets` and remember them as
+    seeded, each a no-op when they are what was seeded last (one transaction)."""
+    seed = seed_of(budgets)
+    fresh = "NOT EXISTS (SELECT 1 FROM budget_seed WHERE id = 1 AND seeded = ?)"
+    inserts = [
+        (
+            "INSERT INTO budgets (scope, subject, period, unit, limit_micros) "
+            f"SELECT ?, ?, ?, ?, ? WHERE {fresh}",
+            (b.scope, b.subject, b.period, b.unit, b.limit, seed),
+        )
+        for b in budgets
+    ]
+    return [
+        (f"DELETE FROM budgets WHERE {fresh}", (seed,)),
+        *inserts,
+        (
+            "INSERT INTO budget_seed (id, seeded) VALUES (1, ?) "
+            "ON CONFLICT (id) DO UPDATE SET seeded = excluded.seeded",
+            (seed,),
+        ),
+    ]
+
+
 def read_budget(row: Any) -> Budget:
     scope, subject, period, unit, limit = row
     return Budget(scope=scope, period=period, limit=int(limit), unit=unit, subject=subject)
@@ -242,9 +275,14 @@ def spend_statement(
         raise ValueError(f"cannot group spending by {query.by!r}; use one of {GROUPINGS}")
     where = "created_at >= ?"
     params: list[Any] = [to_ms(query.since)]
-    if query.user_key is not None:
-        where += " AND user_key = ?"
-        params.append(query.user_key)
+    for column, value in (
+        ("user_key", query.user_key),
+        ("workspace_key", query.workspace_key),
+        ("channel_key", query.channel_key),
+    ):
+        if value is not None:
+            where += f" AND {column} = ?"
+            params.append(value)
     sql = (
         f"SELECT {groups[query.by]} AS k, unit, COUNT(*), SUM({SPENT}),"
         " SUM(CASE WHEN s.actual IS NULL THEN s.reserved ELSE 0 END)"

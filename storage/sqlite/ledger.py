@@ -253,6 +253,9 @@ class SqliteLedger:
         if query.user_key:
             where.append("user_key = ?")
             params.append(query.user_key)
+        if query.idem_key:
+            where.append("idem_key = ?")
+            params.append(query.idem_key)
         if query.since:
             where.append("created_at >= ?")
             params.append(to_ms(query.since))
@@ -262,6 +265,11 @@ class SqliteLedger:
     async def set_budgets(self, stored: list[Budget]) -> None:
         # One transaction: no moment without budgets, and a failure leaves the old ones.
         await self._writer.transaction(budgets.replacing(stored))
+
+    async def seed_budgets(self, stored: list[Budget]) -> bool:
+        before = await self._rows(budgets.SELECT_SEED)
+        await self._writer.transaction(budgets.seeding(stored))
+        return not before or before[0][0] != budgets.seed_of(stored)
 
     async def budgets(self) -> list[Budget]:
         return [budgets.read_budget(r) for r in await self._rows(budgets.SELECT_BUDGETS)]

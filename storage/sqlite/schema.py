@@ -54,5 +54,37 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE tasks ADD COLUMN lease_until INTEGER;
     """,
+    # 6: a person's key follows them (bot.domain.ReplyTarget.user_key): a Discord user is one
+    # in every server and DM, a Slack Enterprise Grid user one across the org's workspaces.
+    # Their tasks, spend, per-user totals and named budgets move to the new key, so an
+    # upgrade neither forgets what they spent this month nor splits it.
+    """
+    UPDATE tasks SET user_key = 'discord:' || json_extract(body, '$.target.user_id')
+    WHERE user_key LIKE 'discord:%';
+    UPDATE tasks SET user_key = 'slack:' || json_extract(body, '$.target.enterprise_id') || ':'
+        || json_extract(body, '$.target.user_id')
+    WHERE user_key LIKE 'slack:%' AND json_extract(body, '$.target.enterprise_id') IS NOT NULL;
+    UPDATE spend SET user_key = (SELECT t.user_key FROM tasks t WHERE t.task_id = spend.task_id);
+    DELETE FROM spend_totals WHERE scope = 'user';
+    INSERT INTO spend_totals (scope, subject, unit, period, starts, amount)
+    SELECT 'user', user_key, unit, 'day', created_at - created_at % 86400000,
+        SUM(coalesce(actual, reserved))
+    FROM spend GROUP BY user_key, unit, created_at - created_at % 86400000;
+    INSERT INTO spend_totals (scope, subject, unit, period, starts, amount)
+    SELECT 'user', user_key, unit, 'month',
+        strftime('%s', created_at / 1000, 'unixepoch', 'start of month') * 1000,
+        SUM(coalesce(actual, reserved))
+    FROM spend
+    GROUP BY user_key, unit, strftime('%s', created_at / 1000, 'unixepoch', 'start of month');
+    UPDATE OR REPLACE budgets
+    SET subject = 'discord:' || substr(subject, 9 + instr(substr(subject, 9), ':'))
+    WHERE scope = 'user' AND subject LIKE 'discord:%:%';
+    -- The budgets the settings last seeded (Ledger.seed_budgets): the settings replace the
+    -- stored budgets only when they changed since.
+    CREATE TABLE budget_seed (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        seeded TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

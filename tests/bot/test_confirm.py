@@ -66,7 +66,7 @@ async def test_above_the_threshold_nothing_happens_until_confirm(
     twice, created = await svc.confirm(question.ref, target())
     assert not created and twice.task_id == task.task_id  # a double Confirm is one task
     with pytest.raises(ActionRefused, match="confirmed already"):
-        svc.confirmations.drop(question.ref, target())
+        await svc.dismiss(question.ref, target())
     assert len(await ledger.find(TaskQuery())) == 2
 
 
@@ -76,7 +76,7 @@ async def test_cancel_forgets_and_an_unconfirmed_request_expires(
     svc = confirming(ledger, clock)
     with pytest.raises(ConfirmationNeeded) as first:
         await svc.accept(t2v(duration=10), target(), "a")
-    svc.confirmations.drop(first.value.ref, target())
+    await svc.dismiss(first.value.ref, target())
     with pytest.raises(ActionRefused, match="no longer waiting for a confirmation"):
         await svc.confirm(first.value.ref, target())
     with pytest.raises(ConfirmationNeeded) as second:
@@ -93,3 +93,29 @@ async def test_the_console_is_told_to_type_confirm(ledger: SqliteLedger, clock: 
     with pytest.raises(ConfirmationNeeded) as asked:
         await svc.accept(t2v(duration=10), console, "a")
     assert f"Type `confirm {asked.value.ref}` within 10 minutes to make it;" in str(asked.value)
+
+
+async def test_a_confirmed_request_points_at_its_task_forever(
+    ledger: SqliteLedger, clock: FakeClock
+) -> None:
+    svc = confirming(ledger, clock)
+    with pytest.raises(ConfirmationNeeded) as asked:
+        await svc.accept(t2v(duration=10), target(), "dear")
+    task, created = await svc.confirm(asked.value.ref, target())
+    assert created and task.ref == asked.value.ref  # the task bears the question's ref
+    clock.advance(60 * 60)  # long past the 10 minutes a question is held
+    late, created = await svc.confirm(asked.value.ref, target())
+    assert not created and late.task_id == task.task_id
+    with pytest.raises(ActionRefused) as cancelled:
+        await svc.dismiss(asked.value.ref, target())
+    assert str(cancelled.value) == (
+        f"That request was confirmed already and is task {task.ref}; to stop it, use the "
+        "Cancel button of its status message."
+    )
+    # The original command replayed (the same platform event) finds its task, asking nothing.
+    replayed, created = await svc.accept(t2v(duration=10), target(), "dear")
+    assert not created and replayed.task_id == task.task_id
+    # Someone else pressing the old buttons learns nothing about it.
+    with pytest.raises(ActionRefused, match="no longer waiting"):
+        await svc.confirm(asked.value.ref, target("U2"))
+    assert len(await ledger.find(TaskQuery())) == 1

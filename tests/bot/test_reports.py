@@ -88,10 +88,52 @@ async def test_admins_see_everyone_and_nobody_else_does(
     await spend(ledger, target("U2"), "1.20", clock)
     text = await svc.reports.usage(target("BOSS"), everyone=True)
     assert text.splitlines() == [
-        "Spent this month by everyone: $3.12 (the month resets on 1 December at 00:00 UTC, "
-        "in 6 days).",
-        "U2  $2.40  (2 videos)",
-        "U1  $0.72  (1 video)",
+        "Spent this month in this workspace: $3.12 (the month resets on 1 December at "
+        "00:00 UTC, in 6 days).",
+        "user-U2 (test:T1:U2)  $2.40  (2 videos)",
+        "user-U1 (test:T1:U1)  $0.72  (1 video)",
     ]
     with pytest.raises(ActionRefused, match="Only admins can see everyone's spending"):
         await svc.reports.usage(target("U1"), everyone=True)
+
+
+async def test_usage_all_shows_only_the_admins_workspace_with_names(
+    ledger: SqliteLedger, clock: FakeClock
+) -> None:
+    svc = reports_of(ledger, clock)
+    await spend(ledger, ReplyTarget("slack", "T1", "C1", "U1", user_name="ada"), "1.20", clock)
+    await spend(ledger, ReplyTarget("slack", "T2", "C2", "U1", user_name="bob"), "0.72", clock)
+    await spend(ledger, ReplyTarget("discord", "9", "C3", "U1", user_name="cy"), "0.40", clock)
+    boss = ReplyTarget("slack", "T1", "C1", "BOSS")
+    assert (await svc.reports.usage(boss, everyone=True)).splitlines()[1:] == [
+        "ada (slack:T1:U1)  $1.20  (1 video)"
+    ]
+
+
+async def test_usage_shows_the_workspace_and_channel_budgets_to_everyone(
+    ledger: SqliteLedger, clock: FakeClock
+) -> None:
+    await ledger.set_budgets(
+        [
+            Budget("user", "day", micros(5), "USD"),
+            Budget("workspace", "month", micros(50), "USD"),
+            Budget("channel", "month", micros(10), "USD", "discord:C1"),
+        ]
+    )
+    here = ReplyTarget("discord", "9", "C1", "U1")
+    await spend(ledger, here, "0.72", clock)
+    await spend(ledger, replace(here, user_id="U2"), "2.00", clock)
+    await spend(ledger, replace(here, channel_id="C2"), "1.00", clock)
+    svc = reports_of(ledger, clock)
+    shared = [
+        "This server's monthly budget is $50.00; $46.28 is left until it resets on 1 December "
+        "at 00:00 UTC (in 6 days).",
+        "This channel's monthly budget is $10.00; $7.28 is left until it resets on 1 December "
+        "at 00:00 UTC (in 6 days).",
+    ]
+    text = (await svc.reports.usage(here)).splitlines()
+    assert text[1].startswith("Your daily budget is $5.00") and text[2:] == shared
+    boss = (await svc.reports.usage(replace(here, user_id="BOSS"))).splitlines()
+    assert boss == ["You have not spent anything this month.", *shared]
+    dm = await svc.reports.usage(ReplyTarget("discord", "@me", "D1", "U1"))
+    assert "server" not in dm and "channel" not in dm  # a DM is in no server

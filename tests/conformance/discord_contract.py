@@ -10,7 +10,8 @@ The spec's known gaps (shared/specs/README.md) are patched here, each one on pur
 - Snowflakes may be integers as well as strings: discord.py sends `allowed_mentions.users` and
   `message_reference` ids as ints, and Discord accepts both; the spec allows strings only.
 - discord.py puts `tts: false` in every message body it builds, edits included, where the
-  edit schema names no `tts`: Discord ignores it. Tolerated on that one operation only.
+  edit schemas name no `tts`: Discord ignores it. Tolerated on the two edit operations only
+  (a channel message's, and an interaction's own message's through its webhook).
 One documented limit the spec cannot express is added: the embeds of one message hold at most
 6000 characters across their titles, descriptions, field names and values, footers and
 authors (Discord's "Embed Limits")."""
@@ -42,7 +43,10 @@ _CONTENT_4000 = (
     "SDKMessageRequest",
 )
 _INTEGER_SNOWFLAKE = {"type": "integer", "minimum": 0, "maximum": 2**64 - 1}
-_TOLERATED_FIELDS = {("PATCH", "/channels/{channel_id}/messages/{message_id}"): {"tts"}}
+_TOLERATED_FIELDS = {
+    ("PATCH", "/channels/{channel_id}/messages/{message_id}"): {"tts"},
+    ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original"): {"tts"},
+}
 
 
 @functools.cache

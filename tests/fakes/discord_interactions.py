@@ -52,6 +52,9 @@ class Delivered:
 class FakeInteractions:
     callbacks: list[Callback] = field(default_factory=list)
     followups: list[Json] = field(default_factory=list)
+    # Follow-ups that edited a message (PATCH), by the message they named (`@original`: the
+    # one the pressed button is on, for a deferred update).
+    edited: list[tuple[str, Json]] = field(default_factory=list)
     expired: set[str] = field(default_factory=set)  # interaction ids answered 10062
     callback_delay: float = 0.0
     identified: asyncio.Event = field(default_factory=asyncio.Event)
@@ -174,6 +177,8 @@ class FakeInteractions:
         if born is None or self.clock() - born > TOKEN_TTL:
             return error_answer(401, 50027, "Invalid Webhook Token")
         self.followups.append(body)
+        if request.method == "PATCH":
+            self.edited.append((request.match_info["mid"], body))
         # In a DM the follow-up is in that DM (and has no guild); guild answers stay as they were.
         channel_id = self._token_channels.get(request.match_info["token"], "")
         known = channel_id in self.dms or channel_id in self.channel_guilds

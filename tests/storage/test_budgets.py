@@ -83,7 +83,8 @@ async def test_a_priced_task_reserves_its_estimate_and_a_save_settles_it(ledger:
         ("rejected", 0),  # refused before it was billed: released
         ("cancelled", 0),  # cancelled before it was sent: released
         ("unknown", DOLLAR),  # may have been billed: counted
-        ("failed", 0),  # failed at the provider, nothing reported billed
+        ("failed", 0),  # the provider reported the render failed: not billed
+        ("lost", DOLLAR),  # failed because the provider lost it: may have been billed
     ],
 )
 async def test_how_each_ending_settles(ledger: Ledger, end: str, counted: int) -> None:
@@ -95,7 +96,8 @@ async def test_how_each_ending_settles(ledger: Ledger, end: str, counted: int) -
     elif end == "unknown":
         moved = task.submitting(T0).unknown("lost", T0)
     else:
-        moved = task.submitting(T0).submitted("p", T0, T0).failed("internal", "boom", T0)
+        sent = task.submitting(T0).submitted("p", T0, T0)
+        moved = sent.failed("internal", "boom", T0, by_provider=end == "failed")
     assert await ledger.save(task, moved) is not None
     assert await spent(ledger) == {"test:T1:U1": counted}
 
@@ -201,3 +203,16 @@ async def test_a_repeated_command_reserves_once(ledger: Ledger) -> None:
     assert not created and again.task_id == first.task_id
     assert await spent(ledger) == {"test:T1:U1": DOLLAR}
     assert again.state is TaskState.ACCEPTED
+
+
+async def test_settings_seed_budgets_only_when_they_changed(ledger: Ledger) -> None:
+    settings = [Budget("user", "day", 3 * DOLLAR, "USD")]
+    assert await ledger.seed_budgets(settings)  # the first start: the settings' budgets
+    changed = [Budget("user", "day", 9 * DOLLAR, "USD")]
+    await ledger.set_budgets(changed)  # as a later admin command would
+    assert not await ledger.seed_budgets(settings)  # a restart with the same settings
+    assert await ledger.budgets() == changed
+    edited = [Budget("user", "day", 4 * DOLLAR, "USD"), Budget("workspace", "month", 1, "USD")]
+    assert await ledger.seed_budgets(edited)  # the operator changed the settings: they win
+    assert sorted(await ledger.budgets(), key=repr) == sorted(edited, key=repr)
+    assert not await ledger.seed_budgets(list(reversed(edited)))  # order is no change

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from adapters.console.session import ConsoleChat, ConsoleSession
 from adapters.media.intake import MediaIntake
+from bot import usage
 from bot.domain import Profile, TaskState
 from bot.pricing import micros
 from bot.providers import PROVIDERS
@@ -35,6 +36,7 @@ async def test_a_dear_video_waits_for_confirm(make_engine: EngineFactory, tmp_pa
     await session.handle("/video a lighthouse in a storm --duration 10")
     asked = re.search(r"Type `confirm (\w{6})` within 10 minutes", out.getvalue())
     assert asked and "about $1.20" in out.getvalue() and session.refused == 0
+    assert session.waiting == {asked.group(1)}  # a script ending here exits 1
     await engine.run_until_idle()
     assert engine.sim.simulator.stats.tasks_created == 0  # nothing sent before the confirmation
     await session.handle(f"confirm {asked.group(1)}")
@@ -48,3 +50,11 @@ async def test_a_dear_video_waits_for_confirm(make_engine: EngineFactory, tmp_pa
     task = await engine.ledger.get(made.group(1))
     assert task is not None and task.state is TaskState.DELIVERED
     assert engine.sim.simulator.stats.tasks_created == 1
+    assert session.waiting == set()
+    # A question can be declined with `cancel`, like its Cancel button.
+    await session.handle("/video a lighthouse at dusk --duration 10")
+    second = re.findall(r"Type `confirm (\w{6})` within 10 minutes", out.getvalue())[-1]
+    await session.handle(f"cancel {second.lower()}")
+    assert out.getvalue().rstrip().endswith("Cancelled: nothing was sent or charged.")
+    assert session.refused == 0 and session.waiting == set()
+    assert "confirm <ref>" in usage.help_text(Profile())  # and help names the verb

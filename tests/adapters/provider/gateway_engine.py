@@ -54,11 +54,13 @@ async def gateway_engine(
     clock: FakeClock,
     callback_url: str | None = None,
     priced: bool = False,
+    prices: PriceTable | None = None,
     **knobs: Any,
 ) -> AsyncIterator[Engine]:
-    """`priced`: the service and the worker price tasks with the profile's price table."""
+    """`priced`: the service and the worker price tasks with the profile's price table, or
+    with `prices` (the operator's, from VIDEOBOT_PRICES) when given."""
     profile = PROVIDERS[name]
-    prices = profile.prices if priced else PriceTable()
+    prices = (prices or profile.prices) if priced else PriceTable()
     policy = replace(TEST_POLICY, prices=prices)
     settings: dict[str, Any] = {"render_seconds": 20, "queue_seconds": 2, "video_height": 32}
     config = SimConfig(dialect=name, api_key=SIM_KEY, seed=7, **{**settings, **knobs})
