@@ -1,7 +1,8 @@
-"""`videobot migrate-ledger`: copy a SQLite ledger (every task and its history) into the
-PostgreSQL ledger, in one transaction, so an installation moves to many processes without
-losing a task. Rows already there (same task id) are left as they are: running it twice
-copies nothing twice. The SQLite file must not be served while it is copied."""
+"""`videobot migrate-ledger`: copy a SQLite ledger (every task, its history and its spending,
+and the budgets) into the PostgreSQL ledger, in one transaction, so an installation moves to
+many processes without losing a task or what its users spent. Rows already there (same task
+id) are left as they are: running it twice copies nothing twice. The SQLite file must not be
+served while it is copied."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, TextIO
 from bot.config import Settings
 from storage.codec import COLUMNS
 from storage.postgres.connect import PgLedgerError, connect, migrate
+from storage.sqlite.ledger import SqliteLedger
 from storage.sqlite.lock import holder
 
 _INSERT = (
@@ -23,20 +25,45 @@ _INSERT = (
 )
 
 
-def _read(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+_SPEND = (
+    "task_id, user_key, workspace_key, channel_key, provider, unit, created_at, reserved, "
+    "actual, source, settled_at"
+)
+_BUDGETS = "scope, subject, period, unit, limit_micros"
+Rows = list[tuple[Any, ...]]
+
+
+def _read(path: Path) -> tuple[Rows, Rows, Rows, Rows, Rows]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         tasks = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM tasks ORDER BY created_at")
         events = conn.execute("SELECT task_id, at, state, detail FROM task_events ORDER BY rowid")
-        return tasks.fetchall(), events.fetchall()
+        spend = conn.execute(f"SELECT {_SPEND} FROM spend")
+        budgets = conn.execute(f"SELECT {_BUDGETS} FROM budgets")
+        seed = conn.execute("SELECT id, seeded FROM budget_seed")
+        return (
+            tasks.fetchall(),
+            events.fetchall(),
+            spend.fetchall(),
+            budgets.fetchall(),
+            seed.fetchall(),
+        )
     finally:
         conn.close()
+
+
+async def _upgraded(path: Path) -> None:
+    """Bring an older ledger file to this videobot's schema first (its migrations run at
+    open), so what is copied has today's columns and keys."""
+    async with SqliteLedger.open(path):
+        pass
 
 
 async def copy_ledger(path: Path, url: str) -> tuple[int, int]:
     """Copy every task of the SQLite ledger at `path` into PostgreSQL; (copied, already there).
     Raises PgLedgerError (PostgreSQL) or sqlite3.Error (the file)."""
-    tasks, events = await asyncio.to_thread(_read, path)
+    await _upgraded(path)
+    tasks, events, spend, budgets, seed = await asyncio.to_thread(_read, path)
     await migrate(url)
     conn = await connect(url)
     try:
@@ -54,6 +81,22 @@ async def copy_ledger(path: Path, url: str) -> tuple[int, int]:
                 await cur.executemany(
                     "INSERT INTO task_events (task_id, at, state, detail) VALUES (%s, %s, %s, %s)",
                     [event for event in events if event[0] in mine],
+                )
+                # What the copied tasks spent or hold, so budgets and reports carry on.
+                await cur.executemany(
+                    f"INSERT INTO spend ({_SPEND}) VALUES ({', '.join(['%s'] * 11)}) "
+                    "ON CONFLICT (task_id) DO NOTHING",
+                    [row for row in spend if row[0] in mine],
+                )
+                # Budgets changed in the file stay changed; ones already here stay as they are.
+                await cur.executemany(
+                    f"INSERT INTO budgets ({_BUDGETS}) VALUES (%s, %s, %s, %s, %s) "
+                    "ON CONFLICT DO NOTHING",
+                    budgets,
+                )
+                await cur.executemany(
+                    "INSERT INTO budget_seed (id, seeded) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    seed,
                 )
     finally:
         await conn.close()

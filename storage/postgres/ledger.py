@@ -242,6 +242,9 @@ class PgLedger(spend.PgSpending, PgSlots):
         if query.since:
             where.append("created_at >= %(since)s")
             params["since"] = to_ms(query.since)
+        if query.idem_key:
+            where.append("idem_key = %(idem)s")
+            params["idem"] = query.idem_key
         text = f"{sql.SELECT} WHERE {' AND '.join(where)} ORDER BY created_at DESC LIMIT %(limit)s"
         return [row_to_task(r) for r in await self._rows(text, params)]
 

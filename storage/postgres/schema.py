@@ -91,6 +91,14 @@ MIGRATIONS: tuple[str, ...] = (
         until   BIGINT NOT NULL
     );
     """,
+    # 7: the budgets the settings last seeded (Ledger.seed_budgets): the settings replace the
+    # stored budgets only when they changed since
+    """
+    CREATE TABLE budget_seed (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        seeded TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

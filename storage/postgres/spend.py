@@ -95,6 +95,15 @@ class PgSpending:
             for statement, params in rules.replacing(stored):
                 await conn.execute(_pg(statement), params)
 
+    async def seed_budgets(self, stored: list[Budget]) -> bool:
+        async with self._pool.connection() as conn, conn.transaction():
+            # One seeding at a time: processes starting together agree on what was there.
+            await conn.execute("LOCK TABLE budget_seed IN EXCLUSIVE MODE")
+            before = await (await conn.execute(rules.SELECT_SEED)).fetchall()
+            for statement, params in rules.seeding(stored):
+                await conn.execute(_pg(statement), params)
+        return not before or before[0][0] != rules.seed_of(stored)
+
     async def budgets(self) -> list[Budget]:
         async with self._pool.connection() as conn:
             cur = await conn.execute(rules.SELECT_BUDGETS)

@@ -5,6 +5,7 @@ doctor's database check reads the server, the schema and the replication caveat.
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -13,7 +14,8 @@ from pydantic import SecretStr
 from adapters.ops.database import check_database
 from adapters.ops.migrate import run_migrate_ledger
 from bot.config import Settings
-from bot.ports import TaskQuery
+from bot.ports import Budget, SpendQuery, TaskQuery
+from bot.pricing import micros, period_starts
 from storage.postgres.schema import SCHEMA_VERSION
 from storage.sqlite.ledger import SqliteLedger
 from storage.sqlite.lock import hold_ledger
@@ -75,3 +77,21 @@ async def test_doctor_reads_the_server_and_the_schema(pg_url: str) -> None:
 async def test_doctor_says_an_unreachable_database_plainly() -> None:
     [check] = await check_database("postgresql://bot:pw-xyz@127.0.0.1:1/videobot")
     assert not check.ok and "pw-xyz" not in check.detail and "127.0.0.1:1" in check.detail
+
+
+async def test_spending_and_budgets_move_over_with_the_tasks(tmp_path: Path, pg_url: str) -> None:
+    """What users spent this month and the budgets (as changed in the file) carry on after the
+    move: the reports and the budget checks on PostgreSQL see the same money as on SQLite."""
+    _, month = period_starts(T0)
+    budget = Budget("user", "month", micros(5), "USD", "*")
+    db = tmp_path / "old.db"
+    async with SqliteLedger.open(db) as old:
+        await old.seed_budgets([budget])
+        priced = replace(fresh("a", "U1"), estimate=micros("0.72"), unit="USD")  # type: ignore[arg-type]
+        await old.add(priced)
+        before = await old.spend(SpendQuery(since=month))
+    assert await run_migrate_ledger(_settings(db, pg_url), None, io.StringIO()) == 0
+    async with pg_ledger(pg_url) as pg:
+        assert await pg.spend(SpendQuery(since=month)) == before != []
+        assert await pg.budgets() == [budget]
+        assert not await pg.seed_budgets([budget])  # the settings' seeding came along
