@@ -153,6 +153,20 @@ class Ledger(Protocol):
         """How many tasks are in `states` (created before a time, for queue positions)."""
         ...
 
+    async def hold(self, ref: str, task: Task, expires_at: datetime, now: datetime) -> str:
+        """Keep `task` (not recorded: nothing reserved or sent) waiting for its requester's
+        Confirm as `ref` until `expires_at`. A request with the same idem_key still waiting
+        keeps the ref it has, which is returned. Expired requests are forgotten."""
+        ...
+
+    async def held(self, ref: str, now: datetime) -> tuple[Task, datetime] | None:
+        """The request waiting as `ref` and when it expires; None once it expired or went."""
+        ...
+
+    async def unhold(self, ref: str) -> None:
+        """Forget the request waiting as `ref` (declined)."""
+        ...
+
     async def take_slot(self, task_id: str, cap: int, now: datetime, until: datetime) -> bool:
         """Hold one of the provider's `cap` render slots for the task (about to be sent) until
         `until`: True if one was free. A slot counts tasks at the provider (submitting and

@@ -65,7 +65,7 @@ class VideoService:
         self._access = access or AccessPolicy()
         self._profile = profile or Profile()
         self.reports = SpendReports(ledger, clock, self._access)  # `/video usage`
-        self.confirmations = Confirmations(clock, confirm_above, ledger.get)  # Confirm / Cancel
+        self.confirmations = Confirmations(clock, confirm_above, ledger)  # Confirm / Cancel
 
     async def accept(
         self,
@@ -110,7 +110,7 @@ class VideoService:
             # the task it made instead of asking again.
             if made := await self._ledger.find(TaskQuery(idem_key=idem_key, limit=1)):
                 return made[0], False
-            raise self.confirmations.ask(task)
+            raise await self.confirmations.ask(task)
         try:
             stored, created = await self._ledger.add(task, self._limits(task, now))
         except QuotaExceeded as err:
@@ -135,7 +135,7 @@ class VideoService:
         (created=False). Raises ActionRefused when it was never confirmed and expired."""
         if made := await self.confirmations.made(ref, by):
             return made, False
-        held = self.confirmations.take(ref, by)
+        held = await self.confirmations.take(ref, by)
         args = (held.request, held.target, held.idem_key, held.retry_of)
         return await self.accept(*args, confirmed=held.ref)
 

@@ -224,7 +224,7 @@ class ConsoleSession:
 
     async def _cancel(self, ref: str) -> None:
         """`cancel REF`: a task, or a request still waiting for its `confirm` (declined)."""
-        if self._service.confirmations.holds(ref):
+        if await self._service.confirmations.holds(ref):
             await self._service.dismiss(ref, self._target)
             self.waiting.discard(ref.upper())
             self._say(confirm.DISMISSED)

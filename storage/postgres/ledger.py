@@ -27,6 +27,7 @@ from storage.postgres import spend
 from storage.postgres import statements as sql
 from storage.postgres.caps import lock_user
 from storage.postgres.connect import PgLedgerError, migrate, redacted
+from storage.postgres.held import PgHeld
 from storage.postgres.listen import listen
 from storage.postgres.schema import CHANNEL
 from storage.postgres.slots import PgSlots
@@ -40,7 +41,7 @@ FIRST_RETRY_S = 0.25
 MAX_RETRY_S = 30.0
 
 
-class PgLedger(spend.PgSpending, PgSlots):
+class PgLedger(spend.PgSpending, PgSlots, PgHeld):
     """Each method is one statement or one short transaction on a pooled connection; a lost
     connection is retried (until it lands for a transition), then LedgerUnavailable."""
 

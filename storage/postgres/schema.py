@@ -4,6 +4,7 @@ find the work done. Append new steps; never edit one that has shipped."""
 
 from __future__ import annotations
 
+from storage.held import TABLE as HELD
 from storage.postgres.spend_schema import SPEND
 
 # Times are integer milliseconds since the epoch (UTC), as in SQLite, so both backends share
@@ -99,6 +100,8 @@ MIGRATIONS: tuple[str, ...] = (
         seeded TEXT NOT NULL
     );
     """,
+    # 8: requests waiting for their requester's Confirm, seen by every intake (storage/held.py)
+    HELD,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

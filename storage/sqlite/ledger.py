@@ -19,6 +19,7 @@ from bot.ports import Budget, SpendLine, SpendQuery, TaskQuery, UserLimits
 from bot.task import Task
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
 from storage.sqlite import budgets, leases
+from storage.sqlite.held import SqliteHeld
 from storage.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.sqlite.slots import LocalSlots
 from storage.sqlite.statements import (
@@ -37,7 +38,7 @@ class LedgerError(RuntimeError):
     """The ledger file cannot be opened or written (read-only, full disk, newer schema)."""
 
 
-class SqliteLedger:
+class SqliteLedger(SqliteHeld):
     """The Ledger port on one SQLite file: reads through aiosqlite, every write through one
     group-committing writer (storage/sqlite/writer.py). Each write is a single statement: triggers
     keep the history, so a transition needs nothing more."""

@@ -3,6 +3,7 @@ N to N+1. Append new steps; never edit one that has shipped."""
 
 from __future__ import annotations
 
+from storage.held import TABLE as HELD
 from storage.sqlite import budgets
 
 MIGRATIONS: tuple[str, ...] = (
@@ -86,5 +87,7 @@ MIGRATIONS: tuple[str, ...] = (
         seeded TEXT NOT NULL
     );
     """,
+    # 7: requests waiting for their requester's Confirm (storage/held.py)
+    HELD,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,6 +4,8 @@ answer, Cancel forgets it, and an unconfirmed request expires."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.access import AccessPolicy
@@ -18,7 +20,9 @@ from storage.sqlite.ledger import SqliteLedger
 from tests.bot.test_domain import T0
 from tests.conftest import t2v, target
 from tests.fakes.clock import FakeClock
+from tests.pg import pg_databases, pg_ledger, pg_url
 
+__all__ = ["pg_databases", "pg_url"]
 GUIDE = PROVIDERS["guide"]  # 6 s: $0.72, 10 s: $1.20
 
 
@@ -119,3 +123,36 @@ async def test_a_confirmed_request_points_at_its_task_forever(
     with pytest.raises(ActionRefused, match="no longer waiting"):
         await svc.confirm(asked.value.ref, target("U2"))
     assert len(await ledger.find(TaskQuery())) == 1
+
+
+async def test_a_held_request_survives_a_restart_of_the_bot(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """The question is kept in the ledger: a Confirm after the bot restarted makes the video
+    (before, the request lived in the process's memory and the answer was "Send it again")."""
+    async with SqliteLedger.open(tmp_path / "l.db") as first:
+        with pytest.raises(ConfirmationNeeded) as asked:
+            await confirming(first, clock).accept(t2v(duration=10), target(), "dear")
+    async with SqliteLedger.open(tmp_path / "l.db") as second:
+        task, created = await confirming(second, clock).confirm(asked.value.ref, target())
+        assert created and task.ref == asked.value.ref
+
+
+async def test_a_confirm_pressed_on_another_replica_finds_the_request(
+    pg_url: str, clock: FakeClock
+) -> None:
+    """Two intake processes behind a load balancer (two pools on one PostgreSQL ledger): the
+    question asked by one is answered on the other, once, and Cancel works there too."""
+    async with pg_ledger(pg_url) as one, pg_ledger(pg_url) as other:
+        asking, answering = confirming(one, clock), confirming(other, clock)  # type: ignore[arg-type]
+        with pytest.raises(ConfirmationNeeded) as asked:
+            await asking.accept(t2v(duration=10), target(), "dear")
+        task, created = await answering.confirm(asked.value.ref, target())
+        again, twice = await asking.confirm(asked.value.ref, target())
+        assert created and not twice and again.task_id == task.task_id
+        with pytest.raises(ConfirmationNeeded) as declined:
+            await answering.accept(t2v(duration=10), target(), "dearer")
+        await asking.dismiss(declined.value.ref, target())
+        with pytest.raises(ActionRefused):
+            await answering.confirm(declined.value.ref, target())
+        assert [t.ref for t in await one.find(TaskQuery())] == [task.ref]
