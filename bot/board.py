@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from bot import messages
 from bot.domain import TaskState
 from bot.errors import DeliveryError, DeliveryTransient, MessageGone
+from bot.ledger import Ledger
 from bot.messages import StatusView
 from bot.policy import WorkerPolicy, backoff
-from bot.ports import Chat, Ledger, StatusFinder
+from bot.ports import Chat, StatusFinder
 from bot.task import Task
 
 log = logging.getLogger("videobot.worker")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from bot.ports import Budget, Ledger, SpendQuery
+from bot.ledger import Budget, Ledger, SpendQuery
 from bot.pricing import money, period_starts
 
 log = logging.getLogger("videobot.spend")

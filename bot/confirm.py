@@ -16,7 +16,7 @@ from bot.pricing import money
 from bot.spending import approximately
 
 if TYPE_CHECKING:
-    from bot.ports import Ledger
+    from bot.ledger import Ledger
     from bot.task import Task
 
 TTL = timedelta(minutes=10)

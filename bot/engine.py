@@ -28,9 +28,10 @@ from adapters.provider.wiring import provider_auth
 from bot import supervisor
 from bot.budget_start import start_budgets
 from bot.config import Settings
+from bot.ledger import TaskQuery
 from bot.media import MAX_VIDEO_BYTES
 from bot.policy import WorkerPolicy
-from bot.ports import Chat, NullObserver, Observer, TaskQuery
+from bot.ports import Chat, NullObserver, Observer
 from bot.service import VideoService
 from bot.task import HELD_STATES, held_elsewhere
 from bot.worker import Worker

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
 from bot.errors import LedgerUnavailable
-from bot.ports import Ledger
+from bot.ledger import Ledger
 from bot.task import Task
 
 log = logging.getLogger("videobot.worker")

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.errors import ActionRefused
+from bot.ledger import Ledger, SpendQuery, TaskQuery
 from bot.messages import clip
-from bot.ports import Ledger, SpendQuery, TaskQuery
 from bot.pricing import money, period_starts
 from bot.spending import reset_words, shared_budget_line, usage_text
 

@@ -32,8 +32,8 @@ from bot.errors import (
     NotFound,
     QuotaExceeded,
 )
+from bot.ledger import Ledger, TaskQuery, UserLimits
 from bot.policy import WorkerPolicy
-from bot.ports import Ledger, TaskQuery, UserLimits
 from bot.pricing import PriceTable
 from bot.reports import SpendReports
 from bot.task import Task

@@ -12,7 +12,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
 from bot.callbacks import env as _env
-from bot.ports import Budget, BudgetPeriod, BudgetScope
+from bot.ledger import Budget, BudgetPeriod, BudgetScope
 from bot.pricing import MICRO, PriceTable, micros
 
 Rates = Annotated[dict[str, Decimal], NoDecode]

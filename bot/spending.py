@@ -13,7 +13,7 @@ from bot.pricing import money, period_end, settlement
 
 if TYPE_CHECKING:
     from bot.errors import BudgetExceeded
-    from bot.ports import Budget, SpendLine
+    from bot.ledger import Budget, SpendLine
     from bot.task import Task
 
 _WHOSE = {"user": "your", "workspace": "this workspace's", "channel": "this channel's"}

@@ -24,8 +24,9 @@ from bot.errors import (
     RateLimited,
     SubmitAmbiguous,
 )
+from bot.ledger import Ledger
 from bot.policy import WorkerPolicy, backoff
-from bot.ports import Ledger, Provider
+from bot.ports import Provider
 from bot.task import Task
 
 log = logging.getLogger("videobot.worker")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.ports import Ledger, TaskQuery
+from bot.ledger import Ledger, TaskQuery
 from bot.task import Task
 
 log = logging.getLogger("videobot.worker")

@@ -19,9 +19,10 @@ from bot.delivery import Deliverer
 from bot.domain import RENDERING_STATES, TaskState
 from bot.errors import LedgerUnavailable
 from bot.lease import LeaseKeeper
+from bot.ledger import Ledger, TaskQuery
 from bot.policy import IntakeGate, WorkerPolicy, backoff
 from bot.poller import Poller
-from bot.ports import Chat, Ledger, NullObserver, Observer, Provider, TaskQuery
+from bot.ports import Chat, NullObserver, Observer, Provider
 from bot.submitter import Submitter
 from bot.task import Task
 from bot.timekeeper import Timekeeper

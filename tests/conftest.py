@@ -23,8 +23,9 @@ from adapters.provider.dialects import DIALECTS
 from adapters.simulator.knobs import SimConfig
 from adapters.simulator.server import IDEMPOTENCY_HEADER, RunningSimulator, start_simulator
 from bot.domain import Mode, Profile, ReplyTarget, VideoRequest
+from bot.ledger import Ledger
 from bot.policy import WorkerPolicy
-from bot.ports import Ledger, Provider
+from bot.ports import Provider
 from bot.service import VideoService
 from bot.worker import Worker
 from storage.sqlite.ledger import SqliteLedger

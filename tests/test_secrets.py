@@ -26,7 +26,7 @@ from adapters.simulator.wire import error
 from bot import logs
 from bot.domain import TaskState
 from bot.errors import DeliveryTransient
-from bot.ports import TaskQuery
+from bot.ledger import TaskQuery
 from bot.service import VideoService
 from bot.worker import Worker
 from storage.sqlite.ledger import SqliteLedger

@@ -20,7 +20,7 @@ from adapters.simulator.knobs import SimConfig
 from adapters.simulator.server import RunningSimulator, start_simulator
 from adapters.slack.app import EVENTS_PATH
 from bot.domain import TaskState
-from bot.ports import TaskQuery
+from bot.ledger import TaskQuery
 from tests.fakes.slack_harness import SECRET, USER, sign
 from tests.fakes.slack_install import install_at
 from tests.fakes.slack_oauth import CLIENT_ID, CLIENT_SECRET

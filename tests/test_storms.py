@@ -27,7 +27,7 @@ from adapters.simulator.knobs import SimConfig
 from adapters.simulator.server import Simulator
 from bot import messages
 from bot.domain import TaskState
-from bot.ports import TaskQuery
+from bot.ledger import TaskQuery
 from bot.service import VideoService
 from bot.worker import Worker
 from storage.sqlite.ledger import SqliteLedger

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot.ports import Ledger
+from bot.ledger import Ledger
 
 log = logging.getLogger(__name__)
 

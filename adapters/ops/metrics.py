@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from adapters.callback.server import RouteServer
 from bot.domain import TaskState
-from bot.ports import SpendLine, SpendQuery
+from bot.ledger import SpendLine, SpendQuery
 from bot.pricing import MICRO, period_starts
 from bot.task import Task
 

@@ -16,7 +16,7 @@ from adapters.ops.check import Check
 from adapters.ops.tasks import amount_text, parse_since
 from bot.budget_start import other_units, unit_warning
 from bot.config import Settings
-from bot.ports import SpendLine, SpendQuery
+from bot.ledger import SpendLine, SpendQuery
 from bot.pricing import PriceTable, cheapest, money, period_starts
 from storage.sqlite.ledger import LedgerError, SqliteLedger
 

@@ -13,8 +13,8 @@ from typing import TextIO
 from bot.config import Settings
 from bot.domain import ReplyTarget, TaskState
 from bot.errors import VideobotError
+from bot.ledger import TaskQuery
 from bot.messages import clip
-from bot.ports import TaskQuery
 from bot.pricing import MICRO, money, settlement
 from bot.service import VideoService
 from bot.task import Task

@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from bot.domain import TaskState, new_ref
 from bot.errors import LedgerUnavailable
-from bot.ports import TaskQuery, UserLimits
+from bot.ledger import TaskQuery, UserLimits
 from bot.task import Task
 from storage.codec import from_ms, row_to_task, task_to_row, to_ms
 from storage.postgres import spend

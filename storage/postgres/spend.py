@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from bot.ports import Budget, SpendLine, SpendQuery, UserLimits
+from bot.ledger import Budget, SpendLine, SpendQuery, UserLimits
 from bot.pricing import settlement
 from bot.task import Task
 from storage.codec import to_ms

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.domain import LIVE_STATES
 from bot.errors import BudgetExceeded, QuotaExceeded
-from bot.ports import Budget, SpendLine, SpendQuery, UserLimits
+from bot.ledger import Budget, SpendLine, SpendQuery, UserLimits
 from bot.task import Task
 from storage.codec import to_ms
 

@@ -15,7 +15,7 @@ import aiosqlite
 
 from bot.domain import TaskState, new_ref
 from bot.errors import LedgerUnavailable
-from bot.ports import Budget, SpendLine, SpendQuery, TaskQuery, UserLimits
+from bot.ledger import Budget, SpendLine, SpendQuery, TaskQuery, UserLimits
 from bot.task import Task
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
 from storage.sqlite import budgets, leases

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain import LIVE_STATES, RENDERING_STATES
-from bot.ports import UserLimits
+from bot.ledger import UserLimits
 from bot.task import Task
 from storage.codec import COLUMNS, task_to_row, to_ms
 from storage.sqlite.budgets import budget_clauses

@@ -11,8 +11,8 @@ import pytest
 from bot.access import AccessPolicy
 from bot.domain import ReplyTarget
 from bot.errors import ActionRefused, ConfirmationNeeded
+from bot.ledger import SpendQuery, TaskQuery
 from bot.policy import WorkerPolicy
-from bot.ports import SpendQuery, TaskQuery
 from bot.pricing import micros
 from bot.providers import PROVIDERS
 from bot.service import VideoService

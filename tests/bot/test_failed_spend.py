@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from bot.domain import TaskState
-from bot.ports import SpendQuery
+from bot.ledger import SpendQuery
 from bot.pricing import PriceTable, micros
 from bot.service import VideoService
 from storage.sqlite.ledger import SqliteLedger

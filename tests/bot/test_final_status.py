@@ -17,7 +17,7 @@ import pytest
 
 from bot.domain import TaskState
 from bot.errors import ActionRefused
-from bot.ports import TaskQuery, UserLimits
+from bot.ledger import TaskQuery, UserLimits
 from bot.service import VideoService
 from bot.task import Task
 from storage.sqlite.ledger import SqliteLedger

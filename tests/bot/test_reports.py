@@ -10,8 +10,8 @@ import pytest
 from bot.access import AccessPolicy
 from bot.domain import ReplyTarget, new_ref, new_task_id
 from bot.errors import ActionRefused
+from bot.ledger import Budget
 from bot.policy import WorkerPolicy
-from bot.ports import Budget
 from bot.pricing import micros
 from bot.service import VideoService
 from storage.sqlite.ledger import SqliteLedger

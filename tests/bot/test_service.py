@@ -11,8 +11,8 @@ import pytest
 from bot.access import AccessPolicy
 from bot.domain import Mode, Profile, ReplyTarget, TaskState
 from bot.errors import ActionRefused, CommandError, NotFound, QuotaExceeded
+from bot.ledger import TaskQuery
 from bot.policy import WorkerPolicy
-from bot.ports import TaskQuery
 from bot.service import VideoService
 from bot.task import Task
 from storage.sqlite.ledger import SqliteLedger

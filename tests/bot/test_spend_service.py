@@ -13,8 +13,8 @@ from bot import messages
 from bot.access import AccessPolicy
 from bot.domain import ReplyTarget
 from bot.errors import BudgetExceeded, QuotaExceeded
+from bot.ledger import Budget, SpendQuery
 from bot.policy import WorkerPolicy
-from bot.ports import Budget, SpendQuery
 from bot.pricing import micros, period_starts
 from bot.providers import PROVIDERS
 from bot.service import VideoService

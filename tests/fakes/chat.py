@@ -9,8 +9,9 @@ from pathlib import Path
 
 from bot.domain import ReplyTarget
 from bot.errors import DeliveryError, DeliveryTransient
+from bot.ledger import Ledger
 from bot.messages import StatusView
-from bot.ports import Checkpoint, Delivery, Ledger
+from bot.ports import Checkpoint, Delivery
 
 
 @dataclass

@@ -27,8 +27,9 @@ from adapters.media.intake import MediaIntake
 from adapters.simulator.server import RunningSimulator
 from bot.access import AccessPolicy
 from bot.config import Settings
+from bot.ledger import TaskQuery
 from bot.policy import WorkerPolicy
-from bot.ports import Chat, TaskQuery
+from bot.ports import Chat
 from bot.service import VideoService
 from bot.task import Task
 from bot.worker import Worker

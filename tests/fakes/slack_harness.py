@@ -170,7 +170,7 @@ class SlackHarness:
         return await self.post(body, form=False, headers=headers)
 
     async def tasks(self) -> list[Task]:
-        from bot.ports import TaskQuery
+        from bot.ledger import TaskQuery
 
         return await self.ledger.find(TaskQuery(limit=100))
 

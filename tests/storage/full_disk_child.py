@@ -19,7 +19,7 @@ from adapters.simulator.knobs import SimConfig
 from adapters.simulator.server import start_simulator
 from bot import logs
 from bot.errors import VideobotError
-from bot.ports import TaskQuery
+from bot.ledger import TaskQuery
 from bot.service import VideoService
 from bot.worker import Worker
 from storage.sqlite.ledger import SqliteLedger

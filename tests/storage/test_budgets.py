@@ -13,7 +13,7 @@ import pytest
 
 from bot.domain import ReplyTarget, TaskState, new_ref, new_task_id
 from bot.errors import BudgetExceeded, QuotaExceeded
-from bot.ports import Budget, Ledger, SpendQuery, TaskQuery, UserLimits
+from bot.ledger import Budget, Ledger, SpendQuery, TaskQuery, UserLimits
 from bot.pricing import micros, period_starts
 from bot.task import Task
 from tests.bot.test_domain import T0, accepted

@@ -22,8 +22,8 @@ import pytest
 from bot import messages
 from bot.domain import Profile, TaskState
 from bot.errors import VideobotError
+from bot.ledger import TaskQuery
 from bot.policy import WorkerPolicy
-from bot.ports import TaskQuery
 from bot.service import VideoService
 from storage.sqlite.ledger import SqliteLedger
 from tests.bot.test_domain import T0

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain import TaskState, new_ref, new_task_id
-from bot.ports import TaskQuery
+from bot.ledger import TaskQuery
 from storage.sqlite.ledger import LedgerError, SqliteLedger
 from storage.sqlite.schema import SCHEMA_VERSION
 from tests.bot.test_domain import T0, accepted

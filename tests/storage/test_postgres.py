@@ -15,7 +15,7 @@ import pytest
 
 from bot.domain import new_ref, new_task_id
 from bot.errors import BudgetExceeded, QuotaExceeded
-from bot.ports import Budget, SpendQuery, TaskQuery, UserLimits
+from bot.ledger import Budget, SpendQuery, TaskQuery, UserLimits
 from bot.pricing import micros, period_starts
 from bot.task import Task
 from storage.postgres.connect import PgLedgerError, migrate, redacted

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from bot.domain import new_ref, new_task_id
-from bot.ports import TaskQuery
+from bot.ledger import TaskQuery
 from bot.task import Task
 from storage.sqlite.ledger import SqliteLedger
 from tests.bot.test_domain import T0, accepted

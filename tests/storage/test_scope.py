@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import Mode, ReplyTarget, VideoRequest
+from bot.ledger import TaskQuery
 from bot.policy import WorkerPolicy
-from bot.ports import TaskQuery
 from bot.service import VideoService
 from tests.ledgers import Opener
 

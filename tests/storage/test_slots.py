@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from bot.domain import TaskState, new_ref, new_task_id
-from bot.ports import Ledger
+from bot.ledger import Ledger
 from bot.task import Task
 from tests.bot.test_domain import T0, accepted
 from tests.pg import pg_ledger

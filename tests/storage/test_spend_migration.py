@@ -11,7 +11,7 @@ import pytest
 
 from bot.domain import ReplyTarget
 from bot.errors import BudgetExceeded
-from bot.ports import Budget, SpendQuery, UserLimits
+from bot.ledger import Budget, SpendQuery, UserLimits
 from bot.pricing import micros
 from storage.codec import COLUMNS, task_to_row
 from storage.sqlite.ledger import SqliteLedger

@@ -25,7 +25,7 @@ import pytest
 
 from adapters.simulator.knobs import SimConfig
 from adapters.simulator.server import RunningSimulator, start_simulator
-from bot.ports import TaskQuery
+from bot.ledger import TaskQuery
 from bot.task import Task
 from tests.fakes import discord_payloads as p
 from tests.fakes.clock import FakeClock

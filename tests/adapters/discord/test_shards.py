@@ -26,7 +26,7 @@ from adapters.media.intake import MediaIntake
 from adapters.simulator.server import RunningSimulator
 from bot.config import Settings
 from bot.domain import Profile, ReplyTarget
-from bot.ports import TaskQuery
+from bot.ledger import TaskQuery
 from bot.service import VideoService
 from bot.supervisor import PlatformRefused
 from bot.worker import Worker

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from adapters.ops.database import check_database
 from adapters.ops.migrate import run_migrate_ledger
 from bot.config import Settings
-from bot.ports import Budget, SpendQuery, TaskQuery
+from bot.ledger import Budget, SpendQuery, TaskQuery
 from bot.pricing import micros, period_starts
 from storage.postgres.schema import SCHEMA_VERSION
 from storage.sqlite.ledger import SqliteLedger

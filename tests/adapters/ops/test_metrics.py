@@ -23,7 +23,7 @@ from adapters.provider.dialects import DIALECTS
 from adapters.simulator.server import RunningSimulator
 from bot.domain import Mode, Profile, TaskState, VideoRequest
 from bot.errors import DeliveryError, DeliveryTransient, RateLimited
-from bot.ports import TaskQuery
+from bot.ledger import TaskQuery
 from bot.service import VideoService
 from bot.supervisor import Health
 from bot.worker import Worker

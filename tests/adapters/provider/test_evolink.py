@@ -16,7 +16,8 @@ from adapters.provider.dialects.evolink import CLIP_REFUSED, model_for
 from adapters.provider.redact import Redactor
 from bot.domain import MediaRef, Mode, TaskState, VideoRequest
 from bot.errors import CommandError, ProviderRejected
-from bot.ports import ProviderState, ProviderStatus, TaskQuery
+from bot.ledger import TaskQuery
+from bot.ports import ProviderState, ProviderStatus
 from tests.adapters.provider.gateway_engine import (
     POLICY_REASON,
     assert_delivered_mp4,

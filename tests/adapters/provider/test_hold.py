@@ -17,7 +17,8 @@ from adapters.provider.dialects import DIALECTS
 from adapters.simulator.server import RunningSimulator
 from bot.domain import TaskState
 from bot.errors import RateLimited
-from bot.ports import ProviderState, TaskQuery
+from bot.ledger import TaskQuery
+from bot.ports import ProviderState
 from bot.worker import Worker
 from tests.adapters.provider.test_client import knobs, state
 from tests.conftest import (

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain import Mode, TaskState, VideoRequest
-from bot.ports import SpendQuery
+from bot.ledger import SpendQuery
 from bot.pricing import PriceTable, micros
 from bot.providers import PROVIDERS
 from tests.adapters.provider.gateway_engine import finished, gateway_engine

@@ -14,7 +14,7 @@ from slack_sdk.oauth.installation_store import Installation
 
 from adapters.slack.install import InstallStores, database_url
 from bot.domain import new_ref, new_task_id
-from bot.ports import TaskQuery
+from bot.ledger import TaskQuery
 from bot.task import Task
 from storage.sqlite.ledger import SqliteLedger
 from tests.bot.test_domain import accepted
