@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg
@@ -31,6 +31,7 @@ from storage.postgres.held import PgHeld
 from storage.postgres.listen import listen
 from storage.postgres.schema import CHANNEL
 from storage.postgres.slots import PgSlots
+from storage.postgres.views import PgViews
 
 log = logging.getLogger("videobot.ledger")
 T = TypeVar("T")
@@ -41,7 +42,7 @@ FIRST_RETRY_S = 0.25
 MAX_RETRY_S = 30.0
 
 
-class PgLedger(spend.PgSpending, PgSlots, PgHeld):
+class PgLedger(spend.PgSpending, PgSlots, PgHeld, PgViews):
     """Each method is one statement or one short transaction on a pooled connection; a lost
     connection is retried (until it lands for a transition), then LedgerUnavailable."""
 
@@ -279,27 +280,3 @@ class PgLedger(spend.PgSpending, PgSlots, PgHeld):
     async def media_in_use(self, ended_since: datetime) -> frozenset[str]:
         rows = await self._rows(sql.MEDIA_IN_USE, {"since": to_ms(ended_since)})
         return frozenset(str(path) for (path,) in rows if path)
-
-    # -- beyond the port: operator views -----------------------------------------------------
-    async def history(self, task_id: str) -> list[tuple[datetime, str, str | None]]:
-        rows = await self._rows(
-            "SELECT at, state, detail FROM task_events WHERE task_id = %s ORDER BY id",
-            (task_id,),
-        )
-        epoch = datetime.fromtimestamp(0, UTC)
-        return [(from_ms(at) or epoch, state, detail) for at, state, detail in rows]
-
-    async def user_keys_for(self, user_id: str) -> list[str]:
-        """Every user key (platform:workspace:user) whose user part is `user_id`."""
-        rows = await self._rows(
-            "SELECT DISTINCT user_key FROM tasks WHERE right(user_key, %s) = %s",
-            (len(user_id) + 1, ":" + user_id),
-        )
-        return [row[0] for row in rows]
-
-    async def integrity_check(self) -> str:
-        return "ok"  # PostgreSQL checks its own pages; the SQLite ledger's check has no twin
-
-    async def count_by_state(self) -> dict[str, int]:
-        rows = await self._rows("SELECT state, COUNT(*) FROM tasks GROUP BY state")
-        return {state: int(count) for state, count in rows}

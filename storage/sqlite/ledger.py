@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +15,14 @@ import aiosqlite
 
 from bot.domain import TaskState, new_ref
 from bot.errors import LedgerUnavailable
-from bot.ledger import Budget, SpendLine, SpendQuery, TaskQuery, UserLimits
+from bot.ledger import TaskQuery, UserLimits
 from bot.task import Task
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
 from storage.sqlite import budgets, leases
 from storage.sqlite.held import SqliteHeld
 from storage.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.sqlite.slots import LocalSlots
+from storage.sqlite.spending import SqliteSpending, SqliteViews
 from storage.sqlite.statements import (
     ADD_ATTEMPTS,
     FAIR_WINDOW,
@@ -38,7 +39,7 @@ class LedgerError(RuntimeError):
     """The ledger file cannot be opened or written (read-only, full disk, newer schema)."""
 
 
-class SqliteLedger(SqliteHeld):
+class SqliteLedger(SqliteHeld, SqliteSpending, SqliteViews):
     """The Ledger port on one SQLite file: reads through aiosqlite, every write through one
     group-committing writer (storage/sqlite/writer.py). Each write is a single statement: triggers
     keep the history, so a transition needs nothing more."""
@@ -263,21 +264,6 @@ class SqliteLedger(SqliteHeld):
         sql = f"{SELECT} WHERE {' AND '.join(where)} ORDER BY created_at DESC LIMIT ?"
         return [row_to_task(r) for r in await self._rows(sql, (*params, query.limit))]
 
-    async def set_budgets(self, stored: list[Budget]) -> None:
-        # One transaction: no moment without budgets, and a failure leaves the old ones.
-        await self._writer.transaction(budgets.replacing(stored))
-
-    async def seed_budgets(self, stored: list[Budget]) -> bool:
-        before = await self._rows(budgets.SELECT_SEED)
-        await self._writer.transaction(budgets.seeding(stored))
-        return not before or before[0][0] != budgets.seed_of(stored)
-
-    async def budgets(self) -> list[Budget]:
-        return [budgets.read_budget(r) for r in await self._rows(budgets.SELECT_BUDGETS)]
-
-    async def spend(self, query: SpendQuery) -> list[SpendLine]:
-        return [budgets.spend_line(r) for r in await self._rows(*budgets.spend_statement(query))]
-
     async def media_in_use(self, ended_since: datetime) -> frozenset[str]:
         # Not scoped to this process's platforms: a file another platform's task needs is in use.
         rows = await self._rows(
@@ -288,29 +274,6 @@ class SqliteLedger(SqliteHeld):
             (to_ms(ended_since), to_ms(ended_since)),
         )
         return frozenset(path for (path,) in rows if path)
-
-    # -- beyond the port: operator views -----------------------------------------------------
-    async def history(self, task_id: str) -> list[tuple[datetime, str, str | None]]:
-        rows = await self._rows(
-            "SELECT at, state, detail FROM task_events WHERE task_id = ? ORDER BY rowid",
-            (task_id,),
-        )
-        return [
-            (from_ms(at) or datetime.fromtimestamp(0, UTC), state, detail)
-            for at, state, detail in rows
-        ]
-
-    async def user_keys_for(self, user_id: str) -> list[str]:
-        """Every user key (platform:workspace:user) whose user part is `user_id`."""
-        rows = await self._rows(
-            "SELECT DISTINCT user_key FROM tasks WHERE user_key LIKE ? ESCAPE '\\'",
-            ("%:" + user_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"),),
-        )
-        return [row[0] for row in rows]
-
-    async def count_by_state(self) -> dict[str, int]:
-        rows = await self._rows("SELECT state, COUNT(*) FROM tasks GROUP BY state")
-        return {state: count for state, count in rows}
 
     async def integrity_check(self) -> str:
         return str(await self._scalar("PRAGMA integrity_check"))
