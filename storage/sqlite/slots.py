@@ -33,17 +33,9 @@ class LocalSlots:
         self._held.pop(task_id, None)
 
     async def _busy(self) -> int:
-        """Tasks at the provider, and held slots whose task is not there yet."""
-        busy = int(
-            await self._scalar(f"SELECT COUNT(*) FROM tasks WHERE state IN ({AT_PROVIDER})", ())
-        )
-        if self._held:
-            marks = ", ".join("?" * len(self._held))
-            busy += int(
-                await self._scalar(
-                    f"SELECT COUNT(*) FROM tasks WHERE task_id IN ({marks})"
-                    f" AND state NOT IN ({AT_PROVIDER})",
-                    tuple(self._held),
-                )
-            )
-        return busy
+        """Tasks at the provider, and tasks holding a slot not there yet: one statement, so
+        a task moving to the provider between two reads is neither missed nor counted twice."""
+        marks = ", ".join("?" * len(self._held))
+        held = f" OR task_id IN ({marks})" if self._held else ""
+        sql = f"SELECT COUNT(*) FROM tasks WHERE state IN ({AT_PROVIDER}){held}"
+        return int(await self._scalar(sql, tuple(self._held)))
