@@ -40,9 +40,17 @@ Tasks
   {verbs} retry <ref>     run an ended task again (a new, separately billed video)
   {verbs} list            your recent tasks
   {verbs} usage           what you have spent today and this month (admins: usage all)
-  These words are commands alone or with a task reference; a longer line is a prompt.
-  Quote a short prompt that starts with one: {prefix} "cancel everything".
-"""
+{_verb_rule(prefix, platform)}"""
+
+
+def _verb_rule(prefix: str, platform: str) -> str:
+    if platform == "discord":  # /video takes only prompts there; the verbs are /videobot's
+        return ""
+    return (
+        "  A line that starts with one of these words followed by a task reference (or by\n"
+        "  nothing) is a command, and nothing may follow it; any other line is a prompt.\n"
+        f'  Quote a prompt that starts with one: {prefix} "cancel EX96XE please".\n'
+    )
 
 
 def seconds(durations: Sequence[int], joiner: str = "|") -> str:
