@@ -62,7 +62,7 @@ _FLAG_ALIASES = _aliases(
         "video": (),
     }
 )
-_REPEATABLE = {"image", "ref"}
+_REPEATABLE = {"ref"}
 _MODE_ALIASES = {
     alias: Mode(mode)
     for alias, mode in _aliases(
@@ -166,16 +166,7 @@ class _Options(BaseModel):
 
 def parse(text: str) -> Command:
     """Parse what followed `/video` (or a console line). Raises CommandError."""
-    text = _DASHES.sub(r"\1--", text.strip())
-    if len(text) > _MAX_COMMAND_CHARS:
-        raise CommandError(f"That command is too long ({len(text)} characters).")
-    try:
-        words = split_words(text)
-    except ValueError as err:
-        raise CommandError(
-            f"I could not read that command ({err}). Close your quotes, e.g. "
-            '/video "a fox in snow" --ar 9:16.'
-        ) from None
+    text, words = _read(text)
     if not words:
         return SimpleCommand("help")
     head = words[0].lower()
@@ -187,6 +178,25 @@ def parse(text: str) -> Command:
     if head in VERBS and not text.startswith(_QUOTES) and _is_command(head, words[1:]):
         return _verb(head, words[1:])
     return _parse_video(words)
+
+
+def parse_prompt(text: str) -> VideoCommand:
+    """A prompt with its options, where the platform has no verbs here (Discord's /video: its
+    verbs are /videobot's). Raises CommandError."""
+    return _parse_video(_read(text)[1])
+
+
+def _read(text: str) -> tuple[str, list[str]]:
+    text = _DASHES.sub(r"\1--", text.strip())
+    if len(text) > _MAX_COMMAND_CHARS:
+        raise CommandError(f"That command is too long ({len(text)} characters).")
+    try:
+        return text, split_words(text)
+    except ValueError:
+        raise CommandError(
+            "I could not read that command: a quotation mark is not closed. Close it, e.g. "
+            '`/video "a fox in snow" --ar 9:16`.'
+        ) from None
 
 
 VERBS = ("help", "list", "status", "cancel", "retry", "usage", "confirm")
@@ -238,13 +248,17 @@ def _verb(head: str, rest: list[str]) -> Command:
 def _parse_video(words: list[str]) -> VideoCommand:
     prompt: list[str] = []
     flags: dict[str, list[str]] = {}
+    spelled: dict[str, str] = {}
     i = 0
     while i < len(words):
         word = words[i]
         single = word[1:].partition("=")[0].lower()
         if word.startswith("-") and not word.startswith("--") and single in _FLAG_ALIASES:
             raise CommandError(f"Did you mean --{single}? Options start with two dashes.")
-        if not word.startswith("--") or word == "--":
+        if word == "--":  # ends the options: everything after it is prompt, "--" itself not
+            prompt.extend(words[i + 1 :])
+            break
+        if not word.startswith("--"):
             prompt.append(word)
             i += 1
             continue
@@ -258,7 +272,10 @@ def _parse_video(words: list[str]) -> VideoCommand:
             value = words[i + 1]
             i += 1
         if key in flags and key not in _REPEATABLE:
-            raise CommandError(f"Option --{name} was given twice; give it once.")
+            both = sorted({f"--{spelled[key]}", f"--{name}"})
+            said = f" (as {both[0]} and {both[1]})" if len(both) > 1 else ""
+            raise CommandError(f"Option --{name} was given twice{said}; give it once.")
+        spelled.setdefault(key, name)
         flags.setdefault(key, []).append(value)
         i += 1
     try:
