@@ -222,7 +222,10 @@ def test_a_demo_killed_mid_task_finishes_it_when_started_again(tmp_path: Path) -
 def test_quitting_with_a_live_task_says_what_happens_to_it(tmp_path: Path) -> None:
     result = videobot(["demo"], tmp_path, "/video a lantern in fog\nquit\n")
     assert result.returncode == 0, result.stderr
-    assert "One task not finished yet; they are kept and finish when you start" in result.stdout
+    assert (
+        "One task is not finished yet; it is kept and finishes when you start the demo again."
+        in (result.stdout)
+    )
 
 
 async def test_doctor_signs_in_to_vertex_with_the_key_file_it_is_given(tmp_path: Path) -> None:

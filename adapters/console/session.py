@@ -17,6 +17,7 @@ from typing import TextIO
 
 from adapters.console.bars import LiveBars
 from adapters.console.prompt import PromptLine
+from adapters.media.batch import IntakeBatch
 from adapters.media.intake import MediaIntake
 from bot import checks, commands, messages, usage
 from bot.domain import MediaRef, Profile, ReplyTarget
@@ -152,7 +153,7 @@ class ConsoleSession:
 
     async def handle(self, line: str) -> bool:
         """Answer one line; False means the user asked to quit."""
-        line = line.strip()
+        line = line.lstrip("\ufeff").strip()  # a file saved with a BOM starts with one
         if not line or line.startswith("#"):
             return True
         if line.lower() in ("quit", "exit", "/quit", "/exit"):
@@ -165,14 +166,15 @@ class ConsoleSession:
             event, line = line[1:].split(" ", 1)
             key = f"console:event:{event}"
         text = line
-        for prefix in ("/video", "video"):
-            if text.lower().startswith(prefix + " ") or text.lower() == prefix:
-                text = text[len(prefix) :]
-                break
-        else:
-            if text.split()[0].lower() not in commands.VERBS:
-                self._say("Type /video <prompt> to make a video, or `help`.")
-                return True
+        first = text.split(maxsplit=1)[0].lower()
+        if first in ("/video", "video"):
+            text = text[len(first) :]
+        elif first not in commands.VERBS:
+            self.refused += 1  # a piped run that was not understood exits non-zero
+            self._say(
+                "I did not understand that line. Type /video <prompt> to make a video, or help."
+            )
+            return True
         try:
             await self._dispatch(commands.parse(text), key)
         except ConfirmationNeeded as err:  # a question, not a refusal
@@ -209,12 +211,13 @@ class ConsoleSession:
                 self.started.add(task.ref)
                 self._say(messages.accepted_reply(task, duplicate=not created))
             return
-        images = [await self._intake.from_path(p) for p in (*command.images, *command.refs)]
-        video: MediaRef | None = None
-        if command.video:
-            video = await self._intake.from_path(command.video)
-        request = checks.build_request(command, images, video, self._profile)
-        task, created = await self._service.accept(request, self._target, key)
+        with IntakeBatch(self._intake) as intake:  # a refusal keeps none of the media
+            images = [await intake.from_path(p) for p in (*command.images, *command.refs)]
+            video: MediaRef | None = None
+            if command.video:
+                video = await intake.from_path(command.video)
+            request = checks.build_request(command, images, video, self._profile)
+            task, created = await self._service.accept(request, self._target, key)
         self.started.add(task.ref)
         if not created and task.state.is_terminal:
             self._chat.finished.add(task.ref)  # it ended before this session: nothing to wait for
@@ -259,8 +262,11 @@ class ConsoleSession:
         left = await self._service.unfinished(self._target)
         if left:
             self._say(
-                f"{_tasks(len(left)).capitalize()} not finished yet; they are kept and finish "
-                "when you start the demo again."
+                "One task is not finished yet; it is kept and finishes when you start the demo "
+                "again."
+                if len(left) == 1
+                else f"{len(left)} tasks are not finished yet; they are kept and finish when "
+                "you start the demo again."
             )
 
     async def converse(self, stdin: TextIO, stop: asyncio.Event) -> None:
@@ -270,6 +276,8 @@ class ConsoleSession:
         stopping = asyncio.create_task(stop.wait())
         try:
             await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not reading.done():  # SIGTERM or Ctrl-C: say what quitting would have said
+                await self.say_what_is_left()
         finally:
             stop.set()
             stopping.cancel()

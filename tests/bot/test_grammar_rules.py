@@ -4,6 +4,8 @@ one rule for command words (checked over generated lines), media kinds matching 
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,7 +25,8 @@ _word = st.text(
 
 def kind(media_kind: str, name: str) -> MediaRef:
     mime = "image/png" if media_kind == "image" else "video/mp4"
-    return MediaRef(media_kind, f"/m/{name}", "0" * 64, mime, 10, name)  # type: ignore[arg-type]
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return MediaRef(media_kind, f"/m/{name}", digest, mime, 10, name)  # type: ignore[arg-type]
 
 
 _ref = st.from_regex(r"[0-9A-Z]{6}", fullmatch=True)
@@ -169,7 +172,11 @@ def test_a_provider_that_edits_only_its_own_results_refuses_an_uploaded_clip_up_
     clip = kind("video", "clip.mp4")
     with pytest.raises(CommandError, match="Evolink edits only videos I made"):
         build_request(parse("make it rain --video clip.mp4"), [], clip, evolink)
-    assert "--video" not in help_text(evolink) and "Edit this video" in help_text(evolink)
+    assert "--video" not in help_text(evolink)
+    assert "Edit this video" in help_text(evolink, platform="slack")
+    # The console has no buttons: it neither offers a clip nor points at one.
+    console = help_text(evolink)
+    assert "a clip" not in console and "edit" not in console.lower()
 
 
 def test_an_edit_that_keeps_the_clip_refuses_a_shape_it_would_ignore() -> None:
