@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import getpass
 import shutil
-import threading
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TextIO
 
 from adapters.console.bars import LiveBars
 from adapters.console.prompt import PromptLine
+from adapters.console.stdin import lines as _lines
 from adapters.media.batch import IntakeBatch
 from adapters.media.intake import MediaIntake
 from bot import checks, commands, messages, usage
@@ -295,18 +294,3 @@ class ConsoleSession:
 
 def _tasks(count: int) -> str:
     return "one task" if count == 1 else f"{count} tasks"
-
-
-async def _lines(stdin: TextIO) -> AsyncIterator[str]:
-    """Lines from stdin without blocking the loop; a daemon thread so quitting never hangs."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def pump() -> None:
-        for line in stdin:
-            loop.call_soon_threadsafe(queue.put_nowait, line)
-        loop.call_soon_threadsafe(queue.put_nowait, None)
-
-    threading.Thread(target=pump, name="console-stdin", daemon=True).start()
-    while (line := await queue.get()) is not None:
-        yield line
