@@ -84,7 +84,7 @@ def test_tasks_lists_the_ledger_as_json(tmp_path: Path) -> None:
     table = videobot(["tasks"], tmp_path, extra={"VIDEOBOT_DB": str(db)})
     assert "REF" in table.stdout and "delivered" in table.stdout
     bad = videobot(["tasks", "--state", "nope"], tmp_path, extra={"VIDEOBOT_DB": str(db)})
-    assert bad.returncode == 2 and "unknown state" in bad.stdout
+    assert bad.returncode == 2 and "Unknown state “nope”." in bad.stdout
 
 
 def test_image_bytes_sniffed_not_trusted_by_name(tmp_path: Path) -> None:
