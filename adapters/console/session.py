@@ -136,8 +136,8 @@ class ConsoleSession:
         self._chat = chat
         self._profile = profile
         self._out = out
-        user = getpass.getuser()
-        self._target = ReplyTarget(PLATFORM, "local", "console", user, None, user)
+        # The OS account is the requester in the ledger; the thread names the reader "you".
+        self._target = ReplyTarget(PLATFORM, "local", "console", getpass.getuser(), None, "you")
         self._session = uuid.uuid4().hex[:8]
         self._lines = 0
         self.started: set[str] = set()
