@@ -187,3 +187,41 @@ def test_an_edit_that_keeps_the_clip_refuses_a_shape_it_would_ignore() -> None:
     with pytest.raises(CommandError, match="keeps the clip's shape and length"):
         build_request(parse("make it rain --duration 4 --video c.mp4"), [], clip, google)
     assert build_request(parse("make it rain"), [], clip, google).mode is Mode.EDIT
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "a fox --res 720 --resolution 720p",
+            "Option --resolution was given twice (as --res and --resolution); give it once.",
+        ),
+        ("a fox --ar 9:16 --ar 16:9", "Option --ar was given twice; give it once."),
+        (
+            '"unterminated',
+            "I could not read that command: a quotation mark is not closed. Close it, e.g. "
+            '`/video "a fox in snow" --ar 9:16`.',
+        ),
+    ],
+)
+def test_refusals_name_what_was_typed_in_plain_words(text: str, said: str) -> None:
+    with pytest.raises(CommandError) as refused:
+        parse(text)
+    assert str(refused.value) == said
+
+
+@pytest.mark.parametrize(
+    ("text", "prompt", "ratio"),
+    [("-- a cat", "a cat", None), ("a cat -- --ar 9:16", "a cat --ar 9:16", None)],
+)
+def test_two_dashes_end_the_options_and_are_not_sent(
+    text: str, prompt: str, ratio: str | None
+) -> None:
+    command = parse(text)
+    assert isinstance(command, VideoCommand)
+    assert (command.prompt, command.aspect_ratio) == (prompt, ratio)
+
+
+def test_emoji_alone_are_a_prompt() -> None:
+    for text in ("🐱🌊", "😀"):
+        assert build_request(parse(text), [], None, PROFILE).prompt == text
