@@ -36,6 +36,7 @@ def build_request(
         resolution=command.resolution,  # None: the provider's default, which a setting may change
     )
     check_allowed(request, profile, inferred=command.mode is None)
+    _check_distinct(images)
     if (
         request.mode is Mode.EDIT
         and profile.edit_keeps_clip
@@ -77,6 +78,16 @@ def _check_kinds(images: Sequence[MediaRef], video: MediaRef | None) -> None:
             f"{video.name or 'That file'} is an image, not a video clip; give it with --image "
             "(or --ref), and a clip with --video."
         )
+    for media in images:
+        if media.kind != "image":
+            raise CommandError(
+                f"{media.name or 'That file'} is a video clip, not an image; give it with "
+                "--video, and images with --image or --ref."
+            )
+
+
+def _check_distinct(images: Sequence[MediaRef]) -> None:
+    """The same image twice (under one name or two) is paid for and adds nothing."""
     seen: set[str] = set()
     for media in images:
         if media.sha256 in seen:
@@ -85,11 +96,6 @@ def _check_kinds(images: Sequence[MediaRef], video: MediaRef | None) -> None:
                 "images must differ)."
             )
         seen.add(media.sha256)
-        if media.kind != "image":
-            raise CommandError(
-                f"{media.name or 'That file'} is a video clip, not an image; give it with "
-                "--video, and images with --image or --ref."
-            )
 
 
 def offered_modes(profile: Profile) -> list[Mode]:
