@@ -14,8 +14,10 @@ WORKDIR /app
 
 # Dependencies first, in their own layer: the exact versions and hashes CI tested
 # (requirements.lock, made by `make lock`), so code edits reuse the layer and nothing drifts.
-COPY requirements.lock ./
-RUN pip install --require-hashes --no-deps -r requirements.lock
+# The build backend is locked too (requirements-build.lock): the project's own install below
+# builds with it, not with whatever setuptools is newest that day.
+COPY requirements.lock requirements-build.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock -r requirements-build.lock
 
 # The code, installed in place (no dependency resolution): `videobot doctor` reads
 # slack-manifest.yml beside the packages.
@@ -23,7 +25,7 @@ COPY pyproject.toml README.md slack-manifest.yml ./
 COPY bot ./bot
 COPY adapters ./adapters
 COPY storage ./storage
-RUN pip install --no-deps --editable .
+RUN pip install --no-deps --no-build-isolation --editable .
 
 RUN useradd --create-home --no-log-init --uid 10001 videobot \
     && mkdir -p /data \

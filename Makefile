@@ -11,10 +11,15 @@ LOCKED := --universal --python-version 3.11 --generate-hashes --no-header --quie
 
 .PHONY: demo test lint bench simulate clean lock upgrade
 
-$(STAMP): pyproject.toml requirements.lock requirements-test.lock
+# The build backend (setuptools) is locked too, and the project is built with it in place
+# (--no-build-isolation), so no build fetches the newest setuptools; anything an earlier install
+# left that the locks do not pin is removed, so the venv is exactly the locks.
+$(STAMP): pyproject.toml requirements.lock requirements-test.lock requirements-build.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --require-hashes --no-deps -r requirements-test.lock
-	$(PIP) install --quiet --no-deps -e .
+	$(PIP) install --quiet --require-hashes --no-deps -r requirements-test.lock \
+		-r requirements-build.lock
+	$(BIN)/python .ci/prune_venv.py requirements-test.lock requirements-build.lock
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
 	@$(PIP) check >/dev/null || { $(PIP) check; echo "the lock files miss what pyproject.toml asks for: run make lock"; exit 1; }
 	touch $(STAMP)
 
@@ -26,6 +31,10 @@ lock:
 	$(BIN)/uv pip compile pyproject.toml $(LOCKED) $(UPGRADE) -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra test $(LOCKED) -c requirements.lock \
 		-o requirements-test.lock
+	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))\
+		['build-system']['requires'], sep='\n')" > $(VENV)/build-requirements.in
+	$(BIN)/uv pip compile $(VENV)/build-requirements.in $(LOCKED) $(UPGRADE) \
+		-o requirements-build.lock
 
 upgrade:
 	$(MAKE) lock UPGRADE=--upgrade

@@ -36,6 +36,7 @@ def build_request(
         resolution=command.resolution,  # None: the provider's default, which a setting may change
     )
     check_allowed(request, profile, inferred=command.mode is None)
+    _check_distinct(images)
     if (
         request.mode is Mode.EDIT
         and profile.edit_keeps_clip
@@ -85,6 +86,18 @@ def _check_kinds(images: Sequence[MediaRef], video: MediaRef | None) -> None:
             )
 
 
+def _check_distinct(images: Sequence[MediaRef]) -> None:
+    """The same image twice (under one name or two) is paid for and adds nothing."""
+    seen: set[str] = set()
+    for media in images:
+        if media.sha256 in seen:
+            raise CommandError(
+                f"{media.name or 'An image'} is given twice; give each image once (reference "
+                "images must differ)."
+            )
+        seen.add(media.sha256)
+
+
 def offered_modes(profile: Profile) -> list[Mode]:
     """The profile's modes in the order users read them (t2v, i2v, r2v, edit)."""
     return [mode for mode in Mode if mode in profile.modes]
@@ -112,7 +125,7 @@ def check_prompt(text: str, max_chars: int, edit: bool = False) -> str:
     empty, longer than `max_chars`, or holding control characters (a NUL, a terminal escape)
     that no description needs and a provider or a log should never receive."""
     prompt = " ".join(text.split())
-    if not any(char.isalnum() for char in prompt):  # empty, or only "--" and punctuation
+    if not any(_drawable(char) for char in prompt):  # empty, or only "--" and punctuation
         raise CommandError(
             "Describe the change you want, e.g. “make it rain”, and send it again."
             if edit
@@ -135,6 +148,11 @@ def check_prompt(text: str, max_chars: int, edit: bool = False) -> str:
             "Shorten it and send it again."
         )
     return prompt
+
+
+def _drawable(char: str) -> bool:
+    """A letter, a digit or a symbol such as an emoji (🐱🌊 is a prompt); not punctuation."""
+    return char.isalnum() or unicodedata.category(char) == "So"
 
 
 def _infer_mode(images: Sequence[MediaRef], video: MediaRef | None) -> Mode:
@@ -165,7 +183,12 @@ def _check_media(
             f"{_maker(profile)} edits only videos I made: press “Edit this video” under one of "
             "them, or ask for a new video."
         )
-    if mode is Mode.EDIT and (video is None or count):
+    if mode is Mode.EDIT and video is not None and count:
+        raise CommandError(
+            f"Video edit takes one clip and no images; you gave {count} besides the clip. "
+            "Send it again without them."
+        )
+    if mode is Mode.EDIT and video is None:
         raise CommandError(
             "Video edit takes exactly one clip (--video ./clip.mp4, at most "
             f"{profile.edit_max_seconds:g}s) and an instruction as the prompt."

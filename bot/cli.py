@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -65,8 +66,34 @@ def _seconds(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """An unknown option is reported by the command it was given to, with that command's
+    usage (`videobot demo --foo`), not by the top level's."""
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: None = None
+    ) -> argparse.Namespace:
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            command = self.commands.get(getattr(parsed, "command", None) or "", self)
+            command.error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
+
+    commands: dict[str, argparse.ArgumentParser] = {}  # noqa: RUF012  (set by parser())
+
+
+class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each default once: not when the help already says it, nor a bare None."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default is None:
+            return text
+        return super()._get_help_string(action)
+
+
 def parser(description: str = DESCRIPTION) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="videobot",
         description=description,
         epilog=EPILOG,
@@ -76,8 +103,9 @@ def parser(description: str = DESCRIPTION) -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="serve Slack and/or Discord (as configured)",
-        description="Serve the configured platforms. With VIDEOBOT_DATABASE_URL, any number "
-        "of processes share the ledger, each in a role.",
+        description="Serve every configured chat platform and the worker until SIGTERM or "
+        "Ctrl-C; live tasks resume at the next start. With VIDEOBOT_DATABASE_URL, any number of "
+        "processes share the ledger, each in a role. Settings: README, Settings.",
     )
     run.add_argument(
         "--role",
@@ -86,12 +114,18 @@ def parser(description: str = DESCRIPTION) -> argparse.ArgumentParser:
         help="intake: answer the platforms and record tasks; worker: move tasks (submit, "
         "poll, deliver); all: both (default). intake and worker need VIDEOBOT_DATABASE_URL",
     )
-    sub.add_parser("demo", help="offline console chat against the built-in simulator")
+    sub.add_parser(
+        "demo",
+        help="offline console chat against the built-in simulator",
+        description="A console chat against the built-in simulator: no keys, no charges. Type "
+        "/video <prompt> or help; piped input runs as a script (exit 1 if a line was refused). "
+        "Its ledger and videos are kept in videobot-data/ and videobot-output/.",
+    )
     sim = sub.add_parser(
         "simulate",
         help="run the upstream simulator alone",
         description="A local stand-in for the video API: real MP4s, fault knobs, no charges.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Defaults,
     )
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on")
     sim.add_argument("--port", type=int, default=8765, help="port to listen on")
@@ -134,7 +168,12 @@ def parser(description: str = DESCRIPTION) -> argparse.ArgumentParser:
         "--no-idempotency", action="store_true", help="ignore Idempotency-Key (resends duplicate)"
     )
     sim.add_argument("--video-height", type=_positive, default=360, help="height of the MP4s")
-    sim.add_argument("--seed", type=int, default=None, help="random seed for repeatable faults")
+    sim.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed for repeatable faults (default: a new one each run)",
+    )
     sync = sub.add_parser(
         "discord-sync",
         help="register the Discord commands (to DISCORD_GUILD_ID; --global for every server)",
@@ -142,11 +181,17 @@ def parser(description: str = DESCRIPTION) -> argparse.ArgumentParser:
     sync.add_argument(
         "--global", dest="global_", action="store_true", help="sync globally (takes up to an hour)"
     )
-    sub.add_parser("invite", help="print the Discord invite URL (needs DISCORD_TOKEN)")
+    sub.add_parser(
+        "invite",
+        help="print the Discord invite URL (needs DISCORD_TOKEN)",
+        description="Log in to Discord with DISCORD_TOKEN and print the URL that adds the bot "
+        "to a server with the permissions it needs.",
+    )
     move = sub.add_parser(
         "migrate-ledger",
         help="copy the SQLite ledger into PostgreSQL (VIDEOBOT_DATABASE_URL)",
-        description="Copy every task of a SQLite ledger, with its history, into the PostgreSQL "
+        description="Copy every task of a SQLite ledger, with its history and spending, and its "
+        "budgets into the PostgreSQL "
         "ledger. Stop the videobot serving the file first; running it again copies nothing twice.",
     )
     move.add_argument(
@@ -168,7 +213,9 @@ def parser(description: str = DESCRIPTION) -> argparse.ArgumentParser:
     tasks_p.add_argument("action", nargs="?", choices=["list", "show", "cancel"], default="list")
     tasks_p.add_argument("ref", nargs="?", help="task reference (for show and cancel)")
     tasks_p.add_argument("--json", action="store_true", help="one JSON object per line")
-    tasks_p.add_argument("--state", action="append", help="only this state (repeatable)")
+    tasks_p.add_argument(
+        "--state", action="append", help="only this state, as `list` shows it (repeatable)"
+    )
     tasks_p.add_argument("--user", help="only this requester (platform user id)")
     tasks_p.add_argument("--since", help="only tasks created since: 2h, 30m, 7d or an ISO date")
     tasks_p.add_argument("--limit", type=_positive, default=50, help="at most this many rows")
@@ -185,6 +232,7 @@ def parser(description: str = DESCRIPTION) -> argparse.ArgumentParser:
     form = usage_p.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="one JSON object per line")
     form.add_argument("--csv", action="store_true", help="CSV with a header row")
+    parser.commands = dict(sub._name_parser_map)
     return parser
 
 

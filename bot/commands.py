@@ -62,7 +62,7 @@ _FLAG_ALIASES = _aliases(
         "video": (),
     }
 )
-_REPEATABLE = {"image", "ref"}
+_REPEATABLE = {"ref"}
 _MODE_ALIASES = {
     alias: Mode(mode)
     for alias, mode in _aliases(
@@ -166,65 +166,99 @@ class _Options(BaseModel):
 
 def parse(text: str) -> Command:
     """Parse what followed `/video` (or a console line). Raises CommandError."""
-    text = _DASHES.sub(r"\1--", text.strip())
-    if len(text) > _MAX_COMMAND_CHARS:
-        raise CommandError(f"That command is too long ({len(text)} characters).")
-    try:
-        words = split_words(text)
-    except ValueError as err:
-        raise CommandError(
-            f"I could not read that command ({err}). Close your quotes, e.g. "
-            '/video "a fox in snow" --ar 9:16.'
-        ) from None
+    text, words = _read(text)
     if not words:
         return SimpleCommand("help")
     head = words[0].lower()
     if head in ("-h", "--help", "?") and len(words) == 1:
         return SimpleCommand("help")
-    # One rule a user can predict (the help says it): a verb alone or with one word after it
-    # is a command; a longer line is a prompt, so "cancel the party, everyone leaves" is a
-    # video and a short prompt that starts with a verb is quoted: /video "cancel everything".
-    if head in VERBS and len(words) <= 2:
-        return _verb(head, words, text)
+    # One rule a user can predict (the help says it): a line whose first word is a verb and
+    # whose next word is a task reference, or nothing, is a command, and nothing may follow
+    # it; any other line is a prompt. A quoted first word is always a prompt.
+    if head in VERBS and not text.startswith(_QUOTES) and _is_command(head, words[1:]):
+        return _verb(head, words[1:])
     return _parse_video(words)
+
+
+def parse_prompt(text: str) -> VideoCommand:
+    """A prompt with its options, where the platform has no verbs here (Discord's /video: its
+    verbs are /videobot's). Raises CommandError."""
+    return _parse_video(_read(text)[1])
+
+
+def _read(text: str) -> tuple[str, list[str]]:
+    text = _DASHES.sub(r"\1--", text.strip())
+    if len(text) > _MAX_COMMAND_CHARS:
+        raise CommandError(f"That command is too long ({len(text)} characters).")
+    try:
+        return text, split_words(text)
+    except ValueError:
+        raise CommandError(
+            "I could not read that command: a quotation mark is not closed. Close it, e.g. "
+            '`/video "a fox in snow" --ar 9:16`.'
+        ) from None
 
 
 VERBS = ("help", "list", "status", "cancel", "retry", "usage", "confirm")
 _TASK_REF = re.compile(r"[0-9A-Za-z]{6}|[0-9a-fA-F]{32}")
+_QUOTES = ('"', "'", "“", "”", "‘", "’")
+# What a chat or a sentence puts around a reference: "cancel EX96XE." or “EX96XE”.
+_REF_EDGES = ".,;:!?\"'“”‘’«»()[]<>`"
 
 
-def _verb(head: str, words: list[str], text: str) -> Command:
-    """`help`, `list` (anything after them is ignored: they are free) or `status|cancel|retry
-    <ref>`; a second word that cannot be a task reference is refused, naming the way out."""
-    if head in ("help", "list"):
-        return SimpleCommand(head)
-    if head == "usage":
-        if len(words) == 1 or words[1].lower() == "all":
-            return SimpleCommand(" ".join(w.lower() for w in words))
-        raise CommandError(
-            f"Type `usage` for your spending or `usage all` for everyone's. To make a video of "
-            f'it, put the prompt in quotes: /video "{text}".'
-        )
-    if len(words) == 1:
+def task_ref(word: str) -> str | None:
+    """The task reference `word` is shaped like (punctuation around it dropped), or None."""
+    bare = word.strip(_REF_EDGES)
+    return bare.upper() if _TASK_REF.fullmatch(bare) else None
+
+
+def _is_command(head: str, rest: list[str]) -> bool:
+    if not rest or rest[0].startswith("-"):
+        return True  # alone, or with options a command cannot take (refused in _verb)
+    if head == "usage" and rest[0].lower() == "all":
+        return True
+    return task_ref(rest[0]) is not None
+
+
+def _verb(head: str, rest: list[str]) -> Command:
+    """`help`, `list`, `usage [all]` or `status|cancel|retry|confirm <ref>`, with nothing after
+    them: trailing words or options are refused (free) rather than guessed at (paid)."""
+    if head in ("help", "list", "usage"):
+        command = "usage all" if head == "usage" and rest and rest[0].lower() == "all" else head
+        extra = rest[len(command.split()) - 1 :]
+        if not extra:
+            return SimpleCommand(command.lower())
+    elif not rest:
         raise CommandError(f"Which task? Type `{head} <ref>`, e.g. `{head} 7KQ2MX`.")
-    if not _TASK_REF.fullmatch(words[1]):
-        raise CommandError(
-            f"“{words[1]}” is not a task reference (they look like 7KQ2MX). To make a video "
-            f'of it, put the prompt in quotes: /video "{text}".'
-        )
-    return TaskCommand(head, words[1].upper())
+    else:
+        ref = task_ref(rest[0])
+        command = f"{head} {ref or '<ref>'}"
+        extra = rest[1:] if ref else rest
+        if not extra and ref:
+            return TaskCommand(head, ref)
+    flag = next((i for i, word in enumerate(rest) if word.startswith("-")), len(rest))
+    quoted = " ".join([f'"{" ".join([head, *rest[:flag]])}"', *rest[flag:]])
+    what = "Options" if extra[0].startswith("-") else "Other words"
+    raise CommandError(
+        f"{what} cannot follow `{command}`. To run it, send `/video {command}` alone; to make "
+        f"a video whose prompt starts with “{head}”, put the prompt in quotes: `/video {quoted}`."
+    )
 
 
 def _parse_video(words: list[str]) -> VideoCommand:
     prompt: list[str] = []
     flags: dict[str, list[str]] = {}
+    spelled: dict[str, str] = {}
     i = 0
     while i < len(words):
         word = words[i]
         single = word[1:].partition("=")[0].lower()
         if word.startswith("-") and not word.startswith("--") and single in _FLAG_ALIASES:
             raise CommandError(f"Did you mean --{single}? Options start with two dashes.")
-        if not word.startswith("--") or word == "--":
+        if word == "--":  # ends the options: everything after it is prompt, "--" itself not
+            prompt.extend(words[i + 1 :])
+            break
+        if not word.startswith("--"):
             prompt.append(word)
             i += 1
             continue
@@ -238,7 +272,10 @@ def _parse_video(words: list[str]) -> VideoCommand:
             value = words[i + 1]
             i += 1
         if key in flags and key not in _REPEATABLE:
-            raise CommandError(f"Option --{name} was given twice; give it once.")
+            both = sorted({f"--{spelled[key]}", f"--{name}"})
+            said = f" (as {both[0]} and {both[1]})" if len(both) > 1 else ""
+            raise CommandError(f"Option --{name} was given twice{said}; give it once.")
+        spelled.setdefault(key, name)
         flags.setdefault(key, []).append(value)
         i += 1
     try:

@@ -21,7 +21,8 @@ def help_text(
     puts them under another command (Discord: `/videobot status <ref>`). `platform` says how
     media reaches the bot there: file paths in the console, attachments in the chats."""
     verbs = task_prefix or prefix
-    modes = offered_modes(profile)
+    # A provider that edits only its own videos takes no clip here: Edit is a button under them.
+    modes = [m for m in offered_modes(profile) if m is not Mode.EDIT or profile.clip_uploads]
     maker = f"\nProvider: {profile.provider}" if profile.provider else ""
     media = _media_words(modes)
     optional = f" (and optionally {media})" if media else ""
@@ -41,9 +42,17 @@ Tasks
   {verbs} confirm <ref>   make a video that asked first because of its price (cancel declines)
   {verbs} list            your recent tasks
   {verbs} usage           what you have spent today and this month (admins: usage all)
-  These words are commands alone or with a task reference; a longer line is a prompt.
-  Quote a short prompt that starts with one: {prefix} "cancel everything".
-"""
+{_verb_rule(prefix, platform)}"""
+
+
+def _verb_rule(prefix: str, platform: str) -> str:
+    if platform == "discord":  # /video takes only prompts there; the verbs are /videobot's
+        return ""
+    return (
+        "  A line that starts with one of these words followed by a task reference (or by\n"
+        "  nothing) is a command, and nothing may follow it; any other line is a prompt.\n"
+        f'  Quote a prompt that starts with one: {prefix} "cancel EX96XE please".\n'
+    )
 
 
 def seconds(durations: Sequence[int], joiner: str = "|") -> str:
@@ -72,14 +81,25 @@ def _synopsis(profile: Profile, modes: list[Mode], platform: str) -> list[str]:
         parts.append(f"[--res {'|'.join(profile.resolutions)}]")
     if len(modes) > 1:
         parts.append(f"[--mode {'|'.join(m.value for m in modes)}]")
-    if platform == "console":
-        if Mode.I2V in modes:
-            parts.append("[--image FILE]")
-        if Mode.R2V in modes:
-            parts.append("[--ref FILE ...]")
-        if Mode.EDIT in modes and profile.clip_uploads:
-            parts.append("[--video FILE]")
+    slots = _SLOTS.get(platform, ())
+    parts.extend(slot for mode, slot in slots if mode in modes)
     return parts
+
+
+# The media each platform carries on the command line itself (Slack's /video carries none).
+_SLOTS = {
+    "console": (
+        (Mode.I2V, "[--image FILE]"),
+        (Mode.R2V, "[--ref FILE ...]"),
+        (Mode.EDIT, "[--video FILE]"),
+    ),
+    "discord": (
+        (Mode.I2V, "[image:FILE]"),
+        (Mode.R2V, "[ref1:FILE ... ref3:FILE]"),
+        (Mode.EDIT, "[video:FILE]"),
+    ),
+}
+DISCORD_IMAGES = 4  # /video's image and ref1-ref3 options
 
 
 def _examples(profile: Profile, prefix: str, modes: list[Mode], platform: str) -> str:
@@ -112,7 +132,7 @@ _ATTACHING = {
         "  that holds them). /video alone opens a form that takes files too.\n"
     ),
     "discord": (
-        "With {media}: give them in /video's image, ref1-ref3 or video options, or right-click a\n"
+        "With {media}: give them in /video's {slots}, or right-click a\n"
         "  message that holds them > Apps > Animate with videobot.\n"
     ),
 }
@@ -122,7 +142,12 @@ def _attaching(platform: str, modes: list[Mode]) -> str:
     media = _media_words(modes)
     if not media or platform not in _ATTACHING:
         return ""
-    return "  " + _ATTACHING[platform].format(media=media)
+    names = [name for mode, name in _SLOT_NAMES if mode in modes]
+    slots = either(names) + (" options" if len(names) > 1 or "-" in names[0] else " option")
+    return "  " + _ATTACHING[platform].format(media=media, slots=slots)
+
+
+_SLOT_NAMES = ((Mode.I2V, "image"), (Mode.R2V, "ref1-ref3"), (Mode.EDIT, "video"))
 
 
 def _ref_count(profile: Profile) -> int:
@@ -151,15 +176,16 @@ def _options(profile: Profile, modes: list[Mode], platform: str) -> str:
             f"--ref       a reference image; repeat it for up to {profile.max_reference_images}"
         )
     elif Mode.R2V in modes:
-        lines.append(f"Reference-to-video takes up to {profile.max_reference_images} images.")
+        most = profile.max_reference_images
+        most = min(most, DISCORD_IMAGES) if platform == "discord" else most
+        lines.append(f"Reference-to-video takes up to {most} images.")
     if profile.image_counts is not None:
         counts = either([str(c) for c in profile.image_counts])
         lines.append(f"            images per request: {counts}")
     if len(modes) == 1:
         lines.append(f"Only {modes[0].label} is offered here.")
     flags = [f for mode, f in _FILE_FLAGS if mode in modes]
-    if not profile.clip_uploads:
-        flags = [f for f in flags if f != "--video"]
+    if not profile.clip_uploads and Mode.EDIT in profile.modes and platform != "console":
         lines.append("Video edit: press “Edit this video” under a video I made.")
     if flags and platform == "console":
         verb = "takes the path of a local file" if len(flags) == 1 else "take paths of local files"

@@ -90,7 +90,7 @@ def test_the_image_is_slim_non_root_cached_and_exec_form() -> None:
     first_code = next(i for i, (w, r) in enumerate(steps) if w == "COPY" and "bot" in r)
     deps = next(i for i, (w, r) in enumerate(steps) if w == "RUN" and "-r " in r)
     assert deps < first_code and [r for w, r in steps[:deps] if w == "COPY"] == [
-        "requirements.lock ./"
+        "requirements.lock requirements-build.lock ./"
     ]
     user = [rest for word, rest in steps if word == "USER"]
     assert user and user[-1] not in ("root", "0")
@@ -101,9 +101,13 @@ def test_the_image_is_slim_non_root_cached_and_exec_form() -> None:
 
 def test_the_dependency_layer_installs_the_lock_file_ci_tested() -> None:
     runs = [r for w, r in IMAGE.instructions if w == "RUN" and "pip install" in r]
-    assert runs[0] == "pip install --require-hashes --no-deps -r requirements.lock"
-    assert ("COPY", "requirements.lock ./") in IMAGE.instructions
+    assert runs[0] == (
+        "pip install --require-hashes --no-deps -r requirements.lock -r requirements-build.lock"
+    )
+    assert ("COPY", "requirements.lock requirements-build.lock ./") in IMAGE.instructions
     assert all("--no-deps" in r for r in runs)  # nothing resolved at build time
+    # The project is built with the locked setuptools, not a newest one fetched in isolation.
+    assert all("--no-build-isolation" in r for r in runs[1:])
 
 
 def test_run_without_a_platform_refuses_clearly_and_doctor_offline_says_why(

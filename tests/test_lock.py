@@ -5,7 +5,10 @@ test lock must run the very versions the image runs."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -56,3 +59,61 @@ def test_every_install_uses_the_locks() -> None:
     assert "-e '.[test]'" not in makefile  # no resolution of open ranges at install time
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "--require-hashes --no-deps -r requirements.lock" in dockerfile
+
+
+def test_the_build_backend_is_locked_and_every_build_uses_it() -> None:
+    """No install fetches the newest setuptools behind the locks' back."""
+    build = pins("requirements-build.lock")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for item in project["build-system"]["requires"]:
+        requirement = Requirement(item)
+        name = canonicalize_name(requirement.name)
+        assert name in build, f"{item} is not in requirements-build.lock: run make lock"
+        assert requirement.specifier.contains(build[name])
+    makefile = (ROOT / "Makefile").read_text()
+    assert "-r requirements-build.lock" in makefile
+    assert "--no-build-isolation -e ." in makefile
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "-r requirements.lock -r requirements-build.lock" in dockerfile
+    assert "--no-build-isolation --editable ." in dockerfile
+
+
+def test_an_install_over_an_older_one_removes_what_the_locks_do_not_pin(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    (site / "leftover.py").write_text("")
+    info = site / "leftover-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: leftover\nVersion: 1.0\n")
+    (info / "INSTALLER").write_text("pip\n")
+    (info / "RECORD").write_text(
+        "leftover.py,,\nleftover-1.0.dist-info/METADATA,,\nleftover-1.0.dist-info/INSTALLER,,\n"
+        "leftover-1.0.dist-info/RECORD,,\n"
+    )
+    lock = tmp_path / "empty.lock"
+    lock.write_text("")
+    pruned = subprocess.run(
+        [str(python), str(ROOT / ".ci" / "prune_venv.py"), str(lock)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert pruned.returncode == 0, pruned.stderr
+    assert "leftover" in pruned.stdout
+    assert not (site / "leftover.py").exists() and not info.exists()
+    listed = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert listed.startswith("pip==") and "leftover" not in listed

@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import getpass
 import shutil
-import threading
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TextIO
 
 from adapters.console.bars import LiveBars
 from adapters.console.prompt import PromptLine
+from adapters.console.stdin import lines as _lines
+from adapters.media.batch import IntakeBatch
 from adapters.media.intake import MediaIntake
 from bot import checks, commands, confirm, messages, usage
 from bot.domain import MediaRef, Profile, ReplyTarget
@@ -136,8 +136,8 @@ class ConsoleSession:
         self._chat = chat
         self._profile = profile
         self._out = out
-        user = getpass.getuser()
-        self._target = ReplyTarget(PLATFORM, "local", "console", user, None, user)
+        # The OS account is the requester in the ledger; the thread names the reader "you".
+        self._target = ReplyTarget(PLATFORM, "local", "console", getpass.getuser(), None, "you")
         self._session = uuid.uuid4().hex[:8]
         self._lines = 0
         self.started: set[str] = set()
@@ -153,7 +153,7 @@ class ConsoleSession:
 
     async def handle(self, line: str) -> bool:
         """Answer one line; False means the user asked to quit."""
-        line = line.strip()
+        line = line.lstrip("\ufeff").strip()  # a file saved with a BOM starts with one
         if not line or line.startswith("#"):
             return True
         if line.lower() in ("quit", "exit", "/quit", "/exit"):
@@ -166,14 +166,15 @@ class ConsoleSession:
             event, line = line[1:].split(" ", 1)
             key = f"console:event:{event}"
         text = line
-        for prefix in ("/video", "video"):
-            if text.lower().startswith(prefix + " ") or text.lower() == prefix:
-                text = text[len(prefix) :]
-                break
-        else:
-            if text.split()[0].lower() not in commands.VERBS:
-                self._say("Type /video <prompt> to make a video, or `help`.")
-                return True
+        first = text.split(maxsplit=1)[0].lower()
+        if first in ("/video", "video"):
+            text = text[len(first) :]
+        elif first not in commands.VERBS:
+            self.refused += 1  # a piped run that was not understood exits non-zero
+            self._say(
+                "I did not understand that line. Type /video <prompt> to make a video, or help."
+            )
+            return True
         try:
             await self._dispatch(commands.parse(text), key)
         except ConfirmationNeeded as err:  # a question, not a refusal
@@ -211,12 +212,13 @@ class ConsoleSession:
                 self.started.add(task.ref)
                 self._say(messages.accepted_reply(task, duplicate=not created))
             return
-        images = [await self._intake.from_path(p) for p in (*command.images, *command.refs)]
-        video: MediaRef | None = None
-        if command.video:
-            video = await self._intake.from_path(command.video)
-        request = checks.build_request(command, images, video, self._profile)
-        task, created = await self._service.accept(request, self._target, key)
+        with IntakeBatch(self._intake) as intake:  # a refusal keeps none of the media
+            images = [await intake.from_path(p) for p in (*command.images, *command.refs)]
+            video: MediaRef | None = None
+            if command.video:
+                video = await intake.from_path(command.video)
+            request = checks.build_request(command, images, video, self._profile)
+            task, created = await self._service.accept(request, self._target, key)
         self.started.add(task.ref)
         if not created and task.state.is_terminal:
             self._chat.finished.add(task.ref)  # it ended before this session: nothing to wait for
@@ -271,8 +273,11 @@ class ConsoleSession:
         left = await self._service.unfinished(self._target)
         if left:
             self._say(
-                f"{_tasks(len(left)).capitalize()} not finished yet; they are kept and finish "
-                "when you start the demo again."
+                "One task is not finished yet; it is kept and finishes when you start the demo "
+                "again."
+                if len(left) == 1
+                else f"{len(left)} tasks are not finished yet; they are kept and finish when "
+                "you start the demo again."
             )
 
     async def converse(self, stdin: TextIO, stop: asyncio.Event) -> None:
@@ -282,6 +287,8 @@ class ConsoleSession:
         stopping = asyncio.create_task(stop.wait())
         try:
             await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not reading.done():  # SIGTERM or Ctrl-C: say what quitting would have said
+                await self.say_what_is_left()
         finally:
             stop.set()
             stopping.cancel()
@@ -299,18 +306,3 @@ class ConsoleSession:
 
 def _tasks(count: int) -> str:
     return "one task" if count == 1 else f"{count} tasks"
-
-
-async def _lines(stdin: TextIO) -> AsyncIterator[str]:
-    """Lines from stdin without blocking the loop; a daemon thread so quitting never hangs."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def pump() -> None:
-        for line in stdin:
-            loop.call_soon_threadsafe(queue.put_nowait, line)
-        loop.call_soon_threadsafe(queue.put_nowait, None)
-
-    threading.Thread(target=pump, name="console-stdin", daemon=True).start()
-    while (line := await queue.get()) is not None:
-        yield line

@@ -27,12 +27,16 @@ def media_attachments(attachments: Sequence[discord.Attachment]) -> list[discord
 
 
 async def download_attachments(
-    attachments: Sequence[discord.Attachment], fetcher: SafeFetcher, intake: MediaIntake
+    attachments: Sequence[discord.Attachment],
+    fetcher: SafeFetcher,
+    intake: MediaIntake,
+    slots: Sequence[str] | None = None,
 ) -> tuple[list[MediaRef], MediaRef | None]:
-    """Fetch every attachment now: Discord's CDN URLs are signed and expire."""
+    """Fetch every attachment now: Discord's CDN URLs are signed and expire. `slots` names the
+    /video option each came in (image, ref1-ref3, video): what it holds must be that kind."""
     images: list[MediaRef] = []
     videos: list[MediaRef] = []
-    for attachment in attachments:
+    for index, attachment in enumerate(attachments):
         if attachment.size > MAX_VIDEO_BYTES:
             raise MediaError(f"{attachment.filename} is too large to use.")
         try:
@@ -49,7 +53,27 @@ async def download_attachments(
             ) from None
         data = fetched.data or b""
         media = await intake.from_bytes(data, attachment.filename)
+        slot = slots[index] if slots else None
+        if slot is not None:
+            _check_slot(media, slot)
         (images if media.kind == "image" else videos).append(media)
     if len(videos) > 1:
         raise MediaError("Video edit takes one clip; you attached several.")
     return images, (videos[0] if videos else None)
+
+
+def _check_slot(media: MediaRef, slot: str) -> None:
+    """A clip given as an image (or an image given as the clip) is refused, not re-read as
+    another mode: the option is what the user asked for."""
+    wanted = "video" if slot == "video" else "image"
+    if media.kind == wanted:
+        return
+    if wanted == "video":
+        raise MediaError(
+            f"{media.name} is an image, not a video clip; give it in /video's image or ref "
+            "option, and a clip in the video option."
+        )
+    raise MediaError(
+        f"{media.name} is a video clip, not an image; give it in /video's video option, and "
+        f"images in the image or ref options (you gave it as {slot})."
+    )

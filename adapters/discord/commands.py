@@ -5,6 +5,7 @@ options the chosen provider's profile offers, `/videobot status|cancel|retry|lis
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -13,6 +14,7 @@ from discord import app_commands
 from bot import commands
 from bot.checks import offered_modes
 from bot.domain import Mode, Profile
+from bot.errors import CommandError
 
 if TYPE_CHECKING:
     from adapters.discord.client import VideoBot
@@ -76,6 +78,45 @@ _DESCRIPTIONS = {
 }
 
 
+def read_form(
+    prompt: str, chosen: Mapping[str, object], files: dict[str, discord.Attachment]
+) -> commands.VideoCommand:
+    """/video's form as one command: the prompt is read by the grammar every chat uses (so
+    `--ar 9:16` typed in it works as the help says), the options fill in the rest, and each
+    attachment keeps the option it came in (a ref makes reference-to-video)."""
+    typed = commands.parse_prompt(prompt)
+    if typed.images or typed.refs or typed.video:
+        raise CommandError(
+            "On Discord, attach files in /video's image, ref or video options instead of "
+            "naming them with --image, --ref or --video."
+        )
+    written = {
+        "mode": typed.mode,
+        "ar": typed.aspect_ratio,
+        "duration": typed.duration,
+        "res": typed.resolution,
+    }
+    option = {"mode": "mode", "ar": "aspect_ratio", "duration": "duration", "res": "resolution"}
+    for key, value in chosen.items():
+        if value is not None and written[key] is not None and str(written[key]) != str(value):
+            raise CommandError(
+                f"The {option[key]} was given twice, as --{key} {written[key]} in the prompt and "
+                f"as the {option[key]} option ({value}); give it once."
+            )
+    mode = chosen["mode"]
+    duration = chosen["duration"]
+    return commands.VideoCommand(
+        prompt=typed.prompt,
+        mode=Mode(str(mode)) if mode else typed.mode,
+        aspect_ratio=str(chosen["ar"]) if chosen["ar"] else typed.aspect_ratio,
+        duration=duration if isinstance(duration, int) else typed.duration,
+        resolution=str(chosen["res"]) if chosen["res"] else typed.resolution,
+        images=tuple(file.filename for slot, file in files.items() if slot == "image"),
+        refs=tuple(file.filename for slot, file in files.items() if slot.startswith("ref")),
+        video=files["video"].filename if "video" in files else None,
+    )
+
+
 def _video_command(profile: Profile, bot: VideoBot) -> app_commands.Command[Any, ..., None]:
     """`/video` with the options the provider offers: a choice of its durations, ratios, modes
     and resolutions, and only the attachments its modes take."""
@@ -93,17 +134,20 @@ def _video_command(profile: Profile, bot: VideoBot) -> app_commands.Command[Any,
         ref3: discord.Attachment | None = None,
         video: discord.Attachment | None = None,
     ) -> None:
-        command = commands.VideoCommand(
-            prompt=prompt,
-            mode=Mode(mode) if mode else None,
-            aspect_ratio=aspect_ratio,
-            duration=duration,
-            resolution=resolution,
-        )
-        files = [a for a in (image, ref1, ref2, ref3, video) if a is not None]
-        await bot.get_handlers().video_command(interaction, command, files)
+        handlers = bot.get_handlers()
+        slots = {"image": image, "ref1": ref1, "ref2": ref2, "ref3": ref3, "video": video}
+        files = {slot: file for slot, file in slots.items() if file is not None}
+        chosen = {"mode": mode, "ar": aspect_ratio, "duration": duration, "res": resolution}
+        try:
+            command = read_form(prompt, chosen, files)
+        except CommandError as err:  # free: nothing was downloaded or recorded
+            if await handlers.defer(interaction):
+                await handlers.answer(interaction, str(err), None)
+            return
+        await handlers.video_command(interaction, command, list(files.values()), list(files))
 
-    modes = offered_modes(profile)
+    # A provider that edits only its own videos takes no clip here (Edit is a button).
+    modes = [m for m in offered_modes(profile) if m is not Mode.EDIT or profile.clip_uploads]
     unused = {
         "mode": len(modes) < 2,
         "resolution": len(profile.resolutions) < 2,
@@ -111,7 +155,7 @@ def _video_command(profile: Profile, bot: VideoBot) -> app_commands.Command[Any,
         "ref1": Mode.R2V not in modes,
         "ref2": Mode.R2V not in modes,
         "ref3": Mode.R2V not in modes,
-        "video": Mode.EDIT not in modes,
+        "video": Mode.EDIT not in modes or not profile.clip_uploads,
     }
     # Discord's own form refuses a prompt over the core's limit (a string option takes at most
     # 6000). Set before the command is built: its options are read from the signature.

@@ -25,6 +25,7 @@ from adapters.discord.target import (
 )
 from adapters.discord.views import PromptModal, confirm_view
 from adapters.fetch.fetcher import SafeFetcher
+from adapters.media.batch import IntakeBatch
 from adapters.media.intake import MediaIntake
 from bot import checks, commands, confirm, messages, usage
 from bot.domain import Profile, ReplyTarget, TaskState
@@ -97,12 +98,14 @@ class DiscordHandlers:
         attachments: Sequence[discord.Attachment],
         target: ReplyTarget,
         idem_key: str,
+        slots: Sequence[str] | None = None,
     ) -> str:
         """Download, validate, record. Returns the reply text; raises VideobotError."""
         self.service.check_access(target)
-        images, video = await download_attachments(attachments, self.fetcher, self.intake)
-        request = checks.build_request(command, images, video, self.profile)
-        task, created = await self.service.accept(request, target, idem_key)
+        with IntakeBatch(self.intake) as intake:  # a refusal keeps none of the media
+            images, video = await download_attachments(attachments, self.fetcher, intake, slots)
+            request = checks.build_request(command, images, video, self.profile)
+            task, created = await self.service.accept(request, target, idem_key)
         return messages.accepted_reply(task, duplicate=not created)
 
     async def video_command(
@@ -110,14 +113,14 @@ class DiscordHandlers:
         interaction: discord.Interaction,
         command: commands.VideoCommand,
         attachments: Sequence[discord.Attachment],
+        slots: Sequence[str] | None = None,
     ) -> None:
         if not await self.defer(interaction):
             return
         ask = None
         try:
-            text = await self.submit(
-                command, attachments, interaction_target(interaction), interaction_key(interaction)
-            )
+            target, key = interaction_target(interaction), interaction_key(interaction)
+            text = await self.submit(command, attachments, target, key, slots)
         except VideobotError as err:
             text, ask = said(err)
         await self.answer(interaction, text, ask)

@@ -8,6 +8,7 @@ import argparse
 import logging
 import sys
 
+import aiohttp
 import discord
 
 from adapters.discord.client import VideoBot, point_at, token_refused
@@ -95,4 +96,12 @@ async def run_discord_setup(settings: Settings, args: argparse.Namespace) -> int
         print(f"invite: {await application_invite(settings)}")
     except discord.LoginFailure:
         raise token_refused() from None
+    except (aiohttp.ClientError, OSError, TimeoutError, discord.HTTPException) as err:
+        where = settings.discord_api_url or "discord.com"
+        print(
+            f"Could not reach Discord at {where} ({type(err).__name__}). Check the network, "
+            "any proxy, and DISCORD_API_URL if you set it, then run it again.",
+            file=sys.stderr,
+        )
+        return 1
     return 0

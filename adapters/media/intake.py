@@ -58,6 +58,9 @@ class MediaIntake:
     def __init__(self, root: Path, profile: Profile) -> None:
         self._root = root
         self._profile = profile
+        # Files this intake wrote that no request has sent again since: a refused request's
+        # are deleted at once (adapters/media/batch.py); one sent again is left to retention.
+        self._fresh: set[str] = set()
 
     async def from_path(self, path: str | Path) -> MediaRef:
         """A local file; `path` as the user typed it (messages quote it back unchanged)."""
@@ -69,8 +72,13 @@ class MediaIntake:
     def _read(self, typed: str) -> MediaRef:
         shown = display_path(typed)  # the path as typed, so the user finds it
         path = Path(typed).expanduser()
+        if not typed.strip():
+            raise MediaError(f"A file option was given an empty path; give the path of {ACCEPTED}.")
+        if path.is_dir():
+            raise MediaError(f"{shown} is a folder, not a file. Give the path of {ACCEPTED}.")
         if not path.is_file():
-            raise MediaError(f"No file at {shown}. Give the path of {ACCEPTED}.")
+            stop = "" if shown.endswith(".") else "."
+            raise MediaError(f"No file at {shown}{stop} Give the path of {ACCEPTED}.")
         too_big = MediaError(
             f"{shown} is larger than {MAX_VIDEO_BYTES >> 20} MB; send {ACCEPTED} "
             f"(images up to {MAX_IMAGE_BYTES >> 20} MB, clips up to {MAX_VIDEO_BYTES >> 20} MB)."
@@ -91,7 +99,9 @@ class MediaIntake:
         if path.exists():
             # Sent again: fresh to media retention, which spares young files (retention.py).
             path.touch()
+            self._fresh.discard(str(path))
         else:
+            self._fresh.add(str(path))
             temp = path.with_name(f"{path.name}.{secrets.token_hex(8)}.part")
             temp.write_bytes(clean.data)
             temp.replace(path)
@@ -101,7 +111,7 @@ class MediaIntake:
             sha256=digest,
             mime=clean.kind.mime,
             size=len(clean.data),
-            name=display_name(name),
+            name=shown or display_name(name),  # the path a console user typed, as typed
         )
 
 

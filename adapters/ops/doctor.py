@@ -9,13 +9,14 @@ import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit
 
 import httpx
 
 from adapters.ops.check import Check
 from adapters.ops.database import check_database
 from adapters.ops.distribution import check_installations, check_shards
-from adapters.ops.gateway_probe import check_gateway
+from adapters.ops.gateway_probe import CHAT_TRAP, check_gateway
 from adapters.ops.google_probe import SignIn, check_gemini, check_vertex, vertex_setup
 from adapters.ops.spend import price_check, unit_check
 from bot.config import Settings
@@ -135,6 +136,12 @@ def _api_settings(settings: Settings) -> Check:
             f"missing: {', '.join(missing)}",
             f"set them (see the README's Providers section; the key is {chosen.key_hint}); "
             "`videobot demo` needs neither",
+        )
+    path = urlsplit(settings.api_root or "").path.rstrip("/")
+    if chosen.dialect not in ("google", "vertex") and path.endswith(CHAT_TRAP):
+        # Not "at <url>": the video API URL row below fails that URL and says why.
+        return Check(
+            "video API settings", True, f"{chosen.title}: VIDEO_API_URL and VIDEO_API_KEY set"
         )
     return Check("video API settings", True, f"{chosen.title} at {settings.api_root}")
 

@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.domain import ReplyTarget, TaskState
 from bot.errors import VideobotError
 from bot.ledger import TaskQuery
-from bot.messages import clip
+from bot.messages import clip, state_words
 from bot.pricing import MICRO, money, settlement
 from bot.service import VideoService
 from bot.task import Task
@@ -84,12 +84,22 @@ def parse_since(text: str, now: datetime) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def state_named(text: str) -> TaskState:
+    """A state by the words `list` and the status line show (`done`, `timed out`) or by the
+    ledger's own name (`delivered`, `timed_out`)."""
+    key = " ".join(text.lower().replace("_", " ").replace("-", " ").split())
+    for state in TaskState:
+        if key in (state.value.replace("_", " "), state_words(state)):
+            return state
+    words = ", ".join(state_words(s) for s in TaskState)
+    raise ValueError(f"Unknown state “{text}”. Use one of: {words}.")
+
+
 async def print_tasks(ledger: AnyLedger, args: argparse.Namespace, out: TextIO) -> int:
     try:
-        states = frozenset(TaskState(s) for s in args.state) if args.state else None
-    except ValueError:
-        allowed = ", ".join(s.value for s in TaskState)
-        out.write(f"unknown state; use one of: {allowed}\n")
+        states = frozenset(state_named(s) for s in args.state) if args.state else None
+    except ValueError as err:
+        out.write(f"{err}\n")
         return 2
     try:
         since = parse_since(args.since, datetime.now(UTC)) if args.since else None
@@ -182,9 +192,15 @@ async def run_tasks_command(settings: Settings, args: argparse.Namespace) -> int
     if not path.is_file():
         # Opening would create an empty ledger, and an operator with a mistyped VIDEOBOT_DB
         # would read "(no tasks)" about the wrong file.
+        demo = path.with_name("demo.db")
+        beside = (
+            f"; the demo's ledger is beside it: VIDEOBOT_DB={demo} videobot tasks"
+            if demo.is_file() and demo != path
+            else ""
+        )
         print(
             f"no ledger at {path}: nothing has run with this VIDEOBOT_DATA_DIR / VIDEOBOT_DB "
-            "(set them as the bot has them)",
+            f"(set them as the bot has them){beside}",
             file=sys.stderr,
         )
         return 1

@@ -78,7 +78,9 @@ def _base_frame(prompt: str, width: int, height: int) -> Image.Image:
     for line in lines:
         x = float(width // 20)
         for font, run in _runs(line, fonts):
-            draw.text((x, y), run, font=font, fill=(255, 255, 255))
+            # Trailing spaces only advance: in a right-to-left run they would be laid out on
+            # its left and push the word over what follows.
+            draw.text((x, y), run.rstrip(), font=font, fill=(255, 255, 255))
             x += font.getlength(run)
         y += size * 12 // 10
     label = "videobot simulator"
@@ -163,14 +165,35 @@ def _has(font: Font, char: str) -> bool:
     return mask(char) != mask("\U0010fffd")
 
 
+def _clusters(line: str) -> list[str]:
+    """`line` in the pieces a font must draw together: a letter with its combining marks (Thai
+    and Devanagari vowel signs), joiners, variation selectors and skin tones."""
+    clusters: list[str] = []
+    for char in line:
+        joins = clusters and (
+            unicodedata.category(char).startswith("M")
+            or char in "\u200c\u200d"
+            or "\ufe00" <= char <= "\ufe0f"
+            or "\U0001f3fb" <= char <= "\U0001f3ff"
+            or clusters[-1].endswith("\u200d")
+        )
+        if joins:
+            clusters[-1] += char
+        else:
+            clusters.append(char)
+    return clusters
+
+
 def _runs(line: str, fonts: tuple[Font, ...]) -> list[tuple[Font, str]]:
-    """`line` split into runs each drawn by the first font that has its characters."""
+    """`line` split into runs each drawn by the first font that has its characters; a
+    letter's marks stay with it (a font per character would box them on their own)."""
     runs: list[tuple[Font, str]] = []
     missing = ""
-    for char in line + "\0":
-        font = next((f for f in fonts if _has(f, char)), None) if char != "\0" else None
-        if font is None and char != "\0":
-            missing += char
+    for piece in [*_clusters(line), "\0"]:
+        base = piece[0]
+        font = next((f for f in fonts if _has(f, base)), None) if piece != "\0" else None
+        if font is None and piece != "\0":
+            missing += piece
             continue
         if missing:
             word = unicodedata.name(missing[0], "UNKNOWN").split()[0]
@@ -179,12 +202,12 @@ def _runs(line: str, fonts: tuple[Font, ...]) -> list[tuple[Font, str]]:
             missing = ""
         if font is None:
             break
-        if runs and (runs[-1][0] is font or char.isspace()):
+        if runs and (runs[-1][0] is font or piece.isspace()):
             # A space stays in the run it follows: words of one right-to-left script are
             # then laid out together, in their own order.
-            runs[-1] = (runs[-1][0], runs[-1][1] + char)
+            runs[-1] = (runs[-1][0], runs[-1][1] + piece)
         else:
-            runs.append((font, char))
+            runs.append((font, piece))
     return runs
 
 

@@ -54,12 +54,9 @@ class Simulator:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._faults], client_max_size=64 * 1024 * 1024)
         if self.config.dialect in GATEWAY_DIALECTS:
-            app.add_routes(
-                [
-                    web.post("/v1/videos/generations", self._submit),
-                    web.get("/v1/videos/generations/{task_id}", self._poll),
-                ]
-            )
+            generations = "/v1/videos/generations"
+            app.add_routes([web.post(generations, self._submit)])
+            app.add_routes([web.get(generations + "/{task_id}", self._poll)])
         elif self.config.dialect in SPEAKERS:
             app.add_routes(SPEAKERS[self.config.dialect](self))
         else:
@@ -292,9 +289,12 @@ async def start_simulator(
     runner = web.AppRunner(simulator.app(), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()  # a taken port: its callback sender must not outlive it
+        raise
     server = site._server
     assert server is not None and server.sockets  # type: ignore[attr-defined]
-    bound = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-    simulator.base_url = f"http://{host}:{bound}"
+    simulator.base_url = f"http://{host}:{server.sockets[0].getsockname()[1]}"  # type: ignore[attr-defined]
     return RunningSimulator(simulator, runner, simulator.base_url)

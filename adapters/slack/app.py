@@ -208,10 +208,10 @@ class SlackAdapter:
         try:
             await self.client.auth_test()
         except SlackApiError as err:
-            if err.response.get("error") in _REFUSED:
+            if (why := _refusal(err)) is not None:
                 raise PlatformRefused(
-                    f"Slack refused SLACK_BOT_TOKEN ({err.response.get('error')}): reinstall the "
-                    "app and set SLACK_BOT_TOKEN to its Bot User OAuth Token (xoxb-...)."
+                    f"Slack refused SLACK_BOT_TOKEN ({why}): reinstall the app and set "
+                    "SLACK_BOT_TOKEN to its Bot User OAuth Token (xoxb-...)."
                 ) from None
             raise
 
@@ -219,11 +219,11 @@ class SlackAdapter:
         try:
             response = await self.client.apps_connections_open(app_token=app_token)
         except SlackApiError as err:
-            if err.response.get("error") in _REFUSED:
+            if (why := _refusal(err)) is not None:
                 raise PlatformRefused(
-                    f"Slack refused SLACK_APP_TOKEN ({err.response.get('error')}): create an "
-                    "app-level token with the connections:write scope (Basic Information > "
-                    "App-Level Tokens) and set SLACK_APP_TOKEN to it (xapp-...)."
+                    f"Slack refused SLACK_APP_TOKEN ({why}): create an app-level token with the "
+                    "connections:write scope (Basic Information > App-Level Tokens) and set "
+                    "SLACK_APP_TOKEN to it (xapp-...)."
                 ) from None
             raise
         return str(response["url"])
@@ -296,3 +296,13 @@ class SlackAdapter:
         # Bolt answers as soon as a listener acks; the listener keeps running after that.
         response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
+
+
+def _refusal(err: SlackApiError) -> str | None:
+    """Why Slack refused a token (its error code or a bare HTTP 401/403); None: retry."""
+    data = err.response.data if isinstance(err.response.data, dict) else {}
+    if (code := data.get("error")) in _REFUSED:
+        return str(code)
+    if err.response.status_code in (401, 403):
+        return f"HTTP {err.response.status_code}"
+    return None

@@ -84,10 +84,15 @@ class SlackFiles:
             raise MediaError("Slack returned no file for that id.")
         return file
 
+    @property
+    def intake(self) -> MediaIntake:
+        return self._intake
+
     async def media(
-        self, files: Sequence[dict[str, Any]]
+        self, files: Sequence[dict[str, Any]], intake: MediaIntake | None = None
     ) -> tuple[list[MediaRef], MediaRef | None]:
-        """The images and the clip among `files` (Slack file objects), stored by intake."""
+        """The images and the clip among `files` (Slack file objects), stored by `intake` (a
+        request's IntakeBatch) or this one's."""
         images: list[MediaRef] = []
         video: MediaRef | None = None
         for file in files:
@@ -95,7 +100,7 @@ class SlackFiles:
                 file = await self.info(str(file["id"]))  # noqa: PLW2901 (events may omit urls)
             name = str(file.get("name") or file.get("title") or "the file")
             data = await self.download(str(file.get("url_private") or ""), name)
-            ref = await self._intake.from_bytes(data, name)
+            ref = await (intake or self._intake).from_bytes(data, name)
             if ref.kind == "video":
                 if video is not None:
                     raise MediaError("Give one clip at a time for a video edit.")

@@ -16,6 +16,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.media.batch import IntakeBatch
 from adapters.slack import blocks
 from adapters.slack.answer import Answer, Blocks, ephemeral, quietly, reply
 from adapters.slack.buttons import press
@@ -124,9 +125,10 @@ class SlackHandlers:
             if command.images or command.refs or command.video:
                 raise CommandError(blocks.NO_FILE_FLAGS)
             self._service.check_access(target)
-            images, video = await self._files.media([f for f in files if is_media(f)])
-            request = checks.build_request(command, images, video, self._profile)
-            task, created = await self._service.accept(request, target, key)
+            with IntakeBatch(self._files.intake) as intake:  # a refusal keeps none of it
+                images, video = await self._files.media([f for f in files if is_media(f)], intake)
+                request = checks.build_request(command, images, video, self._profile)
+                task, created = await self._service.accept(request, target, key)
             if announce:
                 await answer(messages.accepted_reply(task, duplicate=not created))
 
@@ -236,9 +238,10 @@ class SlackHandlers:
             resolution=values.get("res"),
         )
         self._service.check_access(by)
-        images, video = await self._files.media(files)
-        request = checks.build_request(command, images, video, self._profile)
-        await self._service.accept(request, by, key)
+        with IntakeBatch(self._files.intake) as intake:  # a refusal keeps none of it
+            images, video = await self._files.media(files, intake)
+            request = checks.build_request(command, images, video, self._profile)
+            await self._service.accept(request, by, key)
 
     # -- events: @videobot mentions and replies with media in a videobot thread --------------
     async def mention(self, body: Body, event: Body, client: AsyncWebClient) -> None:

@@ -86,7 +86,7 @@ def test_status_word_inside_a_prompt_is_a_prompt() -> None:
         ("boat --duration seven", "whole number of seconds"),
         ("boat --mode wobble", "Use t2v, i2v, r2v or edit."),
         ("boat --res huge", "Unknown resolution “huge”. Give it like 720p"),
-        ('boat "unclosed', "Close your quotes"),
+        ('boat "unclosed', "a quotation mark is not closed"),
         ("boat --ar 9:16 --ar 16:9", "given twice"),
         ("cancel", "Which task?"),
     ],
@@ -109,7 +109,7 @@ def test_parse_errors_say_what_is_allowed(text: str, fragment: str) -> None:
         ("boat --mode t2v", 1, False, "takes no media"),
         ("boat --mode r2v", 5, False, "1 to 4 reference images"),
         ("boat --mode edit", 0, False, "exactly one clip"),
-        ("boat", 1, True, "exactly one clip"),
+        ("boat", 1, True, "one clip and no images; you gave 1 besides"),
     ],
 )
 def test_media_and_profile_errors(text: str, images: int, video: bool, fragment: str) -> None:

@@ -4,12 +4,14 @@ one rule for command words (checked over generated lines), media kinds matching 
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.checks import build_request
-from bot.commands import SimpleCommand, TaskCommand, VideoCommand, parse
+from bot.commands import SimpleCommand, TaskCommand, VideoCommand, parse, task_ref
 from bot.domain import MediaRef, Mode, Profile
 from bot.errors import CommandError
 from bot.usage import help_text
@@ -23,41 +25,81 @@ _word = st.text(
 
 def kind(media_kind: str, name: str) -> MediaRef:
     mime = "image/png" if media_kind == "image" else "video/mp4"
-    return MediaRef(media_kind, f"/m/{name}", "0" * 64, mime, 10, name)  # type: ignore[arg-type]
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return MediaRef(media_kind, f"/m/{name}", digest, mime, 10, name)  # type: ignore[arg-type]
 
 
-@given(verb=st.sampled_from(VERBS), rest=st.lists(_word, min_size=2, max_size=8))
-def test_a_verb_followed_by_a_sentence_is_a_prompt(verb: str, rest: list[str]) -> None:
-    command = parse(" ".join([verb, *rest]))
+_ref = st.from_regex(r"[0-9A-Z]{6}", fullmatch=True)
+_not_ref = _word.filter(lambda word: task_ref(word) is None)
+_flag = st.sampled_from(["--ar 9:16", "--duration 6", "--res 720p", "-ar 9:16", "--image a.png"])
+
+
+@given(verb=st.sampled_from(VERBS), first=_not_ref, rest=st.lists(_word, max_size=8))
+def test_a_verb_followed_by_a_word_that_is_not_a_reference_is_a_prompt(
+    verb: str, first: str, rest: list[str]
+) -> None:
+    command = parse(" ".join([verb, first, *rest]))
     assert isinstance(command, VideoCommand)
-    assert command.prompt == " ".join([verb, *rest])
+    assert command.prompt == " ".join([verb, first, *rest])
 
 
-@given(verb=st.sampled_from(VERBS), rest=st.lists(_word, max_size=1))
-def test_a_verb_alone_or_with_one_word_is_a_command_never_a_prompt(
-    verb: str, rest: list[str]
+@given(verb=st.sampled_from(VERBS), ref=_ref, alone=st.booleans())
+def test_a_verb_alone_or_with_a_reference_is_a_command_never_a_prompt(
+    verb: str, ref: str, alone: bool
 ) -> None:
     try:
-        command = parse(" ".join([verb, *rest]))
-    except CommandError as err:  # "Which task?" or "not a task reference": free answers
-        assert verb in ("status", "cancel", "retry")
-        assert "task" in str(err)
+        command = parse(verb if alone else f"{verb} {ref.lower()}")
+    except CommandError as err:  # "Which task?", or help/list given a reference: free answers
+        assert (alone and verb in ("status", "cancel", "retry")) or (
+            not alone and verb in ("help", "list")
+        ), err
         return
     assert isinstance(command, SimpleCommand | TaskCommand)
+    if isinstance(command, TaskCommand):
+        assert command.ref == ref
 
 
-@given(verb=st.sampled_from(VERBS), word=_word)
-def test_a_quoted_prompt_that_starts_with_a_verb_is_a_prompt(verb: str, word: str) -> None:
-    command = parse(f'"{verb} {word}"')
-    assert isinstance(command, VideoCommand) and command.prompt == f"{verb} {word}"
+@given(
+    verb=st.sampled_from(VERBS),
+    ref=st.one_of(st.none(), _ref),
+    extra=st.lists(st.one_of(_word, _flag), min_size=1, max_size=4),
+)
+def test_anything_after_a_command_is_refused_never_paid_for(
+    verb: str, ref: str | None, extra: list[str]
+) -> None:
+    """`cancel EX96XE --ar 9:16`, `help --ar 9:16`, `cancel EX96XE please` cost nothing."""
+    if ref is None and not extra[0].startswith("-"):
+        extra = ["--ar 9:16", *extra]  # a bare word after the verb makes a prompt (above)
+    with pytest.raises(CommandError, match="put the prompt in quotes"):
+        parse(" ".join([verb, *([ref] if ref else []), *extra]))
+
+
+@given(verb=st.sampled_from(VERBS), words=st.lists(_word, max_size=3))
+def test_a_quoted_prompt_that_starts_with_a_verb_is_a_prompt(verb: str, words: list[str]) -> None:
+    prompt = " ".join([verb, *words])
+    command = parse(f'"{prompt}" --ar 9:16')
+    assert isinstance(command, VideoCommand) and command.prompt == prompt
+    assert command.aspect_ratio == "9:16"
 
 
 def test_the_rule_is_in_the_help_and_the_refusal_says_how_to_quote() -> None:
-    assert "a longer line is a prompt" in help_text(PROFILE)
-    with pytest.raises(CommandError, match=r'put the prompt in quotes: /video "cancel everything"'):
-        parse("cancel everything")
+    assert "followed by a task reference (or by\n  nothing) is a command" in help_text(PROFILE)
+    assert "followed by a task reference" not in help_text(PROFILE, platform="discord")
+    with pytest.raises(CommandError) as refused:
+        parse("cancel EX96XE please")
+    assert str(refused.value) == (
+        "Other words cannot follow `cancel EX96XE`. To run it, send `/video cancel EX96XE` "
+        "alone; to make a video whose prompt starts with “cancel”, put the prompt in quotes: "
+        '`/video "cancel EX96XE please"`.'
+    )
     assert parse("cancel 7kq2mx") == TaskCommand("cancel", "7KQ2MX")
     assert isinstance(parse("help the old lady cross the street"), VideoCommand)
+    assert parse('"help"') == VideoCommand("help")
+
+
+@pytest.mark.parametrize("text", ["cancel EX96XE.", "cancel “EX96XE”", "cancel (ex96xe)!"])
+def test_punctuation_around_a_reference_is_not_part_of_it(text: str) -> None:
+    assert parse(text) == TaskCommand("cancel", "EX96XE")
 
 
 @pytest.mark.parametrize(
@@ -130,7 +172,11 @@ def test_a_provider_that_edits_only_its_own_results_refuses_an_uploaded_clip_up_
     clip = kind("video", "clip.mp4")
     with pytest.raises(CommandError, match="Evolink edits only videos I made"):
         build_request(parse("make it rain --video clip.mp4"), [], clip, evolink)
-    assert "--video" not in help_text(evolink) and "Edit this video" in help_text(evolink)
+    assert "--video" not in help_text(evolink)
+    assert "Edit this video" in help_text(evolink, platform="slack")
+    # The console has no buttons: it neither offers a clip nor points at one.
+    console = help_text(evolink)
+    assert "a clip" not in console and "edit" not in console.lower()
 
 
 def test_an_edit_that_keeps_the_clip_refuses_a_shape_it_would_ignore() -> None:
@@ -141,3 +187,41 @@ def test_an_edit_that_keeps_the_clip_refuses_a_shape_it_would_ignore() -> None:
     with pytest.raises(CommandError, match="keeps the clip's shape and length"):
         build_request(parse("make it rain --duration 4 --video c.mp4"), [], clip, google)
     assert build_request(parse("make it rain"), [], clip, google).mode is Mode.EDIT
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "a fox --res 720 --resolution 720p",
+            "Option --resolution was given twice (as --res and --resolution); give it once.",
+        ),
+        ("a fox --ar 9:16 --ar 16:9", "Option --ar was given twice; give it once."),
+        (
+            '"unterminated',
+            "I could not read that command: a quotation mark is not closed. Close it, e.g. "
+            '`/video "a fox in snow" --ar 9:16`.',
+        ),
+    ],
+)
+def test_refusals_name_what_was_typed_in_plain_words(text: str, said: str) -> None:
+    with pytest.raises(CommandError) as refused:
+        parse(text)
+    assert str(refused.value) == said
+
+
+@pytest.mark.parametrize(
+    ("text", "prompt", "ratio"),
+    [("-- a cat", "a cat", None), ("a cat -- --ar 9:16", "a cat --ar 9:16", None)],
+)
+def test_two_dashes_end_the_options_and_are_not_sent(
+    text: str, prompt: str, ratio: str | None
+) -> None:
+    command = parse(text)
+    assert isinstance(command, VideoCommand)
+    assert (command.prompt, command.aspect_ratio) == (prompt, ratio)
+
+
+def test_emoji_alone_are_a_prompt() -> None:
+    for text in ("🐱🌊", "😀"):
+        assert build_request(parse(text), [], None, PROFILE).prompt == text

@@ -213,6 +213,8 @@ async def test_the_chat_completions_trap_for_every_gateway(
     code, text = await doctor(trap)
     row = line(text, "video API URL")
     assert code == 1 and row.startswith("FAIL") and "invalid apitype" in row
+    # The settings row does not pass the URL the row above fails.
+    assert f"127.0.0.1:9{tail}" not in line(text, "video API settings")
 
 
 class VertexSettings(Settings):
