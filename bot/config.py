@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from bot import dburl
 from bot.access import AccessPolicy
 from bot.callbacks import CallbackSettings, positive_seconds, secret_problem
 from bot.callbacks import env as _env
@@ -169,6 +169,8 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings, SpendSettings)
             return None
         if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
             raise ValueError("give a postgresql://user@host:5432/dbname URL, or leave it unset")
+        if (why := dburl.problem(value.get_secret_value())) is not None:
+            raise ValueError(f"{dburl.redacted(value.get_secret_value())}: {why}")
         return value
 
     @field_validator("metrics_port", mode="before")
@@ -222,7 +224,9 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings, SpendSettings)
             self.callback_secret,
         )
         secrets = [token.get_secret_value() for token in tokens if token is not None]
-        if self.database_url is not None and (word := _password(self.database_url)):
+        if self.database_url is not None and (
+            word := dburl.password(self.database_url.get_secret_value())
+        ):
             secrets.append(word)
         return secrets
 
@@ -292,11 +296,3 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings, SpendSettings)
     def prices_in_force(self) -> PriceTable:
         """The provider profile's price table with VIDEOBOT_PRICES / VIDEOBOT_PRICE_UNIT."""
         return self.price_table(self.provider_profile.prices)
-
-
-def _password(url: SecretStr) -> str | None:
-    """The password inside a database URL, if it carries one."""
-    try:
-        return urlsplit(url.get_secret_value()).password
-    except ValueError:
-        return None

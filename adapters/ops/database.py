@@ -6,7 +6,8 @@ from __future__ import annotations
 import psycopg
 
 from adapters.ops.check import Check
-from storage.postgres.connect import PgLedgerError, connect, redacted, schema_version
+from bot.dburl import redacted
+from storage.postgres.connect import PgLedgerError, connect, schema_version
 from storage.postgres.schema import SCHEMA_VERSION
 
 MIN_SERVER = 130000  # FOR UPDATE SKIP LOCKED, DROP DATABASE ... WITH (FORCE), and more

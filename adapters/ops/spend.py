@@ -13,12 +13,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TextIO
 
 from adapters.ops.check import Check
+from adapters.ops.ledgers import NoLedger, operator_ledger
 from adapters.ops.tasks import amount_text, parse_since
 from bot.budget_start import other_units, unit_warning
 from bot.config import Settings
 from bot.ledger import SpendLine, SpendQuery
 from bot.pricing import PriceTable, cheapest, money, period_starts
-from storage.sqlite.ledger import LedgerError, SqliteLedger
+from storage.sqlite.ledger import SqliteLedger
 
 _HEADER = ("{by}", "UNIT", "TASKS", "SPENT", "STILL RESERVED")
 
@@ -155,24 +156,17 @@ async def run_usage_command(
     settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout
 ) -> int:
     """`videobot usage [--by ...] [--since ...] [--json|--csv]`."""
-    path = settings.ledger_path
     now = datetime.now(UTC)
     try:
         since = parse_since(args.since, now) if args.since else period_starts(now)[1]
     except ValueError:
         print(f"cannot read --since {args.since!r}; use e.g. 7d or 2026-11-01", file=sys.stderr)
         return 2
-    if not path.is_file():
-        print(
-            f"no ledger at {path}: set VIDEOBOT_DATA_DIR / VIDEOBOT_DB as the bot has them",
-            file=sys.stderr,
-        )
-        return 1
     try:
-        async with SqliteLedger.open(path) as ledger:
+        async with operator_ledger(settings, "usage") as (ledger, _):
             lines = await ledger.spend(SpendQuery(since=since, by=args.by))
-    except LedgerError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except NoLedger as err:
+        print(err, file=sys.stderr)
         return 1
     form = "json" if args.json else "csv" if args.csv else "table"
     write_report(lines, args.by, since, out, form)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TextIO
 
+from adapters.ops.ledgers import AnyLedger, NoLedger, operator_ledger
 from bot.config import Settings
 from bot.domain import ReplyTarget, TaskState
 from bot.errors import VideobotError
@@ -18,11 +19,6 @@ from bot.messages import clip, state_words
 from bot.pricing import MICRO, money, settlement
 from bot.service import VideoService
 from bot.task import Task
-from storage.postgres.connect import PgLedgerError, redacted
-from storage.postgres.ledger import PgLedger
-from storage.sqlite.ledger import LedgerError, SqliteLedger
-
-AnyLedger = SqliteLedger | PgLedger
 
 _HEADER = (
     "REF",
@@ -180,35 +176,11 @@ async def run_tasks_command(settings: Settings, args: argparse.Namespace) -> int
     if args.action in ("show", "cancel") and not args.ref:
         print(f"usage: videobot tasks {args.action} REF", file=sys.stderr)
         return 2
-    if settings.database_url is not None:
-        url = settings.database_url.get_secret_value()
-        try:
-            async with PgLedger.open(url) as pg:
-                return await _act(pg, settings, args, redacted(url))
-        except PgLedgerError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-    path = settings.ledger_path
-    if not path.is_file():
-        # Opening would create an empty ledger, and an operator with a mistyped VIDEOBOT_DB
-        # would read "(no tasks)" about the wrong file.
-        demo = path.with_name("demo.db")
-        beside = (
-            f"; the demo's ledger is beside it: VIDEOBOT_DB={demo} videobot tasks"
-            if demo.is_file() and demo != path
-            else ""
-        )
-        print(
-            f"no ledger at {path}: nothing has run with this VIDEOBOT_DATA_DIR / VIDEOBOT_DB "
-            f"(set them as the bot has them){beside}",
-            file=sys.stderr,
-        )
-        return 1
     try:
-        async with SqliteLedger.open(path) as ledger:
-            return await _act(ledger, settings, args, str(path))
-    except LedgerError as err:
-        print(f"error: {err}", file=sys.stderr)
+        async with operator_ledger(settings, "tasks") as (ledger, where):
+            return await _act(ledger, settings, args, where)
+    except NoLedger as err:
+        print(err, file=sys.stderr)
         return 1
 
 

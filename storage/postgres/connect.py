@@ -5,10 +5,10 @@ first."""
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from bot.dburl import password, redacted
 from storage.postgres.schema import MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger("videobot.ledger")
@@ -19,26 +19,11 @@ class PgLedgerError(RuntimeError):
     """The PostgreSQL ledger cannot be reached or used (unreachable, refused, newer schema)."""
 
 
-def redacted(url: str) -> str:
-    """`url` with any password replaced by `***`, fit for logs and messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(an unreadable database URL)"
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
 def _reason(err: psycopg.Error, url: str) -> str:
     """The server's or libpq's own words, first line only, with the password kept out."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    password = urlsplit(url).password
-    return text.replace(password, "***") if password else text
+    secret = password(url)
+    return text.replace(secret, "***") if secret else text
 
 
 async def connect(url: str) -> psycopg.AsyncConnection[tuple[object, ...]]:

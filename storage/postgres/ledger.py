@@ -18,6 +18,7 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from bot.dburl import redacted
 from bot.domain import TaskState, new_ref
 from bot.errors import LedgerUnavailable
 from bot.ledger import TaskQuery, UserLimits
@@ -26,7 +27,7 @@ from storage.codec import from_ms, row_to_task, task_to_row, to_ms
 from storage.postgres import spend
 from storage.postgres import statements as sql
 from storage.postgres.caps import lock_user
-from storage.postgres.connect import PgLedgerError, migrate, redacted
+from storage.postgres.connect import PgLedgerError, migrate
 from storage.postgres.held import PgHeld
 from storage.postgres.listen import listen
 from storage.postgres.schema import CHANNEL

@@ -13,12 +13,13 @@ from datetime import timedelta
 import psycopg
 import pytest
 
+from bot.dburl import redacted
 from bot.domain import new_ref, new_task_id
 from bot.errors import BudgetExceeded, QuotaExceeded
 from bot.ledger import Budget, SpendQuery, TaskQuery, UserLimits
 from bot.pricing import micros, period_starts
 from bot.task import Task
-from storage.postgres.connect import PgLedgerError, migrate, redacted
+from storage.postgres.connect import PgLedgerError, migrate
 from storage.postgres.edits import PgEditBudget
 from storage.postgres.ledger import PgLedger
 from storage.postgres.schema import CHANNEL, SCHEMA_VERSION

@@ -4,6 +4,7 @@ doctor's database check reads the server, the schema and the replication caveat.
 
 from __future__ import annotations
 
+import argparse
 import io
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,7 @@ from pydantic import SecretStr
 
 from adapters.ops.database import check_database
 from adapters.ops.migrate import run_migrate_ledger
+from adapters.ops.spend import run_usage_command
 from bot.config import Settings
 from bot.ledger import Budget, SpendQuery, TaskQuery
 from bot.pricing import micros, period_starts
@@ -95,3 +97,21 @@ async def test_spending_and_budgets_move_over_with_the_tasks(tmp_path: Path, pg_
         assert await pg.spend(SpendQuery(since=month)) == before != []
         assert await pg.budgets() == [budget]
         assert not await pg.seed_budgets([budget])  # the settings' seeding came along
+
+
+async def test_usage_reads_the_postgresql_ledger_not_a_file_left_beside_it(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """`videobot usage` reads the ledger the bot runs on. Before, it always opened the SQLite
+    file: on a host with PostgreSQL only it said there was no ledger, and where an old file was
+    left it quietly reported that file's money."""
+    _, month = period_starts(T0)
+    old = tmp_path / "videobot.db"
+    async with SqliteLedger.open(old) as stale:
+        await stale.add(replace(fresh("x", "U9"), estimate=micros(9), unit="USD"))  # type: ignore[arg-type]
+    async with pg_ledger(pg_url) as pg:
+        await pg.add(replace(fresh("a", "U1"), estimate=micros("0.72"), unit="USD"))  # type: ignore[arg-type]
+    args = argparse.Namespace(since=month.isoformat(), by="user", json=False, csv=False)
+    out = io.StringIO()
+    assert await run_usage_command(_settings(old, pg_url), args, out) == 0
+    assert "$0.72" in out.getvalue() and "$9.00" not in out.getvalue()
