@@ -20,6 +20,7 @@ from bot.provider_settings import ProviderSettings
 from bot.shard_settings import ShardSettings
 from bot.spend_settings import SpendSettings
 
+MIN_LEASE, MAX_LEASE = timedelta(seconds=1), timedelta(hours=1)
 # Providers whose submit carries no callback URL, and those that call only https back.
 NO_CALLBACK_URL = frozenset({"apimart"})
 HTTPS_ONLY = frozenset({"evolink"})
@@ -161,6 +162,15 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings, SpendSettings)
     @classmethod
     def _seconds(cls, value: object) -> object:
         return positive_seconds(value)
+
+    @field_validator("lease")
+    @classmethod
+    def _lease_in_range(cls, value: timedelta) -> timedelta:
+        # Shorter than a provider's answer and steps lose their rows while they run; longer
+        # than an hour and a dead worker's tasks wait that long before another takes them.
+        if not MIN_LEASE <= value <= MAX_LEASE:
+            raise ValueError("give a lease from 1 to 3600 seconds")
+        return value
 
     @field_validator("database_url")
     @classmethod

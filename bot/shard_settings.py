@@ -33,6 +33,11 @@ def parse_shard_ids(text: str) -> tuple[int, ...]:
     return tuple(sorted(ids))
 
 
+# Discord recommends a shard per ~1,000 servers: 10,000 shards is ten million servers, far
+# beyond any bot; a larger count is a typo that would open that many connections.
+MAX_SHARDS = 10_000
+
+
 class ShardSettings(BaseSettings):
     # A count, or `auto`: the number Discord recommends for the bot (GET /gateway/bot).
     discord_shards: int | Literal["auto"] = Field(
@@ -58,9 +63,18 @@ class ShardSettings(BaseSettings):
             text = value.strip().lower()
             if text in ("", "auto"):
                 return "auto"
-            if not text.isdigit() or int(text) < 1:
-                raise ValueError(f"give a number of shards (1 or more) or auto (not {value!r})")
+            if not text.isdigit() or not 1 <= int(text) <= MAX_SHARDS:
+                raise ValueError(
+                    f"give a number of shards from 1 to {MAX_SHARDS}, or auto (not {value!r})"
+                )
             return int(text)
+        return value
+
+    @field_validator("discord_shards")
+    @classmethod
+    def _count_in_range(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= MAX_SHARDS:
+            raise ValueError(f"give a number of shards from 1 to {MAX_SHARDS}, or auto")
         return value
 
     @field_validator("discord_shard_ids", mode="before")

@@ -98,12 +98,13 @@ class DiscordSender:
         serves again), PlatformRefused when Discord refuses the token."""
         try:
             await self._login()
-        except discord.LoginFailure:
-            raise token_refused() from None
-        try:
             self.ready.set()
             await stop.wait()
+        except discord.LoginFailure:
+            raise token_refused() from None
         finally:
+            # Also after a failed login: its HTTP session was opened, and each retry would
+            # leave one more behind.
             await self._close()
 
     async def deliver_only(self, stop: asyncio.Event) -> None:

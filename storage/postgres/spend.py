@@ -90,15 +90,17 @@ class PgSpending:
     _pool: AsyncConnectionPool[Conn]
 
     async def set_budgets(self, stored: list[Budget]) -> None:
-        # One transaction: no moment without budgets, and a failure leaves the old ones.
+        # One transaction: no moment without budgets, and a failure leaves the old ones; one
+        # writer at a time, or two processes' deletes and inserts collide on the same keys.
         async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("LOCK TABLE budgets IN EXCLUSIVE MODE")
             for statement, params in rules.replacing(stored):
                 await conn.execute(_pg(statement), params)
 
     async def seed_budgets(self, stored: list[Budget]) -> bool:
         async with self._pool.connection() as conn, conn.transaction():
             # One seeding at a time: processes starting together agree on what was there.
-            await conn.execute("LOCK TABLE budget_seed IN EXCLUSIVE MODE")
+            await conn.execute("LOCK TABLE budget_seed, budgets IN EXCLUSIVE MODE")
             before = await (await conn.execute(rules.SELECT_SEED)).fetchall()
             for statement, params in rules.seeding(stored):
                 await conn.execute(_pg(statement), params)

@@ -39,7 +39,7 @@ def test_shard_ids_are_ranges_and_lists(written: str, ids: tuple[int, ...]) -> N
     ("env", "complaint"),
     [
         ({"VIDEOBOT_DISCORD_SHARDS": "0"}, "VIDEOBOT_DISCORD_SHARDS: give a number of shards"),
-        ({"VIDEOBOT_DISCORD_SHARDS": "many"}, "(1 or more) or auto (not 'many')"),
+        ({"VIDEOBOT_DISCORD_SHARDS": "many"}, "from 1 to 10000, or auto (not 'many')"),
         ({"VIDEOBOT_DISCORD_SHARD_IDS": "0-1"}, "needs VIDEOBOT_DISCORD_SHARDS set to the same"),
         (
             {"VIDEOBOT_DISCORD_SHARDS": "4", "VIDEOBOT_DISCORD_SHARD_IDS": "2-4"},

@@ -206,6 +206,9 @@ async def test_a_refused_token_stops_the_sender_with_the_setting_to_fix(
         with pytest.raises(PlatformRefused):
             await sender.serve(asyncio.Event())
         assert not sender.ready.is_set()
+        # The failed login's HTTP session is closed with it (a worker retrying a login left
+        # one more unclosed session behind each time).
+        assert sender.client.is_closed()
         await sender.aclose()
 
 
