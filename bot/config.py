@@ -19,8 +19,8 @@ from bot.pricing import PriceTable
 from bot.provider_settings import ProviderSettings
 from bot.shard_settings import ShardSettings
 from bot.spend_settings import SpendSettings
+from bot.storage_settings import StorageSettings
 
-MIN_LEASE, MAX_LEASE = timedelta(seconds=1), timedelta(hours=1)
 # Providers whose submit carries no callback URL, and those that call only https back.
 NO_CALLBACK_URL = frozenset({"apimart"})
 HTTPS_ONLY = frozenset({"evolink"})
@@ -30,16 +30,14 @@ Words = Annotated[tuple[str, ...], NoDecode]
 Names = Annotated[frozenset[str], NoDecode]
 
 
-class Settings(ProviderSettings, CallbackSettings, ShardSettings, SpendSettings):
+class Settings(
+    StorageSettings, ProviderSettings, CallbackSettings, ShardSettings, SpendSettings
+):
     model_config = SettingsConfigDict(
         env_file=".env", extra="ignore", populate_by_name=True, frozen=True
     )
 
     # -- the engine --------------------------------------------------------------------------
-    data_dir: Path = Field(Path("videobot-data"), validation_alias=_env("VIDEOBOT_DATA_DIR"))
-    db_path: Path | None = Field(None, validation_alias=_env("VIDEOBOT_DB"))
-    # Set: the PostgreSQL ledger (many processes, many machines); unset: the SQLite file.
-    database_url: SecretStr | None = Field(None, validation_alias=_env("VIDEOBOT_DATABASE_URL"))
     output_dir: Path = Field(Path("videobot-output"), validation_alias=_env("VIDEOBOT_OUTPUT_DIR"))
     concurrency: int = Field(64, ge=1, validation_alias=_env("VIDEOBOT_CONCURRENCY"))
     provider_concurrency: int | None = Field(
@@ -61,10 +59,6 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings, SpendSettings)
         timedelta(seconds=3), validation_alias=_env("VIDEOBOT_STATUS_INTERVAL")
     )
     max_video_mb: int = Field(200, ge=1, validation_alias=_env("VIDEOBOT_MAX_VIDEO_MB"))
-    lease: timedelta = Field(timedelta(seconds=60), validation_alias=_env("VIDEOBOT_LEASE"))
-    media_retention: timedelta = Field(
-        timedelta(hours=24), validation_alias=_env("VIDEOBOT_MEDIA_RETENTION")
-    )
     # Tests and a simulator on this machine only: lets the fetcher reach loopback over http.
     fetch_allow_loopback: bool = Field(
         False, validation_alias=_env("VIDEOBOT_FETCH_ALLOW_LOOPBACK")
@@ -155,33 +149,11 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings, SpendSettings)
         "poll_floor",
         "poll_ceiling",
         "status_interval",
-        "media_retention",
-        "lease",
         mode="before",
     )
     @classmethod
     def _seconds(cls, value: object) -> object:
         return positive_seconds(value)
-
-    @field_validator("lease")
-    @classmethod
-    def _lease_in_range(cls, value: timedelta) -> timedelta:
-        # Shorter than a provider's answer and steps lose their rows while they run; longer
-        # than an hour and a dead worker's tasks wait that long before another takes them.
-        if not MIN_LEASE <= value <= MAX_LEASE:
-            raise ValueError("give a lease from 1 to 3600 seconds")
-        return value
-
-    @field_validator("database_url")
-    @classmethod
-    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value().strip():
-            return None
-        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
-            raise ValueError("give a postgresql://user@host:5432/dbname URL, or leave it unset")
-        if (why := dburl.problem(value.get_secret_value())) is not None:
-            raise ValueError(f"{dburl.redacted(value.get_secret_value())}: {why}")
-        return value
 
     @field_validator("metrics_port", mode="before")
     @classmethod
@@ -213,14 +185,6 @@ class Settings(ProviderSettings, CallbackSettings, ShardSettings, SpendSettings)
     @property
     def slack_enabled(self) -> bool:
         return self.slack_bot_token is not None or self.slack_oauth
-
-    @property
-    def ledger_path(self) -> Path:
-        return self.db_path or self.data_dir / "videobot.db"
-
-    @property
-    def media_dir(self) -> Path:
-        return self.data_dir / "media"
 
     def secret_values(self) -> list[str]:
         """Every secret that is set, for the log filter to redact wherever it turns up."""
