@@ -1,5 +1,6 @@
 """Composition root and CLI: `videobot run | demo | simulate | tasks | usage | doctor`. With
-bot/engine.py (the wiring), the only modules of bot/ that may import adapters and storage."""
+bot/engine.py (the wiring) and bot/platforms.py (the chat platforms `run` serves), the only
+modules of bot/ that may import adapters and storage."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
@@ -29,18 +30,11 @@ from adapters.simulator.knobs import SimConfig
 from adapters.simulator.server import IDEMPOTENCY_HEADER, RunningSimulator, start_simulator
 from bot import cli, logs, supervisor
 from bot.config import Settings
-from bot.engine import Engine, open_engine, writable_dirs
+from bot.engine import open_engine, writable_dirs
+from bot.platforms import chat_adapters, chat_senders, serve_platforms
 from storage.postgres.connect import PgLedgerError
-from storage.postgres.edits import PgEditBudget
-from storage.postgres.identify import PgIdentifyGate
-from storage.postgres.ledger import PgLedger
-from storage.postgres.limits import PgUploadLimits
-from storage.postgres.rest import PgRestBudget
 from storage.sqlite.ledger import LedgerError
 from storage.sqlite.lock import LedgerBusy
-
-if TYPE_CHECKING:
-    from adapters.slack.app import SlackAdapter
 
 log = logging.getLogger("videobot")
 
@@ -142,74 +136,6 @@ async def simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _platforms(settings: Settings) -> frozenset[str]:
-    """The platforms `run` serves: its worker claims only their tasks (adapter PLATFORM names)."""
-    configured = {"slack": settings.slack_enabled, "discord": settings.discord_token is not None}
-    return frozenset(name for name, enabled in configured.items() if enabled)
-
-
-def _slack(settings: Settings, engine: Engine, intake: MediaIntake) -> SlackAdapter:
-    from adapters.slack.app import SlackAdapter  # noqa: PLC0415  (SDK imported only when used)
-
-    # Beside other processes, Slack's per-workspace edit budget is counted in the database;
-    # Slack installations (OAuth) live in the ledger's database too.
-    shared = PgEditBudget(engine.ledger.pool) if isinstance(engine.ledger, PgLedger) else None
-    url = settings.database_url
-    database = url.get_secret_value() if url is not None else settings.ledger_path
-    return SlackAdapter(settings, engine.service, intake, budget=shared, database=database)
-
-
-@dataclass(frozen=True)
-class _Shared:
-    """What Discord's processes share through the database when the ledger is PostgreSQL:
-    identify spacing, the global REST budget, upload limits. None each on SQLite (one machine:
-    lock files in the data folder and each process's own token bucket)."""
-
-    gate: PgIdentifyGate | None = None
-    rest: PgRestBudget | None = None
-    limits: PgUploadLimits | None = None
-
-
-def _shared(settings: Settings, engine: Engine) -> _Shared:
-    if not isinstance(engine.ledger, PgLedger):
-        return _Shared()
-    pool = engine.ledger.pool
-    rest = PgRestBudget(pool, settings.discord_rest_rate)
-    return _Shared(PgIdentifyGate(pool), rest, PgUploadLimits(pool))
-
-
-def _adapters(
-    settings: Settings, engine: Engine, intake: MediaIntake
-) -> list[supervisor.ChatAdapter]:
-    adapters: list[supervisor.ChatAdapter] = []
-    if settings.slack_enabled:
-        adapters.append(_slack(settings, engine, intake))
-    if settings.discord_token is not None:
-        from adapters.discord.client import DiscordAdapter  # noqa: PLC0415
-
-        shared = _shared(settings, engine)
-        adapters.append(
-            DiscordAdapter(settings, engine.service, intake, identify_gate=shared.gate,
-                           rest_budget=shared.rest, upload_limits=shared.limits)  # fmt: skip
-        )
-    return adapters
-
-
-def _senders(settings: Settings, engine: Engine, intake: MediaIntake) -> list[supervisor.Deliverer]:
-    """The worker role's platforms: Slack's Web API client, and Discord's REST-only sender (no
-    gateway: the intakes hold the shards)."""
-    senders: list[supervisor.Deliverer] = []
-    if settings.slack_enabled:
-        senders.append(_slack(settings, engine, intake))
-    if settings.discord_token is not None:
-        from adapters.discord.sender import DiscordSender  # noqa: PLC0415
-
-        shared = _shared(settings, engine)
-        sender = DiscordSender(settings, rest_budget=shared.rest, upload_limits=shared.limits)
-        senders.append(sender)
-    return senders
-
-
 async def run(settings: Settings, role: str = "all") -> int:
     """Serve every configured platform and the worker in one TaskGroup until SIGTERM/SIGINT;
     `role` intake leaves the worker out, `role` worker takes no commands."""
@@ -221,7 +147,7 @@ async def run(settings: Settings, role: str = "all") -> int:
         return 2
     stop = asyncio.Event()
     supervisor.stop_on_signals(stop)
-    async with open_engine(settings, platforms=_platforms(settings)) as engine:
+    async with open_engine(settings, platforms=serve_platforms(settings)) as engine:
         intake = MediaIntake(settings.media_dir, settings.profile())
         root = logging.getLogger()
         level = root.level
@@ -230,9 +156,9 @@ async def run(settings: Settings, role: str = "all") -> int:
         senders: list[supervisor.Deliverer] = []
         try:
             if role == "worker":  # a worker binds no port and opens no gateway to check
-                senders = _senders(settings, engine, intake)
+                senders = chat_senders(settings, engine, intake)
             else:
-                adapters = _adapters(settings, engine, intake)
+                adapters = chat_adapters(settings, engine, intake)
                 await supervisor.check_all(adapters, stop)
         finally:
             root.setLevel(level)

@@ -21,7 +21,7 @@ FORBIDDEN = {
     "storage",
 }
 CORE = ROOT / "bot"
-COMPOSITION_ROOT = {CORE / "__main__.py", CORE / "engine.py"}
+COMPOSITION_ROOT = {CORE / "__main__.py", CORE / "engine.py", CORE / "platforms.py"}
 
 # role folder -> the role folders its modules may import. `bot` is the core (its composition root,
 # bot/__main__.py with the wiring it keeps in bot/engine.py, wires everything and is the one
