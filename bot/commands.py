@@ -3,15 +3,15 @@ that says what is allowed) out. bot/checks.py turns a parsed command plus media 
 
 from __future__ import annotations
 
-import difflib
 import re
 import shlex
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import ValidationError
 
 from bot.domain import Mode
 from bot.errors import CommandError
+from bot.flags import FLAG_ALIASES, FLAG_HINTS, REPEATABLE, Options, unknown_flag
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,50 +46,6 @@ class SimpleCommand:
 Command = VideoCommand | TaskCommand | SimpleCommand
 
 
-def _aliases(groups: dict[str, tuple[str, ...]]) -> dict[str, str]:
-    """{canonical: (spellings...)} -> {spelling: canonical}."""
-    return {alias: name for name, spellings in groups.items() for alias in (name, *spellings)}
-
-
-_FLAG_ALIASES = _aliases(
-    {
-        "ar": ("aspect", "aspect-ratio", "aspect_ratio"),
-        "duration": ("dur", "seconds"),
-        "res": ("resolution",),
-        "mode": (),
-        "image": ("img",),
-        "ref": ("reference",),
-        "video": (),
-    }
-)
-_REPEATABLE = {"ref"}
-_MODE_ALIASES = {
-    alias: Mode(mode)
-    for alias, mode in _aliases(
-        {
-            "t2v": ("text", "text-to-video"),
-            "i2v": ("image", "image-to-video"),
-            "r2v": ("ref", "reference", "reference-to-video"),
-            "edit": ("video-edit",),
-        }
-    ).items()
-}
-_AR_ALIASES = _aliases(
-    {
-        "16:9": ("16x9", "16/9", "landscape", "wide"),
-        "9:16": ("9x16", "9/16", "portrait", "vertical", "tall"),
-    }
-)
-# Every resolution a provider sells (bot/providers.py); a profile allows some of them.
-_RES_ALIASES = _aliases(
-    {
-        "360p": ("360",),
-        "720p": ("720", "hd"),
-        "1080p": ("1080", "fhd", "full-hd", "fullhd"),
-        "4k": ("2160", "2160p", "uhd"),
-    }
-)
-_RES_SHAPE = re.compile(r"\d{3,4}p?|\dk")
 # Phones and Slack turn "--" into an em or en dash; accept what the user meant.
 _DASHES = re.compile(r"(^|\s)[—–](?=[A-Za-z])")
 _MAX_COMMAND_CHARS = 8000
@@ -103,65 +59,6 @@ def split_words(text: str) -> list[str]:
     if _SHLEX_SPECIAL.search(text):
         return shlex.split(text)
     return [word for word in _SHLEX_SPACE.split(text) if word]
-
-
-class _Options(BaseModel):
-    """The flags, validated at the edge; messages are written for the person who typed them."""
-
-    model_config = ConfigDict(frozen=True)
-
-    prompt: str
-    mode: Mode | None = None
-    aspect_ratio: str | None = None
-    duration: int | None = None
-    resolution: str | None = None
-
-    @field_validator("mode", mode="before")
-    @classmethod
-    def _mode(cls, value: object) -> object:
-        if value is None or isinstance(value, Mode):
-            return value
-        mode = _MODE_ALIASES.get(str(value).lower())
-        if mode is None:
-            raise ValueError(f"Unknown mode “{value}”. Use t2v, i2v, r2v or edit.")
-        return mode
-
-    @field_validator("aspect_ratio", mode="before")
-    @classmethod
-    def _aspect(cls, value: object) -> object:
-        if value is None:
-            return None
-        ratio = _AR_ALIASES.get(str(value).lower())
-        if ratio is None:
-            raise ValueError(f"Unknown aspect ratio “{value}”. Use 16:9 or 9:16.")
-        return ratio
-
-    @field_validator("duration", mode="before")
-    @classmethod
-    def _duration(cls, value: object) -> object:
-        if value is None:
-            return None
-        text = str(value).lower().removesuffix("s").removesuffix("sec").strip()
-        if not text.isdigit():
-            raise ValueError(
-                f"The duration is a whole number of seconds, not “{value}”. Use e.g. --duration 6."
-            )
-        return int(text)
-
-    @field_validator("resolution", mode="before")
-    @classmethod
-    def _resolution(cls, value: object) -> object:
-        if value is None:
-            return None
-        text = str(value).strip().lower()
-        resolution = _RES_ALIASES.get(text)
-        if resolution is None and _RES_SHAPE.fullmatch(text):
-            # Shaped like a resolution (480p, 8k): the provider's profile says whether it
-            # offers it, with its own list (bot/checks.py), not a list of every provider's.
-            resolution = text if text[-1] in "pk" else f"{text}p"
-        if resolution is None:
-            raise ValueError(f"Unknown resolution “{value}”. Give it like 720p, 1080p or 4k.")
-        return resolution
 
 
 def parse(text: str) -> Command:
@@ -253,7 +150,7 @@ def _parse_video(words: list[str]) -> VideoCommand:
     while i < len(words):
         word = words[i]
         single = word[1:].partition("=")[0].lower()
-        if word.startswith("-") and not word.startswith("--") and single in _FLAG_ALIASES:
+        if word.startswith("-") and not word.startswith("--") and single in FLAG_ALIASES:
             raise CommandError(f"Did you mean --{single}? Options start with two dashes.")
         if word == "--":  # ends the options: everything after it is prompt, "--" itself not
             prompt.extend(words[i + 1 :])
@@ -263,15 +160,15 @@ def _parse_video(words: list[str]) -> VideoCommand:
             i += 1
             continue
         name, eq, value = word[2:].partition("=")
-        key = _FLAG_ALIASES.get(name.lower())
+        key = FLAG_ALIASES.get(name.lower())
         if key is None:
-            raise CommandError(_unknown_flag(name))
+            raise CommandError(unknown_flag(name))
         if not eq:
             if i + 1 >= len(words) or words[i + 1].startswith("--"):
-                raise CommandError(f"Option --{name} needs a value. {_FLAG_HINTS[key]}")
+                raise CommandError(f"Option --{name} needs a value. {FLAG_HINTS[key]}")
             value = words[i + 1]
             i += 1
-        if key in flags and key not in _REPEATABLE:
+        if key in flags and key not in REPEATABLE:
             both = sorted({f"--{spelled[key]}", f"--{name}"})
             said = f" (as {both[0]} and {both[1]})" if len(both) > 1 else ""
             raise CommandError(f"Option --{name} was given twice{said}; give it once.")
@@ -279,7 +176,7 @@ def _parse_video(words: list[str]) -> VideoCommand:
         flags.setdefault(key, []).append(value)
         i += 1
     try:
-        options = _Options(
+        options = Options(
             prompt=" ".join(prompt).strip(),
             mode=_one(flags, "mode"),
             aspect_ratio=_one(flags, "ar"),
@@ -306,20 +203,3 @@ def _one(flags: dict[str, list[str]], key: str) -> str | None:
     return values[0] if values else None
 
 
-_FLAG_HINTS = {
-    "ar": "Use --ar 16:9 or --ar 9:16.",
-    "duration": "Use e.g. --duration 6.",
-    "res": "Use e.g. --res 1080p.",
-    "mode": "Use --mode t2v, i2v, r2v or edit.",
-    "image": "Give an image, e.g. --image ./cat.png.",
-    "ref": "Give a reference image, e.g. --ref ./a.png (repeat for more).",
-    "video": "Give a clip, e.g. --video ./clip.mp4.",
-}
-
-
-def _unknown_flag(name: str) -> str:
-    known = sorted({f"--{k}" for k in _FLAG_ALIASES})
-    close = difflib.get_close_matches(f"--{name}", known, n=1)
-    hint = f" Did you mean {close[0]}?" if close else ""
-    options = "--ar, --duration, --res, --mode, --image, --ref, --video"
-    return f"Unknown option --{name}.{hint} Options: {options}."
