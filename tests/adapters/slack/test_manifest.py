@@ -38,7 +38,7 @@ def test_manifest_scopes_events_command_and_shortcut() -> None:
         "channels:history",
         "groups:history",
     }
-    from adapters.ops.doctor import manifest_scopes
+    from adapters.ops.chat_probe import manifest_scopes
 
     assert manifest_scopes() == _list_after(text, "bot")  # `videobot doctor` reads the same list
     assert _list_after(text, "bot_events") == {
