@@ -27,9 +27,11 @@ from adapters.fetch.hop import FetchPolicy
 from adapters.media.intake import MediaIntake
 from adapters.slack import blocks, installed
 from adapters.slack.chat import EditAllowance, SlackChat
+from adapters.slack.errors import refusal
 from adapters.slack.files import SLACK_FILE_ORIGIN, SlackFiles, origin
-from adapters.slack.handlers import PLATFORM, SlackHandlers, utc_now
+from adapters.slack.handlers import SlackHandlers
 from adapters.slack.install import INSTALL_PATH, REDIRECT_PATH, Distribution
+from adapters.slack.target import PLATFORM, utc_now
 from adapters.slack.tokens import StaticToken
 from adapters.slack.uninstall import Uninstalls
 from bot.config import Settings
@@ -49,10 +51,6 @@ _DOWNLOAD_TIMEOUT = 60.0
 _CLOSE_SECONDS = 3.0
 _CHECK_SECONDS = 10.0
 # auth.test / apps.connections.open errors that no retry can fix: the token itself is wrong.
-_REFUSED = frozenset(
-    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
-     "not_allowed_token_type", "missing_scope"}
-)  # fmt: skip
 
 
 def register_listeners(app: AsyncApp, handlers: SlackHandlers) -> None:
@@ -208,7 +206,7 @@ class SlackAdapter:
         try:
             await self.client.auth_test()
         except SlackApiError as err:
-            if (why := _refusal(err)) is not None:
+            if (why := refusal(err)) is not None:
                 raise PlatformRefused(
                     f"Slack refused SLACK_BOT_TOKEN ({why}): reinstall the app and set "
                     "SLACK_BOT_TOKEN to its Bot User OAuth Token (xoxb-...)."
@@ -219,7 +217,7 @@ class SlackAdapter:
         try:
             response = await self.client.apps_connections_open(app_token=app_token)
         except SlackApiError as err:
-            if (why := _refusal(err)) is not None:
+            if (why := refusal(err)) is not None:
                 raise PlatformRefused(
                     f"Slack refused SLACK_APP_TOKEN ({why}): create an app-level token with the "
                     "connections:write scope (Basic Information > App-Level Tokens) and set "
@@ -296,13 +294,3 @@ class SlackAdapter:
         # Bolt answers as soon as a listener acks; the listener keeps running after that.
         response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
-
-
-def _refusal(err: SlackApiError) -> str | None:
-    """Why Slack refused a token (its error code or a bare HTTP 401/403); None: retry."""
-    data = err.response.data if isinstance(err.response.data, dict) else {}
-    if (code := data.get("error")) in _REFUSED:
-        return str(code)
-    if err.response.status_code in (401, 403):
-        return f"HTTP {err.response.status_code}"
-    return None

@@ -74,3 +74,20 @@ def _retry_after(headers: dict[str, Any]) -> timedelta:
             except ValueError:
                 break
     return timedelta(seconds=30)
+
+
+# A token Slack refuses for good: starting again cannot help, the operator must act.
+_TOKEN_REFUSED = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
+     "not_allowed_token_type", "missing_scope"}
+)  # fmt: skip
+
+
+def refusal(err: SlackApiError) -> str | None:
+    """Why Slack refused a token (its error code or a bare HTTP 401/403); None: retry."""
+    data = err.response.data if isinstance(err.response.data, dict) else {}
+    if (code := data.get("error")) in _TOKEN_REFUSED:
+        return str(code)
+    if err.response.status_code in (401, 403):
+        return f"HTTP {err.response.status_code}"
+    return None

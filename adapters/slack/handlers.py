@@ -8,7 +8,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -21,8 +21,8 @@ from adapters.slack import blocks
 from adapters.slack.answer import Answer, Blocks, ephemeral, quietly, reply
 from adapters.slack.buttons import press
 from adapters.slack.files import SlackFiles, describe, is_media
-from adapters.slack.installed import enterprise_id as org
 from adapters.slack.mrkdwn import unescape
+from adapters.slack.target import team_of, utc_now, who
 from bot import checks, commands, messages, usage
 from bot.domain import Mode, Profile, ReplyTarget
 from bot.errors import CommandError, ConfirmationNeeded, VideobotError
@@ -30,26 +30,9 @@ from bot.service import VideoService
 
 log = logging.getLogger("videobot.slack")
 
-PLATFORM = "slack"
 Body = dict[str, Any]
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _OOPS = "Something went wrong on my side; nothing was charged. Try again in a minute."
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def who(team_id: str, channel_id: str, user_id: str, thread_ts: str | None = None) -> ReplyTarget:
-    # A mention renders as the user's name and follows renames; org(): Grid's bot token key.
-    return ReplyTarget(PLATFORM, team_id, channel_id, user_id, thread_ts, f"<@{user_id}>", org())
-
-
-def _team(body: Body) -> str:
-    team = body.get("team")
-    if isinstance(team, dict):
-        return str(team.get("id") or "")
-    return str(body.get("team_id") or body.get("user", {}).get("team_id") or "")
 
 
 class SlackHandlers:
@@ -86,7 +69,7 @@ class SlackHandlers:
         self._track()
         await ack()
         text = unescape(str(body.get("text") or "")).strip()
-        target = who(_team(body), body["channel_id"], body["user_id"])
+        target = who(team_of(body), body["channel_id"], body["user_id"])
         if not text:
             meta = blocks.ModalMeta(channel_id=target.channel_id)
             await self._open(client, body, blocks.create_modal(self._profile, meta), respond)
@@ -156,7 +139,7 @@ class SlackHandlers:
         ref = str(action.get("value") or "")
         channel = str((body.get("channel") or {}).get("id") or "")
         message_ts = str((body.get("container") or {}).get("message_ts") or "")
-        by = who(_team(body), channel, body["user"]["id"])
+        by = who(team_of(body), channel, body["user"]["id"])
 
         # Confirm and Cancel on a question replace it with the outcome, so its buttons go.
         replace = verb in ("confirm", "dismiss")
@@ -202,7 +185,7 @@ class SlackHandlers:
             return
         await ack()
         meta = blocks.ModalMeta.load(str(view.get("private_metadata") or ""))
-        by = who(_team(body), meta.channel_id, body["user"]["id"], meta.thread_ts)
+        by = who(team_of(body), meta.channel_id, body["user"]["id"], meta.thread_ts)
         key = f"slack:{by.workspace_id}:view:{view['id']}"
         if view["callback_id"] == blocks.EDIT_VIEW:
             # Anyone may open Edit on a result: the same instruction for the same task from two
@@ -264,7 +247,7 @@ class SlackHandlers:
         if event.get("bot_id") or not event.get("user"):
             return  # never answer bots (loops), ourselves included
         thread = str(event.get("thread_ts") or event["ts"])
-        target = who(_team(body), str(event["channel"]), str(event["user"]), thread)
+        target = who(team_of(body), str(event["channel"]), str(event["user"]), thread)
         text = unescape(_MENTION.sub("", str(event.get("text") or ""))).strip()
         files = [f for f in event.get("files") or [] if is_media(f)]
         key = f"slack:{target.workspace_id}:evt:{body.get('event_id')}"
