@@ -54,15 +54,17 @@ async def open_ledger(
     settings: Settings, platforms: frozenset[str] | None = None
 ) -> AsyncIterator[AnyLedger]:
     """VIDEOBOT_DATABASE_URL set: the PostgreSQL ledger, shared by any number of processes.
-    Unset: the SQLite file, this process's alone while it is open (LedgerBusy otherwise)."""
+    Unset: the SQLite file, this process's alone while it is open (LedgerBusy otherwise).
+    Either way the worker claims only tasks of this process's provider (VIDEOBOT_PROVIDER)."""
     if settings.database_url is not None:
-        async with PgLedger.open(settings.database_url.get_secret_value(), platforms) as pg:
+        url = settings.database_url.get_secret_value()
+        async with PgLedger.open(url, platforms, provider=settings.provider) as pg:
             yield pg
         return
     writable_dirs(("VIDEOBOT_DB", settings.ledger_path.parent))
     async with (
         owning(settings.ledger_path),  # before any recovery touches a row
-        SqliteLedger.open(settings.ledger_path, platforms) as ledger,
+        SqliteLedger.open(settings.ledger_path, platforms, settings.provider) as ledger,
     ):
         await ledger.drop_leases()  # the file is ours alone: any lease left is a dead process's
         yield ledger
@@ -160,7 +162,11 @@ async def open_engine(
             observer=observer,
             sole_owner=settings.database_url is None,
         )
-        await _same_provider(ledger, settings.provider)
+        if isinstance(ledger, SqliteLedger):
+            # One process works every task of its file, so it refuses to strand another
+            # provider's. Processes sharing PostgreSQL may serve different providers: each claims
+            # only its own provider's tasks, and `videobot doctor` names any no process serves.
+            await _same_provider(ledger, settings.provider)
         service = VideoService(
             ledger,
             policy,
