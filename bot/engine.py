@@ -28,6 +28,7 @@ from adapters.provider.wiring import provider_auth
 from bot import supervisor
 from bot.budget_start import start_budgets
 from bot.config import Settings
+from bot.domain import TaskState
 from bot.ledger import TaskQuery
 from bot.media import MAX_VIDEO_BYTES
 from bot.policy import WorkerPolicy
@@ -213,7 +214,16 @@ async def open_engine(
 async def _same_provider(ledger: AnyLedger, provider: str) -> None:
     """Refuse to start on another provider while tasks are still with the last one: polling
     them through the new provider's API would lose renders that were paid for."""
-    live = await ledger.find(TaskQuery(states=HELD_STATES, limit=10_000))
+    live = await ledger.find(TaskQuery(states=HELD_STATES | {TaskState.ACCEPTED}, limit=10_000))
+    queued = [t for t in live if t.state is TaskState.ACCEPTED and t.provider not in ("", provider)]
+    if queued:  # never sent, so nothing is lost; but this worker works only its own provider's
+        refs = ", ".join(t.ref for t in queued[:5]) + (", ..." if len(queued) > 5 else "")
+        log.warning(
+            "%d task(s) (%s) were made for another provider and wait until the bot runs with "
+            "that VIDEOBOT_PROVIDER again; cancel them (videobot tasks cancel REF) if not",
+            len(queued),
+            refs,
+        )
     if held := held_elsewhere(live, provider):
         names = sorted({t.provider for t in held})
         refs = ", ".join(t.ref for t in held[:5]) + (", ..." if len(held) > 5 else "")
