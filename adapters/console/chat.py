@@ -22,7 +22,8 @@ class ConsoleChat:
         self._out = out
         self._output_dir = output_dir
         self._count = 0
-        self.finished: set[str] = set()
+        self.finished: set[str] = set()  # ended: told here, or before this session began
+        self._told: set[str] = set()  # final lines shown by this chat
         self.changed = asyncio.Event()
         # Scripts and tests read plain lines; control codes are for a person at a terminal.
         self.live = out.isatty() if live is None else live
@@ -47,7 +48,7 @@ class ConsoleChat:
         self._line(view)
 
     def _line(self, view: StatusView) -> None:
-        if view.final and view.ref in self.finished:
+        if view.final and view.ref in self._told:
             return  # told already (the session saw it end elsewhere first): once is enough
         corner = "└" if view.final else "│"
         headline = view.headline
@@ -63,6 +64,7 @@ class ConsoleChat:
         else:
             self._bars.show(view)
         if view.final:
+            self._told.add(view.ref)
             self.finished.add(view.ref)
             self.changed.set()
 
