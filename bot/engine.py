@@ -28,6 +28,7 @@ from adapters.provider.wiring import provider_auth
 from bot import supervisor
 from bot.budget_start import start_budgets
 from bot.config import Settings
+from bot.domain import TaskState
 from bot.ledger import TaskQuery
 from bot.media import MAX_VIDEO_BYTES
 from bot.policy import WorkerPolicy
@@ -54,15 +55,17 @@ async def open_ledger(
     settings: Settings, platforms: frozenset[str] | None = None
 ) -> AsyncIterator[AnyLedger]:
     """VIDEOBOT_DATABASE_URL set: the PostgreSQL ledger, shared by any number of processes.
-    Unset: the SQLite file, this process's alone while it is open (LedgerBusy otherwise)."""
+    Unset: the SQLite file, this process's alone while it is open (LedgerBusy otherwise).
+    Either way the worker claims only tasks of this process's provider (VIDEOBOT_PROVIDER)."""
     if settings.database_url is not None:
-        async with PgLedger.open(settings.database_url.get_secret_value(), platforms) as pg:
+        url = settings.database_url.get_secret_value()
+        async with PgLedger.open(url, platforms, provider=settings.provider) as pg:
             yield pg
         return
     writable_dirs(("VIDEOBOT_DB", settings.ledger_path.parent))
     async with (
         owning(settings.ledger_path),  # before any recovery touches a row
-        SqliteLedger.open(settings.ledger_path, platforms) as ledger,
+        SqliteLedger.open(settings.ledger_path, platforms, settings.provider) as ledger,
     ):
         await ledger.drop_leases()  # the file is ours alone: any lease left is a dead process's
         yield ledger
@@ -160,7 +163,11 @@ async def open_engine(
             observer=observer,
             sole_owner=settings.database_url is None,
         )
-        await _same_provider(ledger, settings.provider)
+        if isinstance(ledger, SqliteLedger):
+            # One process works every task of its file, so it refuses to strand another
+            # provider's. Processes sharing PostgreSQL may serve different providers: each claims
+            # only its own provider's tasks, and `videobot doctor` names any no process serves.
+            await _same_provider(ledger, settings.provider)
         service = VideoService(
             ledger,
             policy,
@@ -207,7 +214,16 @@ async def open_engine(
 async def _same_provider(ledger: AnyLedger, provider: str) -> None:
     """Refuse to start on another provider while tasks are still with the last one: polling
     them through the new provider's API would lose renders that were paid for."""
-    live = await ledger.find(TaskQuery(states=HELD_STATES, limit=10_000))
+    live = await ledger.find(TaskQuery(states=HELD_STATES | {TaskState.ACCEPTED}, limit=10_000))
+    queued = [t for t in live if t.state is TaskState.ACCEPTED and t.provider not in ("", provider)]
+    if queued:  # never sent, so nothing is lost; but this worker works only its own provider's
+        refs = ", ".join(t.ref for t in queued[:5]) + (", ..." if len(queued) > 5 else "")
+        log.warning(
+            "%d task(s) (%s) were made for another provider and wait until the bot runs with "
+            "that VIDEOBOT_PROVIDER again; cancel them (videobot tasks cancel REF) if not",
+            len(queued),
+            refs,
+        )
     if held := held_elsewhere(live, provider):
         names = sorted({t.provider for t in held})
         refs = ", ".join(t.ref for t in held[:5]) + (", ..." if len(held) > 5 else "")

@@ -7,117 +7,32 @@ stdin not a terminal it exits once every task it started has ended (scriptable).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
-import shutil
 import uuid
-from pathlib import Path
+from datetime import timedelta
 from typing import TextIO
 
-from adapters.console.bars import LiveBars
+from adapters.console.chat import ConsoleChat
 from adapters.console.prompt import PromptLine
 from adapters.console.stdin import lines as _lines
 from adapters.media.batch import IntakeBatch
 from adapters.media.intake import MediaIntake
 from bot import checks, commands, confirm, messages, usage
 from bot.domain import MediaRef, Profile, ReplyTarget
-from bot.errors import ConfirmationNeeded, VideobotError
-from bot.messages import StatusView
-from bot.ports import Checkpoint, Delivery
+from bot.errors import ConfirmationNeeded, NotFound, VideobotError
 from bot.service import VideoService
+
+__all__ = ["CHECK_EVERY", "PLATFORM", "ConsoleChat", "ConsoleSession"]  # ConsoleChat: chat.py
 
 PLATFORM = "console"
 GREETING = (
     "videobot console. Type /video <prompt> (e.g. /video a paper boat on a river --ar 9:16), "
     "`help`, or `quit`."
 )
-
-
-class ConsoleChat:
-    """The Chat port on a terminal: a status message is a thread header, edits are lines (or,
-    when `live`, one progress bar per task kept under the thread lines and redrawn in place)."""
-
-    def __init__(self, out: TextIO, output_dir: Path, live: bool | None = None) -> None:
-        self._out = out
-        self._output_dir = output_dir
-        self._count = 0
-        self.finished: set[str] = set()
-        self.changed = asyncio.Event()
-        # Scripts and tests read plain lines; control codes are for a person at a terminal.
-        self.live = out.isatty() if live is None else live
-        self._bars = LiveBars(out) if self.live else None
-
-    def say(self, text: str) -> None:
-        """One line of the transcript (above the progress bars when they are showing)."""
-        if self._bars is not None:
-            self._bars.say(text)
-            return
-        self._out.write(text + "\n")
-        self._out.flush()
-
-    async def post_status(self, target: ReplyTarget, view: StatusView, key: str) -> str:
-        self._count += 1
-        self.say(f"┌─ thread {view.ref} " + "─" * 40)
-        self.say("│ " + view.summary)
-        self._line(view)
-        return f"console-{self._count}"
-
-    async def update_status(self, target: ReplyTarget, message_id: str, view: StatusView) -> None:
-        self._line(view)
-
-    def _line(self, view: StatusView) -> None:
-        corner = "└" if view.final else "│"
-        headline = view.headline
-        if view.progress is not None and f"{view.progress}%" in view.detail:
-            # The bar in the detail says the percentage; the headline need not say it too.
-            headline = headline.removesuffix(f" {view.progress}%")
-        line = f"{corner} {view.ref}  {headline}  {view.detail}".rstrip()
-        if self._bars is None:
-            self.say(line)
-        elif view.final:
-            self._bars.remove(view.ref)
-            self.say(line)
-        else:
-            self._bars.show(view)
-        if view.final:
-            self.finished.add(view.ref)
-            self.changed.set()
-
-    def use_bars(self, bars: LiveBars) -> None:
-        """Draw the bars with `bars` from now on; the bars showing move across."""
-        if self._bars is None:
-            return
-        for view in self._bars.views.values():
-            bars.show(view)
-        self._bars.close()
-        self._bars = bars
-
-    def close(self) -> None:
-        """Take the bars off the screen (the thread lines stay)."""
-        if self._bars is not None:
-            self._bars.close()
-
-    async def upload_video(
-        self,
-        target: ReplyTarget,
-        status_message_id: str | None,
-        delivery: Delivery,
-        checkpoint: Checkpoint,
-    ) -> str:
-        dest = self._output_dir / delivery.filename
-        if dest.exists():  # reconcile: posted before a crash; never post (or announce) twice
-            return str(dest)
-        self._output_dir.mkdir(parents=True, exist_ok=True)
-        part = dest.with_suffix(".part")
-        await asyncio.to_thread(shutil.copyfile, delivery.path, part)
-        part.replace(dest)
-        self.say(f"│ 🎞  {delivery.caption}\n│    saved: {dest}")
-        return str(dest)
-
-    async def post_link(
-        self, target: ReplyTarget, status_message_id: str | None, text: str, key: str
-    ) -> str:
-        self.say(f"│ 🔗 {text}")
-        return key
+# How often a scripted run waiting for its tasks looks them up: on a shared ledger another
+# process may end one (deliver it, cancel it), and only that process's console says so.
+CHECK_EVERY = timedelta(seconds=1.5)
 
 
 class ConsoleSession:
@@ -130,8 +45,10 @@ class ConsoleSession:
         chat: ConsoleChat,
         profile: Profile,
         out: TextIO,
+        check_every: timedelta = CHECK_EVERY,
     ) -> None:
         self._service = service
+        self._check_every = check_every
         self._intake = intake
         self._chat = chat
         self._profile = profile
@@ -298,10 +215,26 @@ class ConsoleSession:
             raise failure
 
     async def wait_for_started(self) -> None:
-        """Scripted runs end when every task they started has shown its final status."""
+        """Scripted runs end when every task they started has ended: shown final here, or
+        ended by another process sharing the ledger, which this run then tells in the words
+        its own console uses (the tasks still open are looked up every `check_every`)."""
         while not self.started <= self._chat.finished:
             self._chat.changed.clear()
-            await self._chat.changed.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._check_every.total_seconds()):
+                    await self._chat.changed.wait()
+            await self._ended_elsewhere()
+
+    async def _ended_elsewhere(self) -> None:
+        for ref in sorted(self.started - self._chat.finished):
+            try:
+                task = await self._service.status(ref)
+            except NotFound:
+                self._chat.finished.add(ref)  # gone from the ledger: nothing left to wait for
+                continue
+            if task.state.is_terminal:
+                view = messages.status_view(task, task.updated_at)
+                await self._chat.update_status(self._target, "", view)
 
 
 def _tasks(count: int) -> str:

@@ -7,13 +7,22 @@ import psycopg
 
 from adapters.ops.check import Check
 from bot.dburl import redacted
+from bot.domain import LIVE_STATES
 from storage.postgres.connect import PgLedgerError, connect, schema_version
 from storage.postgres.schema import SCHEMA_VERSION
 
 MIN_SERVER = 130000  # FOR UPDATE SKIP LOCKED, DROP DATABASE ... WITH (FORCE), and more
 
 
-async def check_database(url: str) -> list[Check]:
+# Live tasks recorded for a provider other than this process's (an empty provider is anyone's).
+_OTHERS = (
+    "SELECT body->>'provider', COUNT(*) FROM tasks WHERE state = ANY(%s) "
+    "AND coalesce(body->>'provider', '') NOT IN ('', %s) GROUP BY 1 ORDER BY 1"
+)
+
+
+async def check_database(url: str, provider: str | None = None) -> list[Check]:
+    """`provider`: this process's VIDEOBOT_PROVIDER; live tasks of another one are named."""
     where = redacted(url)
     try:
         conn = await connect(url)
@@ -23,9 +32,13 @@ async def check_database(url: str) -> list[Check]:
         server = conn.info.server_version
         version = await schema_version(conn)
         tasks = 0
+        others: list[tuple[object, ...]] = []
         if version:
             cur = await conn.execute("SELECT COUNT(*) FROM tasks")
             tasks = int(str((await cur.fetchone() or (0,))[0]))
+            if provider is not None:
+                live = sorted(s.value for s in LIVE_STATES)
+                others = await (await conn.execute(_OTHERS, (live, provider))).fetchall()
         standbys = await _setting(conn, "synchronous_standby_names")
         commit = await _setting(conn, "synchronous_commit")
     except psycopg.Error as err:
@@ -42,6 +55,8 @@ async def check_database(url: str) -> list[Check]:
         ),
         _schema(version, tasks),
     ]
+    if others:
+        checks.append(_other_providers(others, provider or ""))
     if not standbys or commit in ("off", "local"):
         # Not a failure: one server is a fine setup. But a failover to an asynchronous replica
         # can lose a `submitting` row the provider already billed, so the operator should know.
@@ -56,6 +71,21 @@ async def check_database(url: str) -> list[Check]:
     else:
         checks.append(Check("replication", True, f"synchronous standby: {standbys}"))
     return checks
+
+
+def _other_providers(others: list[tuple[object, ...]], provider: str) -> Check:
+    # Not a failure: processes of several providers may share the database. But a worker works
+    # only its own provider's tasks, so these wait until a process of theirs runs.
+    held = ", ".join(f"{count} with {name}" for name, count in others)
+    return Check(
+        "providers",
+        True,
+        f"live tasks of another provider than {provider}: {held}; only a process with that "
+        "VIDEOBOT_PROVIDER works them",
+        "run a worker with each provider named until its tasks end, or cancel them "
+        "(videobot tasks cancel REF)",
+        warned=True,
+    )
 
 
 def _schema(version: int, tasks: int) -> Check:

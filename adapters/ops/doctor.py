@@ -194,7 +194,7 @@ async def run_doctor(
     service-account credentials); without it Vertex's network checks are skipped."""
     checks = check_config(settings)
     if settings.database_url is not None:
-        checks += await check_database(settings.database_url.get_secret_value())
+        checks += await check_database(settings.database_url.get_secret_value(), settings.provider)
     else:
         checks += await check_ledger(settings.ledger_path, settings.prices_in_force.unit)
     checks += await check_installations(settings)

@@ -1,8 +1,8 @@
 """`videobot migrate-ledger`: copy a SQLite ledger (every task, its history and its spending,
-and the budgets) into the PostgreSQL ledger, in one transaction, so an installation moves to
-many processes without losing a task or what its users spent. Rows already there (same task
-id) are left as they are: running it twice copies nothing twice. The SQLite file must not be
-served while it is copied."""
+and the budgets) into the PostgreSQL ledger, in one transaction, then Slack's installations
+(migrate_slack.py), so an installation moves to many processes without losing a task, what
+its users spent, or a workspace's token. Rows already there (same task id) are left as they
+are: running it twice copies nothing twice. The SQLite file must not be served meanwhile."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from adapters.ops.migrate_slack import copy_slack_installs
 from bot.config import Settings
 from storage.codec import COLUMNS
 from storage.postgres.connect import PgLedgerError, connect, migrate
@@ -118,10 +121,23 @@ async def run_migrate_ledger(settings: Settings, source: Path | None, out: TextI
             file=sys.stderr,
         )
         return 1
+    url = settings.database_url.get_secret_value()
     try:
-        copied, present = await copy_ledger(path, settings.database_url.get_secret_value())
+        copied, present = await copy_ledger(path, url)
     except (PgLedgerError, sqlite3.Error) as err:
         print(f"Nothing was copied: {err}.", file=sys.stderr)
         return 1
     out.write(f"copied {copied} task(s) from {path}; {present} were there already\n")
+    try:
+        # Without them a distributed Slack app that moves loses every workspace's token.
+        installs = await copy_slack_installs(path, url)
+    except SQLAlchemyError as err:
+        print(
+            f"The tasks were copied, but not Slack's installations ({type(err).__name__}); "
+            "run videobot migrate-ledger again once the database answers.",
+            file=sys.stderr,
+        )
+        return 1
+    if installs:
+        out.write(f"copied {installs} Slack installation record(s)\n")
     return 0

@@ -48,19 +48,30 @@ class PgLedger(spend.PgSpending, PgSlots, PgHeld, PgViews):
     connection is retried (until it lands for a transition), then LedgerUnavailable."""
 
     def __init__(
-        self, pool: AsyncConnectionPool[Conn], platforms: frozenset[str] | None, url: str = ""
+        self,
+        pool: AsyncConnectionPool[Conn],
+        platforms: frozenset[str] | None,
+        url: str = "",
+        provider: str | None = None,
     ) -> None:
         self._pool = pool
         self._url = url
         self._platforms = sorted(platforms) if platforms is not None else None
+        self._provider = provider
 
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, url: str, platforms: frozenset[str] | None = None, *, max_size: int = 8
+        cls,
+        url: str,
+        platforms: frozenset[str] | None = None,
+        *,
+        max_size: int = 8,
+        provider: str | None = None,
     ) -> AsyncIterator[PgLedger]:
         """Migrate (once, whoever is first) and open the pool; PgLedgerError when the server
-        cannot be reached or its schema is newer than this videobot."""
+        cannot be reached or its schema is newer than this videobot. With `provider`, claims
+        take only that provider's tasks (and those that recorded none)."""
         await migrate(url)
         pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             url,
@@ -78,7 +89,7 @@ class PgLedger(spend.PgSpending, PgSlots, PgHeld, PgViews):
                 "VIDEOBOT_DATABASE_URL and that the server is running"
             ) from None
         try:
-            yield cls(pool, platforms, url)
+            yield cls(pool, platforms, url, provider)
         finally:
             await pool.close()
 
@@ -92,6 +103,13 @@ class PgLedger(spend.PgSpending, PgSlots, PgHeld, PgViews):
         if self._platforms is None:
             return "", params
         return sql.SCOPE, {**params, "platforms": self._platforms}
+
+    def _working(self, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The scope of what this process's worker may claim: its platforms and its provider."""
+        scope, params = self._scoped(params)
+        if self._provider is None:
+            return scope, params
+        return scope + sql.PROVIDER_SCOPE, {**params, "provider": self._provider}
 
     async def _retrying(self, attempt: Callable[[], Awaitable[T]], attempts: int | None) -> T:
         failures = 0
@@ -195,7 +213,7 @@ class PgLedger(spend.PgSpending, PgSlots, PgHeld, PgViews):
         return await self._one("ref = %s OR task_id = %s", (key.upper(), key.lower()))
 
     async def due(self, now: datetime, limit: int, exclude: frozenset[str]) -> list[Task]:
-        scope, params = self._scoped(
+        scope, params = self._working(
             {
                 "now": to_ms(now),
                 "window": max(sql.FAIR_WINDOW, limit * 8),
@@ -203,11 +221,11 @@ class PgLedger(spend.PgSpending, PgSlots, PgHeld, PgViews):
                 "exclude": sorted(exclude),
             }
         )
-        rows = await self._rows(sql.due_query(bool(scope), bool(exclude)), params)
+        rows = await self._rows(sql.due_query(scope, bool(exclude)), params)
         return [row_to_task(r) for r in rows]
 
     async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Task]:
-        scope, params = self._scoped(
+        scope, params = self._working(
             {
                 "now": to_ms(now),
                 "window": max(sql.FAIR_WINDOW, limit * 8),
@@ -215,7 +233,7 @@ class PgLedger(spend.PgSpending, PgSlots, PgHeld, PgViews):
                 "until": to_ms(now + lease),
             }
         )
-        rows = await self._rows(sql.claim_query(bool(scope)), params)
+        rows = await self._rows(sql.claim_query(scope), params)
         rows.sort(key=lambda r: (r[-1], r[8]))  # RETURNING has no order: fairest first
         return [row_to_task(r[:-1]) for r in rows]
 
@@ -262,7 +280,7 @@ class PgLedger(spend.PgSpending, PgSlots, PgHeld, PgViews):
         return int(await self._scalar(text, params))
 
     async def next_due_at(self, after: datetime | None = None) -> datetime | None:
-        scope, params = self._scoped({"after": to_ms(after)})
+        scope, params = self._working({"after": to_ms(after)})
         text = f"SELECT MIN(next_check_at) FROM tasks WHERE next_check_at IS NOT NULL{scope}"
         if after is not None:
             # A row held by another worker's lease is due again when the lease lapses: an

@@ -15,6 +15,9 @@ RENDERING = ", ".join(f"'{s.value}'" for s in sorted(RENDERING_STATES))
 FAIR_WINDOW = 256
 # A process serving some platforms sees only their tasks (user_key is platform:workspace:user).
 SCOPE = " AND split_part(user_key, ':', 1) = ANY(%(platforms)s)"
+# A worker works only its own provider's tasks (another's API would lose them, though paid
+# for); a task from before tasks recorded their provider is anyone's.
+PROVIDER_SCOPE = " AND coalesce(body->>'provider', '') IN ('', %(provider)s)"
 
 INSERT = (
     f"INSERT INTO tasks ({', '.join(COLUMNS)}) "
@@ -44,20 +47,21 @@ _FAIR = (
 )
 
 
-def due_query(scoped: bool, excluding: bool) -> str:
+def due_query(scope: str, excluding: bool) -> str:
+    """`scope`: the worker's platform and provider conditions (SCOPE, PROVIDER_SCOPE) or ""."""
     skip = " AND task_id <> ALL(%(exclude)s)" if excluding else ""
-    due = _DUE.format(scope=skip + (SCOPE if scoped else ""))
+    due = _DUE.format(scope=skip + scope)
     return (
         f"WITH due AS ({due}), {_FAIR} SELECT {T_COLUMNS} FROM tasks t "
         "JOIN picked p ON p.task_id = t.task_id ORDER BY p.lane, p.next_check_at"
     )
 
 
-def claim_query(scoped: bool) -> str:
+def claim_query(scope: str) -> str:
     """Lease the fairest due rows: rows another claimer has locked are skipped, not waited
     for; each claimed row's version is bumped (the fencing token of every later save) and no
     other claim takes it before the lease lapses, should its holder vanish."""
-    due = _DUE.format(scope=SCOPE if scoped else "") + " FOR UPDATE SKIP LOCKED"
+    due = _DUE.format(scope=scope) + " FOR UPDATE SKIP LOCKED"
     return (
         f"WITH due AS ({due}), {_FAIR} UPDATE tasks t SET version = t.version + 1, "
         "lease_until = %(until)s FROM picked "

@@ -49,6 +49,7 @@ class SqliteLedger(SqliteHeld, SqliteSpending, SqliteViews):
         conn: aiosqlite.Connection,
         writer: GroupWriter,
         platforms: frozenset[str] | None = None,
+        provider: str | None = None,
     ) -> None:
         self._conn = conn
         self._writer = writer
@@ -61,11 +62,17 @@ class SqliteLedger(SqliteHeld, SqliteSpending, SqliteViews):
             marks = ", ".join("?" * len(platforms))
             self._scope = f" AND substr(user_key, 1, instr(user_key, ':') - 1) IN ({marks})"
             self._scope_params = tuple(sorted(platforms))
+        # A worker works only its own provider's tasks (another's API would lose them, though
+        # paid for); a task from before tasks recorded their provider is anyone's.
+        self._work_scope, self._work_params = self._scope, self._scope_params
+        if provider is not None:
+            self._work_scope += " AND coalesce(json_extract(body, '$.provider'), '') IN ('', ?)"
+            self._work_params += (provider,)
 
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, path: Path, platforms: frozenset[str] | None = None
+        cls, path: Path, platforms: frozenset[str] | None = None, provider: str | None = None
     ) -> AsyncIterator[SqliteLedger]:
         # The writer connects first: a plain sqlite3 connect fails cleanly, whereas a failed
         # aiosqlite connect leaves its thread behind.
@@ -93,7 +100,7 @@ class SqliteLedger(SqliteHeld, SqliteSpending, SqliteViews):
             if isinstance(err, LedgerError):
                 raise
             raise LedgerError(f"cannot open the ledger at {path}: {err}") from err
-        ledger = cls(conn, writer, platforms)
+        ledger = cls(conn, writer, platforms, provider)
         try:
             await ledger._prepare(path)
             yield ledger
@@ -183,10 +190,10 @@ class SqliteLedger(SqliteHeld, SqliteSpending, SqliteViews):
             f"SELECT {', '.join(COLUMNS)} FROM (SELECT *, ROW_NUMBER() OVER "
             "(PARTITION BY user_key ORDER BY next_check_at) AS lane FROM "
             "(SELECT * FROM tasks WHERE next_check_at <= ? AND (lease_until IS NULL OR "
-            f"lease_until <= ?) {skip}{self._scope} "
+            f"lease_until <= ?) {skip}{self._work_scope} "
             "ORDER BY next_check_at LIMIT ?)) ORDER BY lane, next_check_at LIMIT ?"
         )
-        params = (to_ms(now), to_ms(now), *exclude, *self._scope_params, window, limit)
+        params = (to_ms(now), to_ms(now), *exclude, *self._work_params, window, limit)
         rows = await self._rows(sql, params)
         return [row_to_task(r) for r in rows]
 
@@ -221,11 +228,14 @@ class SqliteLedger(SqliteHeld, SqliteSpending, SqliteViews):
 
     async def next_due_at(self, after: datetime | None = None) -> datetime | None:
         # `IS NOT NULL` lets SQLite answer from the partial tasks_due index, not a table scan.
-        sql = f"SELECT MIN(next_check_at) FROM tasks WHERE next_check_at IS NOT NULL{self._scope}"
+        sql = (
+            "SELECT MIN(next_check_at) FROM tasks WHERE next_check_at IS NOT NULL"
+            + self._work_scope
+        )
         if after is None:
-            return from_ms(await self._scalar(sql, self._scope_params))
+            return from_ms(await self._scalar(sql, self._work_params))
         sql += " AND next_check_at > ?"
-        return from_ms(await self._scalar(sql, (*self._scope_params, to_ms(after))))
+        return from_ms(await self._scalar(sql, (*self._work_params, to_ms(after))))
 
     async def make_due(self, provider_task_id: str, now: datetime) -> str | None:
         found = await self._rows(
