@@ -32,6 +32,7 @@ log = logging.getLogger("videobot.worker")
 Clock = Callable[[], datetime]
 Spawn = Callable[[Coroutine[None, None, None]], asyncio.Task[None]]
 _MAX_IDLE = timedelta(seconds=30)
+_SUBMITTING = frozenset({TaskState.SUBMITTING})
 
 
 class Worker:
@@ -114,9 +115,7 @@ class Worker:
         falls due when its lease lapses and is resolved by the claim that finds it."""
         if not self._sole_owner:
             return 0
-        stuck = await self._ledger.find(
-            TaskQuery(states=frozenset({TaskState.SUBMITTING}), limit=1_000_000)
-        )
+        stuck = await self._ledger.find(TaskQuery(states=_SUBMITTING, limit=1_000_000))
         for task in stuck:
             await self._interrupted(task)
         return len(stuck)

@@ -295,7 +295,3 @@ class PgLedger(spend.PgSpending, PgSlots, PgHeld, PgViews):
             return None
         await self.notify("due")  # a callback's row is new work for whichever worker is idle
         return str(found)
-
-    async def media_in_use(self, ended_since: datetime) -> frozenset[str]:
-        rows = await self._rows(sql.MEDIA_IN_USE, {"since": to_ms(ended_since)})
-        return frozenset(str(path) for (path,) in rows if path)

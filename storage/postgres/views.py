@@ -1,5 +1,5 @@
-"""A part of PgLedger: the operator's views beyond the Ledger port (history, user keys,
-counts by state)."""
+"""A part of PgLedger: the media tasks still need (for retention), and the operator's views
+beyond the Ledger port (history, user keys, counts by state)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,16 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.codec import from_ms
+from storage.codec import from_ms, to_ms
+from storage.postgres import statements as sql
 
 
 class PgViews:
     _rows: Callable[..., Awaitable[list[tuple[Any, ...]]]]
+
+    async def media_in_use(self, ended_since: datetime) -> frozenset[str]:
+        rows = await self._rows(sql.MEDIA_IN_USE, {"since": to_ms(ended_since)})
+        return frozenset(str(path) for (path,) in rows if path)
 
     async def history(self, task_id: str) -> list[tuple[datetime, str, str | None]]:
         rows = await self._rows(
