@@ -93,7 +93,10 @@ async def test_two_replicas_share_installs_and_one_worker_speaks_with_each_token
 ) -> None:
     fake = await FakeSlack().start()
     fake.channel_teams.update({channel: team for team, channel in CHANNELS.items()})
-    ports = [free_port(), free_port()]
+    ports = [free_port()]
+    while len(ports) < 2:  # two replicas, two ports: a port given twice would hide one of them
+        if (port := free_port()) not in ports:
+            ports.append(port)
     roots = [f"http://127.0.0.1:{port}" for port in ports]
     processes: list[BotProcess] = []
     try:
@@ -106,7 +109,11 @@ async def test_two_replicas_share_installs_and_one_worker_speaks_with_each_token
             args = ["run", "--role", "worker"]
             processes.append(await stack.enter_async_context(bot_process(args, tmp_path, env)))
             async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
-                await asyncio.gather(*(answering(client, root) for root in roots))
+                try:
+                    await asyncio.gather(*(answering(client, root) for root in roots))
+                except TimeoutError:
+                    told = "\n".join(process.stderr() for process in processes)
+                    raise AssertionError(f"a replica never answered:\n{told}") from None
                 # Each install starts on one replica and comes back to the other.
                 for team, (start, finish) in ((ONE, roots), (TWO, roots[::-1])):
                     done = await install_at(client, fake, start, finish, team)
