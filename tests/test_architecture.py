@@ -30,10 +30,9 @@ COMPOSITION_ROOT = {CORE / "__main__.py", CORE / "engine.py", CORE / "platforms.
 # nothing of ours, so it can never drift into agreeing with our client by sharing its code.
 ALLOWED: dict[str, set[str]] = {
     "bot": set(),
-    "storage": {"bot"},  # the codec shared by the backends
+    "storage": {"bot"},  # the codec and the spending rules shared by the backends
     "storage/sqlite": {"bot", "storage"},
-    # The spending rules are shared with the SQLite ledger (storage/sqlite/budgets.py).
-    "storage/postgres": {"bot", "storage", "storage/sqlite"},
+    "storage/postgres": {"bot", "storage"},
     "adapters/fetch": {"bot"},
     "adapters/media": {"bot"},
     "adapters/provider": {"bot", "adapters/fetch"},  # result downloads go through the fetcher

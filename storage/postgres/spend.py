@@ -1,8 +1,9 @@
 """Spending in the PostgreSQL ledger (tables: storage/postgres/spend_schema.py): the budget
 check inside the recording transaction, and the reports. The rules (which budgets apply, what
-counts as spent, how reports group) are the SQLite ledger's (storage/sqlite/budgets.py), run
-here through a connection that speaks psycopg's placeholders. A task's spend row is written
-with the task; a trigger settles it whenever the body's settlement changes (storage/codec.py)."""
+counts as spent, how reports group) are shared with the SQLite ledger
+(storage/spend_rules.py), run here through a connection that speaks psycopg's placeholders.
+A task's spend row is written with the task; a trigger settles it whenever the body's
+settlement changes (storage/codec.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from psycopg_pool import AsyncConnectionPool
 from bot.ledger import Budget, SpendLine, SpendQuery, UserLimits
 from bot.pricing import settlement
 from bot.task import Task
+from storage import spend_rules as rules
 from storage.codec import to_ms
 from storage.postgres.schema import BUDGET_LOCK_CLASS
-from storage.sqlite import budgets as rules
 
 Conn = psycopg.AsyncConnection[tuple[Any, ...]]
 

@@ -17,8 +17,9 @@ from bot.domain import TaskState, new_ref
 from bot.errors import LedgerUnavailable
 from bot.ledger import TaskQuery, UserLimits
 from bot.task import Task
+from storage import spend_rules
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
-from storage.sqlite import budgets, leases
+from storage.sqlite import leases
 from storage.sqlite.held import SqliteHeld
 from storage.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.sqlite.slots import LocalSlots
@@ -163,7 +164,7 @@ class SqliteLedger(SqliteHeld, SqliteSpending, SqliteViews):
             if existing is not None:
                 return existing, False
             assert limits is not None, "an insert without limits only fails on a duplicate"
-            refused = await budgets.refusal(self._rows, task, limits)
+            refused = await spend_rules.refusal(self._rows, task, limits)
             if refused is not None:
                 raise refused
             # No cap holds it back now (a task ended meanwhile): try the insert again.

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.ledger import Budget, SpendLine, SpendQuery
+from storage import spend_rules as budgets
 from storage.codec import from_ms
-from storage.sqlite import budgets
 from storage.sqlite.writer import GroupWriter
 
 
