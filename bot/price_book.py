@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.errors import LedgerUnavailable
 from bot.pricing import PriceTable
@@ -52,6 +52,12 @@ def from_json(text: str) -> PriceTable:
     )
 
 
+class PriceReader(Protocol):
+    async def prices(self, provider: str) -> PriceTable | None:
+        """As Ledger.prices: the table stored for `provider`, or None."""
+        ...
+
+
 class PriceBook:
     """The prices `provider`'s tasks are estimated and settled at. `table` is the last one
     read (the settings' until the first read); `fresh()` re-reads the ledger once `REREAD`
@@ -60,7 +66,7 @@ class PriceBook:
     def __init__(
         self,
         table: PriceTable,
-        ledger: Ledger | None = None,
+        ledger: PriceReader | None = None,
         provider: str = "",
         clock: Callable[[], datetime] | None = None,
         reread: timedelta = REREAD,
