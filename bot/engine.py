@@ -10,7 +10,7 @@ import functools
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from bot.ledger import TaskQuery
 from bot.media import MAX_VIDEO_BYTES
 from bot.policy import WorkerPolicy
 from bot.ports import Chat, NullObserver, Observer
+from bot.price_book import start_prices
 from bot.service import VideoService
 from bot.task import HELD_STATES, held_elsewhere
 from bot.worker import Worker
@@ -133,6 +134,10 @@ async def open_engine(
         httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False) as http,
         SafeFetcher(fetch_policy) as fetcher,
     ):
+        # Prices live in the ledger like the budgets: seeded from the settings, read again
+        # every bot.price_book.REREAD, so a change written there applies without a restart.
+        prices = await start_prices(ledger, settings.provider, settings.prices_in_force, clock)
+        policy = replace(policy, price_book=prices)
         provider = HttpProvider(
             http,
             dialect,
@@ -176,7 +181,7 @@ async def open_engine(
             settings.access_policy(),
             settings.profile(),
             provider=settings.provider,
-            prices=settings.prices_in_force,
+            prices=prices,
             confirm_above=settings.confirm_threshold,
         )
         unit = settings.prices_in_force.unit

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from bot.domain import TaskState
+from bot.pricing import PriceTable
 from bot.task import Task
 
 
@@ -196,6 +197,21 @@ class Ledger(Protocol):
 
     async def budgets(self) -> list[Budget]:
         """The stored budgets."""
+        ...
+
+    async def set_prices(self, provider: str, table: PriceTable) -> None:
+        """Put `table` in force for `provider`'s tasks (a provider profile name), replacing
+        the stored one; processes see it within bot.price_book.REREAD. Atomic."""
+        ...
+
+    async def seed_prices(self, provider: str, table: PriceTable) -> bool:
+        """The settings' prices at start, as `seed_budgets`: stored only if they differ from
+        what the last seeding stored, so a change made through the ledger survives a restart
+        with the same settings. Returns True when it replaced them. Atomic."""
+        ...
+
+    async def prices(self, provider: str) -> PriceTable | None:
+        """The prices stored for `provider`, or None when none were ever stored."""
         ...
 
     async def spend(self, query: SpendQuery) -> list[SpendLine]:

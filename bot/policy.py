@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.domain import Mode
+from bot.price_book import PriceBook
 from bot.pricing import PriceTable
 
 
@@ -38,6 +39,8 @@ class WorkerPolicy:
     callback_poll: timedelta | None = None
     # What renders cost: a provider's reported usage is turned into money with these.
     prices: PriceTable = field(default_factory=PriceTable)
+    # The ledger's prices (bot/price_book.py) when they are kept there: they win over `prices`.
+    price_book: PriceBook | None = None
     default_resolution: str = "720p"
     # A claim holds its row this long; a step running longer renews it every third of it. A
     # holder that vanishes (killed, paused, cut off) lets the row fall due once it lapses.

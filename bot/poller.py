@@ -83,7 +83,7 @@ class Poller:
         if status.state is ProviderState.SUCCEEDED and status.video_url:
             self.history.record(task.request.mode, task.request.duration, task.elapsed(now))
             succeeded = task.succeeded(status.video_url, status.expires_at, now)
-            done = await self._save(task, self._billed(succeeded, status))
+            done = await self._save(task, await self._billed(succeeded, status))
             if done:
                 await self._deliver(done)
         elif status.state in (ProviderState.QUEUED, ProviderState.RUNNING, ProviderState.UNKNOWN):
@@ -95,17 +95,22 @@ class Poller:
             # Only a render the provider says failed (or cancelled) goes unbilled; a result
             # that expired before it was fetched, or "done" without a video, was rendered.
             said_failed = status.state in (ProviderState.FAILED, ProviderState.CANCELLED)
-            ended = self._billed(task.failed(*status.failure(), now, said_failed), status)
+            ended = await self._billed(task.failed(*status.failure(), now, said_failed), status)
             failed = await self._save(task, ended)
             if failed:
                 await self._finish(failed)
 
-    def _billed(self, task: Task, status: ProviderStatus) -> Task:
+    async def _billed(self, task: Task, status: ProviderStatus) -> Task:
         """`task` with the cost the provider reported, when it reported one we can price."""
         if status.usage is None or task.estimate is None:
             return task
         policy = self._policy
-        cost = pricing.actual(status.usage, policy.prices, task.request, policy.default_resolution)
+        # The prices in force now, from the ledger when kept there (a change since the submit
+        # applies: what the provider reports is priced at today's contract).
+        prices = await policy.price_book.fresh() if policy.price_book else policy.prices
+        if prices.unit != task.unit:  # priced in another unit since: the estimate stands
+            return task
+        cost = pricing.actual(status.usage, prices, task.request, policy.default_resolution)
         if cost is not None and cost > task.estimate:
             # Recorded as billed all the same: the budgets this task counts in may go over
             # their limit by the difference, and the operator should know why.

@@ -34,6 +34,7 @@ from bot.errors import (
 )
 from bot.ledger import Ledger, TaskQuery, UserLimits
 from bot.policy import WorkerPolicy
+from bot.price_book import PriceBook
 from bot.pricing import PriceTable
 from bot.reports import SpendReports
 from bot.task import Task
@@ -53,12 +54,13 @@ class VideoService:
         access: AccessPolicy | None = None,
         profile: Profile | None = None,
         provider: str = "",
-        prices: PriceTable | None = None,
+        prices: PriceTable | PriceBook | None = None,
         confirm_above: int | None = None,
     ) -> None:
-        """Each task records `provider` (bot/providers.py) and its estimate from `prices`."""
+        """Each task records `provider` (bot/providers.py) and its estimate from `prices` (a
+        fixed table, or the book that follows the ledger's)."""
         self._ledger, self._provider = ledger, provider
-        self._prices = prices or PriceTable()
+        self._book = prices if isinstance(prices, PriceBook) else PriceBook(prices or PriceTable())
         self._policy = policy
         self._clock = clock
         self._wake = wake
@@ -82,6 +84,7 @@ class VideoService:
         which its task then bears, so a late Confirm or Cancel still finds it)."""
         now = self._clock()
         self.check_access(target)
+        await self._book.fresh()  # a price changed in the ledger applies within its re-read
         # Every request passes the prompt checks here, whichever path built it (an edit
         # instruction from a modal included), so nothing unchecked becomes a paid task.
         edit = request.mode is Mode.EDIT
@@ -103,7 +106,7 @@ class VideoService:
             retry_of=retry_of,
             provider=self._provider,
             estimate=self.estimate(request),
-            unit=self._prices.unit,
+            unit=self._book.table.unit,
         )
         if not confirmed and self.confirmations.needed(task.estimate):
             # The same command again after its Confirm (a platform retry, a replay) finds
@@ -114,19 +117,13 @@ class VideoService:
         try:
             stored, created = await self._ledger.add(task, self._limits(task, now))
         except QuotaExceeded as err:
-            raise refusals.restated(err, task, now, (self._prices, self._profile)) from None
+            raise refusals.restated(err, task, now, (self._book.table, self._profile)) from None
         except LedgerUnavailable as err:
             log.warning("a request from %s could not be recorded: %s", target.user_key, err)
             raise LedgerUnavailable(messages.NOT_RECORDED) from None
         if created:
-            log.info(
-                "task %s accepted: %s %s %ss from %s",
-                stored.ref,
-                request.mode.value,
-                request.aspect_ratio,
-                request.duration,
-                target.user_key,
-            )
+            what = (request.mode.value, request.aspect_ratio, request.duration, target.user_key)
+            log.info("task %s accepted: %s %s %ss from %s", stored.ref, *what)
             self._wake()
         return stored, created
 
@@ -160,7 +157,7 @@ class VideoService:
 
     def estimate(self, request: VideoRequest) -> int | None:
         """The request's price in micro-units of the price table's unit (None: not priced)."""
-        return pricing.estimate(request, self._prices, self._profile.default_resolution)
+        return pricing.estimate(request, self._book.table, self._profile.default_resolution)
 
     def _limits(self, task: Task, now: datetime) -> UserLimits | None:
         """Admins skip per-user caps; priced tasks meet budgets."""

@@ -30,6 +30,7 @@ from storage.postgres.caps import lock_user
 from storage.postgres.connect import PgLedgerError, migrate
 from storage.postgres.held import PgHeld
 from storage.postgres.listen import listen
+from storage.postgres.prices import PgPrices
 from storage.postgres.schema import CHANNEL
 from storage.postgres.slots import PgSlots
 from storage.postgres.views import PgViews
@@ -43,7 +44,7 @@ FIRST_RETRY_S = 0.25
 MAX_RETRY_S = 30.0
 
 
-class PgLedger(spend.PgSpending, PgSlots, PgHeld, PgViews):
+class PgLedger(spend.PgSpending, PgPrices, PgSlots, PgHeld, PgViews):
     """Each method is one statement or one short transaction on a pooled connection; a lost
     connection is retried (until it lands for a transition), then LedgerUnavailable."""
 

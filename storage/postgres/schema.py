@@ -5,6 +5,7 @@ find the work done. Append new steps; never edit one that has shipped."""
 from __future__ import annotations
 
 from storage.held import TABLE as HELD
+from storage.postgres.prices import MIGRATION as PRICES
 from storage.postgres.spend_schema import SPEND
 
 # Times are integer milliseconds since the epoch (UTC), as in SQLite, so both backends share
@@ -102,6 +103,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 8: requests waiting for their requester's Confirm, seen by every intake (storage/held.py)
     HELD,
+    # 9: the price table in force per provider profile, changeable without a restart
+    PRICES,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

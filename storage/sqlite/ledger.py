@@ -21,6 +21,7 @@ from storage import spend_rules
 from storage.codec import COLUMNS, from_ms, row_to_task, task_to_row, to_ms
 from storage.sqlite import leases
 from storage.sqlite.held import SqliteHeld
+from storage.sqlite.prices import SqlitePrices
 from storage.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.sqlite.slots import LocalSlots
 from storage.sqlite.spending import SqliteSpending, SqliteViews
@@ -40,7 +41,7 @@ class LedgerError(RuntimeError):
     """The ledger file cannot be opened or written (read-only, full disk, newer schema)."""
 
 
-class SqliteLedger(SqliteHeld, SqliteSpending, SqliteViews):
+class SqliteLedger(SqliteHeld, SqlitePrices, SqliteSpending, SqliteViews):
     """The Ledger port on one SQLite file: reads through aiosqlite, every write through one
     group-committing writer (storage/sqlite/writer.py). Each write is a single statement: triggers
     keep the history, so a transition needs nothing more."""

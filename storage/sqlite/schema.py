@@ -4,7 +4,7 @@ N to N+1. Append new steps; never edit one that has shipped."""
 from __future__ import annotations
 
 from storage.held import TABLE as HELD
-from storage.sqlite import budgets
+from storage.sqlite import budgets, prices
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: tasks and their history
@@ -89,5 +89,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 7: requests waiting for their requester's Confirm (storage/held.py)
     HELD,
+    # 8: the price table in force per provider profile, changeable without a restart
+    prices.MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -30,7 +30,7 @@ async def test_a_schema_3_ledger_gains_spending_and_keeps_its_tasks(tmp_path: Pa
         conn.execute("PRAGMA user_version=3")
     conn.close()
     async with SqliteLedger.open(path) as ledger:
-        assert await ledger._scalar("PRAGMA user_version") == SCHEMA_VERSION == 7
+        assert await ledger._scalar("PRAGMA user_version") == SCHEMA_VERSION == 8
         kept = await ledger.get(old.ref)
         assert kept is not None and kept.estimate is None
         assert await ledger.spend(SpendQuery(since=T0.replace(day=1))) == []

@@ -24,6 +24,7 @@ from adapters.simulator.knobs import SimConfig
 from adapters.simulator.mp4 import render_mp4
 from adapters.simulator.server import start_simulator
 from bot.domain import MediaRef, Mode, Profile, TaskState, VideoRequest
+from bot.price_book import PriceBook, start_prices
 from bot.pricing import PriceTable
 from bot.providers import PROVIDERS
 from bot.service import VideoService
@@ -55,10 +56,12 @@ async def gateway_engine(
     callback_url: str | None = None,
     priced: bool = False,
     prices: PriceTable | None = None,
+    in_ledger: bool = False,
     **knobs: Any,
 ) -> AsyncIterator[Engine]:
     """`priced`: the service and the worker price tasks with the profile's price table, or
-    with `prices` (the operator's, from VIDEOBOT_PRICES) when given."""
+    with `prices` (the operator's, from VIDEOBOT_PRICES) when given; `in_ledger`: those are
+    seeded into the ledger and read from there, as the engine does."""
     profile = PROVIDERS[name]
     prices = (prices or profile.prices) if priced else PriceTable()
     policy = replace(TEST_POLICY, prices=prices)
@@ -85,9 +88,13 @@ async def gateway_engine(
                 fetcher=fetcher,
             )
             chat = FakeChat()
+            table: PriceTable | PriceBook = prices
+            if in_ledger:
+                table = await start_prices(ledger, name, prices, clock.now)
+                policy = replace(policy, price_book=table)
             worker = fake_clock_worker(ledger, provider, chat, clock, tmp_path / "scratch", policy)
             service = VideoService(
-                ledger, policy, clock.now, worker.wake, profile=profile.allows, prices=prices
+                ledger, policy, clock.now, worker.wake, profile=profile.allows, prices=table
             )
             yield Engine(ledger, provider, worker, service, chat, clock, sim)
     finally:

@@ -12,6 +12,7 @@ import pytest
 
 from bot.domain import Mode, TaskState, VideoRequest
 from bot.ledger import SpendQuery
+from bot.price_book import REREAD
 from bot.pricing import PriceTable, micros
 from bot.providers import PROVIDERS
 from tests.adapters.provider.gateway_engine import finished, gateway_engine
@@ -126,3 +127,22 @@ async def test_a_cost_above_its_reservation_is_recorded_and_said(
         lines = await engine.ledger.spend(SpendQuery(since=T0))
         assert [(x.spent, x.held) for x in lines] == [(micros("4.6336"), 0)]
         assert f"task {task.ref} cost $4.63, more than the $0.80 reserved for it" in caplog.text
+
+
+async def test_settlement_prices_the_usage_at_the_ledgers_prices_in_force(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # fal reports the seconds it billed; the estimate was made at $0.15 a second, then an
+    # admin lowered the price in the ledger: once the book re-reads, the settlement uses it.
+    async with gateway_engine("fal", tmp_path, clock, priced=True, in_ledger=True) as engine:
+        task, _ = await engine.service.accept(EIGHT_SECONDS, target(), "evt")
+        assert task.estimate == micros("1.2")
+        cheaper = PriceTable(per_second=(("720p", micros("0.1")),))
+        await engine.ledger.set_prices("fal", cheaper)
+        clock.advance(REREAD.total_seconds())
+        ended = await finished(engine, task.ref)
+        assert ended.state is TaskState.DELIVERED, ended.error_message
+        assert ended.billed == micros("0.8")
+        assert engine.chat.final_views()[-1].detail.endswith("Cost: $0.80.")
+        lines = await engine.ledger.spend(SpendQuery(since=T0))
+        assert [(x.spent, x.held) for x in lines] == [(micros("0.8"), 0)]
