@@ -1,5 +1,5 @@
-"""Prices in the PostgreSQL ledger: the SQLite ledger's prices table and rules
-(storage/sqlite/prices.py), with seeding serialised across processes starting together."""
+"""Prices in the PostgreSQL ledger: the table and rules both ledgers share
+(storage/price_rules.py), with seeding serialised across processes starting together."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from bot.pricing import PriceTable
-from storage.sqlite import prices as rules
+from storage import price_rules as rules
 
 Conn = psycopg.AsyncConnection[tuple[Any, ...]]
 

@@ -3,8 +3,9 @@ N to N+1. Append new steps; never edit one that has shipped."""
 
 from __future__ import annotations
 
+from storage import price_rules as prices
 from storage.held import TABLE as HELD
-from storage.sqlite import budgets, prices
+from storage.sqlite import budgets
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: tasks and their history
